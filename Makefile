@@ -1,0 +1,114 @@
+# libbullc - build, test and install. See README.md.
+PREFIX ?= /usr/local
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+DESTDIR ?=
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+LDFLAGS ?=
+SANITIZE ?=
+
+VERSION := $(shell sed -n 's/^\#define BULLC_VERSION_STRING "\(.*\)"/\1/p' include/bullc.h)
+SOVERSION := 0
+
+WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+        -Wno-format-nonliteral -Werror
+REAL_CFLAGS := $(CFLAGS) $(WARN) -D_GNU_SOURCE -pthread -fPIC -fvisibility=hidden \
+               -Iinclude -Ilibbullc -MMD -MP $(SANITIZE)
+REAL_LDFLAGS := $(LDFLAGS) -pthread $(SANITIZE)
+LIBS := -lhiredis -lcjson -lm
+
+B := build
+LIB_SRC := $(wildcard libbullc/*.c)
+LIB_OBJ := $(patsubst libbullc/%.c,$(B)/obj/%.o,$(LIB_SRC)) $(B)/obj/scripts_gen.o
+# scripts, in bullc__script_id order
+SCRIPTS := moveToActive moveToFinished extendLocks moveStalledJobsToWait retryJob moveToDelayed
+LUA := $(wildcard lua/*.lua lua/include/*.lua)
+
+EXAMPLES := echo_worker
+EXAMPLE_BINS := $(addprefix $(B)/bin/,$(EXAMPLES))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+
+.PHONY: all lib examples test unit asan ubsan install uninstall clean deps bench demo
+
+all: lib examples $(B)/bullc.pc
+
+lib: $(B)/libbullc.a $(B)/libbullc.so
+
+examples: $(EXAMPLE_BINS)
+
+$(B)/obj/%.o: libbullc/%.c | $(B)/obj
+	$(CC) $(REAL_CFLAGS) -c $< -o $@
+
+$(B)/gen/scripts_gen.c: $(LUA) lua/embed.sh | $(B)/gen
+	sh lua/embed.sh $@ lua $(SCRIPTS)
+
+$(B)/obj/scripts_gen.o: $(B)/gen/scripts_gen.c | $(B)/obj
+	$(CC) $(REAL_CFLAGS) -c $< -o $@
+
+$(B)/libbullc.a: $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/libbullc.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libbullc.so.$(SOVERSION) -o $(B)/libbullc.so.$(VERSION) $^ \
+	    $(REAL_LDFLAGS) $(LIBS)
+	ln -sf libbullc.so.$(VERSION) $(B)/libbullc.so.$(SOVERSION)
+	ln -sf libbullc.so.$(VERSION) $@
+
+$(B)/bullc.pc: Makefile include/bullc.h | $(B)
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: libbullc\nDescription: %s\nVersion: %s\nRequires.private: hiredis libcjson\nLibs: -L$${libdir} -lbullc\nLibs.private: -pthread -lm\nCflags: -I$${includedir}\n' \
+	    '$(PREFIX)' '$(LIBDIR)' '$(INCLUDEDIR)' 'Process BullMQ jobs from C' '$(VERSION)' > $@
+
+$(B)/bin/%: examples/%.c $(B)/libbullc.a | $(B)/bin
+	$(CC) $(REAL_CFLAGS) $< -o $@ $(B)/libbullc.a $(REAL_LDFLAGS) $(LIBS)
+
+$(B)/tests/%: tests/unit/%.c $(B)/libbullc.a | $(B)/tests
+	$(CC) $(REAL_CFLAGS) $< -o $@ $(B)/libbullc.a $(REAL_LDFLAGS) $(LIBS) -lcmocka
+
+$(B) $(B)/obj $(B)/gen $(B)/bin $(B)/tests:
+	mkdir -p $@
+
+unit: $(UNIT_BINS)
+
+# Installs what the build and tests need (Debian packages, the pinned npm packages).
+deps:
+	sh tests/deps.sh
+
+test: deps
+	$(MAKE) all unit
+	bash tests/run.sh
+
+asan:
+	$(MAKE) clean
+	$(MAKE) test SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" CFLAGS="-O1 -g"
+
+ubsan:
+	$(MAKE) clean
+	$(MAKE) test SANITIZE="-fsanitize=undefined -fno-sanitize-recover=all" CFLAGS="-O1 -g"
+
+bench: deps
+	$(MAKE) all
+	bash tests/bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 644 include/bullc.h $(DESTDIR)$(INCLUDEDIR)/bullc.h
+	install -m 644 $(B)/libbullc.a $(DESTDIR)$(LIBDIR)/libbullc.a
+	install -m 755 $(B)/libbullc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbullc.so.$(VERSION)
+	ln -sf libbullc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbullc.so.$(SOVERSION)
+	ln -sf libbullc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbullc.so
+	install -m 644 $(B)/bullc.pc $(DESTDIR)$(PKGCONFIGDIR)/bullc.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCLUDEDIR)/bullc.h $(DESTDIR)$(LIBDIR)/libbullc.a \
+	    $(DESTDIR)$(LIBDIR)/libbullc.so $(DESTDIR)$(LIBDIR)/libbullc.so.$(SOVERSION) \
+	    $(DESTDIR)$(LIBDIR)/libbullc.so.$(VERSION) $(DESTDIR)$(PKGCONFIGDIR)/bullc.pc
+
+clean:
+	rm -rf $(B)
+
+-include $(wildcard $(B)/obj/*.d $(B)/bin/*.d $(B)/tests/*.d)

@@ -1,0 +1,226 @@
+/* echo_worker - a small diagnostic worker: point it at any queue and it returns each job's data
+ * (or does what the data asks: sleep, fail, fail some attempts, fail for good).
+ *
+ *   echo_worker --queue NAME [--redis URL] [--prefix P] [--concurrency N] [--name NAME]
+ *               [--lock-duration MS] [--stalled-interval MS] [--max-stalled-count N]
+ *               [--max-jobs N] [--quiet]
+ *
+ * Exit status: 0 after a stop (SIGINT/SIGTERM, or --max-jobs reached), 1 when Redis cannot be
+ * used, 2 on a bad argument.
+ */
+#include <bullc.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static bullc_worker_t *g_worker; /* for the signal handler */
+
+typedef struct app {
+    long max_jobs; /* 0 = unlimited */
+    atomic_long finished;
+    int quiet;
+} app;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    bullc_worker_stop(g_worker);
+}
+
+static void on_log(bullc_log_level_t level, const char *msg, void *ud)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    const app *a = ud;
+    if (a->quiet && level > BULLC_LOG_WARN)
+        return;
+    fprintf(stderr, "echo_worker: %s: %s\n", names[level], msg);
+}
+
+static void on_event(bullc_event_t ev, const bullc_job_t *job, const char *detail, void *ud)
+{
+    app *a = ud;
+    (void)job;
+    (void)detail;
+    if (ev != BULLC_EVENT_COMPLETED && ev != BULLC_EVENT_FAILED)
+        return;
+    long n = atomic_fetch_add(&a->finished, 1) + 1;
+    if (a->max_jobs > 0 && n == a->max_jobs)
+        bullc_worker_stop(g_worker);
+}
+
+static void sleep_ms(long long ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static int echo(bullc_job_t *job, void *ud)
+{
+    (void)ud;
+    const bullc_json_t *data = bullc_job_data_json(job);
+    if (bullc_json_type(data) != BULLC_JSON_OBJECT)
+        return bullc_job_set_result(job, bullc_job_data(job));
+
+    long long n;
+    const bullc_json_t *v = bullc_json_get(data, "sleepMs");
+    if (bullc_json_int(v, &n) == 0 && n > 0)
+        sleep_ms(n);
+
+    /* "progress" and "logs" are accepted; reporting them needs the handler calls of a later
+     * release, so they are ignored for now */
+
+    if ((v = bullc_json_get(data, "unrecoverable")) != NULL) {
+        const char *msg = bullc_json_string(v);
+        return bullc_job_fail_unrecoverable(job, msg ? msg : "unrecoverable");
+    }
+    if ((v = bullc_json_get(data, "failAttempts")) != NULL && bullc_json_int(v, &n) == 0 &&
+        bullc_job_attempts_made(job) < n) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "attempt %ld failed", bullc_job_attempts_made(job) + 1);
+        return bullc_job_fail(job, msg);
+    }
+    if ((v = bullc_json_get(data, "fail")) != NULL) {
+        const char *msg = bullc_json_string(v);
+        char *text = msg ? NULL : bullc_json_print(v);
+        int rc = bullc_job_fail(job, msg ? msg : text ? text : "failed");
+        bullc_free(text);
+        return rc;
+    }
+    if ((v = bullc_json_get(data, "result")) != NULL) {
+        char *text = bullc_json_print(v);
+        if (!text)
+            return BULLC_ENOMEM;
+        int rc = bullc_job_set_result(job, text);
+        bullc_free(text);
+        return rc;
+    }
+    return bullc_job_set_result(job, bullc_job_data(job));
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: echo_worker --queue NAME [--redis URL] [--prefix P] [--concurrency N]\n"
+               "                   [--name NAME] [--lock-duration MS] [--stalled-interval MS]\n"
+               "                   [--max-stalled-count N] [--max-jobs N] [--quiet]\n");
+}
+
+/* Parses a whole-string integer within [lo, hi]. */
+static int num_arg(const char *opt, const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = s ? strtol(s, &end, 10) : 0;
+    if (!s || !*s || *end || errno || v < lo || v > hi) {
+        fprintf(stderr, "echo_worker: %s needs a number from %ld to %ld, got '%s'\n", opt, lo, hi,
+                s ? s : "");
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    bullc_worker_opts_t o;
+    bullc_worker_opts_init(&o);
+    app a = {0};
+    o.log_cb = on_log;
+    o.log_user_data = &a;
+    o.event_cb = on_event;
+    o.event_user_data = &a;
+
+    for (int i = 1; i < argc; i++) {
+        const char *k = argv[i];
+        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        if (!strcmp(k, "--help") || !strcmp(k, "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(k, "--quiet")) {
+            a.quiet = 1;
+            continue;
+        }
+        if (!val) {
+            fprintf(stderr, "echo_worker: %s\n",
+                    strncmp(k, "--", 2) ? "unexpected argument" : "option needs a value");
+            return 2;
+        }
+        i++;
+        if (!strcmp(k, "--queue"))
+            o.queue = val;
+        else if (!strcmp(k, "--redis"))
+            o.redis_url = val;
+        else if (!strcmp(k, "--prefix"))
+            o.prefix = val;
+        else if (!strcmp(k, "--name"))
+            o.name = val;
+        else if (!strcmp(k, "--concurrency")) {
+            if (num_arg(k, val, 1, 10000, &n))
+                return 2;
+            o.concurrency = (int)n;
+        } else if (!strcmp(k, "--lock-duration")) {
+            if (num_arg(k, val, 1, 86400000, &n))
+                return 2;
+            o.lock_duration_ms = (int)n;
+        } else if (!strcmp(k, "--stalled-interval")) {
+            if (num_arg(k, val, 1, 86400000, &n))
+                return 2;
+            o.stalled_interval_ms = (int)n;
+        } else if (!strcmp(k, "--max-stalled-count")) {
+            if (num_arg(k, val, 0, 1000000, &n))
+                return 2;
+            o.max_stalled_count = (int)n;
+        } else if (!strcmp(k, "--max-jobs")) {
+            if (num_arg(k, val, 1, 2000000000, &n))
+                return 2;
+            a.max_jobs = n;
+        } else {
+            fprintf(stderr, "echo_worker: unknown option '%s' (see --help)\n", k);
+            return 2;
+        }
+    }
+    if (!o.queue || !*o.queue) {
+        fprintf(stderr, "echo_worker: --queue NAME is required\n");
+        return 2;
+    }
+    if (strchr(o.queue, ':')) {
+        fprintf(stderr, "echo_worker: queue name must not contain ':'\n");
+        return 2;
+    }
+
+    int rc = bullc_worker_new(&g_worker, &o);
+    if (rc == BULLC_EURL) {
+        fprintf(stderr, "echo_worker: bad --redis URL '%s'\n", o.redis_url);
+        return 2;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "echo_worker: %s\n", bullc_strerror(rc));
+        return 2;
+    }
+    if ((rc = bullc_worker_on(g_worker, NULL, echo, NULL)) != 0) {
+        fprintf(stderr, "echo_worker: %s\n", bullc_strerror(rc));
+        bullc_worker_free(g_worker);
+        return 1;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    rc = bullc_worker_run(g_worker);
+    if (rc != 0)
+        fprintf(stderr, "echo_worker: %s: %s\n", bullc_strerror(rc),
+                bullc_worker_errmsg(g_worker));
+    bullc_worker_free(g_worker);
+    return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,283 @@
+/*
+ * bullc.h - libbullc: process BullMQ 6 jobs from C, wire-compatible with Node's BullMQ.
+ *
+ * A bullc_worker_t takes jobs that Node (or any BullMQ) producers put into a queue in Redis,
+ * runs a C handler for each, and completes or fails them exactly as a Node BullMQ Worker would,
+ * so Node's Queue, QueueEvents, getWorkers() and dashboards keep working.
+ *
+ * Conventions
+ *   - Every call returns 0 (BULLC_OK) on success or a negative BULLC_E* code.
+ *   - Strings passed in are copied. `const char *` results are borrowed: a job's strings stay
+ *     valid until its handler returns. Memory the library hands out goes back via bullc_free().
+ *   - Every _new has a _free, and _free(NULL) does nothing.
+ *   - The library never aborts and never prints; it reports through an optional log callback.
+ *   - Nothing is thread-safe unless its comment says so.
+ *
+ * Copyright (c) 2026 the libbullc authors. MIT License, see LICENSE.
+ */
+#ifndef BULLC_H
+#define BULLC_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define BULLC_API __attribute__((visibility("default")))
+#else
+#define BULLC_API
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Version
+ * ------------------------------------------------------------------------------------------- */
+
+#define BULLC_VERSION_MAJOR 0
+#define BULLC_VERSION_MINOR 1
+#define BULLC_VERSION_PATCH 0
+#define BULLC_VERSION_STRING "0.1.0"
+
+/* The BullMQ release whose Redis data model this library writes. */
+#define BULLC_BULLMQ_VERSION "6.7.0"
+
+/* The library's version string, e.g. "0.1.0". */
+BULLC_API const char *bullc_version(void);
+
+/* ---------------------------------------------------------------------------------------------
+ * Errors
+ *
+ * One table generates the codes, bullc_strerror() and bullc_errname(). Codes are only ever
+ * appended, never renumbered.
+ * ------------------------------------------------------------------------------------------- */
+
+#define BULLC_ERRNO_MAP(XX)                                                                   \
+    XX(NOMEM, -1, "out of memory")                                                            \
+    XX(INVAL, -2, "invalid argument")                                                         \
+    XX(URL, -3, "invalid Redis URL")                                                          \
+    XX(CONNECT, -4, "cannot connect to Redis")                                                \
+    XX(IO, -5, "Redis connection lost")                                                       \
+    XX(PROTO, -6, "unexpected reply from Redis")                                              \
+    XX(SCRIPT, -7, "Redis script error")                                                      \
+    XX(AUTH, -8, "Redis authentication failed")                                               \
+    XX(MISUSE, -9, "call made in the wrong state")                                            \
+    XX(THREAD, -10, "cannot start a thread")                                                  \
+    XX(JSON, -11, "invalid JSON")                                                             \
+    XX(BADJOB, -12, "malformed job in Redis")                                                 \
+    XX(NOJOB, -13, "job does not exist")                                                      \
+    XX(LOCKMISSING, -14, "job lock is missing (it expired)")                                  \
+    XX(NOTINSTATE, -15, "job is not in the expected state")                                   \
+    XX(PENDINGCHILDREN, -16, "job has pending children")                                      \
+    XX(NOPARENT, -17, "parent job does not exist")                                            \
+    XX(LOCKMISMATCH, -18, "job lock is held by another worker")                               \
+    XX(FAILEDCHILDREN, -19, "job has failed children")                                        \
+    XX(JOBFAILED, -20, "job failed")                                                          \
+    XX(UNRECOVERABLE, -21, "job failed (unrecoverable)")                                      \
+    XX(NOHANDLER, -22, "no handler for this job name")
+
+typedef enum bullc_error {
+    BULLC_OK = 0,
+#define BULLC__ERR_ENUM(name, code, text) BULLC_E##name = (code),
+    BULLC_ERRNO_MAP(BULLC__ERR_ENUM)
+#undef BULLC__ERR_ENUM
+} bullc_error_t;
+
+/* A static description of a code ("out of memory"). Never NULL. */
+BULLC_API const char *bullc_strerror(int code);
+/* The code's name ("BULLC_ENOMEM"). Never NULL. */
+BULLC_API const char *bullc_errname(int code);
+
+/* Frees memory the library handed out (bullc_json_print, ...). NULL is a no-op. */
+BULLC_API void bullc_free(void *ptr);
+
+/* ---------------------------------------------------------------------------------------------
+ * Logging
+ * ------------------------------------------------------------------------------------------- */
+
+typedef enum bullc_log_level {
+    BULLC_LOG_ERROR = 0,
+    BULLC_LOG_WARN = 1,
+    BULLC_LOG_INFO = 2,
+    BULLC_LOG_DEBUG = 3
+} bullc_log_level_t;
+
+/* Receives one line of log text (no trailing newline). May be called from any of the worker's
+ * threads, concurrently: make it thread-safe. */
+typedef void (*bullc_log_cb)(bullc_log_level_t level, const char *message, void *user_data);
+
+/* ---------------------------------------------------------------------------------------------
+ * Parsed JSON (read-only view of a job's data)
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct bullc_json bullc_json_t;
+
+typedef enum bullc_json_type {
+    BULLC_JSON_NONE = 0, /* NULL pointer: missing key, index out of range */
+    BULLC_JSON_NULL,
+    BULLC_JSON_FALSE,
+    BULLC_JSON_TRUE,
+    BULLC_JSON_NUMBER,
+    BULLC_JSON_STRING,
+    BULLC_JSON_ARRAY,
+    BULLC_JSON_OBJECT
+} bullc_json_type_t;
+
+/* Type of a value; BULLC_JSON_NONE for NULL. */
+BULLC_API bullc_json_type_t bullc_json_type(const bullc_json_t *v);
+/* Member `key` of an object, or NULL (not an object, or no such key). */
+BULLC_API const bullc_json_t *bullc_json_get(const bullc_json_t *obj, const char *key);
+/* Number of elements of an array or members of an object; 0 otherwise. */
+BULLC_API size_t bullc_json_size(const bullc_json_t *v);
+/* Element `i` of an array (or member i of an object), or NULL. */
+BULLC_API const bullc_json_t *bullc_json_at(const bullc_json_t *v, size_t i);
+/* The key of an object member returned by bullc_json_at, else NULL. */
+BULLC_API const char *bullc_json_key(const bullc_json_t *v);
+/* A string's text (borrowed), or NULL if `v` is not a string. */
+BULLC_API const char *bullc_json_string(const bullc_json_t *v);
+/* Stores a number's value in *out. BULLC_EINVAL if `v` is not a number. */
+BULLC_API int bullc_json_number(const bullc_json_t *v, double *out);
+/* Stores an integral number in *out. BULLC_EINVAL if `v` is not a number or not an integer
+ * that fits in a long long. */
+BULLC_API int bullc_json_int(const bullc_json_t *v, long long *out);
+/* Compact JSON text of `v`; free it with bullc_free(). NULL on allocation failure or NULL v. */
+BULLC_API char *bullc_json_print(const bullc_json_t *v);
+
+/* ---------------------------------------------------------------------------------------------
+ * Jobs (lent to handlers)
+ *
+ * A bullc_job_t belongs to the worker. It is valid only inside the handler it is passed to, and
+ * only on that handler's thread.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct bullc_job bullc_job_t;
+
+/* Job id, e.g. "42" or a custom id. */
+BULLC_API const char *bullc_job_id(const bullc_job_t *job);
+/* Job name as given to Queue.add(name, ...). */
+BULLC_API const char *bullc_job_name(const bullc_job_t *job);
+/* The job's data as raw JSON text, exactly as the producer stored it. Never NULL. */
+BULLC_API const char *bullc_job_data(const bullc_job_t *job);
+/* The job's data parsed (lazily, once). NULL if it is not valid JSON (or out of memory). */
+BULLC_API const bullc_json_t *bullc_job_data_json(bullc_job_t *job);
+/* The job's stored options as raw JSON text ("{}" when absent). */
+BULLC_API const char *bullc_job_opts(const bullc_job_t *job);
+/* The job's stored options, parsed. NULL if invalid. */
+BULLC_API const bullc_json_t *bullc_job_opts_json(bullc_job_t *job);
+/* Attempts made before this one (BullMQ attemptsMade, hash field `atm`). */
+BULLC_API long bullc_job_attempts_made(const bullc_job_t *job);
+/* Attempts started, including this one (attemptsStarted, `ats`). */
+BULLC_API long bullc_job_attempts_started(const bullc_job_t *job);
+/* Creation time in ms since the epoch. */
+BULLC_API long long bullc_job_timestamp(const bullc_job_t *job);
+/* Any raw field of the job hash (e.g. "parentKey"), or NULL if absent. */
+BULLC_API const char *bullc_job_field(const bullc_job_t *job, const char *field);
+
+/* Sets the job's result: `json` must be valid JSON text (it is stored as the job's
+ * returnvalue). It is copied. Without a result a completed job returns null.
+ * BULLC_EJSON if `json` is not valid JSON. */
+BULLC_API int bullc_job_set_result(bullc_job_t *job, const char *json);
+
+/* Records `message` as the failure reason and returns BULLC_EJOBFAILED, so a handler can write
+ * `return bullc_job_fail(job, "out of stock");`. The job is retried if its `attempts` allow. */
+BULLC_API int bullc_job_fail(bullc_job_t *job, const char *message);
+
+/* Like bullc_job_fail, but the job is never retried (BullMQ's UnrecoverableError). Returns
+ * BULLC_EUNRECOVERABLE. */
+BULLC_API int bullc_job_fail_unrecoverable(bullc_job_t *job, const char *message);
+
+/* ---------------------------------------------------------------------------------------------
+ * Workers
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct bullc_worker bullc_worker_t;
+
+/* A handler processes one job. Return 0 to complete it (with the result set by
+ * bullc_job_set_result, or null), BULLC_EUNRECOVERABLE to fail it without retry, and any other
+ * negative code to fail it (retried while the job's `attempts` allow). The failure reason is the
+ * message given to bullc_job_fail*, else bullc_strerror(code).
+ * Handlers run on the worker's handler threads, up to `concurrency` at once. */
+typedef int (*bullc_handler_fn)(bullc_job_t *job, void *user_data);
+
+/* How many finished jobs to keep (BullMQ's removeOnComplete / removeOnFail as KeepJobs).
+ * count: -1 keeps all, 0 removes at once, n keeps the newest n.
+ * age_s: when > 0, also removes jobs finished more than age_s seconds ago (at most `limit`
+ * per finish, 0 = BullMQ's default of 1000). */
+typedef struct bullc_keep_jobs {
+    long count;
+    long age_s;
+    long limit;
+} bullc_keep_jobs_t;
+
+typedef enum bullc_event {
+    BULLC_EVENT_COMPLETED = 1, /* job completed; detail = returnvalue JSON */
+    BULLC_EVENT_FAILED,        /* job failed for good; detail = failedReason */
+    BULLC_EVENT_RETRYING,      /* job failed, will be retried; detail = failedReason */
+    BULLC_EVENT_LOCK_LOST,     /* finishing was refused: another worker owns the job now */
+    BULLC_EVENT_DRAINED        /* the queue looked empty; job = NULL */
+} bullc_event_t;
+
+/* Called on the thread that finished the job, after Redis has recorded the outcome. */
+typedef void (*bullc_event_cb)(bullc_event_t event, const bullc_job_t *job, const char *detail,
+                               void *user_data);
+
+/* Worker options. Always start from bullc_worker_opts_init(), which sets BullMQ's defaults;
+ * bullc_worker_new() copies everything. */
+typedef struct bullc_worker_opts {
+    const char *redis_url;     /* redis://[user:password@]host:port[/db]; "redis://127.0.0.1:6379" */
+    const char *prefix;        /* key prefix, "bull" */
+    const char *queue;         /* queue name (required, no ':') */
+    const char *name;          /* worker name (stored as `pb`, shown by getWorkers), NULL = none */
+    int concurrency;           /* handlers running at once, 1 */
+    int lock_duration_ms;      /* 30000 */
+    int lock_renew_ms;         /* 0 = lock_duration_ms / 2 */
+    int stalled_interval_ms;   /* 30000 */
+    int max_stalled_count;     /* 1 */
+    int drain_delay_ms;        /* longest wait on an empty queue before polling again, 5000 */
+    int skip_stalled_check;    /* 0 */
+    int skip_lock_renewal;     /* 0 */
+    bullc_keep_jobs_t remove_on_complete; /* used when a job has no removeOnComplete; keep all */
+    bullc_keep_jobs_t remove_on_fail;     /* likewise for removeOnFail; keep all */
+    int connect_timeout_ms;    /* 5000 */
+    bullc_log_cb log_cb;       /* NULL = silent */
+    void *log_user_data;
+    bullc_log_level_t log_level; /* BULLC_LOG_INFO */
+    bullc_event_cb event_cb;   /* NULL = none */
+    void *event_user_data;
+} bullc_worker_opts_t;
+
+/* Fills `opts` with the defaults listed above. */
+BULLC_API void bullc_worker_opts_init(bullc_worker_opts_t *opts);
+
+/* Creates a worker. Checks the options (BULLC_EINVAL, BULLC_EURL) but does not connect yet.
+ * On error *out is NULL. */
+BULLC_API int bullc_worker_new(bullc_worker_t **out, const bullc_worker_opts_t *opts);
+
+/* Frees a worker that is not running. NULL is a no-op. */
+BULLC_API void bullc_worker_free(bullc_worker_t *worker);
+
+/* Registers `fn` for jobs named `job_name`, or as the catch-all when `job_name` is NULL.
+ * Call before bullc_worker_run(). A job with no matching handler and no catch-all fails with
+ * "no handler for job name ...". BULLC_EMISUSE once running. */
+BULLC_API int bullc_worker_on(bullc_worker_t *worker, const char *job_name, bullc_handler_fn fn,
+                              void *user_data);
+
+/* Connects and processes jobs until bullc_worker_stop() is called; then stops taking jobs, lets
+ * running handlers finish, records their outcomes, and returns 0. Runs lock renewal and stalled
+ * checks on the calling thread; handlers run on `concurrency` threads the worker creates.
+ * Returns an error (BULLC_ECONNECT, BULLC_EAUTH, ...) only if the first connection fails; later
+ * connection losses are logged and retried with backoff. */
+BULLC_API int bullc_worker_run(bullc_worker_t *worker);
+
+/* Asks a running worker to stop. Safe from any thread and from a signal handler
+ * (async-signal-safe). Calling it before run() makes run() return at once. */
+BULLC_API void bullc_worker_stop(bullc_worker_t *worker);
+
+/* Detail of the last error from bullc_worker_run() (Redis's or the OS's text). Never NULL. */
+BULLC_API const char *bullc_worker_errmsg(const bullc_worker_t *worker);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* BULLC_H */

@@ -1,0 +1,218 @@
+/* internal.h - declarations shared by libbullc's source files (never installed). */
+#ifndef BULLC_INTERNAL_H
+#define BULLC_INTERNAL_H
+
+#include "bullc.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct redisContext;
+struct redisReply;
+
+#if defined(__GNUC__)
+#define BULLC__PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define BULLC__PRINTF(a, b)
+#endif
+
+/* ---- growable byte buffer (buf.c) ---------------------------------------------------------- */
+
+/* A byte buffer that records allocation failure instead of reporting it at every append:
+ * check `oom` (or bullc__buf_ok) once at the end. `data` is always NUL-terminated when len>0. */
+typedef struct bullc__buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    int oom;
+} bullc__buf;
+
+void bullc__buf_init(bullc__buf *b);
+void bullc__buf_free(bullc__buf *b);
+void bullc__buf_reset(bullc__buf *b);
+void bullc__buf_append(bullc__buf *b, const void *p, size_t n);
+void bullc__buf_puts(bullc__buf *b, const char *s);
+void bullc__buf_printf(bullc__buf *b, const char *fmt, ...) BULLC__PRINTF(2, 3);
+/* Moves the contents out as a malloc'd NUL-terminated string (NULL on OOM) and resets b. */
+char *bullc__buf_take(bullc__buf *b);
+
+char *bullc__strdup(const char *s);
+char *bullc__strndup(const char *s, size_t n);
+
+/* ---- msgpack encoder (msgpack.c): just what script arguments need ------------------------- */
+
+void bullc__mp_nil(bullc__buf *b);
+void bullc__mp_bool(bullc__buf *b, int v);
+void bullc__mp_int(bullc__buf *b, long long v);
+void bullc__mp_double(bullc__buf *b, double v);
+void bullc__mp_str(bullc__buf *b, const char *s, size_t n);
+void bullc__mp_cstr(bullc__buf *b, const char *s);
+void bullc__mp_array(bullc__buf *b, uint32_t n);
+void bullc__mp_map(bullc__buf *b, uint32_t n);
+
+/* ---- Redis URL (url.c) ---------------------------------------------------------------------- */
+
+typedef struct bullc__url {
+    char *host;
+    int port;
+    char *user;     /* NULL when absent */
+    char *password; /* NULL when absent */
+    int db;
+} bullc__url;
+
+/* Parses redis://[[user]:password@]host[:port][/db]. On error returns BULLC_EURL and writes a
+ * reason into err (if given). */
+int bullc__url_parse(const char *url, bullc__url *out, char *err, size_t errlen);
+void bullc__url_free(bullc__url *u);
+
+/* ---- base64 (keys.c) ------------------------------------------------------------------------ */
+
+char *bullc__base64(const char *s, size_t n);
+
+/* ---- queue keys (keys.c) -------------------------------------------------------------------- */
+
+typedef enum bullc__qkey {
+    BULLC__K_WAIT,
+    BULLC__K_ACTIVE,
+    BULLC__K_PRIORITIZED,
+    BULLC__K_EVENTS,
+    BULLC__K_STALLED,
+    BULLC__K_LIMITER,
+    BULLC__K_DELAYED,
+    BULLC__K_PAUSED,
+    BULLC__K_META,
+    BULLC__K_PC,
+    BULLC__K_MARKER,
+    BULLC__K_COMPLETED,
+    BULLC__K_FAILED,
+    BULLC__K_METRICS_COMPLETED,
+    BULLC__K_METRICS_FAILED,
+    BULLC__K_STALLED_CHECK,
+    BULLC__K_REPEAT,
+    BULLC__K_ID,
+    BULLC__K_WAITING_CHILDREN,
+    BULLC__K_COUNT
+} bullc__qkey;
+
+/* Precomputed "<prefix>:<queue>:<suffix>" keys of one queue. */
+typedef struct bullc__keys {
+    char *base; /* "<prefix>:<queue>:" (with the trailing colon, BullMQ's keyPrefix ARGV) */
+    size_t base_len;
+    char *k[BULLC__K_COUNT];
+} bullc__keys;
+
+const char *bullc__qkey_suffix(bullc__qkey k);
+int bullc__keys_init(bullc__keys *keys, const char *prefix, const char *queue);
+void bullc__keys_free(bullc__keys *keys);
+/* "<prefix>:<queue>:<jobId>[suffix]" in a new string, NULL on OOM. */
+char *bullc__job_key(const bullc__keys *keys, const char *job_id, const char *suffix);
+
+/* ---- logging (log.c) ------------------------------------------------------------------------ */
+
+typedef struct bullc__logger {
+    bullc_log_cb cb;
+    void *ud;
+    bullc_log_level_t level;
+} bullc__logger;
+
+void bullc__log(const bullc__logger *lg, bullc_log_level_t level, const char *fmt, ...)
+    BULLC__PRINTF(3, 4);
+
+/* ---- embedded Lua scripts (generated from lua/ into build/gen/scripts_gen.c) -------------- */
+
+typedef struct bullc__script {
+    const char *name;
+    const char *sha1; /* 40 hex chars */
+    const char *text;
+    size_t len;
+} bullc__script;
+
+typedef enum bullc__script_id {
+    BULLC__S_MOVE_TO_ACTIVE,
+    BULLC__S_MOVE_TO_FINISHED,
+    BULLC__S_EXTEND_LOCKS,
+    BULLC__S_MOVE_STALLED,
+    BULLC__S_RETRY_JOB,
+    BULLC__S_MOVE_TO_DELAYED,
+    BULLC__S_COUNT
+} bullc__script_id;
+
+/* Defined in the generated file: the scripts in bullc__script_id order. */
+extern const bullc__script bullc__scripts[BULLC__S_COUNT];
+
+/* ---- connections (conn.c) ------------------------------------------------------------------- */
+
+typedef struct bullc__conn {
+    struct redisContext *c;
+    const bullc__url *url;
+    const char *client_name; /* CLIENT SETNAME on each (re)connect when not NULL */
+    const char *label;       /* for log lines, e.g. "handler 3" */
+    const bullc__logger *log;
+    int connect_timeout_ms;
+    int command_timeout_ms; /* 0 = block forever */
+    int failures;           /* consecutive failed connects, for backoff */
+    char errstr[256];
+} bullc__conn;
+
+void bullc__conn_init(bullc__conn *cn, const bullc__url *url, const bullc__logger *log,
+                      const char *label, int connect_timeout_ms, int command_timeout_ms);
+/* Connects (AUTH, SELECT, CLIENT SETNAME) if not connected. Returns 0 or a BULLC_E* code with
+ * errstr set. */
+int bullc__conn_ensure(bullc__conn *cn);
+void bullc__conn_close(bullc__conn *cn);
+/* Socket fd, or -1 when not connected. */
+int bullc__conn_fd(const bullc__conn *cn);
+/* Runs a command given as argv; on success *reply is the reply (caller frees with
+ * bullc__reply_free). A Redis error reply is returned as BULLC_ESCRIPT/BULLC_EPROTO with the
+ * text in errstr. On I/O errors the connection is closed and BULLC_EIO returned. */
+int bullc__conn_cmd(bullc__conn *cn, int argc, const char **argv, const size_t *argvlen,
+                    struct redisReply **reply);
+/* EVALSHA script with KEYS then ARGV; loads it with EVAL on NOSCRIPT. */
+int bullc__conn_script(bullc__conn *cn, bullc__script_id id, int nkeys, const char **keys,
+                       int nargs, const char **args, const size_t *arglens,
+                       struct redisReply **reply);
+void bullc__reply_free(struct redisReply *r);
+/* Delay before the next reconnect attempt: capped exponential backoff with jitter. */
+int bullc__backoff_ms(int failures, unsigned *seed);
+
+/* ---- jobs (job.c) --------------------------------------------------------------------------- */
+
+struct bullc_job {
+    char *id;
+    char *name;     /* borrowed view into fields, or "" */
+    const char *data;
+    const char *opts;
+    char **fields;  /* flat field/value pairs copied from HGETALL */
+    size_t nfields; /* number of pairs */
+    long atm;
+    long ats;
+    long long timestamp;
+    void *data_json; /* cJSON *, lazily parsed */
+    void *opts_json; /* cJSON *, lazily parsed */
+    /* outcome set by the handler */
+    char *result;        /* JSON text */
+    char *fail_message;  /* failedReason */
+    int unrecoverable;
+};
+
+/* Builds a job from the flat HGETALL array reply and its id. BULLC_EBADJOB when the reply is not
+ * a flat string array; a job whose `data` is missing gets "{}". */
+int bullc__job_from_reply(const struct redisReply *hash, const char *id, size_t idlen,
+                          bullc_job_t **out);
+void bullc__job_free(bullc_job_t *job);
+/* The job's opts, parsed (cJSON *), or NULL. */
+void *bullc__job_opts_cjson(bullc_job_t *job);
+
+/* ---- JSON helpers (json.c) ------------------------------------------------------------------ */
+
+/* 1 if `s` is one complete JSON value (what JSON.parse accepts), else 0. */
+int bullc__json_valid(const char *s);
+
+/* ---- misc ----------------------------------------------------------------------------------- */
+
+long long bullc__now_ms(void);
+/* Parses a decimal integer that must span the whole string; 0 on success. */
+int bullc__parse_ll(const char *s, size_t n, long long *out);
+
+#endif /* BULLC_INTERNAL_H */

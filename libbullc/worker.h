@@ -1,0 +1,114 @@
+/* worker.h - the worker object shared by worker.c (lifecycle, handler threads, blocking
+ * connection), finish.c (outcomes) and maint.c (lock renewal, stalled checks). */
+#ifndef BULLC_WORKER_H
+#define BULLC_WORKER_H
+
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+typedef struct bullc__handler {
+    char *name; /* NULL = catch-all */
+    bullc_handler_fn fn;
+    void *ud;
+} bullc__handler;
+
+/* One slot of the lock table: the job a handler thread holds, renewed by the maintenance
+ * thread. */
+typedef struct bullc__lockslot {
+    char *job_id; /* borrowed from the job while active */
+    char token[64];
+    long long renewed_ms;
+    int active;
+} bullc__lockslot;
+
+typedef struct bullc__hthread {
+    struct bullc_worker *w;
+    int idx;
+    pthread_t tid;
+    int started;
+    bullc__conn cn;
+    char label[32];
+    unsigned seed;
+    bullc__buf mp; /* scratch for msgpack arguments */
+} bullc__hthread;
+
+struct bullc_worker {
+    /* options, with strings owned */
+    bullc_worker_opts_t o;
+    char *s_url, *s_prefix, *s_queue, *s_name;
+    bullc__url url;
+    bullc__keys keys;
+    bullc__logger log;
+    char *client_name; /* blocking connection's CLIENT SETNAME */
+    char uuid[37];
+    int renew_ms; /* lockRenewTime */
+    double min_block_s;
+
+    bullc__handler *handlers;
+    size_t nhandlers;
+    bullc__handler catchall;
+
+    /* stop: a flag plus one byte in a pipe, both async-signal-safe */
+    atomic_int stop_flag;
+    int stop_pipe[2];
+
+    /* coordination between handler threads, the blocker and the maintenance loop */
+    pthread_mutex_t mu;
+    pthread_cond_t park_cv;    /* parked handler threads */
+    pthread_cond_t blocker_cv; /* the blocker waits for a parked thread */
+    pthread_cond_t done_cv;    /* maintenance waits for handler threads to exit */
+    int stopping;              /* under mu: stop observed and broadcast */
+    int parked;
+    int wakeups;
+    int threads_alive;
+    long long block_until; /* next delayed job's due time (ms, 0 = none) */
+    atomic_int drained;
+    atomic_uint token_seq;
+    int running;
+
+    /* lock table, one slot per handler thread */
+    pthread_mutex_t lock_mu;
+    bullc__lockslot *slots;
+
+    bullc__hthread *threads;
+    pthread_t blocker_tid;
+    int blocker_started;
+    bullc__conn blocker_cn;
+    bullc__conn maint_cn;
+
+    char errmsg[320];
+};
+
+typedef struct bullc_worker bullc_worker_t;
+
+/* worker.c */
+int bullc__worker_stopping(bullc_worker_t *w);
+/* Sleeps up to ms, returning early when the worker stops. */
+void bullc__worker_nap(bullc_worker_t *w, int ms);
+void bullc__worker_note_delay(bullc_worker_t *w, long long due_ms);
+void bullc__worker_emit(bullc_worker_t *w, bullc_event_t ev, const bullc_job_t *job,
+                        const char *detail);
+
+/* A decoded "next job" reply ([hash, id, rateLimitMs, delayUntilMs]). */
+typedef struct bullc__next {
+    bullc_job_t *job;       /* NULL when none was handed out */
+    long long rate_limit_ms;
+    long long delay_until_ms;
+} bullc__next;
+
+/* Decodes a next-job reply (array or integer 0). BULLC_EBADJOB for other shapes. */
+int bullc__parse_next(const struct redisReply *r, bullc__next *out);
+/* Writes the msgpack {token, lockDuration, name} fetch options. */
+void bullc__fetch_opts(bullc_worker_t *w, bullc__buf *mp, const char *token);
+
+/* finish.c: runs the handler for `job` (or fails it at once for `defa`) and records the outcome
+ * in Redis. When fetch_next and a next job came back, *next holds it. */
+void bullc__process_job(bullc__hthread *t, bullc_job_t *job, const char *token, bullc__next *next);
+
+/* maint.c */
+void bullc__maint_renew(bullc_worker_t *w, long long now);
+void bullc__maint_stalled(bullc_worker_t *w);
+
+#endif

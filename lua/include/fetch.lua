@@ -1,0 +1,95 @@
+-- fetch: hand the next ready job to a worker (moveToActive and the
+-- fetch-next step of moveToFinished / moveToDelayed).
+--@include core
+--@include gate
+--@include enqueue
+--@include promote
+
+-- Remaining ms of the rate-limit window when the limiter is full, else 0.
+local function limiterWait(maxJobs, limiterKey)
+  if maxJobs and maxJobs <= tonumber(rcall("GET", limiterKey) or 0) then
+    local left = rcall("PTTL", limiterKey)
+    if left == 0 then rcall("DEL", limiterKey) end
+    if left > 0 then return left end
+  end
+  return 0
+end
+
+-- Lock the job for the worker and record the start of this attempt.
+-- wopts = { token, lockDuration, limiter?, name? } (msgpack from the worker).
+local function beginJob(q, prefix, jobId, now, maxJobs, windowMs, wopts)
+  local jobKey = prefix .. jobId
+  -- Jobs that will only be failed (deferred failure) are not rate limited.
+  if maxJobs and rcall("HEXISTS", jobKey, "defa") == 0 then
+    if rcall("INCR", q.limiter) == 1 then
+      rcall("PEXPIRE", q.limiter, math.floor(math.abs(windowMs)))
+    end
+  end
+  if wopts["token"] ~= "0" then
+    rcall("SET", jobKey .. ":lock", wopts["token"], "PX", wopts["lockDuration"])
+  end
+  rcall("XADD", q.events, "*", "event", "active", "jobId", jobId, "prev", "waiting")
+  if wopts["name"] then
+    rcall("HMSET", jobKey, "processedOn", now, "pb", wopts["name"])
+  else
+    rcall("HSET", jobKey, "processedOn", now)
+  end
+  rcall("HINCRBY", jobKey, "ats", 1)
+  -- Chain-wake the next blocked worker.
+  rcall("ZADD", q.marker, 0, "0")
+  return { rcall("HGETALL", jobKey), jobId, 0, 0 }
+end
+
+local function popPrioritized(q)
+  local top = rcall("ZPOPMIN", q.prioritized)
+  if top[1] then
+    rcall("LPUSH", q.active, top[1])
+    return top[1]
+  end
+  rcall("DEL", q.pc)
+  return nil
+end
+
+-- Returns a next-job reply ([hash,id,0,0], [0,0,ttl,0], [0,0,0,0] when
+-- paused/maxed, [0,0,0,due] when only delayed jobs remain) or nil when there
+-- is nothing at all.
+-- fromFinish = true reproduces how the fetch-next step treats a legacy
+-- "0:<n>" id at the head of wait: it is dropped and ends this fetch, except
+-- "0:0", which means "take from prioritized". moveToActive (fromFinish =
+-- false) drops one legacy id and pops again.
+local function takeNextJob(q, prefix, now, wopts, fromFinish)
+  local gate = readGate(q.meta, q.active)
+  promoteDueJobs(q, gate, prefix, now)
+
+  local lim = wopts["limiter"]
+  local maxJobs = tonumber(gate.max or (lim and lim["max"]))
+  local wait = limiterWait(maxJobs, q.limiter)
+  if wait > 0 then return { 0, 0, wait, 0 } end
+  if gate.blocked then return { 0, 0, 0, 0 } end
+  local windowMs = (lim and lim["duration"]) or gate.duration
+
+  local jobId = rcall("RPOPLPUSH", q.wait, q.active)
+  if jobId and isLegacyMarkerId(jobId) then
+    rcall("LREM", q.active, 1, jobId)
+    if not fromFinish then
+      jobId = rcall("RPOPLPUSH", q.wait, q.active)
+    elseif jobId == "0:0" then
+      jobId = popPrioritized(q)
+      if not jobId then return nil end
+      return beginJob(q, prefix, jobId, now, maxJobs, windowMs, wopts)
+    else
+      jobId = nil
+      local due = earliestDelayedDue(q.delayed)
+      if due ~= nil then return { 0, 0, 0, due } end
+      return nil
+    end
+  end
+  if not jobId then jobId = popPrioritized(q) end
+  if jobId then
+    return beginJob(q, prefix, jobId, now, maxJobs, windowMs, wopts)
+  end
+
+  local due = earliestDelayedDue(q.delayed)
+  if due ~= nil then return { 0, 0, 0, due } end
+  return nil
+end

@@ -1,0 +1,15 @@
+-- gate: may jobs of a queue be handed out / should the "0" marker be set?
+--@include core
+
+-- Returns { paused = bool, blocked = bool, max = str|nil, duration = str|nil }.
+-- blocked = globally paused, or global concurrency reached.
+local function readGate(metaKey, activeKey)
+  local m = rcall("HMGET", metaKey, "paused", "concurrency", "max", "duration")
+  local gate = { paused = m[1] ~= false, blocked = false, max = m[3] or nil, duration = m[4] or nil }
+  if gate.paused then
+    gate.blocked = true
+  elseif m[2] then
+    gate.blocked = rcall("LLEN", activeKey) >= tonumber(m[2])
+  end
+  return gate
+end
