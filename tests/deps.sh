@@ -1,0 +1,34 @@
+#!/bin/sh
+# deps.sh - installs what building and testing libbullc needs, when it is missing:
+# Debian packages (compiler, hiredis, cJSON, cmocka, redis-server, PostgreSQL, libpq) and the
+# pinned npm packages of the interop tests (npm ci from the committed lockfile).
+set -eu
+cd "$(dirname "$0")/.."
+
+need=""
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
+for p in build-essential pkg-config libhiredis-dev libcjson-dev libcmocka-dev redis-server \
+         libpq-dev postgresql nodejs; do
+    case $p in
+    nodejs) command -v node >/dev/null 2>&1 && continue ;;
+    postgresql) { command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } && continue ;;
+    esac
+    have_pkg "$p" || need="$need $p"
+done
+if [ -n "$need" ]; then
+    echo "deps: installing$need"
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >/dev/null
+fi
+# Debian's redis-server package starts a system instance; the tests never use it.
+
+if ! command -v npm >/dev/null 2>&1; then
+    echo "deps: installing npm"
+    apt-get install -y -qq npm >/dev/null
+fi
+if [ ! -d tests/interop/node_modules/bullmq ] ||
+   [ tests/interop/package-lock.json -nt tests/interop/node_modules/.package-lock.json ]; then
+    echo "deps: npm ci (tests/interop)"
+    (cd tests/interop && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi

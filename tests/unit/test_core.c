@@ -1,0 +1,431 @@
+/* test_core.c - unit tests for what needs no server: URL parsing, keys, option defaults, job
+ * decoding, msgpack encoding, the error table and the JSON view. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <hiredis/hiredis.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- URL ------------------------------------------------------------------------------- */
+
+static void url_defaults(void **state)
+{
+    (void)state;
+    bullc__url u;
+    assert_int_equal(bullc__url_parse("redis://localhost", &u, NULL, 0), 0);
+    assert_string_equal(u.host, "localhost");
+    assert_int_equal(u.port, 6379);
+    assert_null(u.user);
+    assert_null(u.password);
+    assert_int_equal(u.db, 0);
+    bullc__url_free(&u);
+}
+
+static void url_full(void **state)
+{
+    (void)state;
+    bullc__url u;
+    assert_int_equal(bullc__url_parse("redis://alice:s%40cret@127.0.0.1:6380/3", &u, NULL, 0), 0);
+    assert_string_equal(u.host, "127.0.0.1");
+    assert_int_equal(u.port, 6380);
+    assert_string_equal(u.user, "alice");
+    assert_string_equal(u.password, "s@cret");
+    assert_int_equal(u.db, 3);
+    bullc__url_free(&u);
+
+    assert_int_equal(bullc__url_parse("redis://:pw@h:1/", &u, NULL, 0), 0);
+    assert_null(u.user);
+    assert_string_equal(u.password, "pw");
+    assert_int_equal(u.port, 1);
+    assert_int_equal(u.db, 0);
+    bullc__url_free(&u);
+
+    assert_int_equal(bullc__url_parse("redis://[::1]:7000", &u, NULL, 0), 0);
+    assert_string_equal(u.host, "::1");
+    assert_int_equal(u.port, 7000);
+    bullc__url_free(&u);
+}
+
+static void url_errors(void **state)
+{
+    (void)state;
+    bullc__url u;
+    char err[128];
+    static const char *const bad[] = {
+        NULL, "", "http://h", "redis://", "redis://h:0", "redis://h:65536", "redis://h:12x",
+        "redis://h:", "redis://h/x", "redis://h/-1", "redis://a:b%2@h", "redis://[::1",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        err[0] = '\0';
+        assert_int_equal(bullc__url_parse(bad[i], &u, err, sizeof err), BULLC_EURL);
+        assert_true(err[0] != '\0');
+        assert_null(u.host);
+    }
+}
+
+/* ---- keys and base64 -------------------------------------------------------------------- */
+
+static void keys_layout(void **state)
+{
+    (void)state;
+    bullc__keys k;
+    assert_int_equal(bullc__keys_init(&k, "bull", "events"), 0);
+    assert_string_equal(k.base, "bull:events:");
+    assert_int_equal(k.base_len, 12);
+    assert_string_equal(k.k[BULLC__K_WAIT], "bull:events:wait");
+    assert_string_equal(k.k[BULLC__K_MARKER], "bull:events:marker");
+    assert_string_equal(k.k[BULLC__K_METRICS_FAILED], "bull:events:metrics:failed");
+    assert_string_equal(k.k[BULLC__K_STALLED_CHECK], "bull:events:stalled-check");
+    for (int i = 0; i < BULLC__K_COUNT; i++)
+        assert_non_null(k.k[i]);
+    char *jk = bullc__job_key(&k, "repeat:s1:1700000000000", ":lock");
+    assert_string_equal(jk, "bull:events:repeat:s1:1700000000000:lock");
+    free(jk);
+    bullc__keys_free(&k);
+
+    assert_int_equal(bullc__keys_init(&k, "{bull}", "q"), 0);
+    assert_string_equal(k.k[BULLC__K_ACTIVE], "{bull}:q:active");
+    bullc__keys_free(&k);
+    assert_int_equal(bullc__keys_init(&k, "bull", "a:b"), BULLC_EINVAL);
+    assert_int_equal(bullc__keys_init(&k, "bull", ""), BULLC_EINVAL);
+}
+
+static void base64_names(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"", ""}, {"q", "cQ=="}, {"q2", "cTI="}, {"abc", "YWJj"}, {"events", "ZXZlbnRz"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char *b = bullc__base64(cases[i][0], strlen(cases[i][0]));
+        assert_string_equal(b, cases[i][1]);
+        free(b);
+    }
+}
+
+/* ---- options ---------------------------------------------------------------------------- */
+
+static void opts_defaults(void **state)
+{
+    (void)state;
+    bullc_worker_opts_t o;
+    memset(&o, 0x5a, sizeof o);
+    bullc_worker_opts_init(&o);
+    assert_string_equal(o.redis_url, "redis://127.0.0.1:6379");
+    assert_string_equal(o.prefix, "bull");
+    assert_null(o.queue);
+    assert_null(o.name);
+    assert_int_equal(o.concurrency, 1);
+    assert_int_equal(o.lock_duration_ms, 30000);
+    assert_int_equal(o.lock_renew_ms, 0);
+    assert_int_equal(o.stalled_interval_ms, 30000);
+    assert_int_equal(o.max_stalled_count, 1);
+    assert_int_equal(o.drain_delay_ms, 5000);
+    assert_int_equal(o.remove_on_complete.count, -1);
+    assert_int_equal(o.remove_on_fail.count, -1);
+    assert_null(o.log_cb);
+    assert_null(o.event_cb);
+}
+
+static void worker_new_validates(void **state)
+{
+    (void)state;
+    bullc_worker_opts_t o;
+    bullc_worker_t *w = (bullc_worker_t *)1;
+    bullc_worker_opts_init(&o);
+    assert_int_equal(bullc_worker_new(&w, &o), BULLC_EINVAL); /* no queue */
+    assert_null(w);
+    o.queue = "a:b";
+    assert_int_equal(bullc_worker_new(&w, &o), BULLC_EINVAL);
+    o.queue = "q";
+    o.concurrency = 0;
+    assert_int_equal(bullc_worker_new(&w, &o), BULLC_EINVAL);
+    o.concurrency = 2;
+    o.redis_url = "tcp://x";
+    assert_int_equal(bullc_worker_new(&w, &o), BULLC_EURL);
+    o.redis_url = "redis://127.0.0.1:1";
+    assert_int_equal(bullc_worker_new(&w, &o), 0);
+    assert_non_null(w);
+    /* stop before run makes run return at once, without connecting */
+    bullc_worker_stop(w);
+    assert_int_equal(bullc_worker_run(w), 0);
+    bullc_worker_free(w);
+    bullc_worker_free(NULL);
+    bullc_worker_stop(NULL);
+}
+
+static void worker_run_unreachable(void **state)
+{
+    (void)state;
+    bullc_worker_opts_t o;
+    bullc_worker_t *w;
+    bullc_worker_opts_init(&o);
+    o.queue = "q";
+    o.redis_url = "redis://127.0.0.1:1";
+    o.connect_timeout_ms = 500;
+    assert_int_equal(bullc_worker_new(&w, &o), 0);
+    assert_int_equal(bullc_worker_run(w), BULLC_ECONNECT);
+    assert_non_null(strstr(bullc_worker_errmsg(w), "127.0.0.1:1"));
+    bullc_worker_free(w);
+}
+
+/* ---- job decoding ----------------------------------------------------------------------- */
+
+static redisReply *str_reply(const char *s)
+{
+    redisReply *r = calloc(1, sizeof *r);
+    r->type = REDIS_REPLY_STRING;
+    r->str = strdup(s);
+    r->len = strlen(s);
+    return r;
+}
+
+static redisReply *hash_reply(const char *const *kv, size_t n)
+{
+    redisReply *r = calloc(1, sizeof *r);
+    r->type = REDIS_REPLY_ARRAY;
+    r->elements = n;
+    r->element = calloc(n ? n : 1, sizeof(redisReply *));
+    for (size_t i = 0; i < n; i++)
+        r->element[i] = str_reply(kv[i]);
+    return r;
+}
+
+static void job_decode(void **state)
+{
+    (void)state;
+    static const char *const kv[] = {
+        "name", "use_item", "data", "{\"userId\":\"u1\",\"n\":[1,2]}", "opts",
+        "{\"attempts\":3}", "timestamp", "1700000000123", "atm", "2", "ats", "3", "extra", "x"};
+    redisReply *h = hash_reply(kv, sizeof kv / sizeof *kv);
+    bullc_job_t *job;
+    assert_int_equal(bullc__job_from_reply(h, "42", 2, &job), 0);
+    freeReplyObject(h); /* the job keeps its own copies */
+    assert_string_equal(bullc_job_id(job), "42");
+    assert_string_equal(bullc_job_name(job), "use_item");
+    assert_string_equal(bullc_job_data(job), "{\"userId\":\"u1\",\"n\":[1,2]}");
+    assert_string_equal(bullc_job_opts(job), "{\"attempts\":3}");
+    assert_int_equal(bullc_job_attempts_made(job), 2);
+    assert_int_equal(bullc_job_attempts_started(job), 3);
+    assert_true(bullc_job_timestamp(job) == 1700000000123LL);
+    assert_string_equal(bullc_job_field(job, "extra"), "x");
+    assert_null(bullc_job_field(job, "missing"));
+
+    const bullc_json_t *d = bullc_job_data_json(job);
+    assert_int_equal(bullc_json_type(d), BULLC_JSON_OBJECT);
+    assert_string_equal(bullc_json_string(bullc_json_get(d, "userId")), "u1");
+    const bullc_json_t *arr = bullc_json_get(d, "n");
+    assert_int_equal(bullc_json_size(arr), 2);
+    long long v;
+    assert_int_equal(bullc_json_int(bullc_json_at(arr, 1), &v), 0);
+    assert_int_equal(v, 2);
+    assert_null(bullc_json_at(arr, 2));
+    assert_int_equal(bullc_json_type(bullc_json_get(d, "nope")), BULLC_JSON_NONE);
+    char *p = bullc_json_print(arr);
+    assert_string_equal(p, "[1,2]");
+    bullc_free(p);
+
+    assert_int_equal(bullc_job_set_result(job, "{bad"), BULLC_EJSON);
+    assert_int_equal(bullc_job_set_result(job, "{\"ok\":true}"), 0);
+    assert_int_equal(bullc_job_fail(job, "boom"), BULLC_EJOBFAILED);
+    assert_int_equal(bullc_job_fail_unrecoverable(job, "bad input"), BULLC_EUNRECOVERABLE);
+    bullc__job_free(job);
+    bullc__job_free(NULL);
+}
+
+static void job_decode_legacy_and_missing(void **state)
+{
+    (void)state;
+    static const char *const kv[] = {"attemptsMade", "4", "data", "not json"};
+    redisReply *h = hash_reply(kv, 4);
+    bullc_job_t *job;
+    assert_int_equal(bullc__job_from_reply(h, "7", 1, &job), 0);
+    freeReplyObject(h);
+    assert_string_equal(bullc_job_name(job), "");
+    assert_string_equal(bullc_job_opts(job), "{}");
+    assert_int_equal(bullc_job_attempts_made(job), 4);
+    assert_null(bullc_job_data_json(job)); /* invalid JSON: NULL, not a crash */
+    bullc__job_free(job);
+
+    h = hash_reply(NULL, 0);
+    assert_int_equal(bullc__job_from_reply(h, "8", 1, &job), 0);
+    assert_string_equal(bullc_job_data(job), "{}");
+    bullc__job_free(job);
+    freeReplyObject(h);
+}
+
+static void job_decode_rejects(void **state)
+{
+    (void)state;
+    static const char *const odd[] = {"name", "x", "data"};
+    redisReply *h = hash_reply(odd, 3);
+    bullc_job_t *job = (bullc_job_t *)1;
+    assert_int_equal(bullc__job_from_reply(h, "1", 1, &job), BULLC_EBADJOB);
+    assert_null(job);
+    freeReplyObject(h);
+
+    static const char *const kv[] = {"name", "x"};
+    h = hash_reply(kv, 2);
+    h->element[1]->type = REDIS_REPLY_INTEGER;
+    assert_int_equal(bullc__job_from_reply(h, "1", 1, &job), BULLC_EBADJOB);
+    assert_int_equal(bullc__job_from_reply(h, "", 0, &job), BULLC_EBADJOB);
+    freeReplyObject(h);
+    assert_int_equal(bullc__job_from_reply(NULL, "1", 1, &job), BULLC_EBADJOB);
+}
+
+/* ---- msgpack ---------------------------------------------------------------------------- */
+
+static void assert_bytes(const bullc__buf *b, const char *hex)
+{
+    char got[512] = "";
+    for (size_t i = 0; i < b->len && i * 2 + 2 < sizeof got; i++)
+        sprintf(got + i * 2, "%02x", (unsigned char)b->data[i]);
+    assert_string_equal(got, hex);
+}
+
+static void msgpack_scalars(void **state)
+{
+    (void)state;
+    bullc__buf b;
+    bullc__buf_init(&b);
+    bullc__mp_int(&b, 0);
+    bullc__mp_int(&b, 127);
+    bullc__mp_int(&b, 128);
+    bullc__mp_int(&b, 30000);
+    bullc__mp_int(&b, 70000);
+    bullc__mp_int(&b, -1);
+    bullc__mp_int(&b, -33);
+    assert_bytes(&b, "007fcc80cd7530ce00011170ffd0df");
+    bullc__buf_reset(&b);
+    bullc__mp_int(&b, 1700000000123LL);
+    bullc__mp_int(&b, -40000);
+    assert_bytes(&b, "cf0000018bcfe5687bd2ffff63c0");
+    bullc__buf_reset(&b);
+    bullc__mp_nil(&b);
+    bullc__mp_bool(&b, 1);
+    bullc__mp_bool(&b, 0);
+    bullc__mp_double(&b, 1.5);
+    assert_bytes(&b, "c0c3c2cb3ff8000000000000");
+    bullc__buf_free(&b);
+}
+
+static void msgpack_containers(void **state)
+{
+    (void)state;
+    bullc__buf b;
+    bullc__buf_init(&b);
+    bullc__mp_map(&b, 2);
+    bullc__mp_cstr(&b, "token");
+    bullc__mp_cstr(&b, "t:1");
+    bullc__mp_cstr(&b, "n");
+    bullc__mp_array(&b, 0);
+    assert_bytes(&b, "82a5746f6b656ea3743a31a16e90");
+    bullc__buf_reset(&b);
+    bullc__mp_array(&b, 16);
+    bullc__mp_map(&b, 70000);
+    assert_bytes(&b, "dc0010df00011170");
+    bullc__buf_reset(&b);
+    char s[40];
+    memset(s, 'a', sizeof s);
+    bullc__mp_str(&b, s, 40);
+    assert_int_equal(b.len, 42);
+    assert_int_equal((unsigned char)b.data[0], 0xd9);
+    assert_int_equal((unsigned char)b.data[1], 40);
+    bullc__buf_reset(&b);
+    char *big = malloc(300);
+    memset(big, 'b', 300);
+    bullc__mp_str(&b, big, 300);
+    free(big);
+    assert_int_equal(b.len, 303);
+    assert_int_equal((unsigned char)b.data[0], 0xda);
+    assert_false(b.oom);
+    bullc__buf_free(&b);
+}
+
+/* ---- errors ----------------------------------------------------------------------------- */
+
+static void error_table(void **state)
+{
+    (void)state;
+    assert_string_equal(bullc_strerror(0), "success");
+    assert_string_equal(bullc_errname(0), "BULLC_OK");
+    assert_string_equal(bullc_strerror(BULLC_ENOMEM), "out of memory");
+    assert_string_equal(bullc_errname(BULLC_ENOMEM), "BULLC_ENOMEM");
+    assert_string_equal(bullc_errname(BULLC_EUNRECOVERABLE), "BULLC_EUNRECOVERABLE");
+    assert_string_equal(bullc_strerror(12345), "unknown error");
+    assert_string_equal(bullc_errname(-9999), "BULLC_EUNKNOWN");
+    /* every code has distinct text and a name */
+#define XX(name, code, text)                                         \
+    assert_true((code) < 0);                                         \
+    assert_string_equal(bullc_strerror(code), text);                 \
+    assert_string_equal(bullc_errname(code), "BULLC_E" #name);
+    BULLC_ERRNO_MAP(XX)
+#undef XX
+    assert_string_equal(bullc_version(), BULLC_VERSION_STRING);
+}
+
+/* ---- buffer and JSON helpers ------------------------------------------------------------- */
+
+static void buf_and_json(void **state)
+{
+    (void)state;
+    bullc__buf b;
+    bullc__buf_init(&b);
+    bullc__buf_printf(&b, "%s-%d", "x", 42);
+    bullc__buf_puts(&b, "!");
+    char *s = bullc__buf_take(&b);
+    assert_string_equal(s, "x-42!");
+    free(s);
+    assert_true(bullc__json_valid("null"));
+    assert_true(bullc__json_valid(" {\"a\":[1,2,{}]} "));
+    assert_true(bullc__json_valid("\"str\""));
+    assert_false(bullc__json_valid("{\"a\":1} trailing"));
+    assert_false(bullc__json_valid("undefined"));
+    assert_false(bullc__json_valid(""));
+    assert_false(bullc__json_valid(NULL));
+    long long v;
+    assert_int_equal(bullc__parse_ll("123", 3, &v), 0);
+    assert_int_equal(v, 123);
+    assert_int_equal(bullc__parse_ll("12a", 3, &v), -1);
+    assert_int_equal(bullc__parse_ll("", 0, &v), -1);
+}
+
+static void backoff_bounds(void **state)
+{
+    (void)state;
+    unsigned seed = 1;
+    for (int f = 1; f < 20; f++) {
+        int ms = bullc__backoff_ms(f, &seed);
+        assert_true(ms >= 75 && ms <= 6250);
+    }
+    assert_true(bullc__backoff_ms(30, &seed) >= 3750);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(url_defaults),
+        cmocka_unit_test(url_full),
+        cmocka_unit_test(url_errors),
+        cmocka_unit_test(keys_layout),
+        cmocka_unit_test(base64_names),
+        cmocka_unit_test(opts_defaults),
+        cmocka_unit_test(worker_new_validates),
+        cmocka_unit_test(worker_run_unreachable),
+        cmocka_unit_test(job_decode),
+        cmocka_unit_test(job_decode_legacy_and_missing),
+        cmocka_unit_test(job_decode_rejects),
+        cmocka_unit_test(msgpack_scalars),
+        cmocka_unit_test(msgpack_containers),
+        cmocka_unit_test(error_table),
+        cmocka_unit_test(buf_and_json),
+        cmocka_unit_test(backoff_bounds),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
