@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `make bench`: Node BullMQ 6.7.0 Worker vs build/bin/echo_worker (see bench.js).
+# Run from the repository root. Environment overrides: BENCH_JOBS (20000),
+# BENCH_CONCURRENCY (1,10,100), BENCH_WORKERS (node,c), BENCH_REPEAT (3),
+# BENCH_TIMEOUT_S (120), BENCH_BUDGET_S (360), BENCH_JSON (path for raw results).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+
+for tool in node redis-server redis-cli; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "bench: $tool not found in PATH" >&2; exit 2; }
+done
+if [ ! -d tests/interop/node_modules/bullmq ] || [ ! -d tests/interop/node_modules/ioredis ]; then
+  echo "bench: tests/interop/node_modules is missing bullmq/ioredis; run: (cd tests/interop && npm ci --ignore-scripts)" >&2
+  exit 2
+fi
+if [ ! -x build/bin/echo_worker ] && [ -z "${BULLC_BIN_DIR:-}" ]; then
+  echo "bench: build/bin/echo_worker not built; the C worker will be skipped (run \`make\` first)" >&2
+fi
+
+exec node tests/bench/bench.js
