@@ -13,6 +13,17 @@ const ECHO_WORKER = path.join(BIN, 'echo_worker');
 const REDIS_SERVER = process.env.REDIS_SERVER || 'redis-server';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// Wait for a promise at most ms; the timer is cleared as soon as the promise
+// settles, so it never keeps the process alive on its own afterwards.
+async function within(promise, ms, onTimeout = undefined) {
+  let timer;
+  const t = new Promise((r) => { timer = setTimeout(() => r(onTimeout), ms); });
+  try {
+    return await Promise.race([promise, t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -73,7 +84,7 @@ async function startRedis(extraArgs = []) {
     r.proc = null;
     const exited = new Promise((res) => p.once('exit', res));
     spawnSync('redis-cli', ['-p', String(port), 'shutdown', save ? 'save' : 'nosave'], { stdio: 'ignore' });
-    await Promise.race([exited, sleep(5000)]);
+    await within(exited, 5000);
     try { p.kill('SIGKILL'); } catch (_) { /* already gone */ }
   };
   r.restart = async (downMs = 0) => {
@@ -106,5 +117,5 @@ function startEchoWorker(redis, queue, args = []) {
 }
 
 module.exports = {
-  ROOT, BIN, ECHO_WORKER, REDIS_SERVER, sleep, freePort, waitFor, startRedis, startEchoWorker,
+  ROOT, BIN, ECHO_WORKER, REDIS_SERVER, sleep, within, freePort, waitFor, startRedis, startEchoWorker,
 };

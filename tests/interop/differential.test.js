@@ -1,0 +1,181 @@
+'use strict';
+// DIFFERENTIAL: one fixed scenario run twice, on two fresh redis-servers:
+// once with Node BullMQ 6.7.0's own Worker (processor = the echo semantics in
+// JS, lib/echo.js) and once with build/bin/echo_worker, both at concurrency 1
+// so the order is deterministic. Each run adds the same jobs with a Node Queue
+// first, then starts the worker, waits until everything finished, stops the
+// worker and closes every Node object. The Redis state of the queues' keys
+// (masked: timestamps, lock tokens, stream ids, stack text) and the sequence
+// of events in the events streams must be identical. Any difference is a bug
+// in the C worker or its Lua scripts.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const { Queue, Worker } = require('bullmq');
+const IORedis = require('ioredis');
+const I = require('./lib/interop');
+const { echoProcessor } = require('./lib/echo');
+const { dumpQueue, maskWorkerState, diffStates } = require('./lib/diff');
+
+const WORKER_NAME = 'diffw';
+
+// Queue A: every outcome path once, in an order chosen so that the timing of
+// retries with backoff cannot reorder anything (the backoff jobs come last,
+// their due times are hundreds of ms apart).
+const QA = 'diff-a';
+const JOBS_A = [
+  ['plain-obj', { a: 1, b: 'x', c: [true, null] }],
+  ['plain-str', 'hello'],
+  ['plain-num', 42],
+  ['plain-arr', [1, 'two', null, { three: 3 }]],
+  ['plain-empty', {}],
+  ['ret-null', { result: null }],
+  ['ret-false', { result: false }],
+  ['ret-true', { result: true }],
+  ['ret-int', { result: 12345678901234 }],
+  ['ret-neg', { result: -7 }],
+  ['ret-float', { result: 3.25 }],
+  ['ret-str', { result: 'a "quoted" / back\\slash \u00fc \u2603 \n tab\t' }],
+  ['ret-obj', { result: { z: 1, a: [1, { b: null }], e: {}, f: [], s: 'x' } }],
+  ['ret-arr', { result: [[], {}, 0, '', false] }],
+  ['ret-emptystr', { result: '' }],
+  ['sleep', { sleepMs: 30, v: 1 }],
+  ['fail', { fail: 'boom' }],
+  ['fail-attempts1', { fail: 'boom once' }, { attempts: 1 }],
+  ['unrecoverable', { unrecoverable: 'fatal error' }, { attempts: 5 }],
+  ['retry-then-ok', { failAttempts: 2 }, { attempts: 3 }],
+  ['exhaust', { fail: 'always' }, { attempts: 2 }],
+  ['roc-true', { v: 'gone' }, { removeOnComplete: true }],
+  ['rof-true', { fail: 'gone too' }, { removeOnFail: true }],
+  ['roc-false', { v: 'kept' }, { removeOnComplete: false }],
+  ['unrec-roc', { unrecoverable: 'fatal 2', result: 1 }, { attempts: 3, removeOnComplete: true }],
+  ['backoff-fixed', { failAttempts: 1, result: 'fixed ok' }, { attempts: 2, backoff: { type: 'fixed', delay: 700 } }],
+  ['backoff-exp', { failAttempts: 2 }, { attempts: 3, backoff: { type: 'exponential', delay: 400 } }],
+  ['backoff-num', { fail: 'no more' }, { attempts: 2, backoff: 1500 }],
+];
+
+// Queue B: removal by count. Every job sleeps a little so that no two finish
+// in the same millisecond (the kept ones are chosen by finishing time).
+const QB = 'diff-b';
+const JOBS_B = [
+  ['c1', { sleepMs: 4, n: 1 }, { removeOnComplete: 2 }],
+  ['c2', { sleepMs: 4, n: 2 }, { removeOnComplete: 2 }],
+  ['f1', { sleepMs: 4, fail: 'f1' }, { removeOnFail: 1 }],
+  ['c3', { sleepMs: 4, n: 3 }, { removeOnComplete: 2 }],
+  ['f2', { sleepMs: 4, fail: 'f2' }, { removeOnFail: { count: 1 } }],
+  ['c4', { sleepMs: 4, n: 4 }, { removeOnComplete: { count: 3 } }],
+  ['f3', { sleepMs: 4, fail: 'f3' }, { removeOnFail: 5 }],
+  ['c5', { sleepMs: 4, n: 5 }, { removeOnComplete: 3 }],
+  ['c6', { sleepMs: 4, n: 6 }],
+];
+
+const SCENARIO = [[QA, JOBS_A], [QB, JOBS_B]];
+
+async function addJobs(redis, qname, jobs) {
+  const q = new Queue(qname, { connection: redis.connection });
+  for (const [name, data, opts] of jobs) await q.add(name, data, opts || {});
+  return q;
+}
+
+// Everything finished: one completed/failed event per job, nothing pending.
+async function waitFinished(client, q, qname, n) {
+  let last;
+  try {
+    await I.waitFor(async () => {
+      const evs = await I.readStream(client, qname);
+      const fin = evs.filter((e) => e.event === 'completed' || e.event === 'failed').length;
+      const c = await q.getJobCounts('active', 'waiting', 'delayed', 'prioritized');
+      last = { fin, ...c };
+      return fin === n && c.active === 0 && c.waiting === 0 && c.delayed === 0 && c.prioritized === 0;
+    }, { timeout: 30000, interval: 50, what: `${qname}: ${n} jobs finished` });
+  } catch (e) {
+    e.message += ` (last ${JSON.stringify(last)})`;
+    throw e;
+  }
+  // Let the worker settle into its blocking wait, as it would when idle.
+  await I.sleep(300);
+}
+
+async function runNode(t, redis, client) {
+  for (const [qname, jobs] of SCENARIO) {
+    const q = await addJobs(redis, qname, jobs);
+    const w = new Worker(qname, echoProcessor, {
+      connection: redis.connection, concurrency: 1, name: WORKER_NAME,
+    });
+    w.on('error', () => {});
+    try {
+      await waitFinished(client, q, qname, jobs.length);
+    } finally {
+      await w.close();
+      await q.close();
+    }
+  }
+}
+
+async function runC(t, redis, client) {
+  for (const [qname, jobs] of SCENARIO) {
+    const q = await addJobs(redis, qname, jobs);
+    const w = I.useWorker(t, redis, qname, ['--concurrency', '1', '--name', WORKER_NAME]);
+    try {
+      await waitFinished(client, q, qname, jobs.length);
+      const r = await I.stopWorker(w);
+      assert.deepEqual(r, { code: 0, signal: null }, `echo_worker exit; stderr:\n${I.tail(w)}`);
+    } catch (e) {
+      e.message += `\necho_worker stderr:\n${I.tail(w)}`;
+      throw e;
+    } finally {
+      await q.close();
+    }
+  }
+}
+
+// The events of a stream as comparable records: name and every field, with
+// times masked (stream ids dropped; delayed.delay is an absolute due time).
+function eventRecords(evs) {
+  return evs.map(({ id, ...f }) => {
+    const r = { ...f };
+    if (r.event === 'delayed') r.delay = '<ts>';
+    return JSON.stringify(r);
+  });
+}
+
+async function runScenario(t, kind) {
+  const redis = await I.useRedis(t);
+  const client = I.useClient(t, redis);
+  if (kind === 'node') await runNode(t, redis, client);
+  else await runC(t, redis, client);
+  const raw = await dumpQueue(client, SCENARIO.map(([q]) => `bull:${q}:`));
+  const events = {};
+  for (const [qname] of SCENARIO) events[qname] = eventRecords(await I.readStream(client, qname));
+  return { raw, state: maskWorkerState(raw), events };
+}
+
+test('differential: echo_worker leaves Redis exactly as Node BullMQ Worker does', { timeout: 120000 }, async (t) => {
+  I.requireEchoWorker();
+  const node = await runScenario(t, 'node');
+  const c = await runScenario(t, 'c');
+
+  // Sanity of the reference run, so that the comparison means something.
+  assert.ok(node.state[`bull:${QA}:3`], 'node run: job 3 kept');
+  assert.ok(!node.state[`bull:${QA}:22`], 'node run: removeOnComplete:true job removed');
+
+  // 1. The sequence of events, queue by queue.
+  const evDiffs = [];
+  for (const [qname] of SCENARIO) {
+    const a = node.events[qname];
+    const b = c.events[qname];
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      if (a[i] !== b[i]) evDiffs.push(`${qname} event #${i}: node ${a[i]} vs C ${b[i]}`);
+    }
+  }
+  // 2. The masked Redis state of the queues' keys.
+  const stDiffs = diffStates(node.state, c.state);
+
+  if (evDiffs.length || stDiffs.length) {
+    const msg = [
+      `differential: ${evDiffs.length} event difference(s), ${stDiffs.length} state difference(s) (A = Node Worker, B = echo_worker)`,
+      ...evDiffs.slice(0, 40),
+      ...stDiffs.slice(0, 80),
+    ].join('\n');
+    assert.fail(msg);
+  }
+});

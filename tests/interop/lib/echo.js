@@ -1,0 +1,36 @@
+'use strict';
+// The echo semantics of examples/echo_worker.c, written as a Node BullMQ
+// processor. Used by the differential test (Node's own Worker runs the same
+// scenario) and by node-echo-bin/echo_worker, a stand-in that lets the suite
+// check itself before the C worker exists (BULLC_BIN_DIR=node-echo-bin).
+//
+//   data is not an object            -> return data
+//   sleepMs: n                       -> wait n ms first
+//   unrecoverable: msg               -> fail with msg, no retry
+//   fail: msg                        -> fail with msg
+//   failAttempts: n                  -> fail with "attempt <k> failed" while
+//                                       attemptsMade < n (k = attemptsMade+1)
+//   result: v                        -> return v instead of data
+//   progress / logs                  -> accepted, ignored (issue 2)
+const { UnrecoverableError } = require('bullmq');
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function isObject(v) {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+async function echoProcessor(job) {
+  const d = job.data;
+  if (!isObject(d)) return d;
+  if (typeof d.sleepMs === 'number' && d.sleepMs > 0) await sleep(d.sleepMs);
+  if (d.unrecoverable !== undefined) throw new UnrecoverableError(String(d.unrecoverable));
+  if (d.fail !== undefined) throw new Error(String(d.fail));
+  if (typeof d.failAttempts === 'number' && job.attemptsMade < d.failAttempts) {
+    throw new Error(`attempt ${job.attemptsMade + 1} failed`);
+  }
+  if (Object.prototype.hasOwnProperty.call(d, 'result')) return d.result;
+  return d;
+}
+
+module.exports = { echoProcessor, isObject };

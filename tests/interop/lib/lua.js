@@ -1,0 +1,36 @@
+'use strict';
+// Resolves our Lua scripts (lua/<name>.lua) into one self-contained text.
+// Rule (the C build implements the same one): a line that is exactly
+// `--@include <name>` is replaced by the content of lua/include/<name>.lua,
+// itself resolved recursively; each include is inserted at most once per
+// script, so later lines naming an already-inserted include become empty.
+const fs = require('node:fs');
+const path = require('node:path');
+
+const LUA_DIR = process.env.BULLC_LUA_DIR || path.resolve(__dirname, '..', '..', '..', 'lua');
+const INCLUDE_RE = /^--@include (\S+)$/;
+
+function expand(text, seen, chain) {
+  const lines = text.split('\n');
+  const out = [];
+  for (const line of lines) {
+    const m = INCLUDE_RE.exec(line);
+    if (!m) { out.push(line); continue; }
+    const name = m[1];
+    if (seen.has(name)) { out.push(''); continue; }
+    if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`bad include name ${JSON.stringify(name)} in ${chain.join(' > ')}`);
+    const file = path.join(LUA_DIR, 'include', `${name}.lua`);
+    if (!fs.existsSync(file)) throw new Error(`missing include ${name} (${chain.join(' > ')})`);
+    seen.add(name);
+    const body = expand(fs.readFileSync(file, 'utf8'), seen, [...chain, name]);
+    out.push(body.endsWith('\n') ? body.slice(0, -1) : body);
+  }
+  return out.join('\n');
+}
+
+function loadScript(name) {
+  const file = path.join(LUA_DIR, `${name}.lua`);
+  return expand(fs.readFileSync(file, 'utf8'), new Set(), [name]);
+}
+
+module.exports = { loadScript, LUA_DIR };

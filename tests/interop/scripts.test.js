@@ -1,0 +1,561 @@
+'use strict';
+// Script-level differential test: every scenario builds its initial state with
+// Node's bullmq (Queue / FlowProducer) on server A, copies it key by key
+// (DUMP/RESTORE, TTLs kept) to server B, then runs each step twice with the
+// same KEYS/ARGV: upstream's script (text taken from node_modules at test time
+// only) on A, our lua/ script on B. After every step the replies and the whole
+// databases must be identical.
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const path = require('node:path');
+const Redis = require('ioredis');
+const { Queue, FlowProducer } = require('bullmq');
+const { Packr } = require('msgpackr');
+const { startRedis } = require('./lib/harness');
+const { dumpState, maskState, diffStates } = require('./lib/state');
+const { loadScript } = require('./lib/lua');
+
+const packer = new Packr({ useRecords: false, encodeUndefinedAsNil: true });
+const pack = (x) => packer.pack(x);
+
+const SCRIPTS = {
+  moveToActive: 11,
+  moveToFinished: 14,
+  extendLocks: 1,
+  extendLock: 2,
+  moveStalledJobsToWait: 9,
+  retryJob: 11,
+  moveToDelayed: 11,
+};
+
+function upstreamText(name) {
+  const file = path.join(path.dirname(require.resolve('bullmq/package.json')),
+    'dist', 'cjs', 'scripts', `${name}-${SCRIPTS[name]}.js`);
+  // eslint-disable-next-line global-require, import/no-dynamic-require
+  return require(file)[name].content;
+}
+
+let A; let B; let ca; let cb;
+const sha = { A: {}, B: {} };
+
+before(async () => {
+  [A, B] = await Promise.all([startRedis(), startRedis()]);
+  ca = new Redis(A.connection);
+  cb = new Redis(B.connection);
+  for (const name of Object.keys(SCRIPTS)) {
+    sha.A[name] = await ca.script('LOAD', upstreamText(name));
+    sha.B[name] = await cb.script('LOAD', loadScript(name));
+  }
+});
+
+after(async () => {
+  if (ca) ca.disconnect();
+  if (cb) cb.disconnect();
+  await Promise.all([A && A.cleanup(), B && B.cleanup()]);
+});
+
+// ---------------------------------------------------------------- helpers
+const Q = 'dq';
+const k = (s, q = Q) => `bull:${q}:${s}`;
+const P = (q = Q) => `bull:${q}:`;
+const T0 = Date.now();
+
+async function fresh() {
+  await Promise.all([ca.flushall(), cb.flushall()]);
+}
+
+// Copy A's whole database to B.
+async function cloneAtoB() {
+  await cb.flushall();
+  const keys = await ca.keys('*');
+  for (const key of keys) {
+    const [dump, pttl] = await Promise.all([ca.dumpBuffer(key), ca.pttl(key)]);
+    if (dump) await cb.restore(key, pttl > 0 ? pttl : 0, dump, 'REPLACE');
+  }
+}
+
+async function withQueue(fn, { name = Q, flow = false } = {}) {
+  const queue = new Queue(name, { connection: A.connection });
+  const fp = flow ? new FlowProducer({ connection: A.connection }) : null;
+  try {
+    await fn(queue, fp);
+  } finally {
+    await queue.close();
+    if (fp) await fp.close();
+  }
+}
+
+// Replies: a job-hash flat list is compared as a field map (hash field order
+// may legitimately differ between two servers once a hash is no longer a
+// listpack); a rate-limit TTL only as "> 0", it ticks between the two calls.
+function normReply(name, r) {
+  if (!Array.isArray(r)) return r;
+  if (['moveToActive', 'moveToFinished', 'moveToDelayed'].includes(name) && r.length === 4) {
+    const out = [...r];
+    if (Array.isArray(out[0])) {
+      const pairs = [];
+      for (let i = 0; i < out[0].length; i += 2) pairs.push([out[0][i], out[0][i + 1]]);
+      pairs.sort((x, y) => (x[0] < y[0] ? -1 : 1));
+      out[0] = pairs;
+    }
+    if (typeof out[2] === 'number' && out[2] > 0) out[2] = 'ttl>0';
+    return out;
+  }
+  return r;
+}
+
+const trace = [];
+// Run one script on both servers and compare everything.
+async function step(name, keys, args) {
+  const call = (c, s) => c.call('EVALSHA', s, keys.length, ...keys, ...args).then(
+    (v) => ({ v }), (e) => ({ err: e.message.replace(/f_[0-9a-f]+/g, 'f_') }),
+  );
+  const ra = await call(ca, sha.A[name]);
+  const rb = await call(cb, sha.B[name]);
+  trace.push(name);
+  assert.equal(ra.err, undefined, `upstream ${name} raised: ${ra.err}`);
+  assert.equal(rb.err, undefined, `our ${name} raised: ${rb.err}`);
+  assert.deepEqual(normReply(name, rb.v), normReply(name, ra.v), `${name} reply differs`);
+  const [sa, sb] = await Promise.all([dumpState(ca), dumpState(cb)]);
+  const raw = diffStates(sa, sb);
+  assert.deepEqual(raw, [], `${name}: state differs:\n  ${raw.join('\n  ')}`);
+  assert.deepEqual(diffStates(maskState(sa), maskState(sb)), []);
+  return ra.v;
+}
+
+const wopts = (o = {}) => ({ token: 'tok', lockDuration: 30000, ...o });
+
+function moveToActive(now, o = {}, q = Q) {
+  const keys = ['wait', 'active', 'prioritized', 'events', 'stalled', 'limiter', 'delayed', 'paused',
+    'meta', 'pc', 'marker'].map((s) => k(s, q));
+  return step('moveToActive', keys, [P(q), now, pack(wopts(o))]);
+}
+
+function moveToFinished(id, now, o = {}, q = Q) {
+  const target = o.target || 'completed';
+  const keys = ['wait', 'active', 'prioritized', 'events', 'stalled', 'limiter', 'delayed', 'paused',
+    'meta', 'pc', target, id, `metrics:${target}`, 'marker'].map((s) => k(s, q));
+  const opts = {
+    token: o.token === undefined ? 'tok' : o.token,
+    name: o.name,
+    keepJobs: o.keepJobs || { count: -1 },
+    limiter: o.limiter,
+    lockDuration: 30000,
+    attempts: o.attempts === undefined ? 0 : o.attempts,
+    maxMetricsSize: o.maxMetricsSize === undefined ? '' : o.maxMetricsSize,
+    fpof: false, cpof: false, idof: false, rdof: false,
+  };
+  const prop = target === 'completed' ? 'returnvalue' : 'failedReason';
+  const value = o.value === undefined ? (target === 'completed' ? '{"ok":1}' : 'boom') : o.value;
+  return step('moveToFinished', keys, [id, now, prop, value, target, o.fetchNext ? 1 : 0, P(q),
+    pack(opts), o.fields ? pack(o.fields) : '']);
+}
+
+function retryJob(id, now, o = {}) {
+  const keys = ['active', 'wait', 'paused', id, 'meta', 'events', 'delayed', 'prioritized', 'pc',
+    'marker', 'stalled'].map((s) => k(s));
+  return step('retryJob', keys, [P(), now, o.lifo ? 'RPUSH' : 'LPUSH', id,
+    o.token === undefined ? 'tok' : o.token, o.fields ? pack(o.fields) : '']);
+}
+
+function moveToDelayed(id, now, delay, o = {}) {
+  const keys = ['marker', 'active', 'prioritized', 'delayed', id, 'events', 'meta', 'stalled', 'wait',
+    'limiter', 'pc'].map((s) => k(s));
+  return step('moveToDelayed', keys, [P(), now, id, o.token === undefined ? 'tok' : o.token, delay,
+    o.skipAttempt ? '1' : '0', o.fields ? pack(o.fields) : '', o.fetchNext ? '1' : '0',
+    o.fetchNext ? pack(wopts(o.wopts)) : '']);
+}
+
+function moveStalled(now, maxStalled = 1) {
+  const keys = ['stalled', 'wait', 'active', 'stalled-check', 'meta', 'paused', 'marker', 'events',
+    'repeat'].map((s) => k(s));
+  return step('moveStalledJobsToWait', keys, [maxStalled, P(), now, 30000]);
+}
+
+async function both(fn) { await Promise.all([fn(ca), fn(cb)]); }
+
+const failFields = (msg) => ['failedReason', msg, 'stacktrace', JSON.stringify([`Error: ${msg}\n    at x`])];
+
+// ---------------------------------------------------------------- scenarios
+
+test('plain jobs: fetch, complete with fetch-next, removeOnComplete true/number, drained', async () => {
+  await fresh();
+  await withQueue(async (q) => {
+    await q.add('a', { n: 1 });
+    await q.add('b', { n: 2 }, { removeOnComplete: true });
+    await q.add('c', { n: 3 }, { removeOnComplete: 1 });
+    await q.add('d', { n: 4 }, { removeOnComplete: 1 });
+  });
+  await cloneAtoB();
+  const r = await moveToActive(T0 + 10, { name: 'w1' });
+  assert.equal(r[1], '1');
+  let next = await moveToFinished('1', T0 + 20, { fetchNext: true, name: 'w1' });
+  assert.equal(next[1], '2');
+  next = await moveToFinished('2', T0 + 30, { fetchNext: true, keepJobs: { count: 0 } });
+  assert.equal(next[1], '3');
+  next = await moveToFinished('3', T0 + 40, { fetchNext: true, keepJobs: { count: 1 } });
+  assert.equal(next[1], '4');
+  next = await moveToFinished('4', T0 + 50, { fetchNext: true, keepJobs: { count: 1 } });
+  assert.equal(next, 0);
+  assert.equal(await cb.exists(k('3')), 0, 'job 3 trimmed by count');
+  assert.deepEqual(await moveToActive(T0 + 60), [0, 0, 0, 0]);
+});
+
+test('removeOnComplete/removeOnFail by age with limit, and by count', async () => {
+  await fresh();
+  await withQueue(async (q) => {
+    for (let i = 0; i < 8; i++) await q.add('j', { i }, { removeOnComplete: { age: 1, count: 3, limit: 2 } });
+  });
+  await cloneAtoB();
+  for (let i = 1; i <= 8; i++) {
+    await moveToActive(T0 + i * 1000);
+    await moveToFinished(String(i), T0 + i * 1000 + (i > 4 ? 5000 : 0), { keepJobs: { age: 1, count: 3, limit: 2 } });
+  }
+  const left = await cb.zrange(k('completed'), 0, -1);
+  assert.ok(left.length <= 3);
+
+  await fresh();
+  await withQueue(async (q) => { for (let i = 0; i < 6; i++) await q.add('j', { i }); });
+  await cloneAtoB();
+  for (let i = 1; i <= 5; i++) {
+    await moveToActive(T0 + i);
+    await moveToFinished(String(i), T0 + i, { keepJobs: { count: -1 } });
+  }
+  await moveToActive(T0 + 10);
+  await moveToFinished('6', T0 + 100000, { keepJobs: { age: 1, limit: 2 } });
+  assert.equal(await cb.zcard(k('completed')), 4, 'only `limit` old jobs removed');
+});
+
+test('delayed same-ms bucket is capped at 4095', async () => {
+  await fresh();
+  await withQueue(async (q) => { await q.add('a', {}); await q.add('b', {}); });
+  await cloneAtoB();
+  await moveToActive(T0 + 1);
+  await moveToActive(T0 + 1);
+  await both((c) => c.zadd(k('delayed'), (T0 + 1001) * 4096 + 4095, 'filler'));
+  await moveToDelayed('1', T0 + 1, 1000);
+  await moveToDelayed('2', T0 + 1, 1000);
+  assert.equal(await cb.zscore(k('delayed'), '2'), String((T0 + 1001) * 4096 + 4095));
+});
+
+test('failures: retryJob (lifo/fifo), moveToDelayed with fetch-next, final fail with retries-exhausted', async () => {
+  await fresh();
+  await withQueue(async (q) => {
+    await q.add('r', { x: 1 }, { attempts: 3 });
+    await q.add('s', { x: 2 }, { attempts: 2, removeOnFail: true });
+    await q.add('t', { x: 3 }, { attempts: 1, removeOnFail: { count: 5 } });
+    await q.add('p', { x: 4 }, { priority: 3 });
+  });
+  await cloneAtoB();
+  await moveToActive(T0 + 1);
+  await retryJob('1', T0 + 2, { fields: failFields('e1'), lifo: true });
+  await moveToActive(T0 + 3);
+  await retryJob('1', T0 + 4, { fields: failFields('e2') });
+  await moveToActive(T0 + 5); // job 2
+  const d = await moveToDelayed('2', T0 + 6, 5000, { fields: failFields('d1'), fetchNext: true });
+  assert.equal(d[1], '3');
+  await moveToDelayed('3', T0 + 6, 5000, { fields: failFields('d2') }); // same ms: seq + 1
+  await moveToActive(T0 + 7); // job 1 again
+  await moveToFinished('1', T0 + 8, { target: 'failed', attempts: 3, fields: failFields('final') });
+  // delayed 2 and 3 become due; promoted on the next fetch
+  await moveToActive(T0 + 6000);
+  await moveToFinished('2', T0 + 6001, { target: 'failed', attempts: 2, keepJobs: { count: 0 }, fetchNext: true,
+    fields: failFields('x') });
+  await moveToFinished('3', T0 + 6002, { target: 'failed', attempts: 1, keepJobs: { count: 5 }, fetchNext: true,
+    fields: failFields('y') });
+  await moveToFinished('4', T0 + 6003, { fetchNext: true });
+  // skipAttempt, no fetch, errors
+  await withQueue(async (q) => { await q.add('u', {}); });
+  await cloneAtoB();
+  await moveToActive(T0 + 7000);
+  await moveToDelayed('5', T0 + 7001, 100, { skipAttempt: true });
+  assert.equal(await moveToDelayed('5', T0 + 7001, 100), -2); // lock already released
+  assert.equal(await moveToDelayed('5', T0 + 7001, 100, { token: '0' }), -3);
+  assert.equal(await moveToDelayed('nope', T0 + 7001, 100), -1);
+  assert.equal(await retryJob('5', T0 + 7002, { token: '0' }), -3);
+});
+
+test('delayed promotion, same-ms sequence, prioritized order and pc reset', async () => {
+  await fresh();
+  await withQueue(async (q) => {
+    await q.add('d1', {}, { delay: 1000, timestamp: T0 });
+    await q.add('d2', {}, { delay: 1000, timestamp: T0 });
+    await q.add('d3', {}, { delay: 1000, timestamp: T0, priority: 2 });
+    await q.add('p1', {}, { priority: 5 });
+    await q.add('p2', {}, { priority: 1 });
+    await q.add('w', {});
+    await q.add('late', {}, { delay: 60000, timestamp: T0 });
+  });
+  await ca.set(k('pc'), 4294967295); // the counter wraps in the score
+  await cloneAtoB();
+  const ids = [];
+  for (let i = 0; i < 7; i++) {
+    const r = await moveToActive(T0 + 2000 + i, { token: `t${i}` });
+    ids.push(r[1]);
+  }
+  assert.equal(ids[6], 0);
+  assert.ok(ids.slice(0, 6).every((x) => typeof x === 'string'));
+});
+
+test('paused queue: promotion without marker, nothing handed out, retry/stalled without marker', async () => {
+  await fresh();
+  await withQueue(async (q) => {
+    await q.add('a', {});
+    await q.add('b', {});
+    await q.add('d', {}, { delay: 10, timestamp: T0 });
+  });
+  await cloneAtoB();
+  await moveToActive(T0 + 1);
+  await moveToActive(T0 + 2);
+  await withQueue(async (q) => { await q.pause(); });
+  await cloneAtoB();
+  assert.deepEqual(await moveToActive(T0 + 100), [0, 0, 0, 0]);
+  await retryJob('1', T0 + 101, { fields: failFields('p') });
+  await both((c) => c.del(k('2:lock')));
+  await moveStalled(T0 + 102);
+  await both((c) => c.del(k('stalled-check')));
+  await moveStalled(T0 + 103);
+  // job 2 was re-queued by the stalled check: not active any more
+  assert.equal(await moveToFinished('2', T0 + 104, { fetchNext: true, token: '0' }), -3);
+});
+
+test('global concurrency and rate limits (worker limiter, meta.max/duration, defa not counted)', async () => {
+  await fresh();
+  await withQueue(async (q) => {
+    for (let i = 0; i < 5; i++) await q.add('j', { i });
+    await q.setGlobalConcurrency(2);
+  });
+  await cloneAtoB();
+  await moveToActive(T0 + 1, { token: 'a' });
+  await moveToActive(T0 + 2, { token: 'b' });
+  assert.deepEqual(await moveToActive(T0 + 3, { token: 'c' }), [0, 0, 0, 0]);
+  await moveToFinished('1', T0 + 4, { token: 'a', fetchNext: true, limiter: { max: 2, duration: 5000 } });
+  // worker limiter: job 3 was counted above (counter 1); one more allowed
+  await moveToFinished('2', T0 + 5, { token: 'b', fetchNext: true, limiter: { max: 2, duration: 5000 } });
+  const limited = await moveToFinished('3', T0 + 6, { token: 'a', fetchNext: true, limiter: { max: 2, duration: 5000 } });
+  assert.ok(Array.isArray(limited) && limited[2] > 0, 'rate limited on fetch-next');
+
+  await fresh();
+  await withQueue(async (q) => {
+    for (let i = 0; i < 4; i++) await q.add('j', { i });
+    await q.setGlobalRateLimit(2, 4000);
+  });
+  await ca.hset(k('2'), 'defa', 'job stalled more than allowable limit');
+  await cloneAtoB();
+  await moveToActive(T0 + 1, { token: 'a', limiter: { max: 10 } }); // meta.max wins, meta.duration used
+  await moveToActive(T0 + 2, { token: 'b' }); // defa job: not counted
+  await moveToActive(T0 + 3, { token: 'c', limiter: { max: 10, duration: 9000 } }); // worker duration
+  const r = await moveToActive(T0 + 4, { token: 'd' });
+  assert.ok(r[2] > 0, 'rate limited');
+  // delayed jobs are promoted (and signalled) even while rate limited
+  await withQueue(async (q) => { await q.add('dl', {}, { delay: 5, timestamp: T0 }); });
+  await both((c) => c.del(k('marker')));
+  await cloneAtoB();
+  const r2 = await moveToActive(T0 + 100, { token: 'd' });
+  assert.ok(r2[2] > 0, 'still rate limited');
+  assert.equal(await cb.zscore(k('marker'), '0'), '0');
+});
+
+test('stalled jobs: stc, defa after maxStalledCount, scheduler jobs exempt, legacy ids', async () => {
+  await fresh();
+  await withQueue(async (q) => {
+    await q.add('a', {});
+    await q.add('b', {});
+  });
+  await ca.lpush(k('active'), '0:123');
+  await cloneAtoB();
+  await moveToActive(T0 + 1, { token: 'x' });
+  await moveToActive(T0 + 2, { token: 'y' });
+  await moveStalled(T0 + 3); // marks suspects
+  await both((c) => c.del(k('1:lock'), k('stalled-check')));
+  await moveStalled(T0 + 4);
+  for (let round = 0; round < 2; round++) {
+    await moveToActive(T0 + 60010 + round, { token: 'x' });
+    await moveToActive(T0 + 60020 + round, { token: 'x' });
+    await both((c) => c.del(k('stalled-check')));
+    await moveStalled(T0 + 60030 + round);
+    await both(async (c) => {
+      const act = await c.lrange(k('active'), 0, -1);
+      await c.del(k('stalled-check'), ...act.map((id) => k(`${id}:lock`)));
+    });
+    await moveStalled(T0 + 60040 + round, 1);
+  }
+  assert.equal(await moveToActive(T0 + 60100).then((r) => Array.isArray(r)), true);
+  // legacy marker ids in wait
+  await both((c) => c.rpush(k('wait'), '0:55'));
+  await moveToActive(T0 + 60200, { token: 'L' });
+  // a legacy id at the head of wait during fetch-next
+  const act = await cb.lrange(k('active'), 0, -1);
+  const tokOf = async (id) => cb.get(k(`${id}:lock`));
+  await withQueue(async (q) => { await q.add('lg', {}, { jobId: 'lg' }); });
+  await cloneAtoB();
+  await both((c) => c.rpush(k('wait'), '0:56'));
+  const fin = await moveToFinished(act[0], T0 + 60300, { token: await tokOf(act[0]), fetchNext: true });
+  assert.equal(fin, 0, 'upstream ends the fetch-next at a legacy id');
+  assert.deepEqual(await cb.lrange(k('wait'), 0, -1), ['lg']);
+  await both((c) => c.rpush(k('wait'), '0:0'));
+  await both((c) => c.zadd(k('prioritized'), 8589934593, 'pz'));
+  const fin2 = await moveToFinished(act[1], T0 + 60301, { token: await tokOf(act[1]), fetchNext: true });
+  assert.equal(fin2[1], 'pz');
+});
+
+// Stalled-set members that are not integers come back from SMEMBERS in a
+// per-server random order, so the scheduler job is stalled on its own.
+test('stalled scheduler job is never failed (no defa)', async () => {
+  await fresh();
+  await withQueue(async (q) => {
+    await q.upsertJobScheduler('sch', { every: 1000 }, { name: 'rep', data: { r: 1 } });
+  });
+  await cloneAtoB();
+  const r = await moveToActive(T0 + 60000, { token: 'z' });
+  assert.ok(String(r[1]).startsWith('repeat:sch:'));
+  for (let round = 0; round < 3; round++) {
+    await both((c) => c.del(k('stalled-check')));
+    await moveStalled(T0 + 60001 + round);
+    await both((c) => c.del(k('stalled-check'), k(`${r[1]}:lock`)));
+    const rec = await moveStalled(T0 + 60010 + round);
+    assert.deepEqual(rec, [r[1]]);
+    await moveToActive(T0 + 60020 + round, { token: 'z' });
+  }
+  assert.equal(await cb.hget(k(r[1]), 'defa'), null);
+  assert.equal(await cb.hget(k(r[1]), 'stc'), '3');
+});
+
+test('lock renewal: extendLocks and extendLock, good/bad/missing tokens', async () => {
+  await fresh();
+  await withQueue(async (q) => { await q.add('a', {}); await q.add('b', {}); await q.add('c', {}); });
+  await cloneAtoB();
+  await moveToActive(T0 + 1, { token: 't1' });
+  await moveToActive(T0 + 2, { token: 't2' });
+  await moveStalled(T0 + 3);
+  const failed = await step('extendLocks', [k('stalled')],
+    [P(), pack(['t1', 'bad', 't3']), pack(['1', '2', '3']), 45000]);
+  assert.deepEqual(failed, ['2', '3']);
+  assert.equal(await step('extendLock', [k('2:lock'), k('stalled')], ['t2', 50000, '2']), 1);
+  assert.equal(await step('extendLock', [k('2:lock'), k('stalled')], ['zz', 50000, '2']), 0);
+  assert.equal(await step('extendLock', [k('9:lock'), k('stalled')], ['zz', 50000, '9']), 0);
+  // finishing with a bad / missing lock
+  assert.equal(await moveToFinished('1', T0 + 4, { token: 'nope' }), -6);
+  await both((c) => c.del(k('1:lock')));
+  assert.equal(await moveToFinished('1', T0 + 5, { token: 't1' }), -2);
+  assert.equal(await moveToFinished('3', T0 + 6, { token: '0' }), -3);
+  assert.equal(await moveToFinished('77', T0 + 7), -1);
+  assert.equal(await retryJob('2', T0 + 8, { token: 'nope' }), -6);
+});
+
+test('flows: child results, failure flags fpof/cpof/idof/rdof/none, delayed and prioritized parents', async () => {
+  await fresh();
+  const kids = (tag, opts) => [
+    { name: 'k', queueName: Q, data: { tag }, opts: { jobId: `${tag}-c1`, ...opts } },
+    { name: 'k', queueName: Q, data: { tag }, opts: { jobId: `${tag}-c2` } },
+  ];
+  await withQueue(async (q, fp) => {
+    await fp.add({ name: 'parent', queueName: Q, opts: { jobId: 'P-none' }, children: kids('none', {}) });
+    await fp.add({ name: 'parent', queueName: Q, opts: { jobId: 'P-fpof' }, children: kids('fpof', { failParentOnFailure: true }) });
+    await fp.add({ name: 'parent', queueName: Q, opts: { jobId: 'P-cpof' }, children: kids('cpof', { continueParentOnFailure: true }) });
+    await fp.add({ name: 'parent', queueName: Q, opts: { jobId: 'P-idof' }, children: kids('idof', { ignoreDependencyOnFailure: true }) });
+    await fp.add({ name: 'parent', queueName: Q, opts: { jobId: 'P-rdof' }, children: kids('rdof', { removeDependencyOnFailure: true }) });
+    await fp.add({ name: 'parent', queueName: Q, opts: { jobId: 'P-delay', delay: 3000 }, children: kids('dl', {}) });
+    await fp.add({ name: 'parent', queueName: Q, opts: { jobId: 'P-prio', priority: 4 }, children: kids('pr', {}) });
+    await fp.add({ name: 'parent', queueName: 'other', opts: { jobId: 'P-x' }, children: kids('x', { removeOnComplete: true }) });
+    await fp.add({ name: 'parent', queueName: Q, opts: { jobId: 'P-rm' }, children: kids('rm', {}) });
+    await fp.add({ name: 'parent', queueName: Q, opts: { jobId: 'P-fd' }, children: kids('fd', { failParentOnFailure: true }) });
+    await fp.add({ name: 'parent', queueName: Q, opts: { jobId: 'P-gone' }, children: kids('gone', { failParentOnFailure: true }) });
+  }, { flow: true });
+  // P-fd sits in delayed, P-gone's hash has vanished when their fpof child fails
+  await ca.zrem(k('waiting-children'), 'P-fd');
+  await ca.zadd(k('delayed'), (T0 + 999999) * 4096, 'P-fd');
+  await ca.hset(k('P-fd'), 'delay', 5);
+  await ca.del(k('P-gone'));
+  await cloneAtoB();
+  const wait = await cb.lrange(k('wait'), 0, -1);
+  assert.equal(wait.length, 22);
+  const byTag = {};
+  for (let i = 0; i < 22; i++) {
+    const r = await moveToActive(T0 + 10 + i, { token: 'f' });
+    byTag[r[1]] = true;
+  }
+  let t = T0 + 100;
+  // failures of c1 with each policy
+  for (const tag of ['none', 'fpof', 'cpof', 'idof', 'rdof', 'fd', 'gone']) {
+    await moveToFinished(`${tag}-c1`, t++, { target: 'failed', token: 'f', attempts: 1, fields: failFields(`${tag} failed`) });
+  }
+  // completion of all c2 (and both children of the delayed/prio/cross-queue parents)
+  for (const tag of ['none', 'fpof', 'cpof', 'idof', 'rdof', 'dl', 'pr', 'x']) {
+    await moveToFinished(`${tag}-c2`, t++, { token: 'f', value: `"${tag}"`, fetchNext: tag === 'x' });
+  }
+  await moveToFinished('dl-c1', t++, { token: 'f', value: '1' });
+  await moveToFinished('pr-c1', t++, { token: 'f', value: '2' });
+  await moveToFinished('x-c1', t++, { token: 'f', value: '3', keepJobs: { count: 0 } });
+  // a failed child (no flag) deleted at once: unlinks and releases its parent
+  await moveToFinished('rm-c1', t++, { token: 'f', target: 'failed', attempts: 1, keepJobs: { count: 0 } });
+  await moveToFinished('rm-c2', t++, { token: 'f', target: 'failed', attempts: 1, keepJobs: { count: 0 } });
+  // parents: P-fpof carries defa; completing one with pending deps fails
+  const pq = await cb.lrange(k('wait'), 0, -1);
+  assert.deepEqual(pq, ['P-fpof', 'P-cpof', 'P-fd', 'P-idof', 'P-rm']); // P-rdof was taken by a fetch-next
+  assert.equal(await cb.exists(k('P-gone')), 0);
+  assert.equal(await cb.hget(k('P-fd'), 'delay'), '0');
+  assert.equal(await cb.hget(k('P-fpof'), 'defa'), `child ${k('fpof-c1')} failed`);
+  assert.deepEqual(await cb.zrange(k('delayed'), 0, -1), ['P-delay']);
+  assert.deepEqual(await cb.zrange(k('prioritized'), 0, -1), ['P-prio']);
+  assert.deepEqual(await cb.lrange(k('wait', 'other'), 0, -1), ['P-x']);
+  for (let i = 0; i < 8; i++) await moveToActive(t++, { token: 'g' });
+  assert.equal(await moveToFinished('P-none', t++, { token: '0' }), -4);
+  assert.equal(await moveToFinished('P-fpof', t++, { token: 'g' }), -9);
+  await moveToFinished('P-fpof', t++, { token: 'g', target: 'failed', attempts: 0, value: 'child failed' });
+  // trimming an old failed child that still is a dependency releases its parent
+  await fresh();
+  await withQueue(async (q, fp) => {
+    await fp.add({ name: 'parent', queueName: Q, opts: { jobId: 'P-t' }, children: [{ name: 'k', queueName: Q, opts: { jobId: 'c-old' } }] });
+    await q.add('z', {}, { jobId: 'solo' });
+  }, { flow: true });
+  await cloneAtoB();
+  await moveToActive(T0 + 1, { token: 'f' });
+  await moveToActive(T0 + 2, { token: 'f' });
+  await moveToFinished('c-old', T0 + 3, { token: 'f', target: 'failed', attempts: 1 });
+  await moveToFinished('solo', T0 + 4, { token: 'f', target: 'failed', attempts: 1, keepJobs: { count: 1 } });
+  assert.ok((await cb.lrange(k('wait'), 0, -1)).includes('P-t'));
+});
+
+test('dedup key release and metrics', async () => {
+  await fresh();
+  await withQueue(async (q) => {
+    await q.add('a', {}, { deduplication: { id: 'd1' } });
+    await q.add('b', {}, { deduplication: { id: 'd2', ttl: 60000 } });
+    await q.add('c', {}, { deduplication: { id: 'd3' } });
+  });
+  await both((c) => c.set(k('de:d3'), 'someone-else'));
+  await cloneAtoB();
+  const minute = 60000;
+  const base = Math.floor(T0 / minute) * minute;
+  for (let i = 1; i <= 3; i++) await moveToActive(base + i);
+  await moveToFinished('1', base + 10, { maxMetricsSize: 5 });
+  await moveToFinished('2', base + minute * 3 + 10, { maxMetricsSize: 5 });
+  await moveToFinished('3', base + minute * 9 + 10, { maxMetricsSize: 5, target: 'failed', attempts: 1 });
+  assert.equal(await cb.exists(k('de:d1')), 0);
+  assert.equal(await cb.exists(k('de:d2')), 1);
+  assert.equal(await cb.get(k('de:d3')), 'someone-else');
+  for (let i = 0; i < 3; i++) await withQueue(async (q) => { await q.add('m', {}); });
+  await cloneAtoB();
+  for (let i = 4; i <= 6; i++) {
+    await moveToActive(base + minute * 10 + i);
+    await moveToFinished(String(i), base + minute * (10 + i * 4), { maxMetricsSize: 5 });
+  }
+});
+
+test('events stream is trimmed to meta opts.maxLenEvents', async () => {
+  await fresh();
+  await withQueue(async (q) => {
+    for (let i = 0; i < 150; i++) await q.add('j', { i });
+  });
+  await both((c) => c.hset(k('meta'), 'opts.maxLenEvents', 20));
+  await cloneAtoB();
+  for (let i = 1; i <= 4; i++) {
+    await moveToActive(T0 + i);
+    await moveToFinished(String(i), T0 + i, {});
+  }
+  await both((c) => c.hdel(k('meta'), 'opts.maxLenEvents'));
+  await moveToActive(T0 + 10);
+  await moveToFinished('5', T0 + 11, { fetchNext: true });
+  assert.ok(trace.length > 0);
+});
