@@ -20,7 +20,7 @@ REAL_CFLAGS := $(CFLAGS) $(WARN) -D_GNU_SOURCE -pthread -fPIC -fvisibility=hidde
 REAL_LDFLAGS := $(LDFLAGS) -pthread $(SANITIZE)
 LIBS := -lhiredis -lcjson -lm
 
-B := build
+B ?= build
 LIB_SRC := $(wildcard libbullc/*.c)
 LIB_OBJ := $(patsubst libbullc/%.c,$(B)/obj/%.o,$(LIB_SRC)) $(B)/obj/scripts_gen.o
 # scripts, in bullc__script_id order
@@ -32,7 +32,7 @@ EXAMPLE_BINS := $(addprefix $(B)/bin/,$(EXAMPLES))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 
-.PHONY: all lib examples test unit asan ubsan install uninstall clean deps bench demo
+.PHONY: all lib examples test unit asan ubsan tsan install uninstall clean deps bench demo
 
 all: lib examples $(B)/bullc.pc
 
@@ -80,15 +80,24 @@ deps:
 
 test: deps
 	$(MAKE) all unit
-	bash tests/run.sh
+	BULLC_BUILD=$(B) bash tests/run.sh
 
-asan:
-	$(MAKE) clean
-	$(MAKE) test SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" CFLAGS="-O1 -g"
+# Sanitizer builds live in their own folders, so they never mix with the normal build.
+asan: deps
+	$(MAKE) B=build/asan CFLAGS="-O1 -g" \
+	    SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    all unit
+	BULLC_BUILD=build/asan BULLC_BIN_DIR=$(CURDIR)/build/asan/bin \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 bash tests/run.sh
 
-ubsan:
-	$(MAKE) clean
-	$(MAKE) test SANITIZE="-fsanitize=undefined -fno-sanitize-recover=all" CFLAGS="-O1 -g"
+ubsan: deps
+	$(MAKE) B=build/ubsan CFLAGS="-O1 -g" SANITIZE="-fsanitize=undefined -fno-sanitize-recover=all" \
+	    all unit
+	BULLC_BUILD=build/ubsan BULLC_BIN_DIR=$(CURDIR)/build/ubsan/bin bash tests/run.sh
+
+tsan: deps
+	$(MAKE) B=build/tsan CFLAGS="-O1 -g" SANITIZE="-fsanitize=thread" all unit
+	BULLC_BUILD=build/tsan BULLC_BIN_DIR=$(CURDIR)/build/tsan/bin bash tests/run.sh
 
 bench: deps
 	$(MAKE) all

@@ -6,7 +6,8 @@ set -u
 cd "$(dirname "$0")/.."
 PASSED=0
 FAILED=0
-LOG=build/test-logs
+BUILD=${BULLC_BUILD:-build}
+LOG=$BUILD/test-logs
 mkdir -p "$LOG"
 
 count() { # suite-name passed failed
@@ -16,7 +17,7 @@ count() { # suite-name passed failed
 }
 
 # --- cmocka unit tests (no server) ---
-for t in build/tests/test_*; do
+for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
     name=$(basename "$t")
     out="$LOG/$name.log"

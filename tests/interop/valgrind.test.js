@@ -1,0 +1,41 @@
+'use strict';
+// Memory hygiene of the worker on real traffic: echo_worker runs under valgrind
+// (memcheck, full leak check) through completions, retries, final and
+// unrecoverable failures and removeOnComplete, at concurrency 3, and must exit
+// 0 with no memory error and no leak. Skipped where valgrind is absent.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const { spawn, spawnSync } = require('node:child_process');
+const I = require('./lib/interop');
+const H = require('./lib/harness');
+
+const hasValgrind = spawnSync('valgrind', ['--version']).status === 0;
+
+test('echo_worker is valgrind-clean (no errors, no leaks)', { skip: !hasValgrind && 'valgrind not installed', timeout: 240000 }, async (t) => {
+  const redis = await I.useRedis(t);
+  const queue = I.useQueue(t, redis, 'vg');
+  const N = 30;
+  for (let i = 0; i < N; i++) {
+    const data = { i };
+    if (i % 5 === 0) data.fail = `bad ${i}`;
+    if (i % 7 === 0) data.unrecoverable = `fatal ${i}`;
+    if (i % 4 === 1) data.result = { nested: [i, 'x'] };
+    await queue.add('vg', data, { attempts: 2, removeOnComplete: i % 3 === 0 });
+  }
+  const p = spawn('valgrind', ['--leak-check=full', '--error-exitcode=9',
+    '--errors-for-leak-kinds=definite,indirect,possible', '--show-leak-kinds=definite,indirect,possible',
+    H.ECHO_WORKER, '--redis', redis.url, '--queue', 'vg', '--concurrency', '3',
+    '--max-jobs', String(N), '--quiet'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  p.stderr.on('data', (d) => { err += d; });
+  const code = await new Promise((res) => p.on('exit', (c) => res(c)));
+  assert.equal(code, 0, `valgrind/echo_worker exit ${code}:\n${err.slice(-4000)}`);
+  assert.match(err, /ERROR SUMMARY: 0 errors/);
+  const counts = await queue.getJobCounts('completed', 'failed', 'active', 'wait');
+  // i%5==0 or i%7==0 fail for good (0,5,7,10,14,15,20,21,25,28 -> 10 jobs); the rest complete,
+  // those with removeOnComplete (i%3==0) are deleted.
+  assert.equal(counts.failed, 10);
+  assert.equal(counts.active + counts.wait, 0);
+  const kept = [...Array(N).keys()].filter((i) => i % 5 && i % 7 && i % 3).length;
+  assert.equal(counts.completed, kept);
+});
