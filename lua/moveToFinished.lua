@@ -53,6 +53,7 @@ if rcall("LREM", q.active, -1, jobId) < 1 then return -3 end
 trimEventsStream(q.meta, q.events)
 
 releaseDedupOnFinish(prefix, dedupId, jobId)
+if dedupId then createParkedDedupJob(prefix, dedupId, q, now) end
 
 -- Parent bookkeeping. The parent is named by the `parent` JSON, or failing
 -- that derived from the parentKey field.

@@ -559,3 +559,27 @@ test('events stream is trimmed to meta opts.maxLenEvents', async () => {
   await moveToFinished('5', T0 + 11, { fetchNext: true });
   assert.ok(trace.length > 0);
 });
+
+test('keepLastIfActive dedup: the parked dn: job is created when the owner finishes', async () => {
+  await fresh();
+  await withQueue(async (q) => {
+    await q.add('a', { v: 1 }, { deduplication: { id: 'k1', keepLastIfActive: true } });
+    await q.add('b', { v: 1 }, { deduplication: { id: 'k2', keepLastIfActive: true, ttl: 50000 } });
+  });
+  await cloneAtoB();
+  await moveToActive(T0 + 1);
+  await moveToActive(T0 + 2);
+  await withQueue(async (q) => {
+    await q.add('a', { v: 2 }, { deduplication: { id: 'k1', keepLastIfActive: true } });
+    await q.add('a', { v: 3 }, { deduplication: { id: 'k1', keepLastIfActive: true }, priority: 2 });
+    await q.add('b', { v: 2 }, { deduplication: { id: 'k2', keepLastIfActive: true, ttl: 50000 }, delay: 500 });
+  });
+  await cloneAtoB();
+  assert.equal(await cb.exists(k('dn:k1')), 1);
+  await moveToFinished('1', T0 + 10);
+  await moveToFinished('2', T0 + 11, { target: 'failed', attempts: 1, fetchNext: true });
+  assert.equal(await cb.exists(k('dn:k1')), 0);
+  assert.equal(await cb.llen(k('active')), 1, 'the re-created prioritized k1 job was fetched next');
+  assert.equal(await cb.zcard(k('delayed')), 1, 'the re-created k2 job is delayed');
+  assert.equal(await cb.exists(k('dn:k2')), 0);
+});

@@ -272,6 +272,8 @@ static void job_decode_rejects(void **state)
 
     static const char *const kv[] = {"name", "x"};
     h = hash_reply(kv, 2);
+    free(h->element[1]->str); /* an integer reply owns no string */
+    h->element[1]->str = NULL;
     h->element[1]->type = REDIS_REPLY_INTEGER;
     assert_int_equal(bullc__job_from_reply(h, "1", 1, &job), BULLC_EBADJOB);
     assert_int_equal(bullc__job_from_reply(h, "", 0, &job), BULLC_EBADJOB);
