@@ -59,9 +59,14 @@ $(B)/libbullc.so: $(LIB_OBJ)
 	ln -sf libbullc.so.$(VERSION) $(B)/libbullc.so.$(SOVERSION)
 	ln -sf libbullc.so.$(VERSION) $@
 
-$(B)/bullc.pc: Makefile include/bullc.h | $(B)
+# pkg-config file for the given PREFIX/LIBDIR/INCLUDEDIR (written again by install)
+define write_pc
 	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: libbullc\nDescription: %s\nVersion: %s\nRequires.private: hiredis libcjson\nLibs: -L$${libdir} -lbullc\nLibs.private: -pthread -lm\nCflags: -I$${includedir}\n' \
-	    '$(PREFIX)' '$(LIBDIR)' '$(INCLUDEDIR)' 'Process BullMQ jobs from C' '$(VERSION)' > $@
+	    '$(PREFIX)' '$(LIBDIR)' '$(INCLUDEDIR)' 'Process BullMQ jobs from C' '$(VERSION)' > $(1)
+endef
+
+$(B)/bullc.pc: Makefile include/bullc.h | $(B)
+	$(call write_pc,$@)
 
 $(B)/bin/%: examples/%.c $(B)/libbullc.a | $(B)/bin
 	$(CC) $(REAL_CFLAGS) $< -o $@ $(B)/libbullc.a $(REAL_LDFLAGS) $(LIBS)
@@ -110,7 +115,7 @@ install: all
 	install -m 755 $(B)/libbullc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbullc.so.$(VERSION)
 	ln -sf libbullc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbullc.so.$(SOVERSION)
 	ln -sf libbullc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libbullc.so
-	install -m 644 $(B)/bullc.pc $(DESTDIR)$(PKGCONFIGDIR)/bullc.pc
+	$(call write_pc,$(DESTDIR)$(PKGCONFIGDIR)/bullc.pc)
 
 uninstall:
 	rm -f $(DESTDIR)$(INCLUDEDIR)/bullc.h $(DESTDIR)$(LIBDIR)/libbullc.a \
