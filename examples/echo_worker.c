@@ -60,6 +60,21 @@ static void sleep_ms(long long ms)
     }
 }
 
+/* The failure message for data member `key`: a string as is, anything else as the producer
+ * wrote it (JavaScript's String() gives the same text for numbers, booleans and null). */
+static const char *message_of(bullc_job_t *job, const bullc_json_t *v, const char *key, char *buf,
+                              size_t cap)
+{
+    const char *s = bullc_json_string(v), *raw;
+    size_t len;
+    if (s)
+        return s;
+    if (bullc_json_member_raw(bullc_job_data(job), key, &raw, &len) != 0)
+        return key;
+    snprintf(buf, cap, "%.*s", (int)(len < cap ? len : cap - 1), raw);
+    return buf;
+}
+
 static int echo(bullc_job_t *job, void *ud)
 {
     (void)ud;
@@ -75,29 +90,25 @@ static int echo(bullc_job_t *job, void *ud)
     /* "progress" and "logs" are accepted; reporting them needs the handler calls of a later
      * release, so they are ignored for now */
 
-    if ((v = bullc_json_get(data, "unrecoverable")) != NULL) {
-        const char *msg = bullc_json_string(v);
-        return bullc_job_fail_unrecoverable(job, msg ? msg : "unrecoverable");
-    }
+    char msg[1024];
+    if ((v = bullc_json_get(data, "unrecoverable")) != NULL)
+        return bullc_job_fail_unrecoverable(job, message_of(job, v, "unrecoverable", msg, sizeof msg));
+    if ((v = bullc_json_get(data, "fail")) != NULL)
+        return bullc_job_fail(job, message_of(job, v, "fail", msg, sizeof msg));
     if ((v = bullc_json_get(data, "failAttempts")) != NULL && bullc_json_int(v, &n) == 0 &&
         bullc_job_attempts_made(job) < n) {
-        char msg[64];
         snprintf(msg, sizeof msg, "attempt %ld failed", bullc_job_attempts_made(job) + 1);
         return bullc_job_fail(job, msg);
     }
-    if ((v = bullc_json_get(data, "fail")) != NULL) {
-        const char *msg = bullc_json_string(v);
-        char *text = msg ? NULL : bullc_json_print(v);
-        int rc = bullc_job_fail(job, msg ? msg : text ? text : "failed");
-        bullc_free(text);
-        return rc;
-    }
-    if ((v = bullc_json_get(data, "result")) != NULL) {
-        char *text = bullc_json_print(v);
+    /* the result exactly as the producer wrote it (numbers keep their spelling) */
+    const char *raw;
+    size_t len;
+    if (bullc_json_member_raw(bullc_job_data(job), "result", &raw, &len) == 0) {
+        char *text = strndup(raw, len);
         if (!text)
             return BULLC_ENOMEM;
         int rc = bullc_job_set_result(job, text);
-        bullc_free(text);
+        free(text);
         return rc;
     }
     return bullc_job_set_result(job, bullc_job_data(job));

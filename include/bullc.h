@@ -140,6 +140,13 @@ BULLC_API int bullc_json_number(const bullc_json_t *v, double *out);
 /* Stores an integral number in *out. BULLC_EINVAL if `v` is not a number or not an integer
  * that fits in a long long. */
 BULLC_API int bullc_json_int(const bullc_json_t *v, long long *out);
+/* Finds member `key` of the JSON object text `json` and points *value at its raw value text
+ * (*len bytes, not NUL-terminated) inside `json`: exactly what the producer wrote, so numbers and
+ * strings keep their original spelling. Keys are compared as written (escapes are not decoded);
+ * the last duplicate wins, as in JSON.parse. BULLC_EINVAL if `json` is not an object or has no
+ * such member, BULLC_EJSON if it is malformed. */
+BULLC_API int bullc_json_member_raw(const char *json, const char *key, const char **value,
+                                    size_t *len);
 /* Compact JSON text of `v`; free it with bullc_free(). NULL on allocation failure or NULL v. */
 BULLC_API char *bullc_json_print(const bullc_json_t *v);
 

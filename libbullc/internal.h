@@ -208,6 +208,8 @@ void *bullc__job_opts_cjson(bullc_job_t *job);
 
 /* 1 if `s` is one complete JSON value (what JSON.parse accepts), else 0. */
 int bullc__json_valid(const char *s);
+/* A copy of `s` with lone-surrogate \u escapes replaced by \ufffd (so cJSON can parse it). */
+char *bullc__json_fix_surrogates(const char *s);
 
 /* ---- misc ----------------------------------------------------------------------------------- */
 

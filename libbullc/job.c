@@ -100,8 +100,11 @@ const bullc_json_t *bullc_job_data_json(bullc_job_t *job)
 {
     if (!job)
         return NULL;
-    if (!job->data_json)
-        job->data_json = cJSON_Parse(job->data);
+    if (!job->data_json) {
+        char *fixed = bullc__json_fix_surrogates(job->data);
+        job->data_json = fixed ? cJSON_Parse(fixed) : NULL;
+        free(fixed);
+    }
     return (const bullc_json_t *)job->data_json;
 }
 
@@ -109,8 +112,11 @@ void *bullc__job_opts_cjson(bullc_job_t *job)
 {
     if (!job)
         return NULL;
-    if (!job->opts_json)
-        job->opts_json = cJSON_Parse(job->opts);
+    if (!job->opts_json) {
+        char *fixed = bullc__json_fix_surrogates(job->opts);
+        job->opts_json = fixed ? cJSON_Parse(fixed) : NULL;
+        free(fixed);
+    }
     return job->opts_json;
 }
 

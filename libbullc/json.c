@@ -3,21 +3,235 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define CJ(v) ((const cJSON *)(const void *)(v))
 #define BJ(v) ((const bullc_json_t *)(const void *)(v))
 
+/* ---- a syntax scanner with JSON.parse's rules (lone surrogate escapes are accepted) ---- */
+
+#define BULLC__JSON_MAX_DEPTH 512
+
+static const char *skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+        p++;
+    return p;
+}
+
+static int is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* p at the opening quote; returns the position after the closing quote, or NULL. */
+static const char *scan_string(const char *p, const char *end)
+{
+    for (p++; p < end; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"')
+            return p + 1;
+        if (c < 0x20)
+            return NULL;
+        if (c == '\\') {
+            if (++p >= end)
+                return NULL;
+            switch (*p) {
+            case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+                break;
+            case 'u':
+                if (end - p < 5 || !is_hex(p[1]) || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]))
+                    return NULL;
+                p += 4;
+                break;
+            default:
+                return NULL;
+            }
+        }
+    }
+    return NULL;
+}
+
+static const char *scan_number(const char *p, const char *end)
+{
+    if (p < end && *p == '-')
+        p++;
+    if (p >= end)
+        return NULL;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    else
+        return NULL;
+    if (p < end && *p == '.') {
+        p++;
+        if (p >= end || *p < '0' || *p > '9')
+            return NULL;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= end || *p < '0' || *p > '9')
+            return NULL;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    return p;
+}
+
+/* Scans one value at p (no leading whitespace); returns its end, or NULL. */
+static const char *scan_value(const char *p, const char *end, int depth)
+{
+    if (p >= end || depth > BULLC__JSON_MAX_DEPTH)
+        return NULL;
+    switch (*p) {
+    case '"':
+        return scan_string(p, end);
+    case '{':
+    case '[': {
+        char close = *p == '{' ? '}' : ']';
+        int obj = *p == '{';
+        p = skip_ws(p + 1, end);
+        if (p < end && *p == close)
+            return p + 1;
+        for (;;) {
+            if (obj) {
+                if (p >= end || *p != '"' || !(p = scan_string(p, end)))
+                    return NULL;
+                p = skip_ws(p, end);
+                if (p >= end || *p != ':')
+                    return NULL;
+                p = skip_ws(p + 1, end);
+            }
+            if (!(p = scan_value(p, end, depth + 1)))
+                return NULL;
+            p = skip_ws(p, end);
+            if (p < end && *p == ',') {
+                p = skip_ws(p + 1, end);
+                continue;
+            }
+            return (p < end && *p == close) ? p + 1 : NULL;
+        }
+    }
+    case 't':
+        return (end - p >= 4 && !memcmp(p, "true", 4)) ? p + 4 : NULL;
+    case 'f':
+        return (end - p >= 5 && !memcmp(p, "false", 5)) ? p + 5 : NULL;
+    case 'n':
+        return (end - p >= 4 && !memcmp(p, "null", 4)) ? p + 4 : NULL;
+    default:
+        return scan_number(p, end);
+    }
+}
+
 int bullc__json_valid(const char *s)
 {
     if (!s)
         return 0;
-    const char *end = NULL;
-    cJSON *j = cJSON_ParseWithOpts(s, &end, 1);
-    if (!j)
-        return 0;
-    cJSON_Delete(j);
-    return 1;
+    const char *end = s + strlen(s);
+    const char *p = scan_value(skip_ws(s, end), end, 0);
+    return p && skip_ws(p, end) == end;
+}
+
+int bullc_json_member_raw(const char *json, const char *key, const char **value, size_t *len)
+{
+    if (!json || !key || !value || !len)
+        return BULLC_EINVAL;
+    const char *end = json + strlen(json);
+    const char *p = skip_ws(json, end);
+    size_t klen = strlen(key);
+    int found = 0;
+    if (p >= end || *p != '{')
+        return BULLC_EINVAL;
+    p = skip_ws(p + 1, end);
+    if (p < end && *p == '}')
+        return BULLC_EINVAL;
+    for (;;) {
+        const char *ks = p;
+        if (p >= end || *p != '"' || !(p = scan_string(p, end)))
+            return BULLC_EJSON;
+        int match = (size_t)(p - ks) == klen + 2 && !memcmp(ks + 1, key, klen);
+        p = skip_ws(p, end);
+        if (p >= end || *p != ':')
+            return BULLC_EJSON;
+        p = skip_ws(p + 1, end);
+        const char *vs = p;
+        if (!(p = scan_value(p, end, 1)))
+            return BULLC_EJSON;
+        if (match) { /* the last duplicate wins, as in JSON.parse */
+            *value = vs;
+            *len = (size_t)(p - vs);
+            found = 1;
+        }
+        p = skip_ws(p, end);
+        if (p < end && *p == ',') {
+            p = skip_ws(p + 1, end);
+            continue;
+        }
+        if (p >= end || *p != '}')
+            return BULLC_EJSON;
+        return found ? BULLC_OK : BULLC_EINVAL;
+    }
+}
+
+/* Value of 4 hex digits (anything else counts as 0, which is no surrogate). */
+static unsigned hex4(const char *p)
+{
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        char c = p[k];
+        int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+              : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+        if (d < 0)
+            return 0;
+        v = v * 16 + (unsigned)d;
+    }
+    return v;
+}
+
+/* A copy of JSON text where each \u escape of a lone UTF-16 surrogate (which JSON.parse
+ * accepts but cJSON refuses) is replaced by \ufffd, the character Node writes for it. NULL on
+ * OOM. */
+char *bullc__json_fix_surrogates(const char *s)
+{
+    char *out = bullc__strdup(s);
+    if (!out)
+        return NULL;
+    size_t n = strlen(out);
+    int in_str = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (out[i] == '"') {
+            in_str = !in_str;
+            continue;
+        }
+        if (!in_str || out[i] != '\\' || i + 1 >= n)
+            continue;
+        if (out[i + 1] != 'u' || i + 5 >= n) {
+            i++; /* skip the escaped character */
+            continue;
+        }
+        unsigned v = hex4(out + i + 2);
+        if (v >= 0xd800 && v <= 0xdbff) {
+            unsigned lo = 0;
+            if (i + 11 < n && out[i + 6] == '\\' && out[i + 7] == 'u')
+                lo = hex4(out + i + 8);
+            if (lo >= 0xdc00 && lo <= 0xdfff) {
+                i += 11; /* a proper pair */
+                continue;
+            }
+            memcpy(out + i + 2, "fffd", 4);
+        } else if (v >= 0xdc00 && v <= 0xdfff) {
+            memcpy(out + i + 2, "fffd", 4);
+        }
+        i += 5;
+    }
+    return out;
 }
 
 bullc_json_type_t bullc_json_type(const bullc_json_t *v)

@@ -31,7 +31,8 @@ local q = {
 local completing = target == "completed"
 
 if rcall("EXISTS", jobKey) == 0 then return -1 end
-if completing then
+-- Empty sets do not exist, so one EXISTS answers both checks in the usual case.
+if completing and rcall("EXISTS", jobKey .. ":dependencies", jobKey .. ":unsuccessful") > 0 then
   if rcall("SCARD", jobKey .. ":dependencies") ~= 0 then return -4 end
   if rcall("ZCARD", jobKey .. ":unsuccessful") ~= 0 then return -9 end
 end

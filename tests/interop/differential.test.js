@@ -68,7 +68,32 @@ const JOBS_B = [
   ['c6', { sleepMs: 4, n: 6 }],
 ];
 
-const SCENARIO = [[QA, JOBS_A], [QB, JOBS_B]];
+// Queue C: options a worker enforces or must carry through: lifo, priority
+// (and a retried prioritized job), stackTraceLimit, a producer delay, custom
+// ids, retention by age, zero backoff, non-ASCII names and messages. Order:
+// the wait list first (lifo jobs at its head), then the prioritized ones,
+// then the delayed job, due long after everything else has finished.
+const QC = 'diff-c';
+const JOBS_C = [
+  ['plain', { v: 1 }],
+  ['lifo-retry', { failAttempts: 1, v: 'lifo' }, { attempts: 2, lifo: true }],
+  ['stl-1', { failAttempts: 2, v: 'stl' }, { attempts: 3, stackTraceLimit: 1 }],
+  ['stl-0', { fail: 'no stack' }, { stackTraceLimit: 0 }],
+  ['prio-5a', { p: '5a' }, { priority: 5 }],
+  ['prio-1', { p: 1 }, { priority: 1 }],
+  ['prio-5b', { p: '5b' }, { priority: 5 }],
+  ['prio-retry', { failAttempts: 1, p: 'r' }, { priority: 2, attempts: 2 }],
+  ['delayed', { v: 'late' }, { delay: 1500 }],
+  ['custom-id', { v: 'c' }, { jobId: 'my-job-1' }],
+  ['age', { v: 'a' }, { removeOnComplete: { age: 3600, count: 100 }, removeOnFail: { age: 3600 } }],
+  ['age-fail', { fail: 'aged' }, { removeOnFail: { age: 3600, count: 10 } }],
+  ['zero-backoff', { failAttempts: 1 }, { attempts: 2, backoff: { type: 'fixed', delay: 0 } }],
+  ['na\u00efve \u540d\u524d', { fail: '\u043e\u0448\u0438\u0431\u043a\u0430 \u2717 "q" \\ / \n next line\t\u0001' }],
+  ['big', { blob: 'x'.repeat(20000), list: Array.from({ length: 200 }, (_, i) => i) }],
+  ['unrec-rof', { unrecoverable: 'u', sleepMs: 5 }, { attempts: 3, removeOnFail: 1 }],
+];
+
+const SCENARIO = [[QA, JOBS_A], [QB, JOBS_B], [QC, JOBS_C]];
 
 async function addJobs(redis, qname, jobs) {
   const q = new Queue(qname, { connection: redis.connection });
@@ -95,8 +120,8 @@ async function waitFinished(client, q, qname, n) {
   await I.sleep(300);
 }
 
-async function runNode(t, redis, client) {
-  for (const [qname, jobs] of SCENARIO) {
+async function runNode(t, redis, client, scenario) {
+  for (const [qname, jobs] of scenario) {
     const q = await addJobs(redis, qname, jobs);
     const w = new Worker(qname, echoProcessor, {
       connection: redis.connection, concurrency: 1, name: WORKER_NAME,
@@ -111,8 +136,8 @@ async function runNode(t, redis, client) {
   }
 }
 
-async function runC(t, redis, client) {
-  for (const [qname, jobs] of SCENARIO) {
+async function runC(t, redis, client, scenario) {
+  for (const [qname, jobs] of scenario) {
     const q = await addJobs(redis, qname, jobs);
     const w = I.useWorker(t, redis, qname, ['--concurrency', '1', '--name', WORKER_NAME]);
     try {
@@ -138,29 +163,34 @@ function eventRecords(evs) {
   });
 }
 
-async function runScenario(t, kind) {
+async function runScenario(t, kind, scenario) {
   const redis = await I.useRedis(t);
   const client = I.useClient(t, redis);
-  if (kind === 'node') await runNode(t, redis, client);
-  else await runC(t, redis, client);
-  const raw = await dumpQueue(client, SCENARIO.map(([q]) => `bull:${q}:`));
+  if (kind === 'node') await runNode(t, redis, client, scenario);
+  else await runC(t, redis, client, scenario);
+  const raw = await dumpQueue(client, scenario.map(([q]) => `bull:${q}:`));
   const events = {};
-  for (const [qname] of SCENARIO) events[qname] = eventRecords(await I.readStream(client, qname));
+  for (const [qname] of scenario) events[qname] = eventRecords(await I.readStream(client, qname));
   return { raw, state: maskWorkerState(raw), events };
 }
 
-test('differential: echo_worker leaves Redis exactly as Node BullMQ Worker does', { timeout: 120000 }, async (t) => {
+// Run the scenario both ways and fail with every difference found.
+async function differential(t, scenario, sanity = () => {}) {
   I.requireEchoWorker();
-  const node = await runScenario(t, 'node');
-  const c = await runScenario(t, 'c');
+  const node = await runScenario(t, 'node', scenario);
+  const c = await runScenario(t, 'c', scenario);
+  sanity(node);
 
-  // Sanity of the reference run, so that the comparison means something.
-  assert.ok(node.state[`bull:${QA}:3`], 'node run: job 3 kept');
-  assert.ok(!node.state[`bull:${QA}:22`], 'node run: removeOnComplete:true job removed');
+  // For information: the first line of each stack written (not compared).
+  const firstLines = (st) => Object.entries(st.raw)
+    .filter(([, e]) => e.type === 'hash' && typeof e.value.stacktrace === 'string')
+    .map(([k, e]) => { try { return `${k}: ${JSON.parse(e.value.stacktrace).map((x) => String(x).split('\n')[0]).join(' | ')}`; } catch (_) { return `${k}: ?`; } });
+  const cl = firstLines(c);
+  if (cl.length) t.diagnostic(`echo_worker stack first lines: ${cl.slice(0, 6).join('; ')}`);
 
   // 1. The sequence of events, queue by queue.
   const evDiffs = [];
-  for (const [qname] of SCENARIO) {
+  for (const [qname] of scenario) {
     const a = node.events[qname];
     const b = c.events[qname];
     for (let i = 0; i < Math.max(a.length, b.length); i++) {
@@ -178,4 +208,36 @@ test('differential: echo_worker leaves Redis exactly as Node BullMQ Worker does'
     ].join('\n');
     assert.fail(msg);
   }
+}
+
+test('differential: echo_worker leaves Redis exactly as Node BullMQ Worker does', { timeout: 120000 }, async (t) => {
+  await differential(t, SCENARIO, (node) => {
+    // Sanity of the reference run, so that the comparison means something.
+    assert.ok(node.state[`bull:${QA}:3`], 'node run: job 3 kept');
+    assert.ok(!node.state[`bull:${QA}:22`], 'node run: removeOnComplete:true job removed');
+    assert.ok(node.state[`bull:${QC}:my-job-1`], 'node run: custom id job kept');
+  });
+});
+
+// Return values that are numbers: Node writes JSON.stringify(value). A C
+// handler that re-prints a parsed number must produce the same text, and
+// above all the same value (15 significant digits are not enough).
+test('differential: numbers in return values', { timeout: 60000 }, async (t) => {
+  const values = [0, -0, 1, -7, 100, 123.456, 0.1, 0.30000000000000004, 1e21, 1.5e-7, 1e-7, -1e-10,
+    2 ** 53, 12345678901234567000, 5e-324, 1.7976931348623157e308, 3.141592653589793];
+  await differential(t, [['diff-num', values.map((v, i) => [`n${i}`, { result: v }])]]);
+});
+
+// Strings JSON.stringify writes: control characters, U+2028/2029, astral
+// characters and a lone surrogate (valid JSON text, escaped as \udXXX).
+test('differential: strings in data, results and failure messages', { timeout: 60000 }, async (t) => {
+  const strs = ['a\u2028b\u2029c', '\u0001\u001f\u007f', 'x\ud83d\ude00y', 'lone \ud800 high', 'lone \udc00 low',
+    '<script>/</script>', 'tab\tnl\ncr\r"q"\\'];
+  const jobs = [];
+  strs.forEach((s, i) => {
+    jobs.push([`r${i}`, { result: s }]);
+    jobs.push([`d${i}`, s]);
+    jobs.push([`f${i}`, { fail: s }]);
+  });
+  await differential(t, [['diff-str', jobs]]);
 });

@@ -398,6 +398,41 @@ static void buf_and_json(void **state)
     assert_int_equal(bullc__parse_ll("", 0, &v), -1);
 }
 
+static void json_scanner(void **state)
+{
+    (void)state;
+    /* JSON.parse accepts lone surrogate escapes; so must result validation */
+    assert_true(bullc__json_valid("\"lone \\ud800 high\""));
+    assert_true(bullc__json_valid("[1e-7, -0.5, 0, 12345678901234567000, true, false, null, {}]"));
+    assert_false(bullc__json_valid("[01]"));
+    assert_false(bullc__json_valid("[1.]"));
+    assert_false(bullc__json_valid("\"tab\there\""));
+    assert_false(bullc__json_valid("\"bad \\x escape\""));
+    assert_false(bullc__json_valid("{\"a\" 1}"));
+    assert_false(bullc__json_valid("[1,]"));
+    char deep[2100];
+    memset(deep, '[', 1000);
+    memset(deep + 1000, ']', 1000);
+    deep[2000] = '\0';
+    assert_false(bullc__json_valid(deep)); /* nesting is bounded, never a stack overflow */
+
+    const char *doc = "{ \"a\": 1, \"result\" : 1e-7 , \"s\":\"x\\\"y\", \"result\": [0.30000000000000004, {}] }";
+    const char *v;
+    size_t n;
+    assert_int_equal(bullc_json_member_raw(doc, "result", &v, &n), 0);
+    assert_int_equal(n, strlen("[0.30000000000000004, {}]")); /* last duplicate wins */
+    assert_memory_equal(v, "[0.30000000000000004, {}]", n);
+    assert_int_equal(bullc_json_member_raw(doc, "s", &v, &n), 0);
+    assert_memory_equal(v, "\"x\\\"y\"", n);
+    assert_int_equal(bullc_json_member_raw(doc, "zzz", &v, &n), BULLC_EINVAL);
+    assert_int_equal(bullc_json_member_raw("[1]", "a", &v, &n), BULLC_EINVAL);
+    assert_int_equal(bullc_json_member_raw("{\"a\":}", "a", &v, &n), BULLC_EJSON);
+
+    char *f = bullc__json_fix_surrogates("[\"\\ud800x\", \"\\udc00\", \"\\ud83d\\ude00\", \"\\\\ud800\"]");
+    assert_string_equal(f, "[\"\\ufffdx\", \"\\ufffd\", \"\\ud83d\\ude00\", \"\\\\ud800\"]");
+    free(f);
+}
+
 static void backoff_bounds(void **state)
 {
     (void)state;
@@ -427,6 +462,7 @@ int main(void)
         cmocka_unit_test(msgpack_containers),
         cmocka_unit_test(error_table),
         cmocka_unit_test(buf_and_json),
+        cmocka_unit_test(json_scanner),
         cmocka_unit_test(backoff_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
