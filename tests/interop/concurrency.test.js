@@ -38,6 +38,8 @@ async function runMany(t, concurrency) {
   const want = `bull:${I.b64(qname)}:w:${name}`;
   await I.waitFor(async () => (await I.workerNames(queue)).includes(want),
     { timeout: 10000, what: `getWorkers() to list ${want}` });
+  // Only the blocking connection carries the name (as in Node): one entry.
+  assert.deepEqual(await I.workerNames(queue), [want], 'one getWorkers() entry per worker');
 
   const counts = await I.waitCounts(queue, (c) => c.completed === N, `${N} completed`, 60000);
   assert.equal(counts.failed, 0);

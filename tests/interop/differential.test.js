@@ -120,11 +120,37 @@ async function waitFinished(client, q, qname, n) {
   await I.sleep(300);
 }
 
+// A scenario is a list of [queueName, jobs, extra?], extra = {
+//   worker: { lockDuration, stalledInterval, maxStalledCount } (both workers),
+//   prepare: async (redis, queue) => {} run after the adds, before the worker }.
+function nodeWorkerOpts(extra) {
+  const w = (extra && extra.worker) || {};
+  return {
+    ...(w.lockDuration ? { lockDuration: w.lockDuration } : {}),
+    ...(w.stalledInterval ? { stalledInterval: w.stalledInterval } : {}),
+    ...(w.maxStalledCount !== undefined ? { maxStalledCount: w.maxStalledCount } : {}),
+  };
+}
+
+function cWorkerArgs(extra) {
+  const w = (extra && extra.worker) || {};
+  const a = [];
+  if (w.lockDuration) a.push('--lock-duration', String(w.lockDuration));
+  if (w.stalledInterval) a.push('--stalled-interval', String(w.stalledInterval));
+  if (w.maxStalledCount !== undefined) a.push('--max-stalled-count', String(w.maxStalledCount));
+  return a;
+}
+
+async function prepare(redis, q, extra) {
+  if (extra && extra.prepare) await extra.prepare(redis, q);
+}
+
 async function runNode(t, redis, client, scenario) {
-  for (const [qname, jobs] of scenario) {
+  for (const [qname, jobs, extra] of scenario) {
     const q = await addJobs(redis, qname, jobs);
+    await prepare(redis, q, extra);
     const w = new Worker(qname, echoProcessor, {
-      connection: redis.connection, concurrency: 1, name: WORKER_NAME,
+      connection: redis.connection, concurrency: 1, name: WORKER_NAME, ...nodeWorkerOpts(extra),
     });
     w.on('error', () => {});
     try {
@@ -137,9 +163,11 @@ async function runNode(t, redis, client, scenario) {
 }
 
 async function runC(t, redis, client, scenario) {
-  for (const [qname, jobs] of scenario) {
+  for (const [qname, jobs, extra] of scenario) {
     const q = await addJobs(redis, qname, jobs);
-    const w = I.useWorker(t, redis, qname, ['--concurrency', '1', '--name', WORKER_NAME]);
+    await prepare(redis, q, extra);
+    const w = I.useWorker(t, redis, qname,
+      ['--concurrency', '1', '--name', WORKER_NAME, ...cWorkerArgs(extra)]);
     try {
       await waitFinished(client, q, qname, jobs.length);
       const r = await I.stopWorker(w);
@@ -240,4 +268,30 @@ test('differential: strings in data, results and failure messages', { timeout: 6
     jobs.push([`f${i}`, { fail: s }]);
   });
   await differential(t, [['diff-str', jobs]]);
+});
+
+// A worker that died holding job 1: its lock expires, the worker under test
+// finds it in its stalled check, re-queues it (stc) or, past
+// maxStalledCount, fails it through defa; job 2 is processed meanwhile.
+async function abandonFirstJob() {
+  return async (redis, q) => {
+    const dead = new Worker(q.name, null, { connection: redis.connection, lockDuration: 400 });
+    dead.on('error', () => {});
+    const j = await dead.getNextJob('dead-token');
+    assert.ok(j, 'the dead worker took a job');
+    await dead.close();
+    await I.sleep(700); // its lock is gone
+  };
+}
+
+test('differential: stalled job recovery (re-queued, and failed past maxStalledCount)', { timeout: 60000 }, async (t) => {
+  const fast = { lockDuration: 1000, stalledInterval: 500 };
+  const jobs = [['abandoned', { result: 'after stall' }], ['other', { v: 2 }]];
+  await differential(t, [
+    ['diff-stall', jobs, { worker: fast, prepare: await abandonFirstJob() }],
+    ['diff-stall0', jobs, { worker: { ...fast, maxStalledCount: 0 }, prepare: await abandonFirstJob() }],
+  ], (node) => {
+    assert.equal(node.state['bull:diff-stall:1'].value.stc, '1', 'node run: job 1 stalled once');
+    assert.equal(node.state['bull:diff-stall0:1'].value.failedReason, 'job stalled more than allowable limit');
+  });
 });

@@ -101,10 +101,33 @@ test('bad arguments: non-zero exit with one line on stderr', { timeout: 60000 },
 });
 
 test('unreachable Redis: non-zero exit with a message on stderr', { timeout: 40000 }, async () => {
-  const port = await I.freePort();
-  const r = await run(['--redis', `redis://127.0.0.1:${port}`, '--queue', 'q'], 30000);
+  // Port 1: nothing listens there (a port just freed by freePort() could be
+  // taken by a parallel test's redis-server meanwhile).
+  const r = await run(['--redis', 'redis://127.0.0.1:1', '--queue', 'q'], 30000);
   assert.equal(r.signal, null, `exits by itself; stderr: ${r.stderr}`);
-  assert.notEqual(r.code, 0);
+  assert.notEqual(r.code, 0, `non-zero exit; stderr: ${r.stderr}`);
   const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
   assert.ok(lines.length >= 1, 'says why on stderr');
+});
+
+test('--redis URL with password and database number', { timeout: 30000 }, async (t) => {
+  const redis = await I.useRedis(t, ['--requirepass', 's3cret']);
+  const connection = { host: '127.0.0.1', port: redis.port, password: 's3cret', db: 3, maxRetriesPerRequest: null };
+  const { Queue } = require('bullmq');
+  const queue = new Queue('authdb', { connection });
+  I.defer(t, () => queue.close().catch(() => {}));
+  const j = await queue.add('a', { result: 'ok' });
+  const w = I.useWorker(t, { url: `redis://:s3cret@127.0.0.1:${redis.port}/3` }, 'authdb', ['--name', 'auth']);
+  await I.waitCounts(queue, (c) => c.completed === 1, 'completed on db 3', 15000);
+  await I.assertCompleted(queue, j.id, 'ok');
+  assert.deepEqual(await I.workerNames(queue), [`bull:${I.b64('authdb')}:w:auth`]);
+  const r = await I.stopWorker(w);
+  assert.deepEqual(r, { code: 0, signal: null }, `exit; stderr:\n${I.tail(w)}`);
+
+  // A wrong password is an unreachable Redis: non-zero exit, a line on stderr.
+  const bad = I.useWorker(t, { url: `redis://:wrong@127.0.0.1:${redis.port}/3` }, 'authdb');
+  const rb = await I.within(bad.exited, 20000, null);
+  assert.ok(rb, 'exits by itself with a wrong password');
+  assert.notEqual(rb.code, 0);
+  assert.ok(bad.stderrText().trim().length > 0);
 });

@@ -59,3 +59,41 @@ test('Redis restart with jobs in flight: nothing lost, nothing twice, worker sur
   const r = await I.stopWorker(w);
   assert.deepEqual(r, { code: 0, signal: null }, `exit; stderr:\n${I.tail(w)}`);
 });
+
+test('Redis down longer than the lock: in-flight jobs are recovered as stalled, completed once', { timeout: 90000 }, async (t) => {
+  // The jobs' locks (1 s, renewed every 0.5 s) expire while Redis is down for
+  // 2.5 s, so Redis comes back without them. The worker's late results are
+  // refused (lock lost); the stalled checker re-queues those jobs, and they
+  // are run again and completed - exactly one completion each.
+  const redis = await I.useRedis(t);
+  const qname = 'restart-long';
+  const queue = I.useQueue(t, redis, qname);
+  const client = I.useClient(t, redis);
+  const jobs = await queue.addBulk(
+    Array.from({ length: 6 }, (_, k) => ({ name: 'l', data: { k, sleepMs: 1500 } })),
+  );
+  const w = I.useWorker(t, redis, qname,
+    ['--concurrency', '2', '--lock-duration', '1000', '--stalled-interval', '500']);
+  await I.waitCounts(queue, (c) => c.active === 2, 'two jobs active');
+  await I.sleep(300);
+  const inFlight = await queue.getActive();
+  assert.equal(inFlight.length, 2);
+  await redis.restart(2500);
+  assert.equal(w.done, false, `worker alive after the restart; stderr:\n${I.tail(w)}`);
+
+  await I.waitCounts(queue, (c) => c.completed === 6, '6 completed', 60000);
+  for (const j of jobs) await I.assertCompleted(queue, j.id, j.data);
+  const evs = await I.readStream(client, qname);
+  const completed = new Map();
+  for (const e of evs.filter((x) => x.event === 'completed')) completed.set(e.jobId, (completed.get(e.jobId) || 0) + 1);
+  for (const j of jobs) assert.equal(completed.get(j.id), 1, `job ${j.id}: one completed event`);
+  assert.equal(evs.filter((x) => x.event === 'failed').length, 0, 'nothing failed');
+  for (const j of inFlight) {
+    const d = await queue.getJob(j.id);
+    assert.equal(d.stalledCounter, 1, `in-flight job ${j.id} was recovered as stalled`);
+    assert.equal(d.attemptsStarted, 2, `in-flight job ${j.id} started twice`);
+  }
+  assert.ok(evs.filter((x) => x.event === 'stalled').length >= inFlight.length, 'stalled events');
+  const r = await I.stopWorker(w);
+  assert.deepEqual(r, { code: 0, signal: null }, `exit; stderr:\n${I.tail(w)}`);
+});

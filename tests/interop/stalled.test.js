@@ -87,3 +87,28 @@ test('stalled beyond --max-stalled-count: the job fails', { timeout: 60000 }, as
   const r2 = await I.stopWorker(w2);
   assert.deepEqual(r2, { code: 0, signal: null });
 });
+
+test('lock renewal: jobs much longer than --lock-duration never stall', { timeout: 40000 }, async (t) => {
+  // Four jobs of 2.5 s with a 1 s lock, checked for stalls every 0.5 s by a
+  // second worker too (which must find nothing to recover).
+  const redis = await I.useRedis(t);
+  const qname = 'renew';
+  const queue = I.useQueue(t, redis, qname);
+  const ev = await I.useEvents(t, redis, qname);
+  const jobs = await queue.addBulk(Array.from({ length: 4 }, (_, k) => ({ name: 'long', data: { k, sleepMs: 2500 } })));
+  const w = I.useWorker(t, redis, qname, [...FAST, '--concurrency', '4']);
+  await ev.waitFor('active', undefined, 4);
+  const watcher = I.useWorker(t, redis, qname, [...FAST, '--concurrency', '1']);
+  await I.waitCounts(queue, (c) => c.completed === 4, '4 completed', 20000);
+  for (const j of jobs) {
+    const done = await I.assertCompleted(queue, j.id, j.data);
+    assert.equal(done.stalledCounter, 0, `job ${j.id} never stalled`);
+    assert.equal(done.attemptsStarted, 1);
+  }
+  assert.equal(ev.of('stalled').length, 0, 'no stalled event');
+  assert.equal(ev.of('active').length, 4, 'each job started once');
+  for (const x of [w, watcher]) {
+    const r = await I.stopWorker(x);
+    assert.deepEqual(r, { code: 0, signal: null });
+  }
+});

@@ -41,6 +41,9 @@ try { url = new URL(o.redis); } catch (_) { die(`bad --redis URL '${o.redis}'`);
 if (url.protocol !== 'redis:') die(`bad --redis URL '${o.redis}'`);
 const host = url.hostname || '127.0.0.1';
 const port = Number(url.port || 6379);
+const password = url.password ? decodeURIComponent(url.password) : undefined;
+const username = url.username ? decodeURIComponent(url.username) : undefined;
+const db = url.pathname && url.pathname.length > 1 ? Number(url.pathname.slice(1)) : 0;
 
 function reachable() {
   return new Promise((resolve) => {
@@ -52,12 +55,24 @@ function reachable() {
 }
 
 (async () => {
+  const connection = { host, port, password, username, db, maxRetriesPerRequest: null };
   if (!(await reachable())) {
     process.stderr.write(`echo_worker: cannot connect to Redis at ${host}:${port}\n`);
     process.exit(1);
   }
+  const IORedis = require('ioredis');
+  const probe = new IORedis({ ...connection, lazyConnect: true, retryStrategy: () => null });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    await probe.ping();
+    probe.disconnect();
+  } catch (e) {
+    process.stderr.write(`echo_worker: cannot use Redis at ${host}:${port}: ${e.message}\n`);
+    process.exit(1);
+  }
   const opts = {
-    connection: { host, port, maxRetriesPerRequest: null },
+    connection,
     prefix: o.prefix, concurrency: o.concurrency,
   };
   if (o.name) opts.name = o.name;
