@@ -43,7 +43,7 @@ test('make install + README example build and process jobs', { timeout: 180000 }
     let out = '';
     p.stdout.on('data', (d) => { out += d; });
     p.stderr.on('data', (d) => { out += d; });
-    const exited = new Promise((res) => p.on('exit', (code, signal) => res({ code, signal })));
+    const exited = new Promise((res) => p.on('close', (code, signal) => res({ code, signal })));
     t.after(() => { try { p.kill('SIGKILL'); } catch (_) { /* gone */ } });
     await H.waitFor(async () => (await queue.getJobState(good.id)) === 'completed'
       && (await queue.getJobState(bad.id)) === 'failed', { timeout: 20000, what: 'README worker to finish both jobs' });

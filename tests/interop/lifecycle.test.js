@@ -72,7 +72,7 @@ function run(args, timeout = 15000) {
     p.stderr.on('data', (d) => { err += d; });
     p.stdout.resume();
     const timer = setTimeout(() => p.kill('SIGKILL'), timeout);
-    p.on('exit', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stderr: err }); });
+    p.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stderr: err }); });
   });
 }
 

@@ -28,7 +28,7 @@ test('echo_worker is valgrind-clean (no errors, no leaks)', { skip: !hasValgrind
     '--max-jobs', String(N), '--quiet'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   p.stderr.on('data', (d) => { err += d; });
-  const code = await new Promise((res) => p.on('exit', (c) => res(c)));
+  const code = await new Promise((res) => p.on('close', (c) => res(c)));
   assert.equal(code, 0, `valgrind/echo_worker exit ${code}:\n${err.slice(-4000)}`);
   assert.match(err, /ERROR SUMMARY: 0 errors/);
   const counts = await queue.getJobCounts('completed', 'failed', 'active', 'wait');

@@ -110,7 +110,7 @@ function startEchoWorker(redis, queue, args = []) {
   let out = '';
   child.stderr.on('data', (d) => { err += d; });
   child.stdout.on('data', (d) => { out += d; });
-  child.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  child.exited = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
   child.stderrText = () => err;
   child.stdoutText = () => out;
   return child;
