@@ -92,17 +92,17 @@ asan: deps
 	$(MAKE) B=build/asan CFLAGS="-O1 -g" \
 	    SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
 	    all unit
-	BULLC_BUILD=build/asan BULLC_BIN_DIR=$(CURDIR)/build/asan/bin \
+	BULLC_SANITIZER=asan BULLC_BUILD=build/asan BULLC_BIN_DIR=$(CURDIR)/build/asan/bin \
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 bash tests/run.sh
 
 ubsan: deps
 	$(MAKE) B=build/ubsan CFLAGS="-O1 -g" SANITIZE="-fsanitize=undefined -fno-sanitize-recover=all" \
 	    all unit
-	BULLC_BUILD=build/ubsan BULLC_BIN_DIR=$(CURDIR)/build/ubsan/bin bash tests/run.sh
+	BULLC_SANITIZER=ubsan BULLC_BUILD=build/ubsan BULLC_BIN_DIR=$(CURDIR)/build/ubsan/bin bash tests/run.sh
 
 tsan: deps
 	$(MAKE) B=build/tsan CFLAGS="-O1 -g" SANITIZE="-fsanitize=thread" all unit
-	BULLC_BUILD=build/tsan BULLC_BIN_DIR=$(CURDIR)/build/tsan/bin bash tests/run.sh
+	BULLC_SANITIZER=tsan BULLC_BUILD=build/tsan BULLC_BIN_DIR=$(CURDIR)/build/tsan/bin bash tests/run.sh
 
 bench: deps
 	$(MAKE) all
