@@ -209,6 +209,18 @@ static int send_finish(bullc__hthread *t, bullc__script_id sid, int nkeys, const
     }
 }
 
+/* Decodes (and frees) a finishing script's reply: a negative code, 0, or a next-job reply. */
+static int finish_reply(redisReply *r, bullc__next *next)
+{
+    int rc = 0;
+    if (r->type == REDIS_REPLY_INTEGER && r->integer < 0)
+        rc = map_script_code(r->integer);
+    else if (bullc__parse_next(r, next) != 0)
+        rc = BULLC_EPROTO;
+    bullc__reply_free(r);
+    return rc;
+}
+
 typedef struct outcome {
     int failed;
     int unrecoverable;
@@ -288,12 +300,7 @@ static int move_to_finished(bullc__hthread *t, bullc_job_t *job, const char *tok
     free(job_key);
     if (rc != 0)
         return rc;
-    if (r->type == REDIS_REPLY_INTEGER && r->integer < 0)
-        rc = map_script_code(r->integer);
-    else if (bullc__parse_next(r, next) != 0)
-        rc = BULLC_EPROTO;
-    bullc__reply_free(r);
-    return rc;
+    return finish_reply(r, next);
 }
 
 /* retryJob (no backoff) or moveToDelayed (with backoff). */
@@ -362,12 +369,7 @@ static int retry_job(bullc__hthread *t, bullc_job_t *job, const char *token, con
     free(job_key);
     if (rc != 0)
         return rc;
-    if (r->type == REDIS_REPLY_INTEGER && r->integer < 0)
-        rc = map_script_code(r->integer);
-    else if (bullc__parse_next(r, next) != 0)
-        rc = BULLC_EPROTO;
-    bullc__reply_free(r);
-    return rc;
+    return finish_reply(r, next);
 }
 
 /* ---- running a job ---------------------------------------------------------------------- */
