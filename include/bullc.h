@@ -74,7 +74,10 @@ BULLC_API const char *bullc_version(void);
     XX(FAILEDCHILDREN, -19, "job has failed children")                                        \
     XX(JOBFAILED, -20, "job failed")                                                          \
     XX(UNRECOVERABLE, -21, "job failed (unrecoverable)")                                      \
-    XX(NOHANDLER, -22, "no handler for this job name")
+    XX(NOHANDLER, -22, "no handler for this job name")                                        \
+    XX(MOVED, -23, "job was moved by its handler; no outcome recorded")                       \
+    XX(RATELIMITED, -24, "queue is rate limited; job returned to wait")                       \
+    XX(EXISTS, -25, "a job with this id already exists")
 
 typedef enum bullc_error {
     BULLC_OK = 0,
@@ -193,6 +196,41 @@ BULLC_API int bullc_job_fail(bullc_job_t *job, const char *message);
  * BULLC_EUNRECOVERABLE. */
 BULLC_API int bullc_job_fail_unrecoverable(bullc_job_t *job, const char *message);
 
+
+/* ---- Calls a handler may make on its job (only from the handler's own thread) -------------- */
+
+/* Reports progress: `json` is any JSON value (a number like "42" or an object). Stored in the
+ * job's `progress` field and emitted as a `progress` event, as Node's job.updateProgress(). */
+BULLC_API int bullc_job_update_progress(bullc_job_t *job, const char *json);
+
+/* Appends one line to the job's log (Queue.getJobLogs). Honours the job's `keepLogs` option.
+ * `text` is any string; stored as is. */
+BULLC_API int bullc_job_log(bullc_job_t *job, const char *text);
+
+/* Replaces the job's data with `json` (valid JSON text), as Node's job.updateData(). Later calls
+ * to bullc_job_data() on this job return the new text. */
+BULLC_API int bullc_job_update_data(bullc_job_t *job, const char *json);
+
+/* Moves the active job to delayed until `timestamp_ms` (ms since the epoch) without counting an
+ * attempt, as Node's job.moveToDelayed() followed by throwing DelayedError. On success returns
+ * BULLC_EMOVED: the handler must return that value (the worker then records no outcome). */
+BULLC_API int bullc_job_move_to_delayed(bullc_job_t *job, long long timestamp_ms);
+
+/* If the job has unfinished children, moves it to waiting-children and returns BULLC_EMOVED
+ * (return it from the handler; the job runs again once its children are done). Returns 0 when
+ * there are no pending children: the handler goes on and completes the job. */
+BULLC_API int bullc_job_move_to_waiting_children(bullc_job_t *job);
+
+/* The return values of this job's processed children, as a JSON object text mapping each
+ * child's key ("bull:queue:id") to its returnvalue, exactly as Node's job.getChildrenValues().
+ * *json_out must be freed with bullc_free(). "{}" when there are none. */
+BULLC_API int bullc_job_children_values(bullc_job_t *job, char **json_out);
+
+/* Rate-limits the whole queue for `delay_ms` and puts this job back to wait without counting an
+ * attempt (Node's worker.rateLimit(ms) + throw Worker.RateLimitError()). Returns
+ * BULLC_ERATELIMITED: the handler must return that value. */
+BULLC_API int bullc_job_rate_limit(bullc_job_t *job, long long delay_ms);
+
 /* ---------------------------------------------------------------------------------------------
  * Workers
  * ------------------------------------------------------------------------------------------- */
@@ -228,6 +266,13 @@ typedef enum bullc_event {
 typedef void (*bullc_event_cb)(bullc_event_t event, const bullc_job_t *job, const char *detail,
                                void *user_data);
 
+/* A custom backoff strategy, for jobs whose `backoff.type` is neither "fixed" nor "exponential"
+ * (Node's settings.backoffStrategy). Called on the handler thread with the attempts made so far
+ * including the one that just failed, the type, the failure reason and the job. Returns the
+ * delay in ms before the retry (0 = retry at once) or -1 to fail the job for good. */
+typedef long long (*bullc_backoff_fn)(long attempts_made, const char *type, const char *reason,
+                                      const bullc_job_t *job, void *user_data);
+
 /* Worker options. Always start from bullc_worker_opts_init(), which sets BullMQ's defaults;
  * bullc_worker_new() copies everything. */
 typedef struct bullc_worker_opts {
@@ -251,6 +296,13 @@ typedef struct bullc_worker_opts {
     bullc_log_level_t log_level; /* BULLC_LOG_INFO */
     bullc_event_cb event_cb;   /* NULL = none */
     void *event_user_data;
+    int limiter_max;           /* worker-side rate limit: at most limiter_max jobs ... */
+    int limiter_duration_ms;   /* ... per limiter_duration_ms for the whole queue; 0 = none */
+    int metrics_max_data_points; /* > 0 records per-minute completed/failed counts for
+                                    Queue.getMetrics(), keeping this many points; 0 = off */
+    int max_started_attempts;  /* > 0 fails a job started more often than this; 0 = no limit */
+    bullc_backoff_fn backoff_fn; /* custom backoff strategy, NULL = none */
+    void *backoff_user_data;
 } bullc_worker_opts_t;
 
 /* Fills `opts` with the defaults listed above. */
@@ -280,8 +332,87 @@ BULLC_API int bullc_worker_run(bullc_worker_t *worker);
  * (async-signal-safe). Calling it before run() makes run() return at once. */
 BULLC_API void bullc_worker_stop(bullc_worker_t *worker);
 
+/* Stops taking new jobs until bullc_worker_resume(); running handlers finish normally. Local to
+ * this worker, like Node's worker.pause() (the queue stays unpaused for others). Thread-safe. */
+BULLC_API void bullc_worker_pause(bullc_worker_t *worker);
+/* Undoes bullc_worker_pause(). Thread-safe. */
+BULLC_API void bullc_worker_resume(bullc_worker_t *worker);
+
 /* Detail of the last error from bullc_worker_run() (Redis's or the OS's text). Never NULL. */
 BULLC_API const char *bullc_worker_errmsg(const bullc_worker_t *worker);
+
+
+/* ---------------------------------------------------------------------------------------------
+ * Queues (producer side)
+ *
+ * A bullc_queue_t adds jobs that any BullMQ worker (Node's or ours) consumes, and reads job
+ * state. It owns one Redis connection and is not thread-safe: use one per thread.
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct bullc_queue bullc_queue_t;
+
+typedef struct bullc_queue_opts {
+    const char *redis_url;     /* "redis://127.0.0.1:6379" */
+    const char *prefix;        /* "bull" */
+    const char *queue;         /* queue name (required, no ':') */
+    int connect_timeout_ms;    /* 5000 */
+    bullc_log_cb log_cb;       /* NULL = silent */
+    void *log_user_data;
+    bullc_log_level_t log_level;
+} bullc_queue_opts_t;
+
+/* Fills `opts` with the defaults listed above. */
+BULLC_API void bullc_queue_opts_init(bullc_queue_opts_t *opts);
+/* Creates a queue handle and connects (BULLC_ECONNECT, BULLC_EAUTH, BULLC_EURL, BULLC_EINVAL).
+ * On error *out is NULL. */
+BULLC_API int bullc_queue_new(bullc_queue_t **out, const bullc_queue_opts_t *opts);
+/* Closes the connection and frees. NULL is a no-op. */
+BULLC_API void bullc_queue_free(bullc_queue_t *queue);
+/* Detail of the last error on this queue (Redis's text or which option was refused). */
+BULLC_API const char *bullc_queue_errmsg(const bullc_queue_t *queue);
+
+/* Adds a job, as Node's queue.add(name, data, opts). `data_json` is the job's data as JSON text
+ * (NULL = "{}"); `opts_json` is a JSON object with the same options Node takes (NULL = none):
+ * jobId, delay, priority, lifo, attempts, backoff (number or {type, delay, jitter}),
+ * removeOnComplete/removeOnFail (true, false, n or {age, count, limit}), keepLogs,
+ * stackTraceLimit, timestamp, deduplication {id, ttl, extend, replace}. Unknown or ill-typed
+ * options give BULLC_EINVAL (see bullc_queue_errmsg). The job is stored exactly as Node would
+ * store it. If `id_out` is not NULL it receives the job id (free with bullc_free()); when the
+ * id already exists, or the job was deduplicated, it is the existing job's id, as in Node. */
+BULLC_API int bullc_queue_add(bullc_queue_t *queue, const char *name, const char *data_json,
+                              const char *opts_json, char **id_out);
+
+typedef struct bullc_new_job {
+    const char *name;
+    const char *data_json; /* NULL = "{}" */
+    const char *opts_json; /* NULL = none */
+} bullc_new_job_t;
+
+/* Adds `n` jobs in one pipelined round trip, as Node's queue.addBulk(). On success, if `ids_out`
+ * is not NULL, ids_out[i] receives the id of jobs[i] (each freed with bullc_free()). Options are
+ * all checked before anything is sent: on error nothing was added. */
+BULLC_API int bullc_queue_add_bulk(bullc_queue_t *queue, const bullc_new_job_t *jobs, size_t n,
+                                   char **ids_out);
+
+/* The job's state as Node's job.getState() names it: "completed", "failed", "delayed",
+ * "active", "waiting", "waiting-children", "prioritized" or "unknown". *state_out is a static
+ * string (do not free). */
+BULLC_API int bullc_queue_get_state(bullc_queue_t *queue, const char *job_id,
+                                    const char **state_out);
+
+/* One raw field of the job hash ("returnvalue", "failedReason", "atm", "data", ...).
+ * *value_out is NULL when the field is absent; BULLC_ENOJOB when the job does not exist.
+ * Free *value_out with bullc_free(). */
+BULLC_API int bullc_queue_get_job_field(bullc_queue_t *queue, const char *job_id,
+                                        const char *field, char **value_out);
+
+typedef struct bullc_job_counts {
+    long long waiting, active, delayed, prioritized, completed, failed, paused,
+        waiting_children;
+} bullc_job_counts_t;
+
+/* Job counts per state in one round trip, as Node's queue.getJobCounts(). */
+BULLC_API int bullc_queue_get_counts(bullc_queue_t *queue, bullc_job_counts_t *out);
 
 #ifdef __cplusplus
 }
