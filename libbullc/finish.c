@@ -475,6 +475,15 @@ void bullc__process_job(bullc__hthread *t, bullc_job_t *job, const char *token, 
         slot_set(t, NULL, NULL);
     }
 
+    if (job->moved && (rc == BULLC_EMOVED || rc == BULLC_ERATELIMITED))
+        return; /* the handler's call already moved the job out of active; fetch the next one */
+    if (rc == BULLC_EMOVED || rc == BULLC_ERATELIMITED) {
+        free(job->fail_message);
+        bullc__buf b;
+        bullc__buf_init(&b);
+        bullc__buf_printf(&b, "handler returned %s but the job was not moved", bullc_errname(rc));
+        job->fail_message = bullc__buf_take(&b);
+    }
     if (rc == 0) {
         outcome oc = {0, 0, NULL, job->result ? job->result : "null"};
         rc = move_to_finished(t, job, token, &oc, NULL, next);

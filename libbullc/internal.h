@@ -194,6 +194,8 @@ struct bullc_job {
     char *result;        /* JSON text */
     char *fail_message;  /* failedReason */
     int unrecoverable;
+    int moved;           /* the handler moved the job itself (delayed, waiting-children, wait):
+                            set by the call that moved it; no outcome is recorded */
 };
 
 /* Builds a job from the flat HGETALL array reply and its id. BULLC_EBADJOB when the reply is not
