@@ -212,6 +212,9 @@ void *bullc__job_opts_cjson(bullc_job_t *job);
 int bullc__json_valid(const char *s);
 /* A copy of `s` with lone-surrogate \u escapes replaced by \ufffd (so cJSON can parse it). */
 char *bullc__json_fix_surrogates(const char *s);
+/* Append a number / a string as JSON.stringify writes them. */
+void bullc__json_number(bullc__buf *b, double d);
+void bullc__json_string(bullc__buf *b, const char *s, size_t n);
 
 /* ---- misc ----------------------------------------------------------------------------------- */
 

@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -234,6 +235,8 @@ char *bullc__json_fix_surrogates(const char *s)
     return out;
 }
 
+static const cJSON *last_member(const cJSON *obj, const char *key);
+
 bullc_json_type_t bullc_json_type(const bullc_json_t *v)
 {
     const cJSON *j = CJ(v);
@@ -263,8 +266,8 @@ const bullc_json_t *bullc_json_get(const bullc_json_t *obj, const char *key)
 {
     if (!obj || !key || !cJSON_IsObject(CJ(obj)))
         return NULL;
-    /* JSON keys are case-sensitive */
-    return BJ(cJSON_GetObjectItemCaseSensitive(CJ(obj), key));
+    /* JSON keys are case-sensitive, and JSON.parse keeps the last of duplicate keys */
+    return BJ(last_member(CJ(obj), key));
 }
 
 size_t bullc_json_size(const bullc_json_t *v)
@@ -311,7 +314,207 @@ int bullc_json_int(const bullc_json_t *v, long long *out)
     return BULLC_OK;
 }
 
+/* ---- printing with JSON.stringify's rules ------------------------------------------------- */
+
+/* A number as JavaScript's Number#toString writes it: the shortest digits that read back as the
+ * same double, positional notation for exponents -7 < e < 21, else d.ddde+X. */
+void bullc__json_number(bullc__buf *b, double d)
+{
+    if (!isfinite(d)) {
+        bullc__buf_puts(b, "null"); /* JSON.stringify(NaN) */
+        return;
+    }
+    if (d == 0) {
+        bullc__buf_puts(b, "0"); /* also -0 */
+        return;
+    }
+    char tmp[48];
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
+        if (strtod(tmp, NULL) == d)
+            break;
+    }
+    /* tmp is [-]D[.DDD]e[+-]XX */
+    const char *p = tmp;
+    if (*p == '-') {
+        bullc__buf_puts(b, "-");
+        p++;
+    }
+    char digits[24];
+    int k = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p >= '0' && *p <= '9' && k < (int)sizeof digits - 1)
+            digits[k++] = *p;
+    while (k > 1 && digits[k - 1] == '0')
+        k--;
+    digits[k] = '\0';
+    int n = (*p == 'e' ? atoi(p + 1) : 0) + 1; /* value = 0.DIGITS * 10^n */
+    if (k <= n && n <= 21) {
+        bullc__buf_append(b, digits, (size_t)k);
+        for (int i = k; i < n; i++)
+            bullc__buf_puts(b, "0");
+    } else if (0 < n && n <= 21) {
+        bullc__buf_append(b, digits, (size_t)n);
+        bullc__buf_puts(b, ".");
+        bullc__buf_append(b, digits + n, (size_t)(k - n));
+    } else if (-6 < n && n <= 0) {
+        bullc__buf_puts(b, "0.");
+        for (int i = n; i < 0; i++)
+            bullc__buf_puts(b, "0");
+        bullc__buf_append(b, digits, (size_t)k);
+    } else {
+        bullc__buf_append(b, digits, 1);
+        if (k > 1) {
+            bullc__buf_puts(b, ".");
+            bullc__buf_append(b, digits + 1, (size_t)(k - 1));
+        }
+        bullc__buf_printf(b, "e%c%d", n - 1 >= 0 ? '+' : '-', n - 1 >= 0 ? n - 1 : 1 - n);
+    }
+}
+
+/* A string with JSON.stringify's escapes. */
+void bullc__json_string(bullc__buf *b, const char *s, size_t n)
+{
+    bullc__buf_puts(b, "\"");
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        bullc__buf_append(b, s + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"': bullc__buf_puts(b, "\\\""); break;
+        case '\\': bullc__buf_puts(b, "\\\\"); break;
+        case '\b': bullc__buf_puts(b, "\\b"); break;
+        case '\f': bullc__buf_puts(b, "\\f"); break;
+        case '\n': bullc__buf_puts(b, "\\n"); break;
+        case '\r': bullc__buf_puts(b, "\\r"); break;
+        case '\t': bullc__buf_puts(b, "\\t"); break;
+        default: bullc__buf_printf(b, "\\u%04x", c); break;
+        }
+    }
+    bullc__buf_append(b, s + run, n - run);
+    bullc__buf_puts(b, "\"");
+}
+
+/* A key that JavaScript treats as an array index (canonical decimal below 2^32 - 1): such keys
+ * come first, in ascending order, when an object is enumerated. */
+static int index_key(const char *k, unsigned long long *out)
+{
+    if (!k || !*k || (k[0] == '0' && k[1]) || strlen(k) > 10)
+        return 0;
+    unsigned long long v = 0;
+    for (const char *p = k; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return 0;
+        v = v * 10 + (unsigned long long)(*p - '0');
+    }
+    if (v >= 4294967295ULL)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* The member JSON.parse keeps for `key`: the last one with that key. */
+static const cJSON *last_member(const cJSON *obj, const char *key)
+{
+    const cJSON *found = NULL;
+    for (const cJSON *c = obj->child; c; c = c->next)
+        if (c->string && strcmp(c->string, key) == 0)
+            found = c;
+    return found;
+}
+
+/* Whether `m` is the first member carrying its key (where JavaScript places the property). */
+static int first_of_key(const cJSON *obj, const cJSON *m)
+{
+    for (const cJSON *c = obj->child; c && c != m; c = c->next)
+        if (c->string && strcmp(c->string, m->string) == 0)
+            return 0;
+    return 1;
+}
+
+static void print_value(bullc__buf *b, const cJSON *j, int depth);
+
+static void print_member(bullc__buf *b, const cJSON *obj, const cJSON *m, int *first, int depth)
+{
+    if (!*first)
+        bullc__buf_puts(b, ",");
+    *first = 0;
+    bullc__json_string(b, m->string, strlen(m->string));
+    bullc__buf_puts(b, ":");
+    print_value(b, last_member(obj, m->string), depth + 1);
+}
+
+static void print_object(bullc__buf *b, const cJSON *obj, int depth)
+{
+    bullc__buf_puts(b, "{");
+    int first = 1;
+    /* index-like keys first, ascending (repeated selection keeps this allocation-free) */
+    unsigned long long prev = 0;
+    int have_prev = 0;
+    for (;;) {
+        const cJSON *best = NULL;
+        unsigned long long bv = 0, v;
+        for (const cJSON *c = obj->child; c; c = c->next)
+            if (c->string && index_key(c->string, &v) && (!have_prev || v > prev) &&
+                (!best || v < bv)) {
+                best = c;
+                bv = v;
+            }
+        if (!best)
+            break;
+        print_member(b, obj, best, &first, depth);
+        prev = bv;
+        have_prev = 1;
+    }
+    unsigned long long dummy;
+    for (const cJSON *c = obj->child; c; c = c->next)
+        if (c->string && !index_key(c->string, &dummy) && first_of_key(obj, c))
+            print_member(b, obj, c, &first, depth);
+    bullc__buf_puts(b, "}");
+}
+
+static void print_value(bullc__buf *b, const cJSON *j, int depth)
+{
+    if (depth > BULLC__JSON_MAX_DEPTH) {
+        b->oom = 1; /* cannot happen for parsed input; refuse rather than recurse forever */
+        return;
+    }
+    switch (j->type & 0xff) {
+    case cJSON_NULL: bullc__buf_puts(b, "null"); break;
+    case cJSON_False: bullc__buf_puts(b, "false"); break;
+    case cJSON_True: bullc__buf_puts(b, "true"); break;
+    case cJSON_Number: bullc__json_number(b, j->valuedouble); break;
+    case cJSON_String:
+        bullc__json_string(b, j->valuestring ? j->valuestring : "",
+                           j->valuestring ? strlen(j->valuestring) : 0);
+        break;
+    case cJSON_Array:
+        bullc__buf_puts(b, "[");
+        for (const cJSON *c = j->child; c; c = c->next) {
+            if (c != j->child)
+                bullc__buf_puts(b, ",");
+            print_value(b, c, depth + 1);
+        }
+        bullc__buf_puts(b, "]");
+        break;
+    case cJSON_Object: print_object(b, j, depth); break;
+    default: bullc__buf_puts(b, "null"); break;
+    }
+}
+
 char *bullc_json_print(const bullc_json_t *v)
 {
-    return v ? cJSON_PrintUnformatted(CJ(v)) : NULL;
+    if (!v)
+        return NULL;
+    bullc__buf b;
+    bullc__buf_init(&b);
+    print_value(&b, CJ(v), 0);
+    if (b.oom) {
+        bullc__buf_free(&b);
+        return NULL;
+    }
+    return bullc__buf_take(&b);
 }

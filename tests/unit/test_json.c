@@ -1,0 +1,143 @@
+/* test_json.c - bullc_json_print writes exactly what JSON.stringify(JSON.parse(text)) writes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Parses `text` the way job data is parsed and prints it back. */
+static char *roundtrip(const char *text)
+{
+    cJSON *j = cJSON_Parse(text);
+    assert_non_null(j);
+    char *out = bullc_json_print((const bullc_json_t *)(const void *)j);
+    cJSON_Delete(j);
+    assert_non_null(out);
+    return out;
+}
+
+static void expect(const char *in, const char *want)
+{
+    char *got = roundtrip(in);
+    if (strcmp(got, want) != 0)
+        fail_msg("%s printed as %s, JSON.stringify gives %s", in, got, want);
+    bullc_free(got);
+}
+
+/* Expected texts are what Node 20 prints for JSON.stringify(JSON.parse(in)). */
+static void numbers_like_javascript(void **state)
+{
+    (void)state;
+    expect("0.30000000000000004", "0.30000000000000004");
+    expect("0.1", "0.1");
+    expect("1e21", "1e+21");
+    expect("1e20", "100000000000000000000");
+    expect("123456789012345680000", "123456789012345680000");
+    expect("1e-7", "1e-7");
+    expect("0.000001", "0.000001");
+    expect("1.23e-18", "1.23e-18");
+    expect("-0", "0");
+    expect("-0.0", "0");
+    expect("5e-324", "5e-324");
+    expect("1.7976931348623157e308", "1.7976931348623157e+308");
+    expect("9007199254740993", "9007199254740992");
+    expect("100", "100");
+    expect("-1.5", "-1.5");
+    expect("2.5E+3", "2500");
+    expect("1.0", "1");
+    expect("123.456e5", "12345600");
+    expect("4.35", "4.35");
+    expect("1e-6", "0.000001");
+    expect("1.5e-6", "0.0000015");
+    expect("1e300", "1e+300");
+}
+
+static void strings_and_keys_like_javascript(void **state)
+{
+    (void)state;
+    expect("\"a\\u0001\\n\\\"\\\\\\/\\u001f\\t\\b\\f\\r\"", "\"a\\u0001\\n\\\"\\\\/\\u001f\\t\\b\\f\\r\"");
+    expect("\"\\u00e9\\u20ac\"", "\"\xc3\xa9\xe2\x82\xac\"");
+    /* array-index keys first in ascending order, then the rest in insertion order */
+    expect("{\"b\":1,\"2\":2,\"1\":3,\"a\":0,\"01\":4,\"4294967295\":5,\"4294967294\":6}",
+           "{\"1\":3,\"2\":2,\"4294967294\":6,\"b\":1,\"a\":0,\"01\":4,\"4294967295\":5}");
+    /* duplicate keys: the last value, at the first key's place */
+    expect("{\"x\":1,\"y\":2,\"x\":3}", "{\"x\":3,\"y\":2}");
+    expect(" [ 1 , { } , [ ] , null , true , false ] ", "[1,{},[],null,true,false]");
+}
+
+static void get_takes_last_duplicate(void **state)
+{
+    (void)state;
+    cJSON *j = cJSON_Parse("{\"k\":1,\"k\":2}");
+    assert_non_null(j);
+    const bullc_json_t *v = bullc_json_get((const bullc_json_t *)(const void *)j, "k");
+    long long n = 0;
+    assert_int_equal(bullc_json_int(v, &n), 0);
+    assert_int_equal(n, 2);
+    cJSON_Delete(j);
+}
+
+/* Property: for many doubles the text reads back as the same value, and no shorter digit string
+ * does (so it is the shortest, as ECMAScript requires). */
+static void numbers_shortest_roundtrip(void **state)
+{
+    (void)state;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 20000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double d;
+        if (i % 2) {
+            memcpy(&d, &x, sizeof d);
+            if (!isfinite(d))
+                continue;
+        } else {
+            d = (double)(x % 1000000007ULL) / (double)(1 + (x >> 40) % 100000);
+        }
+        bullc__buf b;
+        bullc__buf_init(&b);
+        bullc__json_number(&b, d);
+        char *s = bullc__buf_take(&b);
+        assert_non_null(s);
+        double back = strtod(s, NULL);
+        if (back != d && !(d == 0 && back == 0))
+            fail_msg("%.17g printed as %s", d, s);
+        /* count significant digits and check one fewer cannot round-trip */
+        int digits = 0, started = 0, zeros = 0;
+        for (const char *p = s; *p && *p != 'e'; p++) {
+            if (*p >= '1' && *p <= '9')
+                started = 1;
+            if (started && *p >= '0' && *p <= '9') {
+                digits++;
+                zeros = *p == '0' ? zeros + 1 : 0; /* trailing zeros are not significant */
+            }
+        }
+        digits -= zeros;
+        if (digits > 1 && d != 0) {
+            char shorter[48];
+            snprintf(shorter, sizeof shorter, "%.*e", digits - 2, d);
+            assert_true(strtod(shorter, NULL) != d);
+        }
+        free(s);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(numbers_like_javascript),
+        cmocka_unit_test(strings_and_keys_like_javascript),
+        cmocka_unit_test(get_takes_last_duplicate),
+        cmocka_unit_test(numbers_shortest_roundtrip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
