@@ -46,8 +46,8 @@ after(async () => {
 
 // A Node Queue that writes nothing on its own (no meta.version), so both sides
 // start from an empty database.
-async function withNodeQueue(redis, name, fn) {
-  const q = new Queue(name, { connection: redis.connection, skipMetasUpdate: true });
+async function withNodeQueue(redis, name, fn, prefix = undefined) {
+  const q = new Queue(name, { connection: redis.connection, skipMetasUpdate: true, prefix });
   q.on('error', () => {});
   try {
     return await fn(q);
@@ -64,20 +64,22 @@ async function sameState(what) {
 }
 
 // Each step: [name, data, opts, {pause?}] added in order on both sides.
-async function differential(label, steps, { queue = 'pq', pause = false } = {}) {
+// setup(client) prepares both databases the same way first.
+async function differential(label, steps, { queue = 'pq', pause = false, setup, prefix } = {}) {
   await Promise.all([ca.flushall(), cb.flushall()]);
   if (pause) {
     await withNodeQueue(A, queue, (q) => q.pause());
     await withNodeQueue(B, queue, (q) => q.pause());
   }
+  if (setup) await Promise.all([setup(ca), setup(cb)]);
   const idsA = await withNodeQueue(A, queue, async (q) => {
     const ids = [];
     for (const [name, data, opts] of steps) ids.push((await q.add(name, data, opts)).id);
     return ids;
-  });
+  }, prefix);
   const idsB = [];
   for (const [name, data, opts] of steps) {
-    const args = [name, JSON.stringify(data)];
+    const args = [...(prefix ? ['--prefix', prefix] : []), name, JSON.stringify(data)];
     if (opts !== undefined) args.push(JSON.stringify(opts));
     const r = await enqueue(B, queue, args);
     assert.equal(r.code, 0, `${label}: bullc_enqueue failed: ${r.stderr}`);
@@ -171,6 +173,19 @@ test('add is identical to Node: paused queue (no marker, jobs in wait)', async (
   ], { pause: true });
   assert.deepEqual(s['bull:pq:wait'].value, ['1']);
   assert.equal(s['bull:pq:marker'].value.length, 1, 'only the delayed marker');
+});
+
+test('add is identical to Node: queue at its global concurrency (no marker)', async () => {
+  const s = await differential('maxed', [['a', {}, {}], ['p', {}, { priority: 1 }]], {
+    setup: (c) => c.multi().hset('bull:pq:meta', 'concurrency', '1').lpush('bull:pq:active', 'x').exec(),
+  });
+  assert.equal(s['bull:pq:marker'], undefined);
+});
+
+test('add is identical to Node: custom prefix with a hash tag', async () => {
+  const s = await differential('prefix', [['a', {}, { delay: DAY }], ['b', {}, { jobId: 'k', deduplication: { id: 'x' } }]],
+    { prefix: '{tag}' });
+  assert.ok(s['{tag}:pq:de:x'] && s['{tag}:pq:k'] && s['{tag}:pq:delayed']);
 });
 
 test('dedup: a stale window (owner gone) is taken over, as Node does', async () => {
