@@ -24,10 +24,11 @@ B ?= build
 LIB_SRC := $(wildcard libbullc/*.c)
 LIB_OBJ := $(patsubst libbullc/%.c,$(B)/obj/%.o,$(LIB_SRC)) $(B)/obj/scripts_gen.o
 # scripts, in bullc__script_id order
-SCRIPTS := moveToActive moveToFinished extendLocks moveStalledJobsToWait retryJob moveToDelayed
+SCRIPTS := moveToActive moveToFinished extendLocks moveStalledJobsToWait retryJob moveToDelayed \
+           addJob getState getCounts
 LUA := $(wildcard lua/*.lua lua/include/*.lua)
 
-EXAMPLES := echo_worker
+EXAMPLES := echo_worker bullc_enqueue
 EXAMPLE_BINS := $(addprefix $(B)/bin/,$(EXAMPLES))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
@@ -69,6 +70,10 @@ $(B)/bullc.pc: Makefile include/bullc.h | $(B)
 	$(call write_pc,$@)
 
 $(B)/bin/%: examples/%.c $(B)/libbullc.a | $(B)/bin
+	$(CC) $(REAL_CFLAGS) $< -o $@ $(B)/libbullc.a $(REAL_LDFLAGS) $(LIBS)
+
+# the producer CLI (examples/enqueue.c) is installed under a prefixed name
+$(B)/bin/bullc_enqueue: examples/enqueue.c $(B)/libbullc.a | $(B)/bin
 	$(CC) $(REAL_CFLAGS) $< -o $@ $(B)/libbullc.a $(REAL_LDFLAGS) $(LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libbullc.a | $(B)/tests

@@ -375,8 +375,12 @@ BULLC_API const char *bullc_queue_errmsg(const bullc_queue_t *queue);
  * (NULL = "{}"); `opts_json` is a JSON object with the same options Node takes (NULL = none):
  * jobId, delay, priority, lifo, attempts, backoff (number or {type, delay, jitter}),
  * removeOnComplete/removeOnFail (true, false, n or {age, count, limit}), keepLogs,
- * stackTraceLimit, timestamp, deduplication {id, ttl, extend, replace}. Unknown or ill-typed
- * options give BULLC_EINVAL (see bullc_queue_errmsg). The job is stored exactly as Node would
+ * stackTraceLimit, timestamp, deduplication {id, ttl, extend, replace}, sizeLimit. Unknown or
+ * ill-typed options (null included), and those this producer does not offer (parent and the
+ * other flow options, repeat, telemetry, deduplication keepLastIfActive/reschedule), give
+ * BULLC_EINVAL; so do the values Node's Queue.add refuses, with Node's message (see
+ * bullc_queue_errmsg). BULLC_EJSON when data_json or opts_json is not JSON; data_json is stored
+ * verbatim. Nothing is written when an add is refused. The job is stored exactly as Node would
  * store it. If `id_out` is not NULL it receives the job id (free with bullc_free()); when the
  * id already exists, or the job was deduplicated, it is the existing job's id, as in Node. */
 BULLC_API int bullc_queue_add(bullc_queue_t *queue, const char *name, const char *data_json,
@@ -411,7 +415,8 @@ typedef struct bullc_job_counts {
         waiting_children;
 } bullc_job_counts_t;
 
-/* Job counts per state in one round trip, as Node's queue.getJobCounts(). */
+/* Job counts per state in one round trip, as Node's queue.getJobCounts(). `paused` counts the
+ * legacy v5 `paused` list, which Node 6 leaves out of its counts. */
 BULLC_API int bullc_queue_get_counts(bullc_queue_t *queue, bullc_job_counts_t *out);
 
 #ifdef __cplusplus
