@@ -1,5 +1,6 @@
 /* echo_worker - a small diagnostic worker: point it at any queue and it returns each job's data
- * (or does what the data asks: sleep, fail, fail some attempts, fail for good).
+ * (or does what the data asks: sleep, fail, fail some attempts, fail for good, wait for its
+ * children, return its children's values).
  *
  *   echo_worker --queue NAME [--redis URL] [--prefix P] [--concurrency N] [--name NAME]
  *               [--lock-duration MS] [--stalled-interval MS] [--max-stalled-count N]
@@ -90,6 +91,14 @@ static int echo(bullc_job_t *job, void *ud)
     /* "progress" and "logs" are accepted; reporting them needs the handler calls of a later
      * release, so they are ignored for now */
 
+    /* flows: "waitChildren": true parks the job while it has unfinished children (it runs
+     * again once they are done, and then goes on) */
+    if (bullc_json_type(bullc_json_get(data, "waitChildren")) == BULLC_JSON_TRUE) {
+        int rc = bullc_job_move_to_waiting_children(job);
+        if (rc != 0)
+            return rc; /* BULLC_EMOVED, or an error that fails the job */
+    }
+
     char msg[1024];
     if ((v = bullc_json_get(data, "unrecoverable")) != NULL)
         return bullc_job_fail_unrecoverable(job, message_of(job, v, "unrecoverable", msg, sizeof msg));
@@ -100,6 +109,19 @@ static int echo(bullc_job_t *job, void *ud)
         snprintf(msg, sizeof msg, "attempt %ld failed", bullc_job_attempts_made(job) + 1);
         return bullc_job_fail(job, msg);
     }
+    /* flows: "returnChildren": true returns the children's values, "returnIgnored": true the
+     * children failures it tolerated */
+    int children = bullc_json_type(bullc_json_get(data, "returnChildren")) == BULLC_JSON_TRUE;
+    if (children || bullc_json_type(bullc_json_get(data, "returnIgnored")) == BULLC_JSON_TRUE) {
+        char *values = NULL;
+        int rc = children ? bullc_job_children_values(job, &values)
+                          : bullc_job_ignored_children_failures(job, &values);
+        if (rc == 0)
+            rc = bullc_job_set_result(job, values);
+        bullc_free(values);
+        return rc;
+    }
+
     /* the result exactly as the producer wrote it (numbers keep their spelling) */
     const char *raw;
     size_t len;

@@ -135,6 +135,7 @@ typedef enum bullc__script_id {
     BULLC__S_MOVE_STALLED,
     BULLC__S_RETRY_JOB,
     BULLC__S_MOVE_TO_DELAYED,
+    BULLC__S_MOVE_TO_WAITING_CHILDREN,
     BULLC__S_COUNT
 } bullc__script_id;
 
@@ -196,6 +197,11 @@ struct bullc_job {
     int unrecoverable;
     int moved;           /* the handler moved the job itself (delayed, waiting-children, wait):
                             set by the call that moved it; no outcome is recorded */
+    /* what the calls a handler makes on its job need; set where the job is handed to the
+     * handler thread, valid while its handler runs */
+    bullc__conn *cn;           /* the handler thread's connection */
+    const char *token;         /* this attempt's lock token */
+    const bullc__keys *keys;   /* the worker's queue keys */
 };
 
 /* Builds a job from the flat HGETALL array reply and its id. BULLC_EBADJOB when the reply is not
@@ -212,6 +218,9 @@ void *bullc__job_opts_cjson(bullc_job_t *job);
 int bullc__json_valid(const char *s);
 /* A copy of `s` with lone-surrogate \u escapes replaced by \ufffd (so cJSON can parse it). */
 char *bullc__json_fix_surrogates(const char *s);
+/* Appends bytes s[0..n) as a JSON string literal, escaped as JSON.stringify does; bytes that are
+ * not valid UTF-8 become \ufffd. */
+void bullc__json_append_string(bullc__buf *b, const char *s, size_t n);
 
 /* ---- misc ----------------------------------------------------------------------------------- */
 

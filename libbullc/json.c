@@ -315,3 +315,69 @@ char *bullc_json_print(const bullc_json_t *v)
 {
     return v ? cJSON_PrintUnformatted(CJ(v)) : NULL;
 }
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if the bytes there are not one. */
+static size_t utf8_seq(const unsigned char *p, size_t left)
+{
+    unsigned c = p[0];
+    size_t n;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, min = 0x10000;
+    else
+        return 0;
+    if (left < n)
+        return 0;
+    unsigned cp = c & (0x7f >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+void bullc__json_append_string(bullc__buf *b, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    bullc__buf_append(b, "\"", 1);
+    while (p < end) {
+        unsigned c = *p;
+        const char *esc = NULL;
+        switch (c) {
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\b': esc = "\\b"; break;
+        case '\f': esc = "\\f"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        default: break;
+        }
+        if (esc) {
+            bullc__buf_puts(b, esc);
+            p++;
+        } else if (c < 0x20) {
+            bullc__buf_printf(b, "\\u%04x", c);
+            p++;
+        } else {
+            size_t k = utf8_seq(p, (size_t)(end - p));
+            if (k == 0) {
+                bullc__buf_puts(b, "\\ufffd"); /* what a UTF-8 decoder reads there */
+                p++;
+            } else {
+                bullc__buf_append(b, p, k);
+                p += k;
+            }
+        }
+    }
+    bullc__buf_append(b, "\"", 1);
+}

@@ -1,0 +1,311 @@
+'use strict';
+// Flows and deduplication as a worker sees them, run twice on fresh private
+// redis-servers: once with Node BullMQ 6.7.0's own Worker (lib/echo.js) and
+// once with build/bin/echo_worker. Each scenario adds its jobs with Node
+// (FlowProducer, Queue), then runs one worker per phase, queue by queue, at
+// concurrency 1, so that the order of everything is fixed. The masked Redis
+// state of every queue involved and each queue's event sequence must be
+// identical; on top, each test checks the outcome Node reports.
+//
+// echo_worker flags used here (lib/echo.js has the same): waitChildren ->
+// bullc_job_move_to_waiting_children, returnChildren -> the parent returns
+// bullc_job_children_values, returnIgnored -> it returns
+// bullc_job_ignored_children_failures.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const { Queue, Worker, FlowProducer } = require('bullmq');
+const I = require('./lib/interop');
+const { echoProcessor } = require('./lib/echo');
+const { dumpQueue, maskWorkerState, diffStates } = require('./lib/diff');
+
+const WORKER_NAME = 'flowsw';
+
+function eventRecords(evs) {
+  return evs.map(({ id, ...f }) => {
+    const r = { ...f };
+    if (r.event === 'delayed') r.delay = '<ts>';
+    return JSON.stringify(r);
+  });
+}
+
+const finished = (e) => e.event === 'completed' || e.event === 'failed';
+
+// What a phase step can use: add jobs with Node while the worker runs, and
+// wait for events of a queue.
+function context(redis, client) {
+  return {
+    redis,
+    client,
+    async events(qname) { return I.readStream(client, qname); },
+    async until(qname, pred, what, timeout = 30000) {
+      let last = [];
+      try {
+        await I.waitFor(async () => {
+          last = await I.readStream(client, qname);
+          return pred(last);
+        }, { timeout, interval: 40, what: `${qname}: ${what}` });
+      } catch (e) {
+        e.message += `\nlast events: ${last.map((x) => `${x.event}:${x.jobId || ''}`).join(' ')}`;
+        throw e;
+      }
+    },
+    async count(qname, pred, n, what) {
+      return this.until(qname, (evs) => evs.filter(pred).length >= n, what);
+    },
+    async add(qname, name, data, opts) {
+      const q = new Queue(qname, { connection: redis.connection });
+      try { return await q.add(name, data, opts || {}); } finally { await q.close(); }
+    },
+  };
+}
+
+// scenario = { queues, setup(ctx), phases: [{ queue, run(ctx) }] }
+async function runScenario(t, kind, scenario) {
+  const redis = await I.useRedis(t);
+  const client = I.useClient(t, redis);
+  const ctx = context(redis, client);
+  await scenario.setup(ctx);
+  for (const ph of scenario.phases) {
+    let stop;
+    let w;
+    if (kind === 'node') {
+      const nw = new Worker(ph.queue, echoProcessor, { connection: redis.connection, concurrency: 1, name: WORKER_NAME });
+      nw.on('error', () => {});
+      stop = () => nw.close();
+    } else {
+      w = I.useWorker(t, redis, ph.queue, ['--concurrency', '1', '--name', WORKER_NAME]);
+      stop = async () => {
+        const r = await I.stopWorker(w);
+        assert.deepEqual(r, { code: 0, signal: null }, `echo_worker exit; stderr:\n${I.tail(w)}`);
+      };
+    }
+    try {
+      await ph.run(ctx);
+      await I.sleep(300); // let the worker settle into its blocking wait, as when idle
+    } catch (e) {
+      if (w) e.message += `\necho_worker stderr:\n${I.tail(w)}`;
+      throw e;
+    } finally {
+      await stop();
+    }
+  }
+  const raw = await dumpQueue(client, scenario.queues.map((q) => `bull:${q}:`));
+  const events = {};
+  for (const q of scenario.queues) events[q] = eventRecords(await I.readStream(client, q));
+  return { raw, state: maskWorkerState(raw), events, client, redis };
+}
+
+// Runs the scenario both ways; `check(run, kind)` asserts the outcome of
+// each run (while its Redis is still up), then the two are compared.
+async function differential(t, scenario, check) {
+  I.requireEchoWorker();
+  const node = await runScenario(t, 'node', scenario);
+  await check(node, 'node');
+  const c = await runScenario(t, 'c', scenario);
+  await check(c, 'c');
+  const evDiffs = [];
+  for (const q of scenario.queues) {
+    const a = node.events[q];
+    const b = c.events[q];
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      if (a[i] !== b[i]) evDiffs.push(`${q} event #${i}: node ${a[i]} vs C ${b[i]}`);
+    }
+  }
+  const stDiffs = diffStates(node.state, c.state);
+  if (evDiffs.length || stDiffs.length) {
+    assert.fail([
+      `${evDiffs.length} event difference(s), ${stDiffs.length} state difference(s) (A = Node Worker, B = echo_worker)`,
+      ...evDiffs.slice(0, 40), ...stDiffs.slice(0, 80),
+    ].join('\n'));
+  }
+}
+
+const hashOf = (run, key) => {
+  const e = run.raw[key];
+  assert.ok(e, `${key} exists`);
+  return e.value;
+};
+const zmembers = (run, key) => (run.raw[key] ? run.raw[key].value.map(([m]) => m) : []);
+
+async function withFlow(redis, fn) {
+  const flow = new FlowProducer({ connection: redis.connection });
+  try { return await fn(flow); } finally { await flow.close(); }
+}
+
+test('flows: a tree over three queues with a grandchild level; parents read their children values', { timeout: 120000 }, async (t) => {
+  const [P, C, G] = ['fl-p', 'fl-c', 'fl-g'];
+  const scenario = {
+    queues: [P, C, G],
+    setup: (ctx) => withFlow(ctx.redis, (flow) => flow.add({
+      name: 'root', queueName: P, data: { returnChildren: true }, opts: { jobId: 'root' },
+      children: [
+        { name: 'a', queueName: P, data: { result: 'A' }, opts: { jobId: 'a' } },
+        {
+          name: 'b', queueName: C, data: { returnChildren: true }, opts: { jobId: 'b' },
+          children: [
+            { name: 'g1', queueName: C, data: { result: 1 }, opts: { jobId: 'g1' } },
+            { name: 'g2', queueName: G, data: { result: { x: [2, 'two'], s: 'q"\\/' } }, opts: { jobId: 'g2' } },
+          ],
+        },
+        { name: 'c', queueName: C, data: { v: 'c' }, opts: { jobId: 'c' } },
+      ],
+    })),
+    phases: [
+      { queue: G, run: (ctx) => ctx.count(G, finished, 1, 'g2 finished') },
+      { queue: C, run: (ctx) => ctx.count(C, finished, 3, 'g1, b, c finished') },
+      { queue: P, run: (ctx) => ctx.count(P, finished, 2, 'a, root finished') },
+    ],
+  };
+  await differential(t, scenario, async (run, kind) => {
+    const b = hashOf(run, `bull:${C}:b`);
+    assert.deepEqual(JSON.parse(b.returnvalue),
+      { [`bull:${C}:g1`]: 1, [`bull:${G}:g2`]: { x: [2, 'two'], s: 'q"\\/' } }, `${kind}: b's children values`);
+    const root = hashOf(run, `bull:${P}:root`);
+    const expected = { [`bull:${P}:a`]: 'A', [`bull:${C}:b`]: JSON.parse(b.returnvalue), [`bull:${C}:c`]: { v: 'c' } };
+    assert.deepEqual(JSON.parse(root.returnvalue), expected, `${kind}: root's children values`);
+    // what the parent returned is what Node's Job.getChildrenValues() reads
+    const q = new Queue(P, { connection: run.redis.connection });
+    try {
+      const job = await q.getJob('root');
+      assert.equal(await job.getState(), 'completed');
+      assert.deepEqual(await job.getChildrenValues(), expected);
+      assert.deepEqual(job.returnvalue, expected);
+    } finally { await q.close(); }
+  });
+});
+
+test('flows: the four failure policies (and none) with a failing child', { timeout: 120000 }, async (t) => {
+  const [PP, PC, PZ] = ['fl-pp', 'fl-pc', 'fl-pz'];
+  const policies = {
+    fpof: 'failParentOnFailure', cpof: 'continueParentOnFailure',
+    idof: 'ignoreDependencyOnFailure', rdof: 'removeDependencyOnFailure', none: null,
+  };
+  const scenario = {
+    queues: [PP, PC, PZ],
+    setup: (ctx) => withFlow(ctx.redis, async (flow) => {
+      for (const [short, opt] of Object.entries(policies)) {
+        const ignored = short === 'cpof' || short === 'idof';
+        await flow.add({
+          name: `p-${short}`, queueName: PP,
+          data: ignored ? { returnIgnored: true } : { returnChildren: true }, opts: { jobId: `p-${short}` },
+          children: [
+            { name: `bad-${short}`, queueName: PC, data: { fail: `bad ${short}` }, opts: { jobId: `bad-${short}`, ...(opt ? { [opt]: true } : {}) } },
+            { name: `ok-${short}`, queueName: PC, data: { result: short }, opts: { jobId: `ok-${short}` } },
+          ],
+        });
+      }
+      // continueParentOnFailure while a sibling (in a queue nobody serves) is
+      // still pending: the parent runs, and completing it fails with
+      // "pending dependencies".
+      await flow.add({
+        name: 'p-cpof2', queueName: PP, data: { returnIgnored: true }, opts: { jobId: 'p-cpof2' },
+        children: [
+          { name: 'bad-cpof2', queueName: PC, data: { unrecoverable: 'bad cpof2' }, opts: { jobId: 'bad-cpof2', continueParentOnFailure: true } },
+          { name: 'never', queueName: PZ, data: {}, opts: { jobId: 'never' } },
+        ],
+      });
+    }),
+    phases: [
+      { queue: PC, run: (ctx) => ctx.count(PC, finished, 11, '11 children finished') },
+      { queue: PP, run: (ctx) => ctx.count(PP, finished, 5, '5 parents finished') },
+    ],
+  };
+  await differential(t, scenario, async (run, kind) => {
+    const k = (id) => `bull:${PP}:${id}`;
+    const fp = hashOf(run, k('p-fpof'));
+    assert.equal(fp.failedReason, `child bull:${PC}:bad-fpof failed`, `${kind}: fpof parent failed by its child`);
+    assert.ok(!('defa' in fp), `${kind}: defa removed once failed`);
+    assert.deepEqual(zmembers(run, `${k('p-fpof')}:unsuccessful`), [`bull:${PC}:bad-fpof`]);
+    assert.ok(zmembers(run, `bull:${PP}:failed`).includes('p-fpof'));
+
+    assert.deepEqual(JSON.parse(hashOf(run, k('p-cpof')).returnvalue), { [`bull:${PC}:bad-cpof`]: 'bad cpof' },
+      `${kind}: cpof parent returns the failure it tolerated`);
+    assert.deepEqual(JSON.parse(hashOf(run, k('p-idof')).returnvalue), { [`bull:${PC}:bad-idof`]: 'bad idof' },
+      `${kind}: idof parent returns the failure it ignored`);
+    assert.deepEqual(JSON.parse(hashOf(run, k('p-rdof')).returnvalue), { [`bull:${PC}:ok-rdof`]: 'rdof' },
+      `${kind}: rdof parent: the failed child is just gone`);
+    assert.ok(!run.raw[`${k('p-rdof')}:failed`], `${kind}: rdof keeps no failure`);
+    for (const s of ['cpof', 'idof', 'rdof']) assert.ok(zmembers(run, `bull:${PP}:completed`).includes(`p-${s}`));
+
+    assert.deepEqual(zmembers(run, `bull:${PP}:waiting-children`), ['p-none'], `${kind}: without a policy the parent waits`);
+    assert.deepEqual(run.raw[`${k('p-none')}:dependencies`].value, [`bull:${PC}:bad-none`]);
+
+    const c2 = hashOf(run, k('p-cpof2'));
+    assert.equal(c2.failedReason, 'Job p-cpof2 has pending dependencies. moveToFinished', `${kind}: cpof2`);
+    assert.deepEqual(run.raw[`${k('p-cpof2')}:dependencies`].value, [`bull:${PZ}:never`]);
+  });
+});
+
+test('flows: a parent that moves itself to waiting-children runs again once its children are done', { timeout: 120000 }, async (t) => {
+  const [WP, WC] = ['fl-wp', 'fl-wc'];
+  const scenario = {
+    queues: [WP, WC],
+    setup: async (ctx) => {
+      await ctx.add(WP, 'parent', { waitChildren: true, returnChildren: true }, { jobId: 'wparent' });
+      await ctx.add(WP, 'lonely', { waitChildren: true, result: 'alone' }, { jobId: 'lonely' });
+      await ctx.add(WC, 'k1', { result: 'one' }, { jobId: 'k1', parent: { id: 'wparent', queue: `bull:${WP}` } });
+      await ctx.add(WC, 'k2', { result: 2 }, { jobId: 'k2', parent: { id: 'wparent', queue: `bull:${WP}` } });
+    },
+    phases: [
+      {
+        queue: WP,
+        run: async (ctx) => {
+          await ctx.count(WP, (e) => e.event === 'waiting-children' && e.jobId === 'wparent', 1, 'parent moved');
+          await ctx.count(WP, finished, 1, 'lonely finished');
+        },
+      },
+      { queue: WC, run: (ctx) => ctx.count(WC, finished, 2, 'children finished') },
+      { queue: WP, run: (ctx) => ctx.count(WP, finished, 2, 'parent finished') },
+    ],
+  };
+  await differential(t, scenario, async (run, kind) => {
+    const p = hashOf(run, `bull:${WP}:wparent`);
+    assert.deepEqual(JSON.parse(p.returnvalue), { [`bull:${WC}:k1`]: 'one', [`bull:${WC}:k2`]: 2 }, `${kind}: values`);
+    assert.equal(p.ats, '2', `${kind}: processed twice`);
+    assert.equal(p.atm, '1', `${kind}: moving to waiting-children counts no attempt`);
+    const evs = await I.readStream(run.client, WP);
+    assert.deepEqual(evs.filter((e) => e.jobId === 'wparent').map((e) => `${e.event}/${e.prev || ''}`),
+      ['added/', 'waiting/', 'active/waiting', 'waiting-children/active', 'waiting/waiting-children',
+        'active/waiting', 'completed/active'], `${kind}: parent's events`);
+    const l = hashOf(run, `bull:${WP}:lonely`);
+    assert.equal(l.returnvalue, '"alone"', `${kind}: nothing to wait for: the handler went on`);
+    assert.equal(l.ats, '1');
+  });
+});
+
+test('flows: deduplication as a worker sees it: key released on finish, keepLastIfActive next job', { timeout: 120000 }, async (t) => {
+  const D = 'fl-dedup';
+  const isCompleted = (id) => (e) => e.event === 'completed' && e.jobId === id;
+  const scenario = {
+    queues: [D],
+    setup: (ctx) => ctx.add(D, 'd1', { sleepMs: 800, result: 'first' }, { deduplication: { id: 'k' } }),
+    phases: [{
+      queue: D,
+      run: async (ctx) => {
+        await ctx.count(D, (e) => e.event === 'active' && e.jobId === '1', 1, 'd1 active');
+        const d2 = await ctx.add(D, 'd2', { result: 'dup' }, { deduplication: { id: 'k' } });
+        assert.equal(d2.id, '1', 'd2 deduplicated into d1 while d1 runs');
+        await ctx.count(D, isCompleted('1'), 1, 'd1 completed');
+        const d3 = await ctx.add(D, 'd3', { result: 'after' }, { deduplication: { id: 'k' } });
+        assert.equal(d3.id, '3', 'dedup key released on finish: d3 is a new job');
+        await ctx.count(D, isCompleted('3'), 1, 'd3 completed');
+
+        const klia = { id: 'q', keepLastIfActive: true };
+        await ctx.add(D, 'e1', { sleepMs: 800, result: 'e1' }, { deduplication: klia });
+        await ctx.count(D, (e) => e.event === 'active' && e.jobId === '4', 1, 'e1 active');
+        await ctx.add(D, 'e2', { result: 'e2' }, { deduplication: klia });
+        await ctx.add(D, 'e3', { result: 'e3' }, { deduplication: klia });
+        await ctx.count(D, (e) => e.event === 'completed', 4, 'e1 and its next job completed');
+      },
+    }],
+  };
+  await differential(t, scenario, async (run, kind) => {
+    const evs = await I.readStream(run.client, D);
+    const done = evs.filter((e) => e.event === 'completed').map((e) => [e.jobId, JSON.parse(e.returnvalue)]);
+    assert.equal(done.length, 4, `${kind}: four jobs ran`);
+    assert.deepEqual(done.slice(0, 3), [['1', 'first'], ['3', 'after'], ['4', 'e1']], `${kind}: order`);
+    assert.equal(done[3][1], 'e3', `${kind}: the next job is the last one added while e1 was active`);
+    assert.ok(!run.raw[`bull:${D}:de:k`], `${kind}: de:k released`);
+    assert.ok(!run.raw[`bull:${D}:dn:q`], `${kind}: dn:q consumed`);
+  });
+});
