@@ -5,6 +5,7 @@
  *   echo_worker --queue NAME [--redis URL] [--prefix P] [--concurrency N] [--name NAME]
  *               [--lock-duration MS] [--stalled-interval MS] [--max-stalled-count N]
  *               [--max-jobs N] [--quiet]
+ *               [--remove-on-complete SPEC] [--remove-on-fail SPEC]
  *
  * Exit status: 0 after a stop (SIGINT/SIGTERM, or --max-jobs reached), 1 when Redis cannot be
  * used, 2 on a bad argument.
@@ -136,11 +137,53 @@ static int echo(bullc_job_t *job, void *ud)
     return bullc_job_set_result(job, bullc_job_data(job));
 }
 
+/* --remove-on-complete / --remove-on-fail SPEC: "true" (remove at once), "false" (keep all),
+ * N (keep the newest N) or "age=S,count=N,limit=L" with any of the three (BullMQ's KeepJobs). */
+static int keep_arg(const char *opt, const char *s, bullc_keep_jobs_t *out)
+{
+    bullc_keep_jobs_t k = {-1, 0, 0};
+    char *end;
+    if (!strcmp(s, "true")) {
+        k.count = 0;
+    } else if (!strcmp(s, "false")) {
+        k.count = -1;
+    } else if (*s >= '0' && *s <= '9') {
+        errno = 0;
+        k.count = strtol(s, &end, 10);
+        if (*end || errno)
+            goto bad;
+    } else {
+        const char *p = s;
+        while (*p) {
+            long *dst = !strncmp(p, "age=", 4) ? &k.age_s : !strncmp(p, "count=", 6) ? &k.count
+                      : !strncmp(p, "limit=", 6) ? &k.limit : NULL;
+            if (!dst)
+                goto bad;
+            p = strchr(p, '=') + 1;
+            errno = 0;
+            *dst = strtol(p, &end, 10);
+            if (end == p || errno || *dst < 0 || (*end && *end != ','))
+                goto bad;
+            p = *end ? end + 1 : end;
+        }
+        if (!*s)
+            goto bad;
+    }
+    *out = k;
+    return 0;
+bad:
+    fprintf(stderr, "echo_worker: %s needs true, false, N or age=S,count=N,limit=L, got '%s'\n",
+            opt, s);
+    return -1;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: echo_worker --queue NAME [--redis URL] [--prefix P] [--concurrency N]\n"
                "                   [--name NAME] [--lock-duration MS] [--stalled-interval MS]\n"
-               "                   [--max-stalled-count N] [--max-jobs N] [--quiet]\n");
+               "                   [--max-stalled-count N] [--max-jobs N] [--quiet]\n"
+               "                   [--remove-on-complete SPEC] [--remove-on-fail SPEC]\n"
+               "  SPEC: true, false, N (keep the newest N) or age=S,count=N,limit=L (any of them)\n");
 }
 
 /* Parses a whole-string integer within [lo, hi]. */
@@ -213,6 +256,12 @@ int main(int argc, char **argv)
             if (num_arg(k, val, 1, 2000000000, &n))
                 return 2;
             a.max_jobs = n;
+        } else if (!strcmp(k, "--remove-on-complete")) {
+            if (keep_arg(k, val, &o.remove_on_complete))
+                return 2;
+        } else if (!strcmp(k, "--remove-on-fail")) {
+            if (keep_arg(k, val, &o.remove_on_fail))
+                return 2;
         } else {
             fprintf(stderr, "echo_worker: unknown option '%s' (see --help)\n", k);
             return 2;

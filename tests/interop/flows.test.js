@@ -1,11 +1,8 @@
 'use strict';
-// Flows and deduplication as a worker sees them, run twice on fresh private
-// redis-servers: once with Node BullMQ 6.7.0's own Worker (lib/echo.js) and
-// once with build/bin/echo_worker. Each scenario adds its jobs with Node
-// (FlowProducer, Queue), then runs one worker per phase, queue by queue, at
-// concurrency 1, so that the order of everything is fixed. The masked Redis
-// state of every queue involved and each queue's event sequence must be
-// identical; on top, each test checks the outcome Node reports.
+// Flows and deduplication as a worker sees them, as phased differential runs
+// (lib/phased.js): Node BullMQ 6.7.0's own Worker and echo_worker must leave
+// the same masked Redis state and event sequences; on top, each test checks
+// the outcome Node reports.
 //
 // echo_worker flags used here (lib/echo.js has the same): waitChildren ->
 // bullc_job_move_to_waiting_children, returnChildren -> the parent returns
@@ -13,119 +10,9 @@
 // bullc_job_ignored_children_failures.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { Queue, Worker, FlowProducer } = require('bullmq');
+const { Queue, FlowProducer } = require('bullmq');
 const I = require('./lib/interop');
-const { echoProcessor } = require('./lib/echo');
-const { dumpQueue, maskWorkerState, diffStates } = require('./lib/diff');
-
-const WORKER_NAME = 'flowsw';
-
-function eventRecords(evs) {
-  return evs.map(({ id, ...f }) => {
-    const r = { ...f };
-    if (r.event === 'delayed') r.delay = '<ts>';
-    return JSON.stringify(r);
-  });
-}
-
-const finished = (e) => e.event === 'completed' || e.event === 'failed';
-
-// What a phase step can use: add jobs with Node while the worker runs, and
-// wait for events of a queue.
-function context(redis, client) {
-  return {
-    redis,
-    client,
-    async events(qname) { return I.readStream(client, qname); },
-    async until(qname, pred, what, timeout = 30000) {
-      let last = [];
-      try {
-        await I.waitFor(async () => {
-          last = await I.readStream(client, qname);
-          return pred(last);
-        }, { timeout, interval: 40, what: `${qname}: ${what}` });
-      } catch (e) {
-        e.message += `\nlast events: ${last.map((x) => `${x.event}:${x.jobId || ''}`).join(' ')}`;
-        throw e;
-      }
-    },
-    async count(qname, pred, n, what) {
-      return this.until(qname, (evs) => evs.filter(pred).length >= n, what);
-    },
-    async add(qname, name, data, opts) {
-      const q = new Queue(qname, { connection: redis.connection });
-      try { return await q.add(name, data, opts || {}); } finally { await q.close(); }
-    },
-  };
-}
-
-// scenario = { queues, setup(ctx), phases: [{ queue, run(ctx) }] }
-async function runScenario(t, kind, scenario) {
-  const redis = await I.useRedis(t);
-  const client = I.useClient(t, redis);
-  const ctx = context(redis, client);
-  await scenario.setup(ctx);
-  for (const ph of scenario.phases) {
-    let stop;
-    let w;
-    if (kind === 'node') {
-      const nw = new Worker(ph.queue, echoProcessor, { connection: redis.connection, concurrency: 1, name: WORKER_NAME });
-      nw.on('error', () => {});
-      stop = () => nw.close();
-    } else {
-      w = I.useWorker(t, redis, ph.queue, ['--concurrency', '1', '--name', WORKER_NAME]);
-      stop = async () => {
-        const r = await I.stopWorker(w);
-        assert.deepEqual(r, { code: 0, signal: null }, `echo_worker exit; stderr:\n${I.tail(w)}`);
-      };
-    }
-    try {
-      await ph.run(ctx);
-      await I.sleep(300); // let the worker settle into its blocking wait, as when idle
-    } catch (e) {
-      if (w) e.message += `\necho_worker stderr:\n${I.tail(w)}`;
-      throw e;
-    } finally {
-      await stop();
-    }
-  }
-  const raw = await dumpQueue(client, scenario.queues.map((q) => `bull:${q}:`));
-  const events = {};
-  for (const q of scenario.queues) events[q] = eventRecords(await I.readStream(client, q));
-  return { raw, state: maskWorkerState(raw), events, client, redis };
-}
-
-// Runs the scenario both ways; `check(run, kind)` asserts the outcome of
-// each run (while its Redis is still up), then the two are compared.
-async function differential(t, scenario, check) {
-  I.requireEchoWorker();
-  const node = await runScenario(t, 'node', scenario);
-  await check(node, 'node');
-  const c = await runScenario(t, 'c', scenario);
-  await check(c, 'c');
-  const evDiffs = [];
-  for (const q of scenario.queues) {
-    const a = node.events[q];
-    const b = c.events[q];
-    for (let i = 0; i < Math.max(a.length, b.length); i++) {
-      if (a[i] !== b[i]) evDiffs.push(`${q} event #${i}: node ${a[i]} vs C ${b[i]}`);
-    }
-  }
-  const stDiffs = diffStates(node.state, c.state);
-  if (evDiffs.length || stDiffs.length) {
-    assert.fail([
-      `${evDiffs.length} event difference(s), ${stDiffs.length} state difference(s) (A = Node Worker, B = echo_worker)`,
-      ...evDiffs.slice(0, 40), ...stDiffs.slice(0, 80),
-    ].join('\n'));
-  }
-}
-
-const hashOf = (run, key) => {
-  const e = run.raw[key];
-  assert.ok(e, `${key} exists`);
-  return e.value;
-};
-const zmembers = (run, key) => (run.raw[key] ? run.raw[key].value.map(([m]) => m) : []);
+const { differential, finished, hashOf, zmembers } = require('./lib/phased');
 
 async function withFlow(redis, fn) {
   const flow = new FlowProducer({ connection: redis.connection });
@@ -147,7 +34,8 @@ test('flows: a tree over three queues with a grandchild level; parents read thei
             { name: 'g2', queueName: G, data: { result: { x: [2, 'two'], s: 'q"\\/' } }, opts: { jobId: 'g2' } },
           ],
         },
-        { name: 'c', queueName: C, data: { v: 'c' }, opts: { jobId: 'c' } },
+        // removed once completed: its value still reaches the parent
+        { name: 'c', queueName: C, data: { v: 'c' }, opts: { jobId: 'c', removeOnComplete: true } },
       ],
     })),
     phases: [
@@ -175,13 +63,13 @@ test('flows: a tree over three queues with a grandchild level; parents read thei
 });
 
 test('flows: the four failure policies (and none) with a failing child', { timeout: 120000 }, async (t) => {
-  const [PP, PC, PZ] = ['fl-pp', 'fl-pc', 'fl-pz'];
+  const [PP, PC, PZ, PL] = ['fl-pp', 'fl-pc', 'fl-pz', 'fl-pl'];
   const policies = {
     fpof: 'failParentOnFailure', cpof: 'continueParentOnFailure',
     idof: 'ignoreDependencyOnFailure', rdof: 'removeDependencyOnFailure', none: null,
   };
   const scenario = {
-    queues: [PP, PC, PZ],
+    queues: [PP, PC, PZ, PL],
     setup: (ctx) => withFlow(ctx.redis, async (flow) => {
       for (const [short, opt] of Object.entries(policies)) {
         const ignored = short === 'cpof' || short === 'idof';
@@ -197,6 +85,24 @@ test('flows: the four failure policies (and none) with a failing child', { timeo
       // continueParentOnFailure while a sibling (in a queue nobody serves) is
       // still pending: the parent runs, and completing it fails with
       // "pending dependencies".
+      // failParentOnFailure over two levels: the leaf fails its parent (mid),
+      // which then fails the root when a worker picks it up.
+      await flow.add({
+        name: 'root2', queueName: PP, data: { returnChildren: true }, opts: { jobId: 'root2' },
+        children: [{
+          name: 'mid', queueName: PC, data: { result: 'mid' }, opts: { jobId: 'mid', failParentOnFailure: true },
+          children: [{ name: 'leaf', queueName: PL, data: { fail: 'leaf broke' }, opts: { jobId: 'leaf', failParentOnFailure: true } }],
+        }],
+      });
+      // parents released to prioritized and to delayed
+      await flow.add({
+        name: 'p-prio', queueName: PP, data: { returnChildren: true }, opts: { jobId: 'p-prio', priority: 2 },
+        children: [{ name: 'ok-prio', queueName: PC, data: { result: 'prio' }, opts: { jobId: 'ok-prio' } }],
+      });
+      await flow.add({
+        name: 'p-delay', queueName: PP, data: { returnChildren: true }, opts: { jobId: 'p-delay', delay: 300 },
+        children: [{ name: 'ok-delay', queueName: PC, data: { result: 'delay' }, opts: { jobId: 'ok-delay' } }],
+      });
       await flow.add({
         name: 'p-cpof2', queueName: PP, data: { returnIgnored: true }, opts: { jobId: 'p-cpof2' },
         children: [
@@ -206,8 +112,9 @@ test('flows: the four failure policies (and none) with a failing child', { timeo
       });
     }),
     phases: [
-      { queue: PC, run: (ctx) => ctx.count(PC, finished, 11, '11 children finished') },
-      { queue: PP, run: (ctx) => ctx.count(PP, finished, 5, '5 parents finished') },
+      { queue: PL, run: (ctx) => ctx.count(PL, finished, 1, 'leaf finished') },
+      { queue: PC, run: (ctx) => ctx.count(PC, finished, 14, '14 children finished') },
+      { queue: PP, run: (ctx) => ctx.count(PP, finished, 8, '8 parents finished') },
     ],
   };
   await differential(t, scenario, async (run, kind) => {
@@ -230,6 +137,10 @@ test('flows: the four failure policies (and none) with a failing child', { timeo
     assert.deepEqual(zmembers(run, `bull:${PP}:waiting-children`), ['p-none'], `${kind}: without a policy the parent waits`);
     assert.deepEqual(run.raw[`${k('p-none')}:dependencies`].value, [`bull:${PC}:bad-none`]);
 
+    assert.equal(hashOf(run, `bull:${PC}:mid`).failedReason, `child bull:${PL}:leaf failed`, `${kind}: mid`);
+    assert.equal(hashOf(run, k('root2')).failedReason, `child bull:${PC}:mid failed`, `${kind}: root2`);
+    assert.deepEqual(JSON.parse(hashOf(run, k('p-prio')).returnvalue), { [`bull:${PC}:ok-prio`]: 'prio' });
+    assert.deepEqual(JSON.parse(hashOf(run, k('p-delay')).returnvalue), { [`bull:${PC}:ok-delay`]: 'delay' });
     const c2 = hashOf(run, k('p-cpof2'));
     assert.equal(c2.failedReason, 'Job p-cpof2 has pending dependencies. moveToFinished', `${kind}: cpof2`);
     assert.deepEqual(run.raw[`${k('p-cpof2')}:dependencies`].value, [`bull:${PZ}:never`]);

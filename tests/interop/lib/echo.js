@@ -43,4 +43,20 @@ async function echoProcessor(job, token) {
   return d;
 }
 
-module.exports = { echoProcessor, isObject };
+// echo_worker's --remove-on-complete / --remove-on-fail SPEC as the Worker
+// option Node takes (a KeepJobs object; Node's Worker passes it to Redis as
+// is): true, false, N, or "age=S,count=N,limit=L" (any of them).
+function keepJobsOption(spec) {
+  if (spec === 'true') return { count: 0 };
+  if (spec === 'false') return { count: -1 };
+  if (/^[0-9]+$/.test(spec)) return { count: Number(spec) };
+  const o = {};
+  for (const part of spec.split(',')) {
+    const m = /^(age|count|limit)=([0-9]+)$/.exec(part);
+    if (!m) throw new Error(`bad keep-jobs spec '${spec}'`);
+    o[m[1]] = Number(m[2]);
+  }
+  return o;
+}
+
+module.exports = { echoProcessor, isObject, keepJobsOption };
