@@ -220,3 +220,30 @@ test('flows: deduplication as a worker sees it: key released on finish, keepLast
     assert.ok(!run.raw[`bull:${D}:dn:q`], `${kind}: dn:q consumed`);
   });
 });
+
+test('flows: children values from Redis are checked; no children gives {}', { timeout: 60000 }, async (t) => {
+  I.requireEchoWorker();
+  const Q = 'fl-bad';
+  const redis = await I.useRedis(t);
+  const client = I.useClient(t, redis);
+  const queue = I.useQueue(t, redis, Q);
+  const ev = await I.useEvents(t, redis, Q);
+  const parent = await queue.add('parent', { returnChildren: true }, { jobId: 'bad-parent' });
+  await queue.add('ignored', { returnIgnored: true }, { jobId: 'bad-ign' });
+  // what finished children would have left, one value not JSON
+  await client.hset(`bull:${Q}:bad-parent:processed`, `bull:${Q}:k1`, '{"ok":1}', `bull:${Q}:k2`, '{oops');
+  await client.hset(`bull:${Q}:bad-ign:failed`, `bull:${Q}:k3`, 'plain "reason"\n');
+  const lonely = await queue.add('lonely', { returnChildren: true });
+  const w = I.useWorker(t, redis, Q, ['--concurrency', '1']);
+  await ev.waitFor('failed', parent.id);
+  await ev.waitFor('completed', 'bad-ign');
+  await ev.waitFor('completed', lonely.id);
+  await I.assertFailed(queue, parent.id, 'invalid JSON');
+  const ign = await queue.getJob('bad-ign');
+  assert.deepEqual(ign.returnvalue, { [`bull:${Q}:k3`]: 'plain "reason"\n' });
+  assert.deepEqual(ign.returnvalue, await ign.getIgnoredChildrenFailures());
+  const l = await I.assertCompleted(queue, lonely.id, {});
+  assert.deepEqual(await l.getChildrenValues(), {}, 'what Node reads for a job without children');
+  const r = await I.stopWorker(w);
+  assert.deepEqual(r, { code: 0, signal: null }, `exit; stderr:\n${I.tail(w)}`);
+});
