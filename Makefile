@@ -25,7 +25,8 @@ LIB_SRC := $(wildcard libbullc/*.c)
 LIB_OBJ := $(patsubst libbullc/%.c,$(B)/obj/%.o,$(LIB_SRC)) $(B)/obj/scripts_gen.o
 # scripts, in bullc__script_id order
 SCRIPTS := moveToActive moveToFinished extendLocks moveStalledJobsToWait retryJob moveToDelayed \
-           addJob getState getCounts
+           addJob getState getCounts \
+           moveToWaitingChildren
 LUA := $(wildcard lua/*.lua lua/include/*.lua)
 
 EXAMPLES := echo_worker bullc_enqueue

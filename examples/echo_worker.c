@@ -1,9 +1,11 @@
 /* echo_worker - a small diagnostic worker: point it at any queue and it returns each job's data
- * (or does what the data asks: sleep, fail, fail some attempts, fail for good).
+ * (or does what the data asks: sleep, fail, fail some attempts, fail for good, wait for its
+ * children, return its children's values).
  *
  *   echo_worker --queue NAME [--redis URL] [--prefix P] [--concurrency N] [--name NAME]
  *               [--lock-duration MS] [--stalled-interval MS] [--max-stalled-count N]
  *               [--max-jobs N] [--quiet]
+ *               [--remove-on-complete SPEC] [--remove-on-fail SPEC]
  *
  * Exit status: 0 after a stop (SIGINT/SIGTERM, or --max-jobs reached), 1 when Redis cannot be
  * used, 2 on a bad argument.
@@ -90,6 +92,14 @@ static int echo(bullc_job_t *job, void *ud)
     /* "progress" and "logs" are accepted; reporting them needs the handler calls of a later
      * release, so they are ignored for now */
 
+    /* flows: "waitChildren": true parks the job while it has unfinished children (it runs
+     * again once they are done, and then goes on) */
+    if (bullc_json_type(bullc_json_get(data, "waitChildren")) == BULLC_JSON_TRUE) {
+        int rc = bullc_job_move_to_waiting_children(job);
+        if (rc != 0)
+            return rc; /* BULLC_EMOVED, or an error that fails the job */
+    }
+
     char msg[1024];
     if ((v = bullc_json_get(data, "unrecoverable")) != NULL)
         return bullc_job_fail_unrecoverable(job, message_of(job, v, "unrecoverable", msg, sizeof msg));
@@ -100,6 +110,19 @@ static int echo(bullc_job_t *job, void *ud)
         snprintf(msg, sizeof msg, "attempt %ld failed", bullc_job_attempts_made(job) + 1);
         return bullc_job_fail(job, msg);
     }
+    /* flows: "returnChildren": true returns the children's values, "returnIgnored": true the
+     * children failures it tolerated */
+    int children = bullc_json_type(bullc_json_get(data, "returnChildren")) == BULLC_JSON_TRUE;
+    if (children || bullc_json_type(bullc_json_get(data, "returnIgnored")) == BULLC_JSON_TRUE) {
+        char *values = NULL;
+        int rc = children ? bullc_job_children_values(job, &values)
+                          : bullc_job_ignored_children_failures(job, &values);
+        if (rc == 0)
+            rc = bullc_job_set_result(job, values);
+        bullc_free(values);
+        return rc;
+    }
+
     /* the result exactly as the producer wrote it (numbers keep their spelling) */
     const char *raw;
     size_t len;
@@ -114,11 +137,53 @@ static int echo(bullc_job_t *job, void *ud)
     return bullc_job_set_result(job, bullc_job_data(job));
 }
 
+/* --remove-on-complete / --remove-on-fail SPEC: "true" (remove at once), "false" (keep all),
+ * N (keep the newest N) or "age=S,count=N,limit=L" with any of the three (BullMQ's KeepJobs). */
+static int keep_arg(const char *opt, const char *s, bullc_keep_jobs_t *out)
+{
+    bullc_keep_jobs_t k = {-1, 0, 0};
+    char *end;
+    if (!strcmp(s, "true")) {
+        k.count = 0;
+    } else if (!strcmp(s, "false")) {
+        k.count = -1;
+    } else if (*s >= '0' && *s <= '9') {
+        errno = 0;
+        k.count = strtol(s, &end, 10);
+        if (*end || errno)
+            goto bad;
+    } else {
+        const char *p = s;
+        while (*p) {
+            long *dst = !strncmp(p, "age=", 4) ? &k.age_s : !strncmp(p, "count=", 6) ? &k.count
+                      : !strncmp(p, "limit=", 6) ? &k.limit : NULL;
+            if (!dst)
+                goto bad;
+            p = strchr(p, '=') + 1;
+            errno = 0;
+            *dst = strtol(p, &end, 10);
+            if (end == p || errno || *dst < 0 || (*end && *end != ','))
+                goto bad;
+            p = *end ? end + 1 : end;
+        }
+        if (!*s)
+            goto bad;
+    }
+    *out = k;
+    return 0;
+bad:
+    fprintf(stderr, "echo_worker: %s needs true, false, N or age=S,count=N,limit=L, got '%s'\n",
+            opt, s);
+    return -1;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: echo_worker --queue NAME [--redis URL] [--prefix P] [--concurrency N]\n"
                "                   [--name NAME] [--lock-duration MS] [--stalled-interval MS]\n"
-               "                   [--max-stalled-count N] [--max-jobs N] [--quiet]\n");
+               "                   [--max-stalled-count N] [--max-jobs N] [--quiet]\n"
+               "                   [--remove-on-complete SPEC] [--remove-on-fail SPEC]\n"
+               "  SPEC: true, false, N (keep the newest N) or age=S,count=N,limit=L (any of them)\n");
 }
 
 /* Parses a whole-string integer within [lo, hi]. */
@@ -191,6 +256,12 @@ int main(int argc, char **argv)
             if (num_arg(k, val, 1, 2000000000, &n))
                 return 2;
             a.max_jobs = n;
+        } else if (!strcmp(k, "--remove-on-complete")) {
+            if (keep_arg(k, val, &o.remove_on_complete))
+                return 2;
+        } else if (!strcmp(k, "--remove-on-fail")) {
+            if (keep_arg(k, val, &o.remove_on_fail))
+                return 2;
         } else {
             fprintf(stderr, "echo_worker: unknown option '%s' (see --help)\n", k);
             return 2;

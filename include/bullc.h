@@ -218,13 +218,20 @@ BULLC_API int bullc_job_move_to_delayed(bullc_job_t *job, long long timestamp_ms
 
 /* If the job has unfinished children, moves it to waiting-children and returns BULLC_EMOVED
  * (return it from the handler; the job runs again once its children are done). Returns 0 when
- * there are no pending children: the handler goes on and completes the job. */
+ * there are no pending children: the handler goes on and completes the job. On a failure from
+ * Redis (e.g. BULLC_EFAILEDCHILDREN when a failParentOnFailure child failed) the job's failure
+ * reason is set to Node's message for it, so returning the code fails the job as Node would. */
 BULLC_API int bullc_job_move_to_waiting_children(bullc_job_t *job);
 
 /* The return values of this job's processed children, as a JSON object text mapping each
  * child's key ("bull:queue:id") to its returnvalue, exactly as Node's job.getChildrenValues().
  * *json_out must be freed with bullc_free(). "{}" when there are none. */
 BULLC_API int bullc_job_children_values(bullc_job_t *job, char **json_out);
+
+/* The failures this job chose to tolerate: a JSON object text mapping the key of each child
+ * that failed with ignoreDependencyOnFailure or continueParentOnFailure to its failedReason (a
+ * string), as Node's job.getIgnoredChildrenFailures(). Free *json_out with bullc_free(). */
+BULLC_API int bullc_job_ignored_children_failures(bullc_job_t *job, char **json_out);
 
 /* Rate-limits the whole queue for `delay_ms` and puts this job back to wait without counting an
  * attempt (Node's worker.rateLimit(ms) + throw Worker.RateLimitError()). Returns

@@ -138,6 +138,7 @@ typedef enum bullc__script_id {
     BULLC__S_ADD_JOB,
     BULLC__S_GET_STATE,
     BULLC__S_GET_COUNTS,
+    BULLC__S_MOVE_TO_WAITING_CHILDREN,
     BULLC__S_COUNT
 } bullc__script_id;
 
@@ -199,6 +200,11 @@ struct bullc_job {
     int unrecoverable;
     int moved;           /* the handler moved the job itself (delayed, waiting-children, wait):
                             set by the call that moved it; no outcome is recorded */
+    /* what the calls a handler makes on its job need; set where the job is handed to the
+     * handler thread, valid while its handler runs */
+    bullc__conn *cn;           /* the handler thread's connection */
+    const char *token;         /* this attempt's lock token */
+    const bullc__keys *keys;   /* the worker's queue keys */
 };
 
 /* Builds a job from the flat HGETALL array reply and its id. BULLC_EBADJOB when the reply is not
@@ -215,9 +221,8 @@ void *bullc__job_opts_cjson(bullc_job_t *job);
 int bullc__json_valid(const char *s);
 /* A copy of `s` with lone-surrogate \u escapes replaced by \ufffd (so cJSON can parse it). */
 char *bullc__json_fix_surrogates(const char *s);
-/* Append a number / a string as JSON.stringify writes them. */
+/* Appends a number as JSON.stringify writes it. */
 void bullc__json_number(bullc__buf *b, double d);
-void bullc__json_string(bullc__buf *b, const char *s, size_t n);
 
 /* ---- producer: a job to add (jobopts.c) ------------------------------------------------------ */
 
@@ -236,6 +241,9 @@ typedef struct bullc__newjob {
 int bullc__newjob_prepare(bullc__newjob *job, const char *name, const char *data_json,
                           const char *opts_json, long long now_ms, char *err, size_t errlen);
 void bullc__newjob_free(bullc__newjob *job);
+/* Appends bytes s[0..n) as a JSON string literal, escaped as JSON.stringify does; bytes that are
+ * not valid UTF-8 become U+FFFD. */
+void bullc__json_append_string(bullc__buf *b, const char *s, size_t n);
 
 /* ---- misc ----------------------------------------------------------------------------------- */
 

@@ -372,32 +372,6 @@ void bullc__json_number(bullc__buf *b, double d)
     }
 }
 
-/* A string with JSON.stringify's escapes. */
-void bullc__json_string(bullc__buf *b, const char *s, size_t n)
-{
-    bullc__buf_puts(b, "\"");
-    size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
-        bullc__buf_append(b, s + run, i - run);
-        run = i + 1;
-        switch (c) {
-        case '"': bullc__buf_puts(b, "\\\""); break;
-        case '\\': bullc__buf_puts(b, "\\\\"); break;
-        case '\b': bullc__buf_puts(b, "\\b"); break;
-        case '\f': bullc__buf_puts(b, "\\f"); break;
-        case '\n': bullc__buf_puts(b, "\\n"); break;
-        case '\r': bullc__buf_puts(b, "\\r"); break;
-        case '\t': bullc__buf_puts(b, "\\t"); break;
-        default: bullc__buf_printf(b, "\\u%04x", c); break;
-        }
-    }
-    bullc__buf_append(b, s + run, n - run);
-    bullc__buf_puts(b, "\"");
-}
-
 /* A key that JavaScript treats as an array index (canonical decimal below 2^32 - 1): such keys
  * come first, in ascending order, when an object is enumerated. */
 static int index_key(const char *k, unsigned long long *out)
@@ -442,7 +416,7 @@ static void print_member(bullc__buf *b, const cJSON *obj, const cJSON *m, int *f
     if (!*first)
         bullc__buf_puts(b, ",");
     *first = 0;
-    bullc__json_string(b, m->string, strlen(m->string));
+    bullc__json_append_string(b, m->string, strlen(m->string));
     bullc__buf_puts(b, ":");
     print_value(b, last_member(obj, m->string), depth + 1);
 }
@@ -488,8 +462,8 @@ static void print_value(bullc__buf *b, const cJSON *j, int depth)
     case cJSON_True: bullc__buf_puts(b, "true"); break;
     case cJSON_Number: bullc__json_number(b, j->valuedouble); break;
     case cJSON_String:
-        bullc__json_string(b, j->valuestring ? j->valuestring : "",
-                           j->valuestring ? strlen(j->valuestring) : 0);
+        bullc__json_append_string(b, j->valuestring ? j->valuestring : "",
+                                  j->valuestring ? strlen(j->valuestring) : 0);
         break;
     case cJSON_Array:
         bullc__buf_puts(b, "[");
@@ -517,4 +491,70 @@ char *bullc_json_print(const bullc_json_t *v)
         return NULL;
     }
     return bullc__buf_take(&b);
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if the bytes there are not one. */
+static size_t utf8_seq(const unsigned char *p, size_t left)
+{
+    unsigned c = p[0];
+    size_t n;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, min = 0x10000;
+    else
+        return 0;
+    if (left < n)
+        return 0;
+    unsigned cp = c & (0x7f >> n);
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+void bullc__json_append_string(bullc__buf *b, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s, *end = p + n;
+    bullc__buf_append(b, "\"", 1);
+    while (p < end) {
+        unsigned c = *p;
+        const char *esc = NULL;
+        switch (c) {
+        case '"': esc = "\\\""; break;
+        case '\\': esc = "\\\\"; break;
+        case '\b': esc = "\\b"; break;
+        case '\f': esc = "\\f"; break;
+        case '\n': esc = "\\n"; break;
+        case '\r': esc = "\\r"; break;
+        case '\t': esc = "\\t"; break;
+        default: break;
+        }
+        if (esc) {
+            bullc__buf_puts(b, esc);
+            p++;
+        } else if (c < 0x20) {
+            bullc__buf_printf(b, "\\u%04x", c);
+            p++;
+        } else {
+            size_t k = utf8_seq(p, (size_t)(end - p));
+            if (k == 0) {
+                bullc__buf_puts(b, "\xef\xbf\xbd"); /* U+FFFD, what a UTF-8 decoder reads there */
+                p++;
+            } else {
+                bullc__buf_append(b, p, k);
+                p += k;
+            }
+        }
+    }
+    bullc__buf_append(b, "\"", 1);
 }

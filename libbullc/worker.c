@@ -398,6 +398,9 @@ static void *handler_main(void *arg)
         }
         atomic_store(&w->drained, 0);
         bullc_job_t *job = next.job;
+        job->cn = &t->cn;
+        job->token = token;
+        job->keys = &w->keys;
         bullc__process_job(t, job, token, &next);
         bullc__job_free(job);
         if (!next.job && next.delay_until_ms > 0)

@@ -26,6 +26,7 @@ const SCRIPTS = {
   moveStalledJobsToWait: 9,
   retryJob: 11,
   moveToDelayed: 11,
+  moveToWaitingChildren: 7,
 };
 
 function upstreamText(name) {
@@ -170,6 +171,12 @@ function moveStalled(now, maxStalled = 1) {
   const keys = ['stalled', 'wait', 'active', 'stalled-check', 'meta', 'paused', 'marker', 'events',
     'repeat'].map((s) => k(s));
   return step('moveStalledJobsToWait', keys, [maxStalled, P(), now, 30000]);
+}
+
+function moveToWaitingChildren(id, now, token, childKey = '') {
+  const keys = ['active', 'waiting-children', id, `${id}:dependencies`, `${id}:unsuccessful`, 'stalled',
+    'events'].map((s) => k(s));
+  return step('moveToWaitingChildren', keys, [token, childKey, now, id, P()]);
 }
 
 async function both(fn) { await Promise.all([fn(ca), fn(cb)]); }
@@ -515,6 +522,36 @@ test('flows: child results, failure flags fpof/cpof/idof/rdof/none, delayed and 
   await moveToFinished('c-old', T0 + 3, { token: 'f', target: 'failed', attempts: 1 });
   await moveToFinished('solo', T0 + 4, { token: 'f', target: 'failed', attempts: 1, keepJobs: { count: 1 } });
   assert.ok((await cb.lrange(k('wait'), 0, -1)).includes('P-t'));
+});
+
+test('moveToWaitingChildren: moved, nothing to wait for, failed children, lock and state errors', async () => {
+  await fresh();
+  const parent = (id) => ({ parent: { id, queue: `bull:${Q}` } });
+  await withQueue(async (q) => {
+    await q.add('p', {}, { jobId: 'W' });
+    await q.add('k', { n: 1 }, { jobId: 'W-c1', ...parent('W') });
+    await q.add('k', { n: 2 }, { jobId: 'W-c2', ...parent('W') });
+    await q.add('p', {}, { jobId: 'W2' });
+    await q.add('p', {}, { jobId: 'W3' });
+    await q.add('k', {}, { jobId: 'W3-c', ...parent('W3'), failParentOnFailure: true });
+  });
+  await cloneAtoB();
+  for (let i = 0; i < 6; i++) await moveToActive(T0 + i, { token: 'f' });
+  let t = T0 + 10;
+  await moveToFinished('W3-c', t++, { target: 'failed', token: 'f', attempts: 1, fields: failFields('c failed') });
+  assert.equal(await moveToWaitingChildren('W', t++, 'f', k('not-a-child')), 1);
+  assert.equal(await moveToWaitingChildren('W2', t++, 'f'), 1);
+  assert.equal(await moveToWaitingChildren('W3', t++, 'f'), -9);
+  assert.equal(await moveToWaitingChildren('W', t++, 'other-token'), -6);
+  assert.equal(await moveToWaitingChildren('missing', t++, 'f'), -1);
+  assert.equal(await moveToWaitingChildren('W', t++, 'f', k('W-c1')), 0);
+  assert.deepEqual(await cb.zrange(k('waiting-children'), 0, -1), ['W']);
+  assert.equal(await moveToWaitingChildren('W', t++, 'f'), -2); // its lock went with the move
+  assert.equal(await moveToWaitingChildren('W', t++, '0'), -3);
+  // the children finishing release it to the front of wait
+  await moveToFinished('W-c1', t++, { token: 'f', value: '"one"' });
+  await moveToFinished('W-c2', t++, { token: 'f', value: '2' });
+  assert.equal((await cb.lrange(k('wait'), 0, -1)).pop(), 'W');
 });
 
 test('dedup key release and metrics', async () => {

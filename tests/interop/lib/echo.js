@@ -10,9 +10,14 @@
 //   fail: msg                        -> fail with msg
 //   failAttempts: n                  -> fail with "attempt <k> failed" while
 //                                       attemptsMade < n (k = attemptsMade+1)
+//   waitChildren: true               -> job.moveToWaitingChildren(token); if it
+//                                       moved, throw WaitingChildrenError (the job
+//                                       runs again once its children are done)
+//   returnChildren: true             -> return job.getChildrenValues()
+//   returnIgnored: true              -> return job.getIgnoredChildrenFailures()
 //   result: v                        -> return v instead of data
 //   progress / logs                  -> accepted, ignored (issue 2)
-const { UnrecoverableError } = require('bullmq');
+const { UnrecoverableError, WaitingChildrenError } = require('bullmq');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -20,17 +25,38 @@ function isObject(v) {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-async function echoProcessor(job) {
+async function echoProcessor(job, token) {
   const d = job.data;
   if (!isObject(d)) return d;
   if (typeof d.sleepMs === 'number' && d.sleepMs > 0) await sleep(d.sleepMs);
+  if (d.waitChildren === true && await job.moveToWaitingChildren(token)) {
+    throw new WaitingChildrenError();
+  }
   if (d.unrecoverable !== undefined) throw new UnrecoverableError(String(d.unrecoverable));
   if (d.fail !== undefined) throw new Error(String(d.fail));
   if (typeof d.failAttempts === 'number' && job.attemptsMade < d.failAttempts) {
     throw new Error(`attempt ${job.attemptsMade + 1} failed`);
   }
+  if (d.returnChildren === true) return job.getChildrenValues();
+  if (d.returnIgnored === true) return job.getIgnoredChildrenFailures();
   if (Object.prototype.hasOwnProperty.call(d, 'result')) return d.result;
   return d;
 }
 
-module.exports = { echoProcessor, isObject };
+// echo_worker's --remove-on-complete / --remove-on-fail SPEC as the Worker
+// option Node takes (a KeepJobs object; Node's Worker passes it to Redis as
+// is): true, false, N, or "age=S,count=N,limit=L" (any of them).
+function keepJobsOption(spec) {
+  if (spec === 'true') return { count: 0 };
+  if (spec === 'false') return { count: -1 };
+  if (/^[0-9]+$/.test(spec)) return { count: Number(spec) };
+  const o = {};
+  for (const part of spec.split(',')) {
+    const m = /^(age|count|limit)=([0-9]+)$/.exec(part);
+    if (!m) throw new Error(`bad keep-jobs spec '${spec}'`);
+    o[m[1]] = Number(m[2]);
+  }
+  return o;
+}
+
+module.exports = { echoProcessor, isObject, keepJobsOption };

@@ -6,7 +6,7 @@
 // and every test except the differential one should pass against Node.
 const net = require('node:net');
 const { Worker } = require('bullmq');
-const { echoProcessor } = require('./echo');
+const { echoProcessor, keepJobsOption } = require('./echo');
 
 function die(msg) {
   process.stderr.write(`echo_worker: ${msg}\n`);
@@ -18,7 +18,10 @@ const INT_OPTS = {
   '--stalled-interval': 'stalledInterval', '--max-stalled-count': 'maxStalledCount',
   '--max-jobs': 'maxJobs',
 };
-const STR_OPTS = { '--queue': 'queue', '--redis': 'redis', '--prefix': 'prefix', '--name': 'name' };
+const STR_OPTS = {
+  '--queue': 'queue', '--redis': 'redis', '--prefix': 'prefix', '--name': 'name',
+  '--remove-on-complete': 'removeOnComplete', '--remove-on-fail': 'removeOnFail',
+};
 
 const o = { redis: 'redis://127.0.0.1:6379', prefix: 'bull', concurrency: 1 };
 const argv = process.argv.slice(2);
@@ -79,6 +82,10 @@ function reachable() {
   if (o.lockDuration) opts.lockDuration = o.lockDuration;
   if (o.stalledInterval) opts.stalledInterval = o.stalledInterval;
   if (o.maxStalledCount !== undefined) opts.maxStalledCount = o.maxStalledCount;
+  try {
+    if (o.removeOnComplete !== undefined) opts.removeOnComplete = keepJobsOption(o.removeOnComplete);
+    if (o.removeOnFail !== undefined) opts.removeOnFail = keepJobsOption(o.removeOnFail);
+  } catch (e) { die(e.message); }
   const worker = new Worker(o.queue, echoProcessor, opts);
   worker.on('error', (e) => process.stderr.write(`echo_worker: ${e.message}\n`));
   let finished = 0;
