@@ -260,6 +260,8 @@ static long long custom_backoff(long attempts_made, const char *type, const char
     return attempts_made * delay;
 }
 
+static atomic_int g_quit; /* ends signal_thread once the worker has stopped */
+
 /* SIGUSR1/SIGUSR2 arrive here (blocked in every other thread): pause and resume. */
 static void *signal_thread(void *arg)
 {
@@ -268,6 +270,8 @@ static void *signal_thread(void *arg)
         int sig;
         if (sigwait(set, &sig) != 0)
             continue;
+        if (atomic_load(&g_quit))
+            break;
         if (sig == SIGUSR1)
             bullc_worker_pause(g_worker);
         else if (sig == SIGUSR2)
@@ -422,13 +426,17 @@ int main(int argc, char **argv)
     sigaddset(&usr, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &usr, NULL);
     pthread_t sig_tid;
-    if (pthread_create(&sig_tid, NULL, signal_thread, &usr) == 0)
-        pthread_detach(sig_tid);
+    int sig_thread = pthread_create(&sig_tid, NULL, signal_thread, &usr) == 0;
 
     rc = bullc_worker_run(g_worker);
     if (rc != 0)
         fprintf(stderr, "echo_worker: %s: %s\n", bullc_strerror(rc),
                 bullc_worker_errmsg(g_worker));
+    if (sig_thread) {
+        atomic_store(&g_quit, 1);
+        pthread_kill(sig_tid, SIGUSR1);
+        pthread_join(sig_tid, NULL);
+    }
     bullc_worker_free(g_worker);
     return rc == 0 ? 0 : 1;
 }

@@ -286,7 +286,10 @@ void bullc_worker_resume(bullc_worker_t *w)
         return;
     pthread_mutex_lock(&w->mu);
     atomic_store(&w->paused, 0);
+    /* parked threads fetch at once rather than wait for a marker they may have missed */
+    w->wakeups = w->parked;
     pthread_cond_broadcast(&w->park_cv);
+    pthread_cond_signal(&w->blocker_cv);
     pthread_mutex_unlock(&w->mu);
 }
 
@@ -554,7 +557,8 @@ static void *blocker_main(void *arg)
     int failures = 0;
     for (;;) {
         pthread_mutex_lock(&w->mu);
-        while (!w->stopping && w->parked - w->wakeups <= 0)
+        /* a locally paused worker does not take markers other workers need */
+        while (!w->stopping && (w->parked - w->wakeups <= 0 || atomic_load(&w->paused)))
             pthread_cond_wait(&w->blocker_cv, &w->mu);
         int stopping = w->stopping;
         long long until = w->block_until;
