@@ -162,6 +162,11 @@ static int backoff_delay(bullc__hthread *t, bullc_job_t *job, long n, const char
     } else {
         *delay = (long long)max;
     }
+    /* as Node, -1 from any strategy (e.g. a fixed delay of -1) means no retry */
+    if (*delay == -1) {
+        *delay = 0;
+        return 0;
+    }
     return 1;
 }
 

@@ -44,11 +44,15 @@ test('fixed and exponential backoff: attempts, final state, delays within bounds
   const expo = await queue.add('e', { fail: 'always' }, { attempts: 4, backoff: { type: 'exponential', delay: 150 } });
   const num = await queue.add('n', { failAttempts: 1 }, { attempts: 2, backoff: 250 });
   const jit = await queue.add('j', { fail: 'j' }, { attempts: 3, backoff: { type: 'fixed', delay: 400, jitter: 0.5 } });
+  // a strategy's -1 means "no retry", even from a built-in one
+  const neg = await queue.add('m', { fail: 'minus one' }, { attempts: 3, backoff: { type: 'fixed', delay: -1 } });
   const w = start();
   await ev.waitFor('completed', fixed.id, 1, 30000);
   await ev.waitFor('failed', expo.id, 1, 30000);
   await ev.waitFor('completed', num.id, 1, 30000);
   await ev.waitFor('failed', jit.id, 1, 30000);
+  await ev.waitFor('failed', neg.id, 1, 30000);
+  await I.assertFailed(queue, neg.id, 'minus one', { attemptsMade: 1 });
 
   const f = await I.assertCompleted(queue, fixed.id, 'fixed ok', { attemptsMade: 4 });
   assert.equal(f.stacktrace.length, 3);
