@@ -26,7 +26,8 @@ LIB_OBJ := $(patsubst libbullc/%.c,$(B)/obj/%.o,$(LIB_SRC)) $(B)/obj/scripts_gen
 # scripts, in bullc__script_id order
 SCRIPTS := moveToActive moveToFinished extendLocks moveStalledJobsToWait retryJob moveToDelayed \
            addJob getState getCounts \
-           moveToWaitingChildren
+           moveToWaitingChildren \
+           updateProgress addLog updateData moveJobFromActiveToWait
 LUA := $(wildcard lua/*.lua lua/include/*.lua)
 
 EXAMPLES := echo_worker bullc_enqueue

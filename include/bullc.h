@@ -197,23 +197,28 @@ BULLC_API int bullc_job_fail(bullc_job_t *job, const char *message);
 BULLC_API int bullc_job_fail_unrecoverable(bullc_job_t *job, const char *message);
 
 
-/* ---- Calls a handler may make on its job (only from the handler's own thread) -------------- */
+/* ---- Calls a handler may make on its job (only from the handler's own thread) --------------
+ * Each runs one script on the handler thread's own connection. Besides the codes listed, they
+ * return BULLC_EMISUSE outside a handler, BULLC_ENOJOB if the job no longer exists, and
+ * BULLC_EIO when Redis cannot be reached (the call is not retried). */
 
 /* Reports progress: `json` is any JSON value (a number like "42" or an object). Stored in the
  * job's `progress` field and emitted as a `progress` event, as Node's job.updateProgress(). */
 BULLC_API int bullc_job_update_progress(bullc_job_t *job, const char *json);
 
-/* Appends one line to the job's log (Queue.getJobLogs). Honours the job's `keepLogs` option.
- * `text` is any string; stored as is. */
+/* Appends one line to the job's log (Queue.getJobLogs). Honours the job's `keepLogs` option
+ * (only the newest keepLogs lines are kept). `text` is any string; stored as is. */
 BULLC_API int bullc_job_log(bullc_job_t *job, const char *text);
 
 /* Replaces the job's data with `json` (valid JSON text), as Node's job.updateData(). Later calls
- * to bullc_job_data() on this job return the new text. */
+ * to bullc_job_data(), bullc_job_data_json() and bullc_job_field(job, "data") return the new
+ * data; strings and views obtained before stay valid until the handler returns. */
 BULLC_API int bullc_job_update_data(bullc_job_t *job, const char *json);
 
-/* Moves the active job to delayed until `timestamp_ms` (ms since the epoch) without counting an
- * attempt, as Node's job.moveToDelayed() followed by throwing DelayedError. On success returns
- * BULLC_EMOVED: the handler must return that value (the worker then records no outcome). */
+/* Moves the active job to delayed until `timestamp_ms` (ms since the epoch; a past time means
+ * now) without counting an attempt, as Node's job.moveToDelayed() followed by throwing
+ * DelayedError. On success returns BULLC_EMOVED: the handler must return that value (the worker
+ * then records no outcome). BULLC_ELOCKMISSING/BULLC_ELOCKMISMATCH if the job's lock was lost. */
 BULLC_API int bullc_job_move_to_delayed(bullc_job_t *job, long long timestamp_ms);
 
 /* If the job has unfinished children, moves it to waiting-children and returns BULLC_EMOVED
@@ -233,9 +238,10 @@ BULLC_API int bullc_job_children_values(bullc_job_t *job, char **json_out);
  * string), as Node's job.getIgnoredChildrenFailures(). Free *json_out with bullc_free(). */
 BULLC_API int bullc_job_ignored_children_failures(bullc_job_t *job, char **json_out);
 
-/* Rate-limits the whole queue for `delay_ms` and puts this job back to wait without counting an
- * attempt (Node's worker.rateLimit(ms) + throw Worker.RateLimitError()). Returns
- * BULLC_ERATELIMITED: the handler must return that value. */
+/* Rate-limits the whole queue for `delay_ms` (> 0) and puts this job back at the front of wait
+ * without counting an attempt (Node's worker.rateLimit(ms) + throw Worker.RateLimitError()).
+ * This worker then fetches nothing until the limit expires. Returns BULLC_ERATELIMITED: the
+ * handler must return that value. */
 BULLC_API int bullc_job_rate_limit(bullc_job_t *job, long long delay_ms);
 
 /* ---------------------------------------------------------------------------------------------
@@ -275,8 +281,10 @@ typedef void (*bullc_event_cb)(bullc_event_t event, const bullc_job_t *job, cons
 
 /* A custom backoff strategy, for jobs whose `backoff.type` is neither "fixed" nor "exponential"
  * (Node's settings.backoffStrategy). Called on the handler thread with the attempts made so far
- * including the one that just failed, the type, the failure reason and the job. Returns the
- * delay in ms before the retry (0 = retry at once) or -1 to fail the job for good. */
+ * including the one that just failed, the type ("" when the job's backoff names none), the
+ * failure reason and the job. Returns the delay in ms before the retry (0 = retry at once) or -1
+ * to fail the job for good. Without a strategy such a job is failed for good with its own reason
+ * and a warning is logged (Node would throw and leave it active until the stalled check). */
 typedef long long (*bullc_backoff_fn)(long attempts_made, const char *type, const char *reason,
                                       const bullc_job_t *job, void *user_data);
 
@@ -304,10 +312,14 @@ typedef struct bullc_worker_opts {
     bullc_event_cb event_cb;   /* NULL = none */
     void *event_user_data;
     int limiter_max;           /* worker-side rate limit: at most limiter_max jobs ... */
-    int limiter_duration_ms;   /* ... per limiter_duration_ms for the whole queue; 0 = none */
+    int limiter_duration_ms;   /* ... per limiter_duration_ms for the whole queue; 0 = none
+                                  (set both or neither); the queue's meta.max wins over
+                                  limiter_max, as in Node */
     int metrics_max_data_points; /* > 0 records per-minute completed/failed counts for
                                     Queue.getMetrics(), keeping this many points; 0 = off */
-    int max_started_attempts;  /* > 0 fails a job started more often than this; 0 = no limit */
+    int max_started_attempts;  /* > 0: a job started more often than this fails unrecoverably
+                                  ("job started more than allowable limit") without running, and
+                                  one started this often is not retried; 0 = no limit */
     bullc_backoff_fn backoff_fn; /* custom backoff strategy, NULL = none */
     void *backoff_user_data;
 } bullc_worker_opts_t;
@@ -339,8 +351,10 @@ BULLC_API int bullc_worker_run(bullc_worker_t *worker);
  * (async-signal-safe). Calling it before run() makes run() return at once. */
 BULLC_API void bullc_worker_stop(bullc_worker_t *worker);
 
-/* Stops taking new jobs until bullc_worker_resume(); running handlers finish normally. Local to
- * this worker, like Node's worker.pause() (the queue stays unpaused for others). Thread-safe. */
+/* Stops taking new jobs until bullc_worker_resume(); running handlers finish normally (their
+ * outcome is recorded without fetching a next job). Local to this worker, like Node's
+ * worker.pause(true) (the queue stays unpaused for others); stalled checks pause too, lock
+ * renewal goes on. Thread-safe (not async-signal-safe); may be called before run(). */
 BULLC_API void bullc_worker_pause(bullc_worker_t *worker);
 /* Undoes bullc_worker_pause(). Thread-safe. */
 BULLC_API void bullc_worker_resume(bullc_worker_t *worker);

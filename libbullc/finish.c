@@ -105,18 +105,24 @@ static char *next_stacktrace(bullc_job_t *job, const char *entry)
     return out;
 }
 
-/* Backoff delay for the coming retry (n = attempts made including this one), BullMQ's
- * built-in strategies. Returns the delay in ms, 0 for an immediate retry, or -1 when the job's
- * backoff type is unknown (then it is failed for good). */
-static long long backoff_delay(bullc__hthread *t, bullc_job_t *job, long n)
+/* The backoff before the coming retry, as Node's Backoffs.calculate: n = attempts made including
+ * the one that just failed. Returns 1 with *delay set (0 = retry at once), or 0 when the job must
+ * not be retried (the custom strategy said -1, or there is none for the job's type). */
+static int backoff_delay(bullc__hthread *t, bullc_job_t *job, long n, const char *reason,
+                         long long *delay)
 {
+    bullc_worker_t *w = t->w;
+    *delay = 0;
     const cJSON *b = opt(job, "backoff");
-    if (!b || cJSON_IsNull(b))
-        return 0;
-    const char *type = "fixed";
-    double delay = 0, jitter = 0;
+    /* no backoff (or a falsy one): retry at once */
+    if (!b || cJSON_IsNull(b) || cJSON_IsFalse(b) ||
+        (cJSON_IsString(b) && b->valuestring[0] == '\0'))
+        return 1;
+    const char *type = "";
+    double base = 0, jitter = 0;
     if (cJSON_IsNumber(b)) {
-        delay = b->valuedouble;
+        type = "fixed"; /* a bare number is a fixed delay */
+        base = b->valuedouble;
     } else if (cJSON_IsObject(b)) {
         const cJSON *ty = cJSON_GetObjectItemCaseSensitive(b, "type");
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(b, "delay");
@@ -124,31 +130,49 @@ static long long backoff_delay(bullc__hthread *t, bullc_job_t *job, long n)
         if (cJSON_IsString(ty))
             type = ty->valuestring;
         if (cJSON_IsNumber(d))
-            delay = d->valuedouble;
+            base = d->valuedouble;
         if (cJSON_IsNumber(j) && j->valuedouble > 0 && j->valuedouble <= 1)
             jitter = j->valuedouble;
+    }
+    if (!isfinite(base))
+        base = 0;
+    double max;
+    if (strcmp(type, "fixed") == 0) {
+        max = base;
+    } else if (strcmp(type, "exponential") == 0) {
+        max = round(pow(2, (double)(n - 1)) * base);
+    } else if (w->o.backoff_fn) {
+        long long d = w->o.backoff_fn(n, type, reason, job, w->o.backoff_user_data);
+        if (d == -1)
+            return 0;
+        *delay = d;
+        return 1;
     } else {
+        bullc__log(&w->log, BULLC_LOG_WARN,
+                   "job %s: backoff type \"%s\" needs a custom strategy (backoff_fn); failing "
+                   "it without retry",
+                   job->id, type);
         return 0;
     }
-    if (!isfinite(delay) || delay < 0)
-        delay = 0;
-    double max;
-    if (strcmp(type, "fixed") == 0)
-        max = delay;
-    else if (strcmp(type, "exponential") == 0)
-        max = round(pow(2, (double)(n - 1)) * delay);
-    else
-        return -1;
+    if (!isfinite(max))
+        return 1;
     if (jitter > 0) {
         double r = (double)rand_r(&t->seed) / ((double)RAND_MAX + 1.0);
-        return (long long)floor(r * max * jitter + max * (1 - jitter));
+        *delay = (long long)floor(r * max * jitter + max * (1 - jitter));
+    } else {
+        *delay = (long long)max;
     }
-    return (long long)max;
+    /* as Node, -1 from any strategy (e.g. a fixed delay of -1) means no retry */
+    if (*delay == -1) {
+        *delay = 0;
+        return 0;
+    }
+    return 1;
 }
 
 /* ---- calling the finishing scripts ------------------------------------------------------- */
 
-static int map_script_code(long long code)
+int bullc__script_code(long long code)
 {
     switch (code) {
     case -1:
@@ -214,7 +238,7 @@ static int finish_reply(redisReply *r, bullc__next *next)
 {
     int rc = 0;
     if (r->type == REDIS_REPLY_INTEGER && r->integer < 0)
-        rc = map_script_code(r->integer);
+        rc = bullc__script_code(r->integer);
     else if (bullc__parse_next(r, next) != 0)
         rc = BULLC_EPROTO;
     bullc__reply_free(r);
@@ -228,7 +252,22 @@ typedef struct outcome {
     const char *result;  /* returnvalue JSON */
 } outcome;
 
-static int fetch_next_allowed(bullc_worker_t *w) { return !bullc__worker_stopping(w); }
+/* as Node: no fetch-next while closing or locally paused */
+static int fetch_next_allowed(bullc_worker_t *w)
+{
+    return !bullc__worker_stopping(w) && !bullc__worker_paused(w);
+}
+
+/* The limiter {max, duration} member of the fetch options, when the worker has one. */
+static void write_limiter(bullc_worker_t *w, bullc__buf *mp)
+{
+    bullc__mp_cstr(mp, "limiter");
+    bullc__mp_map(mp, 2);
+    bullc__mp_cstr(mp, "max");
+    bullc__mp_int(mp, w->o.limiter_max);
+    bullc__mp_cstr(mp, "duration");
+    bullc__mp_int(mp, w->o.limiter_duration_ms);
+}
 
 /* moveToFinished for completion or final failure. */
 static int move_to_finished(bullc__hthread *t, bullc_job_t *job, const char *token,
@@ -250,9 +289,12 @@ static int move_to_finished(bullc__hthread *t, bullc_job_t *job, const char *tok
     int fetch = fetch_next_allowed(w);
     bullc__buf *mp = &t->mp;
     bullc__buf_reset(mp);
-    bullc__mp_map(mp, w->s_name ? 6 : 5);
+    int limiter = w->o.limiter_max > 0;
+    bullc__mp_map(mp, 5 + (w->s_name != NULL) + limiter);
     bullc__mp_cstr(mp, "token");
     bullc__mp_cstr(mp, token);
+    if (limiter)
+        write_limiter(w, mp);
     if (w->s_name) {
         bullc__mp_cstr(mp, "name");
         bullc__mp_cstr(mp, w->s_name);
@@ -267,7 +309,10 @@ static int move_to_finished(bullc__hthread *t, bullc_job_t *job, const char *tok
     bullc__mp_cstr(mp, "attempts");
     bullc__mp_int(mp, opt_int(job, "attempts", 0));
     bullc__mp_cstr(mp, "maxMetricsSize");
-    bullc__mp_cstr(mp, "");
+    if (w->o.metrics_max_data_points > 0)
+        bullc__mp_int(mp, w->o.metrics_max_data_points);
+    else
+        bullc__mp_cstr(mp, "");
     size_t opts_len = mp->len;
     if (oc->failed) {
         bullc__mp_array(mp, 4);
@@ -323,7 +368,7 @@ static int retry_job(bullc__hthread *t, bullc_job_t *job, const char *token, con
     snprintf(now, sizeof now, "%lld", bullc__now_ms());
     redisReply *r = NULL;
     int rc;
-    if (delay > 0) {
+    if (delay != 0) {
         int fetch = fetch_next_allowed(w);
         if (fetch) {
             bullc__buf opts;
@@ -382,7 +427,7 @@ static const bullc__handler *find_handler(bullc_worker_t *w, const char *name)
     return w->catchall.fn ? &w->catchall : NULL;
 }
 
-static void slot_set(bullc__hthread *t, bullc_job_t *job, const char *token)
+void bullc__slot_set(bullc__hthread *t, bullc_job_t *job, const char *token)
 {
     bullc_worker_t *w = t->w;
     pthread_mutex_lock(&w->lock_mu);
@@ -413,15 +458,13 @@ static void fail_job(bullc__hthread *t, bullc_job_t *job, const char *token, con
     bullc_worker_t *w = t->w;
     long attempts = (long)opt_int(job, "attempts", 0);
     long long delay = 0;
-    int retry = !unrecoverable && job->atm + 1 < attempts;
-    if (retry) {
-        delay = backoff_delay(t, job, job->atm + 1);
-        if (delay < 0) {
-            bullc__log(&w->log, BULLC_LOG_WARN,
-                       "job %s: unknown backoff type, failing it without retry", job->id);
-            retry = 0;
-        }
-    }
+    /* as Node's shouldRetryJob: attempts left, recoverable, and started fewer times than
+     * maxStartedAttempts */
+    int max_started = w->o.max_started_attempts;
+    int retry = !unrecoverable && job->atm + 1 < attempts &&
+                !(max_started > 0 && max_started <= job->ats);
+    if (retry)
+        retry = backoff_delay(t, job, job->atm + 1, message, &delay);
     bullc__buf entry;
     bullc__buf_init(&entry);
     bullc__buf_printf(&entry, "%s: %s", unrecoverable ? "UnrecoverableError" : "Error", message);
@@ -460,6 +503,11 @@ void bullc__process_job(bullc__hthread *t, bullc_job_t *job, const char *token, 
         fail_job(t, job, token, defa, 1, next);
         return;
     }
+    /* started more often than maxStartedAttempts allows: fail it without running (as Node) */
+    if (w->o.max_started_attempts > 0 && w->o.max_started_attempts < job->ats) {
+        fail_job(t, job, token, "job started more than allowable limit", 1, next);
+        return;
+    }
 
     const bullc__handler *h = find_handler(w, job->name);
     int rc;
@@ -470,13 +518,23 @@ void bullc__process_job(bullc__hthread *t, bullc_job_t *job, const char *token, 
         job->fail_message = bullc__buf_take(&b);
         rc = BULLC_ENOHANDLER;
     } else {
-        slot_set(t, job, token);
+        bullc__slot_set(t, job, token);
+        job->thread = t;
+        job->token = token;
         rc = h->fn(job, h->ud);
-        slot_set(t, NULL, NULL);
+        job->thread = NULL;
+        job->token = NULL;
+        bullc__slot_set(t, NULL, NULL);
     }
 
-    if (job->moved && (rc == BULLC_EMOVED || rc == BULLC_ERATELIMITED))
-        return; /* the handler's call already moved the job out of active; fetch the next one */
+    if (job->moved) {
+        /* the handler's call already moved the job out of active: nothing to record */
+        if (rc != BULLC_EMOVED && rc != BULLC_ERATELIMITED)
+            bullc__log(&w->log, BULLC_LOG_WARN,
+                       "job %s: handler moved its job but returned %s; no outcome recorded",
+                       job->id, bullc_errname(rc));
+        return;
+    }
     if (rc == BULLC_EMOVED || rc == BULLC_ERATELIMITED) {
         free(job->fail_message);
         bullc__buf b;

@@ -1,6 +1,6 @@
 /* flow.c - calls a parent job's handler makes about its children (flows): wait for them, and
  * read what they returned or why they failed, as Node's Job does. */
-#include "internal.h"
+#include "worker.h"
 
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 /* A job lent to a handler that is still running (the job calls need its connection). */
 static int job_callable(const bullc_job_t *job)
 {
-    return job && job->cn && job->token && job->keys;
+    return job && job->thread && job->token;
 }
 
 /* Sets the failure reason Node's Job gives for a script's negative reply, so that a handler
@@ -63,7 +63,7 @@ int bullc_job_move_to_waiting_children(bullc_job_t *job)
         return BULLC_EINVAL;
     if (job->moved)
         return BULLC_EMISUSE; /* it already left active */
-    const bullc__keys *k = job->keys;
+    const bullc__keys *k = &job->thread->w->keys;
     char *job_key = bullc__job_key(k, job->id, NULL);
     char *deps = bullc__job_key(k, job->id, ":dependencies");
     char *failed = bullc__job_key(k, job->id, ":unsuccessful");
@@ -76,11 +76,11 @@ int bullc_job_move_to_waiting_children(bullc_job_t *job)
     snprintf(now, sizeof now, "%lld", bullc__now_ms());
     const char *args[4] = {job->token, "", now, job->id};
     redisReply *r = NULL;
-    rc = bullc__conn_script(job->cn, BULLC__S_MOVE_TO_WAITING_CHILDREN, 7, keys, 4, args, NULL, &r);
+    rc = bullc__conn_script((&job->thread->cn), BULLC__S_MOVE_TO_WAITING_CHILDREN, 7, keys, 4, args, NULL, &r);
     if (rc != 0)
         goto out;
     if (r->type != REDIS_REPLY_INTEGER) {
-        snprintf(job->cn->errstr, sizeof job->cn->errstr, "moveToWaitingChildren: reply type %d",
+        snprintf((&job->thread->cn)->errstr, sizeof (&job->thread->cn)->errstr, "moveToWaitingChildren: reply type %d",
                  r->type);
         rc = BULLC_EPROTO;
     } else if (r->integer == 0) {
@@ -109,12 +109,12 @@ static int hash_as_object(bullc_job_t *job, const char *suffix, int values_are_j
     *json_out = NULL;
     if (!job_callable(job))
         return BULLC_EINVAL;
-    char *key = bullc__job_key(job->keys, job->id, suffix);
+    char *key = bullc__job_key((&job->thread->w->keys), job->id, suffix);
     if (!key)
         return BULLC_ENOMEM;
     const char *argv[2] = {"HGETALL", key};
     redisReply *r = NULL;
-    int rc = bullc__conn_cmd(job->cn, 2, argv, NULL, &r);
+    int rc = bullc__conn_cmd((&job->thread->cn), 2, argv, NULL, &r);
     free(key);
     if (rc != 0) {
         bullc__reply_free(r);
@@ -124,7 +124,7 @@ static int hash_as_object(bullc_job_t *job, const char *suffix, int values_are_j
     bullc__buf_init(&b);
     rc = BULLC_OK;
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
-        snprintf(job->cn->errstr, sizeof job->cn->errstr, "HGETALL %s: unexpected reply",
+        snprintf((&job->thread->cn)->errstr, sizeof (&job->thread->cn)->errstr, "HGETALL %s: unexpected reply",
                  suffix);
         rc = BULLC_EPROTO;
         goto out;
@@ -137,7 +137,7 @@ static int hash_as_object(bullc_job_t *job, const char *suffix, int values_are_j
             goto out;
         }
         if (values_are_json && (memchr(v->str, '\0', v->len) || !bullc__json_valid(v->str))) {
-            snprintf(job->cn->errstr, sizeof job->cn->errstr,
+            snprintf((&job->thread->cn)->errstr, sizeof (&job->thread->cn)->errstr,
                      "the value stored for child %.200s is not valid JSON", f->str);
             rc = BULLC_EJSON;
             goto out;

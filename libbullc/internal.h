@@ -139,6 +139,10 @@ typedef enum bullc__script_id {
     BULLC__S_GET_STATE,
     BULLC__S_GET_COUNTS,
     BULLC__S_MOVE_TO_WAITING_CHILDREN,
+    BULLC__S_UPDATE_PROGRESS,
+    BULLC__S_ADD_LOG,
+    BULLC__S_UPDATE_DATA,
+    BULLC__S_MOVE_TO_WAIT,
     BULLC__S_COUNT
 } bullc__script_id;
 
@@ -182,6 +186,16 @@ int bullc__backoff_ms(int failures, unsigned *seed);
 
 /* ---- jobs (job.c) --------------------------------------------------------------------------- */
 
+/* Data texts and parsed views a handler may still hold after bullc_job_update_data replaced
+ * them: kept until the job is freed. */
+typedef struct bullc__retired {
+    char *text;
+    void *json; /* cJSON * */
+    struct bullc__retired *next;
+} bullc__retired;
+
+struct bullc__hthread;
+
 struct bullc_job {
     char *id;
     char *name;     /* borrowed view into fields, or "" */
@@ -200,11 +214,11 @@ struct bullc_job {
     int unrecoverable;
     int moved;           /* the handler moved the job itself (delayed, waiting-children, wait):
                             set by the call that moved it; no outcome is recorded */
-    /* what the calls a handler makes on its job need; set where the job is handed to the
-     * handler thread, valid while its handler runs */
-    bullc__conn *cn;           /* the handler thread's connection */
-    const char *token;         /* this attempt's lock token */
-    const bullc__keys *keys;   /* the worker's queue keys */
+    /* set while the handler runs, for the calls it makes on the job */
+    struct bullc__hthread *thread; /* the handler thread (its connection) */
+    const char *token;             /* the job's lock token */
+    char *data_owned;              /* data replaced by bullc_job_update_data (else NULL) */
+    bullc__retired *retired;
 };
 
 /* Builds a job from the flat HGETALL array reply and its id. BULLC_EBADJOB when the reply is not

@@ -18,6 +18,14 @@ void bullc__job_free(bullc_job_t *job)
     cJSON_Delete(job->opts_json);
     free(job->result);
     free(job->fail_message);
+    free(job->data_owned);
+    while (job->retired) {
+        bullc__retired *r = job->retired;
+        job->retired = r->next;
+        free(r->text);
+        cJSON_Delete(r->json);
+        free(r);
+    }
     free(job);
 }
 

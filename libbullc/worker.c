@@ -99,7 +99,10 @@ int bullc_worker_new(bullc_worker_t **out, const bullc_worker_opts_t *opts)
         opts->concurrency < 1 || opts->concurrency > 10000 || opts->lock_duration_ms < 1 ||
         opts->stalled_interval_ms < 1 || opts->max_stalled_count < 0 || opts->drain_delay_ms < 0 ||
         opts->lock_renew_ms < 0 || opts->connect_timeout_ms < 0 ||
-        opts->remove_on_complete.count < -1 || opts->remove_on_fail.count < -1)
+        opts->remove_on_complete.count < -1 || opts->remove_on_fail.count < -1 ||
+        opts->limiter_max < 0 || opts->limiter_duration_ms < 0 ||
+        (opts->limiter_max > 0) != (opts->limiter_duration_ms > 0) ||
+        opts->metrics_max_data_points < 0 || opts->max_started_attempts < 0)
         return BULLC_EINVAL;
 
     bullc_worker_t *w = calloc(1, sizeof *w);
@@ -256,6 +259,49 @@ void bullc__worker_note_delay(bullc_worker_t *w, long long due_ms)
     pthread_mutex_unlock(&w->mu);
 }
 
+void bullc__worker_note_limit(bullc_worker_t *w, long long ms)
+{
+    if (ms <= 0)
+        return;
+    long long until = bullc__now_ms() + ms;
+    long long cur = atomic_load(&w->limit_until);
+    while (cur < until && !atomic_compare_exchange_weak(&w->limit_until, &cur, until)) {
+    }
+}
+
+int bullc__worker_paused(bullc_worker_t *w) { return atomic_load(&w->paused) != 0; }
+
+void bullc_worker_pause(bullc_worker_t *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    atomic_store(&w->paused, 1);
+    pthread_mutex_unlock(&w->mu);
+}
+
+void bullc_worker_resume(bullc_worker_t *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    atomic_store(&w->paused, 0);
+    /* parked threads fetch at once rather than wait for a marker they may have missed */
+    w->wakeups = w->parked;
+    pthread_cond_broadcast(&w->park_cv);
+    pthread_cond_signal(&w->blocker_cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+/* While locally paused: waits (without polling) until resumed or stopping. */
+static void wait_unpaused(bullc_worker_t *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (!w->stopping && atomic_load(&w->paused))
+        pthread_cond_wait(&w->park_cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+}
+
 void bullc__worker_emit(bullc_worker_t *w, bullc_event_t ev, const bullc_job_t *job,
                         const char *detail)
 {
@@ -299,10 +345,20 @@ int bullc__parse_next(const redisReply *r, bullc__next *out)
 
 void bullc__fetch_opts(bullc_worker_t *w, bullc__buf *mp, const char *token)
 {
+    int limiter = w->o.limiter_max > 0;
     bullc__buf_reset(mp);
-    bullc__mp_map(mp, w->s_name ? 3 : 2);
+    bullc__mp_map(mp, 2 + (w->s_name != NULL) + limiter);
     bullc__mp_cstr(mp, "token");
     bullc__mp_cstr(mp, token);
+    if (limiter) {
+        /* the worker's limiter, as Node sends `limiter: {max, duration}` */
+        bullc__mp_cstr(mp, "limiter");
+        bullc__mp_map(mp, 2);
+        bullc__mp_cstr(mp, "max");
+        bullc__mp_int(mp, w->o.limiter_max);
+        bullc__mp_cstr(mp, "duration");
+        bullc__mp_int(mp, w->o.limiter_duration_ms);
+    }
     bullc__mp_cstr(mp, "lockDuration");
     bullc__mp_int(mp, w->o.lock_duration_ms);
     if (w->s_name) {
@@ -371,6 +427,17 @@ static void *handler_main(void *arg)
 
     while (next.job || !bullc__worker_stopping(w)) {
         if (!next.job) {
+            if (bullc__worker_paused(w)) {
+                wait_unpaused(w);
+                continue;
+            }
+            /* rate limited: no fetch until the window ends (at most Node's
+             * maximumRateLimitDelay at a time, so due delayed jobs still get promoted) */
+            long long left = atomic_load(&w->limit_until) - bullc__now_ms();
+            if (left > 0) {
+                bullc__worker_nap(w, (int)(left < 30000 ? left : 30000));
+                continue;
+            }
             new_token(w, token, sizeof token);
             int rc = fetch_job(t, token, &next);
             if (rc != 0) {
@@ -386,8 +453,7 @@ static void *handler_main(void *arg)
                 if (next.delay_until_ms > 0)
                     bullc__worker_note_delay(w, next.delay_until_ms);
                 if (next.rate_limit_ms > 0) {
-                    long long ms = next.rate_limit_ms < 30000 ? next.rate_limit_ms : 30000;
-                    bullc__worker_nap(w, (int)ms);
+                    bullc__worker_note_limit(w, next.rate_limit_ms);
                     continue;
                 }
                 if (atomic_exchange(&w->drained, 1) == 0)
@@ -398,13 +464,12 @@ static void *handler_main(void *arg)
         }
         atomic_store(&w->drained, 0);
         bullc_job_t *job = next.job;
-        job->cn = &t->cn;
-        job->token = token;
-        job->keys = &w->keys;
         bullc__process_job(t, job, token, &next);
         bullc__job_free(job);
         if (!next.job && next.delay_until_ms > 0)
             bullc__worker_note_delay(w, next.delay_until_ms);
+        if (!next.job && next.rate_limit_ms > 0)
+            bullc__worker_note_limit(w, next.rate_limit_ms);
     }
 
     bullc__conn_close(&t->cn);
@@ -478,7 +543,9 @@ static void wake_one(bullc_worker_t *w)
     pthread_mutex_lock(&w->mu);
     if (w->wakeups < w->parked) {
         w->wakeups++;
-        pthread_cond_signal(&w->park_cv);
+        /* broadcast: napping and paused threads share park_cv, and a signal could wake one of
+         * them instead of the parked thread; parked threads take only `wakeups` wake-ups */
+        pthread_cond_broadcast(&w->park_cv);
     }
     pthread_mutex_unlock(&w->mu);
 }
@@ -490,7 +557,8 @@ static void *blocker_main(void *arg)
     int failures = 0;
     for (;;) {
         pthread_mutex_lock(&w->mu);
-        while (!w->stopping && w->parked - w->wakeups <= 0)
+        /* a locally paused worker does not take markers other workers need */
+        while (!w->stopping && (w->parked - w->wakeups <= 0 || atomic_load(&w->paused)))
             pthread_cond_wait(&w->blocker_cv, &w->mu);
         int stopping = w->stopping;
         long long until = w->block_until;
@@ -667,7 +735,9 @@ int bullc_worker_run(bullc_worker_t *w)
             bullc__maint_renew(w, now);
             next_renew = now + tick;
         }
-        if (next_stalled >= 0 && now >= next_stalled && !bullc__worker_stopping(w)) {
+        /* as Node, a locally paused worker runs no stalled checks */
+        if (next_stalled >= 0 && now >= next_stalled && !bullc__worker_stopping(w) &&
+            !bullc__worker_paused(w)) {
             bullc__maint_stalled(w);
             next_stalled = bullc__now_ms() + w->o.stalled_interval_ms;
         }

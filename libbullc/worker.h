@@ -65,6 +65,8 @@ struct bullc_worker {
     int threads_alive;
     long long block_until; /* next delayed job's due time (ms, 0 = none) */
     atomic_int drained;
+    atomic_int paused;          /* bullc_worker_pause: take no new jobs */
+    atomic_llong limit_until;   /* rate limited until this time (ms): fetch nothing before */
     atomic_uint token_seq;
     int running;
 
@@ -88,6 +90,9 @@ int bullc__worker_stopping(bullc_worker_t *w);
 /* Sleeps up to ms, returning early when the worker stops. */
 void bullc__worker_nap(bullc_worker_t *w, int ms);
 void bullc__worker_note_delay(bullc_worker_t *w, long long due_ms);
+/* Records that the queue is rate limited for `ms` from now: no thread fetches before then. */
+void bullc__worker_note_limit(bullc_worker_t *w, long long ms);
+int bullc__worker_paused(bullc_worker_t *w);
 void bullc__worker_emit(bullc_worker_t *w, bullc_event_t ev, const bullc_job_t *job,
                         const char *detail);
 
@@ -105,6 +110,10 @@ void bullc__fetch_opts(bullc_worker_t *w, bullc__buf *mp, const char *token);
 
 /* finish.c: runs the handler for `job` (or fails it at once for `defa`) and records the outcome
  * in Redis. When fetch_next and a next job came back, *next holds it. */
+/* The BULLC_E* code for a negative script reply (-1 no job, -2 no lock, ...). */
+int bullc__script_code(long long code);
+/* Records (or with job NULL clears) the job whose lock the maintenance thread renews for `t`. */
+void bullc__slot_set(bullc__hthread *t, bullc_job_t *job, const char *token);
 void bullc__process_job(bullc__hthread *t, bullc_job_t *job, const char *token, bullc__next *next);
 
 /* maint.c */

@@ -13,7 +13,7 @@ const assert = require('node:assert/strict');
 const { Queue, Worker } = require('bullmq');
 const IORedis = require('ioredis');
 const I = require('./lib/interop');
-const { echoProcessor } = require('./lib/echo');
+const { echoProcessor, customBackoff } = require('./lib/echo');
 const { dumpQueue, maskWorkerState, diffStates } = require('./lib/diff');
 
 const WORKER_NAME = 'diffw';
@@ -123,12 +123,18 @@ async function waitFinished(client, q, qname, n) {
 // A scenario is a list of [queueName, jobs, extra?], extra = {
 //   worker: { lockDuration, stalledInterval, maxStalledCount } (both workers),
 //   prepare: async (redis, queue) => {} run after the adds, before the worker }.
+//   worker also takes: metrics (maxDataPoints), customBackoff (bool),
+//   maxStartedAttempts, limiter ({max, duration}).
 function nodeWorkerOpts(extra) {
   const w = (extra && extra.worker) || {};
   return {
     ...(w.lockDuration ? { lockDuration: w.lockDuration } : {}),
     ...(w.stalledInterval ? { stalledInterval: w.stalledInterval } : {}),
     ...(w.maxStalledCount !== undefined ? { maxStalledCount: w.maxStalledCount } : {}),
+    ...(w.metrics ? { metrics: { maxDataPoints: w.metrics } } : {}),
+    ...(w.customBackoff ? { settings: { backoffStrategy: customBackoff } } : {}),
+    ...(w.maxStartedAttempts ? { maxStartedAttempts: w.maxStartedAttempts } : {}),
+    ...(w.limiter ? { limiter: w.limiter } : {}),
   };
 }
 
@@ -138,6 +144,10 @@ function cWorkerArgs(extra) {
   if (w.lockDuration) a.push('--lock-duration', String(w.lockDuration));
   if (w.stalledInterval) a.push('--stalled-interval', String(w.stalledInterval));
   if (w.maxStalledCount !== undefined) a.push('--max-stalled-count', String(w.maxStalledCount));
+  if (w.metrics) a.push('--metrics', String(w.metrics));
+  if (w.customBackoff) a.push('--custom-backoff');
+  if (w.maxStartedAttempts) a.push('--max-started-attempts', String(w.maxStartedAttempts));
+  if (w.limiter) a.push('--limiter-max', String(w.limiter.max), '--limiter-duration', String(w.limiter.duration));
   return a;
 }
 
@@ -293,5 +303,49 @@ test('differential: stalled job recovery (re-queued, and failed past maxStalledC
   ], (node) => {
     assert.equal(node.state['bull:diff-stall:1'].value.stc, '1', 'node run: job 1 stalled once');
     assert.equal(node.state['bull:diff-stall0:1'].value.failedReason, 'job stalled more than allowable limit');
+  });
+});
+
+// Handler calls and worker options: progress, logs (keepLogs), updateData, a
+// handler's rate limit and moveToDelayed, retries with a custom backoff
+// strategy (linear, -1, 0), metrics; and maxStartedAttempts with the worker
+// limiter on a second queue. The timed jobs come last in each queue, with
+// due times hundreds of ms apart, so that timing cannot reorder anything.
+test('differential: handler calls, custom backoff, metrics, maxStartedAttempts, limiter', { timeout: 120000 }, async (t) => {
+  const QD = 'diff-calls';
+  const JOBS_D = [
+    ['prog', { progress: [1, { a: 2, b: [null, 'x'] }, 'text', 0.30000000000000004, false] }],
+    ['logs', { logs: ['l1', 'l2 \u00fc', 'l3'] }, { keepLogs: 2 }],
+    ['logs-all', { logs: ['a', 'b'], result: 'logged' }],
+    ['upd', { updateData: { n: 1, s: 'new', f: 1e-7 }, result: 'r' }],
+    ['upd-ret', { updateData: [1, 'two', { three: 3 }] }],
+    ['prog-fail', { progress: [50], logs: ['before failing'], fail: 'after progress' }],
+    ['custom-giveup', { fail: 'gu' }, { attempts: 3, backoff: { type: 'giveup' } }],
+    ['custom-zero', { failAttempts: 1, progress: [7] }, { attempts: 2, backoff: { type: 'other', delay: 5 } }],
+    ['metrics-fail', { fail: 'counted' }, { attempts: 1 }],
+    ['rl', { rateLimitMs: 300, result: 'after rl' }],
+    ['delay-me', { delayMs: 400, result: 'delayed once' }],
+    ['linear', { failAttempts: 2, logs: ['try'] }, { attempts: 3, backoff: { type: 'linear', delay: 700 } }],
+  ];
+  const QE = 'diff-started';
+  const JOBS_E = [
+    ['moved-too-often', { delayMs: 300, delayTimes: 5, result: 'never' }, { attempts: 3 }],
+    ['retry-capped', { fail: 'capped' }, { attempts: 5 }],
+    ['plain', { v: 1 }],
+    ['plain2', { v: 2 }],
+  ];
+  await differential(t, [
+    [QD, JOBS_D, { worker: { metrics: 5, customBackoff: true } }],
+    [QE, JOBS_E, { worker: { maxStartedAttempts: 2, limiter: { max: 50, duration: 1000 } } }],
+  ], (node) => {
+    const h = (q, id) => node.state[`bull:${q}:${id}`].value;
+    assert.equal(h(QD, 1).progress, 'false', 'node run: last progress');
+    assert.deepEqual(node.state[`bull:${QD}:2:logs`].value, ['l2 \u00fc', 'l3'], 'node run: keepLogs');
+    assert.equal(h(QD, 4).data, '{"n":1,"s":"new","f":1e-7}', 'node run: updateData');
+    assert.equal(h(QD, 11).ats, '2', 'node run: delayed once');
+    assert.equal(h(QD, 10).ats, '2', 'node run: rate limited once');
+    assert.equal(node.state[`bull:${QD}:metrics:completed`].value.count, '9');
+    assert.equal(h(QE, 1).failedReason, 'job started more than allowable limit');
+    assert.equal(h(QE, 2).atm, '2');
   });
 });

@@ -27,6 +27,10 @@ const SCRIPTS = {
   retryJob: 11,
   moveToDelayed: 11,
   moveToWaitingChildren: 7,
+  updateProgress: 3,
+  addLog: 2,
+  updateData: 1,
+  moveJobFromActiveToWait: 9,
 };
 
 function upstreamText(name) {
@@ -90,7 +94,7 @@ async function withQueue(fn, { name = Q, flow = false } = {}) {
 // may legitimately differ between two servers once a hash is no longer a
 // listpack); a rate-limit TTL only as "> 0", it ticks between the two calls.
 function normReply(name, r) {
-  if (!Array.isArray(r)) return r;
+  if (!Array.isArray(r)) return normIntReply(name, r);
   if (['moveToActive', 'moveToFinished', 'moveToDelayed'].includes(name) && r.length === 4) {
     const out = [...r];
     if (Array.isArray(out[0])) {
@@ -102,6 +106,12 @@ function normReply(name, r) {
     if (typeof out[2] === 'number' && out[2] > 0) out[2] = 'ttl>0';
     return out;
   }
+  return r;
+}
+
+// moveJobFromActiveToWait replies with the limiter's TTL, which ticks between the two calls.
+function normIntReply(name, r) {
+  if (name === 'moveJobFromActiveToWait' && typeof r === 'number' && r > 0) return 'ttl>0';
   return r;
 }
 
@@ -619,4 +629,55 @@ test('keepLastIfActive dedup: the parked dn: job is created when the owner finis
   assert.equal(await cb.llen(k('active')), 1, 'the re-created prioritized k1 job was fetched next');
   assert.equal(await cb.zcard(k('delayed')), 1, 'the re-created k2 job is delayed');
   assert.equal(await cb.exists(k('dn:k2')), 0);
+});
+
+test('handler calls: updateProgress, addLog with keepLogs, updateData, moveJobFromActiveToWait', async () => {
+  await fresh();
+  await withQueue(async (q) => {
+    await q.add('a', { x: 1 }, { keepLogs: 2 });
+    await q.add('b', { x: 2 }, { priority: 4 });
+    await q.add('c', { x: 3 });
+    await q.add('d', { x: 4 });
+  });
+  await cloneAtoB();
+  const jk = (id) => k(id);
+  const progress = (id, json) => step('updateProgress', [jk(id), k('events'), k('meta')], [id, json]);
+  const addLog = (id, line, keep) => step('addLog', [jk(id), `${jk(id)}:logs`], [id, line, keep]);
+  const toWait = (id, token = 'tok') => step('moveJobFromActiveToWait',
+    ['active', 'wait', 'stalled', 'paused', 'meta', 'limiter', 'prioritized', 'marker', 'events'].map((s) => k(s)),
+    [id, token, jk(id)]);
+  await moveToActive(T0 + 1); // job 1
+  assert.equal(await progress('1', '42'), 0);
+  assert.equal(await progress('1', '{"step":2,"of":[1,"x"]}'), 0);
+  assert.equal(await progress('nope', '1'), -1);
+  assert.equal(await addLog('1', 'first', '2'), 1);
+  assert.equal(await addLog('1', 'second', '2'), 2);
+  assert.equal(await addLog('1', 'third', '2'), 2);
+  assert.equal(await addLog('1', 'no trim', ''), 3);
+  assert.equal(await addLog('nope', 'x', ''), -1);
+  assert.equal(await step('updateData', [jk('1')], ['{"y":[1,2]}']), 0);
+  assert.equal(await step('updateData', [jk('nope')], ['{}']), -1);
+  // back to the front of wait, no limiter
+  assert.equal(await toWait('1'), 0);
+  assert.equal(await toWait('1'), -2); // lock gone
+  await moveToActive(T0 + 2); // job 1 again (front of wait)
+  assert.equal(await toWait('1', 'other'), -6);
+  await both((c) => c.set(k('limiter'), '9007199254740991', 'PX', 60000));
+  assert.ok((await toWait('1')) > 0, 'rate limited: the TTL comes back');
+  await both((c) => c.del(k('limiter')));
+  await moveToActive(T0 + 3); // job 1
+  await moveToActive(T0 + 4); // job 3
+  await moveToActive(T0 + 5); // job 4
+  await moveToActive(T0 + 6); // job 2 (prioritized)
+  assert.equal(await toWait('2'), 0); // ahead of its priority, no marker
+  // paused queue: back to wait without a marker
+  await both((c) => c.hset(k('meta'), 'paused', '1'));
+  await both((c) => c.del(k('marker')));
+  assert.equal(await toWait('3'), 0);
+  await both((c) => c.hdel(k('meta'), 'paused'));
+  // global concurrency reached: no marker either
+  await both((c) => c.hset(k('meta'), 'concurrency', '1'));
+  await both((c) => c.del(k('marker')));
+  assert.equal(await toWait('4'), 0);
+  assert.equal(await toWait('nope'), -1);
 });

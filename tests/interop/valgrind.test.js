@@ -23,12 +23,19 @@ test('echo_worker is valgrind-clean (no errors, no leaks)', { skip, timeout: 240
     if (i % 5 === 0) data.fail = `bad ${i}`;
     if (i % 7 === 0) data.unrecoverable = `fatal ${i}`;
     if (i % 4 === 1) data.result = { nested: [i, 'x'] };
-    await queue.add('vg', data, { attempts: 2, removeOnComplete: i % 3 === 0 });
+    // the handler calls, on jobs that complete: progress, logs, updateData,
+    // moveToDelayed, rate limit, and a retry with the custom backoff
+    if (i === 1) Object.assign(data, { progress: [1, { p: [2] }], logs: ['a', 'b'], updateData: { u: i } });
+    if (i === 2) data.delayMs = 50;
+    if (i === 3) data.rateLimitMs = 50;
+    if (i === 4) data.failAttempts = 1;
+    const backoff = i === 4 ? { type: 'linear', delay: 20 } : undefined;
+    await queue.add('vg', data, { attempts: 2, removeOnComplete: i % 3 === 0, keepLogs: 1, backoff });
   }
   const p = spawn('valgrind', ['--leak-check=full', '--error-exitcode=9',
     '--errors-for-leak-kinds=definite,indirect,possible', '--show-leak-kinds=definite,indirect,possible',
     H.ECHO_WORKER, '--redis', redis.url, '--queue', 'vg', '--concurrency', '3',
-    '--max-jobs', String(N), '--quiet'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--max-jobs', String(N), '--quiet', '--custom-backoff', '--metrics', '5'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   p.stderr.on('data', (d) => { err += d; });
   const code = await new Promise((res) => p.on('close', (c) => res(c)));

@@ -6,6 +6,13 @@
 //
 //   data is not an object            -> return data
 //   sleepMs: n                       -> wait n ms first
+//   delayMs: n                       -> job.moveToDelayed(now + n) + DelayedError,
+//                                       while attemptsStarted <= delayTimes (1)
+//   rateLimitMs: n                   -> worker.rateLimit(n) + RateLimitError,
+//                                       while attemptsStarted <= rateLimitTimes (1)
+//   progress: [v, ...]               -> job.updateProgress(v) for each, in order
+//   logs: [line, ...]                -> job.log(line) for each (non-strings as JSON)
+//   updateData: v                    -> job.updateData(v)
 //   unrecoverable: msg               -> fail with msg, no retry
 //   fail: msg                        -> fail with msg
 //   failAttempts: n                  -> fail with "attempt <k> failed" while
@@ -15,9 +22,10 @@
 //                                       runs again once its children are done)
 //   returnChildren: true             -> return job.getChildrenValues()
 //   returnIgnored: true              -> return job.getIgnoredChildrenFailures()
-//   result: v                        -> return v instead of data
-//   progress / logs                  -> accepted, ignored (issue 2)
-const { UnrecoverableError, WaitingChildrenError } = require('bullmq');
+//   result: v                        -> return v instead of the (current) data
+//
+// customBackoff is echo_worker --custom-backoff's strategy (settings.backoffStrategy).
+const { UnrecoverableError, DelayedError, WaitingChildrenError, Worker } = require('bullmq');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -25,10 +33,27 @@ function isObject(v) {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+const has = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+const times = (d, k) => (Number.isInteger(d[k]) ? d[k] : 1);
+
 async function echoProcessor(job, token) {
   const d = job.data;
   if (!isObject(d)) return d;
   if (typeof d.sleepMs === 'number' && d.sleepMs > 0) await sleep(d.sleepMs);
+  if (Number.isInteger(d.delayMs) && job.attemptsStarted <= times(d, 'delayTimes')) {
+    await job.moveToDelayed(Date.now() + d.delayMs, token);
+    throw new DelayedError();
+  }
+  if (Number.isInteger(d.rateLimitMs) && job.attemptsStarted <= times(d, 'rateLimitTimes')) {
+    // Inside a Worker, job.queue is the worker itself.
+    await job.queue.rateLimit(d.rateLimitMs);
+    throw Worker.RateLimitError();
+  }
+  if (Array.isArray(d.progress)) for (const p of d.progress) await job.updateProgress(p);
+  if (Array.isArray(d.logs)) {
+    for (const l of d.logs) await job.log(typeof l === 'string' ? l : JSON.stringify(l));
+  }
+  if (has(d, 'updateData')) await job.updateData(d.updateData);
   if (d.waitChildren === true && await job.moveToWaitingChildren(token)) {
     throw new WaitingChildrenError();
   }
@@ -39,8 +64,16 @@ async function echoProcessor(job, token) {
   }
   if (d.returnChildren === true) return job.getChildrenValues();
   if (d.returnIgnored === true) return job.getIgnoredChildrenFailures();
-  if (Object.prototype.hasOwnProperty.call(d, 'result')) return d.result;
-  return d;
+  if (has(d, 'result')) return d.result;
+  return job.data;
+}
+
+function customBackoff(attemptsMade, type, err, job) {
+  if (type === 'giveup') return -1;
+  if (type !== 'linear') return 0;
+  const b = job.opts.backoff;
+  const delay = b && Number.isInteger(b.delay) ? b.delay : 100;
+  return attemptsMade * delay;
 }
 
 // echo_worker's --remove-on-complete / --remove-on-fail SPEC as the Worker
@@ -59,4 +92,4 @@ function keepJobsOption(spec) {
   return o;
 }
 
-module.exports = { echoProcessor, isObject, keepJobsOption };
+module.exports = { echoProcessor, customBackoff, isObject, keepJobsOption };

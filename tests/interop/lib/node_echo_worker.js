@@ -6,7 +6,7 @@
 // and every test except the differential one should pass against Node.
 const net = require('node:net');
 const { Worker } = require('bullmq');
-const { echoProcessor, keepJobsOption } = require('./echo');
+const { echoProcessor, customBackoff, keepJobsOption } = require('./echo');
 
 function die(msg) {
   process.stderr.write(`echo_worker: ${msg}\n`);
@@ -16,8 +16,10 @@ function die(msg) {
 const INT_OPTS = {
   '--concurrency': 'concurrency', '--lock-duration': 'lockDuration',
   '--stalled-interval': 'stalledInterval', '--max-stalled-count': 'maxStalledCount',
-  '--max-jobs': 'maxJobs',
+  '--max-jobs': 'maxJobs', '--limiter-max': 'limiterMax', '--limiter-duration': 'limiterDuration',
+  '--metrics': 'metrics', '--max-started-attempts': 'maxStartedAttempts',
 };
+const FLAG_OPTS = { '--custom-backoff': 'customBackoff', '--quiet': 'quiet' };
 const STR_OPTS = {
   '--queue': 'queue', '--redis': 'redis', '--prefix': 'prefix', '--name': 'name',
   '--remove-on-complete': 'removeOnComplete', '--remove-on-fail': 'removeOnFail',
@@ -27,6 +29,7 @@ const o = { redis: 'redis://127.0.0.1:6379', prefix: 'bull', concurrency: 1 };
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const a = argv[i];
+  if (a in FLAG_OPTS) { o[FLAG_OPTS[a]] = true; continue; }
   if (!(a in INT_OPTS) && !(a in STR_OPTS)) die(`unknown argument '${a}'`);
   if (i + 1 >= argv.length) die(`${a} needs a value`);
   const v = argv[++i];
@@ -86,6 +89,10 @@ function reachable() {
     if (o.removeOnComplete !== undefined) opts.removeOnComplete = keepJobsOption(o.removeOnComplete);
     if (o.removeOnFail !== undefined) opts.removeOnFail = keepJobsOption(o.removeOnFail);
   } catch (e) { die(e.message); }
+  if (o.limiterMax) opts.limiter = { max: o.limiterMax, duration: o.limiterDuration };
+  if (o.metrics) opts.metrics = { maxDataPoints: o.metrics };
+  if (o.maxStartedAttempts) opts.maxStartedAttempts = o.maxStartedAttempts;
+  if (o.customBackoff) opts.settings = { backoffStrategy: customBackoff };
   const worker = new Worker(o.queue, echoProcessor, opts);
   worker.on('error', (e) => process.stderr.write(`echo_worker: ${e.message}\n`));
   let finished = 0;
@@ -107,6 +114,8 @@ function reachable() {
       : job.attemptsMade >= (job.opts.attempts || 1);
     if (final) count(job);
   });
+  process.on('SIGUSR1', () => worker.pause(true));
+  process.on('SIGUSR2', () => worker.resume());
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
 })();

@@ -1,0 +1,13 @@
+-- updateProgress: store a job's progress and announce it (PROTOCOL.md 4.1).
+-- KEYS: 1 job key, 2 events, 3 meta
+-- ARGV: 1 jobId, 2 progress (JSON text)
+-- Reply: 0 | -1 no such job
+--@include core
+--@include events
+
+if rcall("EXISTS", KEYS[1]) == 0 then return -1 end
+local cap = eventsCap(KEYS[3])
+rcall("HSET", KEYS[1], "progress", ARGV[2])
+rcall("XADD", KEYS[2], "MAXLEN", "~", cap, "*", "event", "progress",
+  "jobId", ARGV[1], "data", ARGV[2])
+return 0
