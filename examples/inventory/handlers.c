@@ -82,10 +82,9 @@ static int parse_reward(bullc_job_t *job, payload *p)
     size_t n = bullc_json_size(items);
     if (bullc_json_type(items) != BULLC_JSON_ARRAY || n < 1 || n > MAX_ITEMS)
         return invalid(p, "items must be an array of 1 to %d item ids", MAX_ITEMS);
-    int escapes = !raw_unescaped(bullc_job_data(job), "items");
     for (size_t i = 0; i < n; i++) {
         const char *id = bullc_json_string(bullc_json_at(items, i));
-        if (!inv_valid_id(id) || escapes)
+        if (!inv_valid_id(id))
             return invalid(p, "items[%zu] must be an item id (" ID_RULE ")", i);
         size_t j = 0;
         while (j < p->nitems && strcmp(p->items[j], id) != 0)
@@ -93,6 +92,8 @@ static int parse_reward(bullc_job_t *job, payload *p)
         if (j == p->nitems)
             p->items[p->nitems++] = id; /* duplicates count once */
     }
+    if (!raw_unescaped(bullc_job_data(job), "items"))
+        return invalid(p, "items must be item ids written without escapes");
     return 0;
 }
 
