@@ -24,10 +24,11 @@ B ?= build
 LIB_SRC := $(wildcard libbullc/*.c)
 LIB_OBJ := $(patsubst libbullc/%.c,$(B)/obj/%.o,$(LIB_SRC)) $(B)/obj/scripts_gen.o
 # scripts, in bullc__script_id order
-SCRIPTS := moveToActive moveToFinished extendLocks moveStalledJobsToWait retryJob moveToDelayed
+SCRIPTS := moveToActive moveToFinished extendLocks moveStalledJobsToWait retryJob moveToDelayed \
+           addJob getState getCounts
 LUA := $(wildcard lua/*.lua lua/include/*.lua)
 
-EXAMPLES := echo_worker inventory_worker
+EXAMPLES := echo_worker bullc_enqueue inventory_worker
 EXAMPLE_BINS := $(addprefix $(B)/bin/,$(EXAMPLES))
 # inventory_worker: its own files, plus libpq (pkg-config, else pg_config)
 INV_SRC := $(wildcard examples/inventory/*.c)
@@ -88,6 +89,10 @@ $(B)/bin/inventory_worker: $(INV_OBJ) $(B)/libbullc.a | $(B)/bin
 	$(CC) $(INV_OBJ) -o $@ $(B)/libbullc.a $(REAL_LDFLAGS) $(LIBS) $(PQ_LIBS)
 
 $(B)/bin/%: examples/%.c $(B)/libbullc.a | $(B)/bin
+	$(CC) $(REAL_CFLAGS) $< -o $@ $(B)/libbullc.a $(REAL_LDFLAGS) $(LIBS)
+
+# the producer CLI (examples/enqueue.c) is installed under a prefixed name
+$(B)/bin/bullc_enqueue: examples/enqueue.c $(B)/libbullc.a | $(B)/bin
 	$(CC) $(REAL_CFLAGS) $< -o $@ $(B)/libbullc.a $(REAL_LDFLAGS) $(LIBS)
 
 $(B)/tests/%: tests/unit/%.c $(B)/libbullc.a | $(B)/tests

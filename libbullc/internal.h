@@ -135,6 +135,9 @@ typedef enum bullc__script_id {
     BULLC__S_MOVE_STALLED,
     BULLC__S_RETRY_JOB,
     BULLC__S_MOVE_TO_DELAYED,
+    BULLC__S_ADD_JOB,
+    BULLC__S_GET_STATE,
+    BULLC__S_GET_COUNTS,
     BULLC__S_COUNT
 } bullc__script_id;
 
@@ -212,6 +215,24 @@ void *bullc__job_opts_cjson(bullc_job_t *job);
 int bullc__json_valid(const char *s);
 /* A copy of `s` with lone-surrogate \u escapes replaced by \ufffd (so cJSON can parse it). */
 char *bullc__json_fix_surrogates(const char *s);
+
+/* ---- producer: a job to add (jobopts.c) ------------------------------------------------------ */
+
+/* A job checked and packed for the addJob script. */
+typedef struct bullc__newjob {
+    const char *name;  /* borrowed */
+    const char *data;  /* borrowed JSON text, stored verbatim ("{}" for NULL) */
+    char *job_id;      /* custom id, "" for an automatic one */
+    char timestamp[40]; /* creation time (opts.timestamp or now), decimal text */
+    bullc__buf opts;   /* msgpack map of the opts as Node stores them */
+} bullc__newjob;
+
+/* Checks name, data and options as Node's Queue.add does and packs the stored opts. On error
+ * returns BULLC_EINVAL (bad option), BULLC_EJSON (data or opts not JSON) or BULLC_ENOMEM with
+ * the reason in err; *job then holds nothing to free. */
+int bullc__newjob_prepare(bullc__newjob *job, const char *name, const char *data_json,
+                          const char *opts_json, long long now_ms, char *err, size_t errlen);
+void bullc__newjob_free(bullc__newjob *job);
 
 /* ---- misc ----------------------------------------------------------------------------------- */
 

@@ -1,0 +1,30 @@
+-- getState: the state of one job, named as Node's job.getState() names it.
+-- KEYS: 1 completed, 2 failed, 3 delayed, 4 prioritized, 5 active, 6 wait,
+--       7 paused, 8 waiting-children
+-- ARGV: 1 job id
+-- Reply: "completed" | "failed" | "delayed" | "prioritized" | "active" |
+--        "waiting" | "waiting-children" | "unknown"
+--@include core
+
+local id = ARGV[1]
+
+-- LPOS needs Redis 6.0.6; older servers get a scan of the list.
+local function inList(key)
+  local pos = redis.pcall("LPOS", key, id)
+  if type(pos) == "table" and pos.err then
+    for _, v in ipairs(rcall("LRANGE", key, 0, -1)) do
+      if v == id then return true end
+    end
+    return false
+  end
+  return pos ~= false and pos ~= nil
+end
+
+if rcall("ZSCORE", KEYS[1], id) then return "completed" end
+if rcall("ZSCORE", KEYS[2], id) then return "failed" end
+if rcall("ZSCORE", KEYS[3], id) then return "delayed" end
+if rcall("ZSCORE", KEYS[4], id) then return "prioritized" end
+if inList(KEYS[5]) then return "active" end
+if inList(KEYS[6]) or inList(KEYS[7]) then return "waiting" end
+if rcall("ZSCORE", KEYS[8], id) then return "waiting-children" end
+return "unknown"
