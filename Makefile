@@ -75,15 +75,11 @@ endef
 $(B)/bullc.pc: Makefile include/bullc.h | $(B)
 	$(call write_pc,$@)
 
-# Temporary: the dead-letter queue needs the producer (bullc_queue_add, issue 3); a library
-# without it builds the worker with the DLQ disabled.
-INV_DLQ = $(shell nm -g $(B)/libbullc.a 2>/dev/null | grep -q ' T bullc_queue_add$$' || echo -DINVENTORY_NO_DLQ)
+$(B)/obj/inventory/%.o: examples/inventory/%.c | $(B)/obj/inventory
+	$(CC) $(REAL_CFLAGS) $(PQ_CFLAGS) -c $< -o $@
 
-$(B)/obj/inventory/%.o: examples/inventory/%.c $(B)/libbullc.a | $(B)/obj/inventory
-	$(CC) $(REAL_CFLAGS) $(PQ_CFLAGS) $(INV_DLQ) -c $< -o $@
-
-$(B)/obj/inventory/inventory_worker.o: examples/inventory_worker.c $(B)/libbullc.a | $(B)/obj/inventory
-	$(CC) $(REAL_CFLAGS) $(PQ_CFLAGS) $(INV_DLQ) -c $< -o $@
+$(B)/obj/inventory/inventory_worker.o: examples/inventory_worker.c | $(B)/obj/inventory
+	$(CC) $(REAL_CFLAGS) $(PQ_CFLAGS) -c $< -o $@
 
 $(B)/bin/inventory_worker: $(INV_OBJ) $(B)/libbullc.a | $(B)/bin
 	$(CC) $(INV_OBJ) -o $@ $(B)/libbullc.a $(REAL_LDFLAGS) $(LIBS) $(PQ_LIBS)

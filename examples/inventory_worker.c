@@ -70,12 +70,6 @@ static void send_to_dlq(const inv_app *app, const bullc_job_t *job, const char *
         jw_free(&w);
         return;
     }
-#ifdef INVENTORY_NO_DLQ
-    inv_log(app, BULLC_LOG_ERROR, "job %s (%s) failed for good; not added to the DLQ: this "
-            "libbullc has no producer (bullc_queue_add). It would carry: %s",
-            bullc_job_id(job), bullc_job_name(job), w.p);
-    jw_free(&w);
-#else
     int rc = BULLC_OK;
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!t->dlq) {
@@ -108,7 +102,6 @@ static void send_to_dlq(const inv_app *app, const bullc_job_t *job, const char *
         inv_log(app, BULLC_LOG_ERROR, "job %s (%s): could not add it to the DLQ %s: %s",
                 bullc_job_id(job), bullc_job_name(job), app->dlq, bullc_strerror(rc));
     jw_free(&w);
-#endif
 }
 
 static void on_event(bullc_event_t ev, const bullc_job_t *job, const char *detail, void *ud)

@@ -27,9 +27,7 @@ void inv_thread_free(void *slot)
         return;
     if (t->pg)
         PQfinish(t->pg);
-#ifndef INVENTORY_NO_DLQ
     bullc_queue_free(t->dlq);
-#endif
     free(t);
 }
 
