@@ -353,8 +353,8 @@ test('dead-letter queue: a job that fails for good is added to events-dlq with i
   } finally {
     await pg.start();
   }
-  await I.waitCounts(dlq, (c) => c.wait === 3, '3 jobs waiting in the DLQ');
-  const dead = await dlq.getJobs(['wait'], 0, -1);
+  await I.waitCounts(dlq, (c) => c.waiting === 3, '3 jobs waiting in the DLQ');
+  const dead = await dlq.getJobs(['waiting'], 0, -1);
   const byId = Object.fromEntries(dead.map((j) => [j.data.jobId, j]));
   assert.equal(byId[bad.id].name, 'use_item');
   assert.deepEqual(byId[bad.id].data, {
