@@ -147,6 +147,7 @@ clean:
 
 -include $(wildcard $(B)/obj/*.d $(B)/obj/inventory/*.d $(B)/bin/*.d $(B)/tests/*.d)
 
-demo:
-	@echo "make demo: the inventory worker (issue 4) is not built yet; see README.md, Status." >&2
-	@exit 1
+# The inventory worker end to end: private Redis + PostgreSQL, the Node producer's story.
+demo: deps
+	$(MAKE) all
+	bash examples/demo/demo.sh
