@@ -77,6 +77,8 @@ if [ -z "${DATABASE_URL:-}" ]; then
     say "private PostgreSQL on 127.0.0.1:$port ($PG_BIN)"
 else
     say "using PostgreSQL at $DATABASE_URL"
+    # a database that may have seen the story before: fresh user ids for this run
+    export DEMO_USER_SUFFIX="${DEMO_USER_SUFFIX:--$(date +%s)}"
 fi
 export REDIS_URL DATABASE_URL
 
