@@ -39,7 +39,8 @@ function run(file, args, { asUser, timeout = 60000 } = {}) {
   });
 }
 
-async function startPostgres() {
+// durable: keep fsync and synchronous commits on (for benchmarks); tests turn them off.
+async function startPostgres({ durable = false } = {}) {
   const bin = pgBin();
   const tool = (n) => (bin ? path.join(bin, n) : n);
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'bullc-pg-'));
@@ -58,9 +59,9 @@ async function startPostgres() {
     url: (db = 'postgres') => `postgresql://postgres@127.0.0.1:${port}/${db}`,
     running: false,
   };
-  // Durability off: these are throw-away test clusters.
-  const opts = `-p ${port} -k ${base} -c listen_addresses=127.0.0.1 -c fsync=off ` +
-    '-c synchronous_commit=off -c full_page_writes=off -c max_connections=200';
+  // Durability off unless asked: these are throw-away clusters.
+  const opts = `-p ${port} -k ${base} -c listen_addresses=127.0.0.1 -c max_connections=200` +
+    (durable ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off');
   pg.start = async () => {
     await run(tool('pg_ctl'), ['-D', data, '-l', path.join(base, 'log'), '-w', '-t', '60', '-o', opts, 'start'],
       { asUser });
