@@ -309,15 +309,12 @@ test('PostgreSQL restarted while jobs flow: attempts fail, are retried, all end 
   const first = await add(0, 10);
   await finished(queue, first.map((j) => j.id));
   await pg.stop('fast');
-  let restarted = false;
   try {
-    const second = await add(10, 40);
+    await add(10, 40);
     await ev.waitFor('delayed', undefined, 3, 20000); // attempts failed and wait for their backoff
   } finally {
     await pg.start();
-    restarted = true;
   }
-  assert.ok(restarted);
   const all = await queue.getJobs(['completed', 'failed', 'delayed', 'wait', 'active'], 0, -1);
   const done = await finished(queue, all.map((j) => j.id), 60000);
   let retried = 0;
