@@ -12,10 +12,14 @@ static void set_msg(inv_dberr *err, const char *m)
     size_t n = strlen(err->msg);
     while (n && (err->msg[n - 1] == '\n' || err->msg[n - 1] == ' '))
         err->msg[--n] = '\0';
-    /* libpq messages may span lines (DETAIL, ...): keep one line */
-    for (char *p = err->msg; *p; p++)
-        if (*p == '\n')
-            *p = ' ';
+    /* libpq messages may span lines (DETAIL, hints): one line, single spaces */
+    char *out = err->msg;
+    for (const char *p = err->msg; *p; p++) {
+        char c = (*p == '\n' || *p == '\t') ? ' ' : *p;
+        if (c != ' ' || (out > err->msg && out[-1] != ' '))
+            *out++ = c;
+    }
+    *out = '\0';
 }
 
 inv_errclass inv_classify(const char *st)
