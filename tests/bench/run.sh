@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# `make bench`: Node BullMQ 6.7.0 Worker vs build/bin/echo_worker (see bench.js).
+# `make bench`: Node BullMQ 6.7.0 Worker vs build/bin/echo_worker (see bench.js), then
+# build/bin/inventory_worker against PostgreSQL (see inventory.js).
 # Run from the repository root. Environment overrides: BENCH_JOBS (20000),
 # BENCH_CONCURRENCY (1,10,100), BENCH_WORKERS (node,c), BENCH_REPEAT (3),
-# BENCH_TIMEOUT_S (120), BENCH_BUDGET_S (360), BENCH_JSON (path for raw results).
+# BENCH_TIMEOUT_S (120), BENCH_BUDGET_S (360), BENCH_JSON (path for raw results);
+# BENCH_PARTS (echo,inventory) and the BENCH_INV_* variables of inventory.js.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -18,4 +20,12 @@ if [ ! -x build/bin/echo_worker ] && [ -z "${BULLC_BIN_DIR:-}" ]; then
   echo "bench: build/bin/echo_worker not built; the C worker will be skipped (run \`make\` first)" >&2
 fi
 
-exec node tests/bench/bench.js
+parts=",${BENCH_PARTS:-echo,inventory},"
+status=0
+if [[ $parts == *,echo,* ]]; then
+  node tests/bench/bench.js || status=$?
+fi
+if [[ $parts == *,inventory,* ]]; then
+  node tests/bench/inventory.js || status=$?
+fi
+exit "$status"

@@ -1,0 +1,91 @@
+'use strict';
+// The demo's producer: what a NestJS/Next.js service does with @nestjs/bullmq - it only fires
+// events into the queue and reads outcomes; the C inventory_worker does the business logic.
+// Fires a short story, prints each job's outcome as Node's bullmq sees it, then the dead
+// letters. Exits 1 if an outcome is not the one the story expects.
+//   REDIS_URL (redis://127.0.0.1:6379), BULLC_QUEUE (events), BULLC_DLQ (<queue>-dlq)
+const { Queue, QueueEvents } = require('bullmq');
+
+const url = new URL(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
+const connection = {
+  host: url.hostname, port: Number(url.port || 6379),
+  username: url.username || undefined, password: url.password || undefined,
+  db: Number(url.pathname.slice(1) || 0), maxRetriesPerRequest: null,
+};
+const QUEUE = process.env.BULLC_QUEUE || 'events';
+const DLQ = process.env.BULLC_DLQ || `${QUEUE}-dlq`;
+// appended to the user ids, so the story starts afresh on a database that has seen it before
+const SUFFIX = process.env.DEMO_USER_SUFFIX || '';
+
+// [event, data, the outcome the story expects]
+const STORY = [
+  ['reward_inventory_item', { userId: 'alice', items: ['welcome_chest', 'key'] }, 'completed'],
+  ['reward_inventory_item', { userId: 'alice', items: ['welcome_chest', 'key'] }, 'completed'], // repeated
+  ['reward_inventory_item', { userId: 'bob', items: ['welcome_chest', 'welcome_chest'] }, 'completed'],
+  ['use_item', { userId: 'alice', itemId: 'welcome_chest' }, 'completed'],
+  ['use_item', { userId: 'alice', itemId: 'key', quantity: 2 }, 'completed'],
+  ['use_item', { userId: 'bob', itemId: 'key' }, 'failed'], // bob has no key
+  ['use_item', { userId: 'alice', itemId: 'key', quantity: 0 }, 'failed'], // invalid payload
+  ['use_item', { userId: 'bob', itemId: 'welcome_chest' }, 'completed'],
+  ['use_item', { userId: 'bob', itemId: 'gold', quantity: 10 }, 'failed'], // gold cannot be used
+  ['open_portal', { userId: 'bob' }, 'failed'], // no such event
+];
+
+async function main() {
+  const queue = new Queue(QUEUE, { connection });
+  const events = new QueueEvents(QUEUE, { connection });
+  const dlq = new Queue(DLQ, { connection });
+  for (const q of [queue, events, dlq]) q.on('error', (e) => console.error(`redis: ${e.message}`));
+  await events.waitUntilReady();
+  let surprises = 0;
+  let n = 0;
+  try {
+    const failedIds = new Set();
+    for (const [name, story, expected] of STORY) {
+      n++;
+      const data = { ...story, userId: story.userId + SUFFIX };
+      // the options a NestJS service would give: retries with backoff for transient failures
+      const job = await queue.add(name, data, {
+        attempts: 3, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 1000,
+      });
+      let outcome;
+      let text;
+      try {
+        text = JSON.stringify(await job.waitUntilFinished(events, 30000));
+        outcome = 'completed';
+      } catch (e) {
+        text = e.message;
+        outcome = /timed out/i.test(text) ? 'timed out' : 'failed';
+      }
+      const mark = outcome === expected ? '' : `   <-- expected ${expected}`;
+      if (mark) surprises++;
+      if (outcome === 'failed') failedIds.add(job.id);
+      console.log(`${String(n).padStart(2)}. ${name} ${JSON.stringify(data)}`);
+      console.log(`    job ${job.id}: ${outcome}: ${text}${mark}`);
+    }
+    // failed-for-good jobs reach the dead-letter queue right after Redis records the failure
+    const until = Date.now() + 10000;
+    let dead = [];
+    while (Date.now() < until) {
+      dead = (await dlq.getJobs(['waiting'], 0, -1, true)).filter((d) => failedIds.has(d.data.jobId));
+      if (dead.length >= failedIds.size) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    console.log(`\nDead-letter queue ${DLQ}: ${dead.length} job(s) from this story`);
+    for (const d of dead) {
+      console.log(`  ${d.name} (job ${d.data.jobId}, ${d.data.attemptsMade} attempt(s)): ${d.data.failedReason}`);
+    }
+    if (dead.length < failedIds.size) surprises++;
+  } finally {
+    await Promise.all([queue.close(), events.close(), dlq.close()]);
+  }
+  if (surprises) {
+    console.error(`\n${surprises} outcome(s) differ from the story`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((e) => {
+  console.error(`producer: ${e.message}`);
+  process.exit(1);
+});

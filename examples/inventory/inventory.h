@@ -1,0 +1,91 @@
+/* inventory.h - the parts of examples/inventory_worker.c: configuration, the per-thread
+ * PostgreSQL connection, a small JSON writer and the two event handlers. */
+#ifndef INVENTORY_H
+#define INVENTORY_H
+
+#include <bullc.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stddef.h>
+
+/* Read-only after start-up; shared by every thread. */
+typedef struct inv_app {
+    const char *database_url; /* libpq connection string or URL ("" = libpq's PG* defaults) */
+    const char *queue;
+    const char *dlq;
+    const char *redis_url;
+    const char *prefix;
+    const char *crash_after_commit; /* test hook, see inventory_worker.c; NULL = off */
+    int log_level;                  /* bullc_log_level_t */
+    pthread_key_t slot_key;         /* -> inv_thread of the calling thread */
+} inv_app;
+
+/* One per handler thread (created on first use, freed when the thread ends). */
+typedef struct inv_thread {
+    PGconn *pg;          /* this thread's own connection, NULL until first used */
+    int pg_was_up;       /* it worked once: a later reconnection is logged as such */
+    bullc_queue_t *dlq;  /* producer for the dead-letter queue, NULL until first needed */
+} inv_thread;
+
+/* The calling thread's slot, created if needed; NULL when out of memory. */
+inv_thread *inv_thread_get(const inv_app *app);
+/* pthread key destructor: closes and frees a slot. */
+void inv_thread_free(void *slot);
+
+/* Logging to stderr, one line per call (any thread). */
+void inv_log(const inv_app *app, bullc_log_level_t level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void inv_log_cb(bullc_log_level_t level, const char *message, void *user_data);
+
+/* ---- JSON text writer: strings are escaped, invalid UTF-8 becomes U+FFFD ---------------- */
+
+typedef struct jw {
+    char *p;
+    size_t len, cap;
+    int oom;
+} jw;
+
+void jw_raw(jw *w, const char *s, size_t n);
+void jw_lit(jw *w, const char *s); /* raw NUL-terminated text */
+void jw_str(jw *w, const char *s); /* a quoted, escaped JSON string */
+void jw_int(jw *w, long long v);
+void jw_free(jw *w);
+
+/* ---- database ------------------------------------------------------------------------- */
+
+typedef enum inv_errclass {
+    INV_OK = 0,
+    INV_TRANSIENT,     /* connection lost, server restarting, serialization failure, deadlock */
+    INV_PERMANENT,     /* constraint or range violation: the event can never succeed */
+    INV_UNEXPECTED     /* anything else: failed normally, so retries and then the DLQ apply */
+} inv_errclass;
+
+typedef struct inv_dberr {
+    inv_errclass cls;
+    char sqlstate[6];
+    char msg[400];
+} inv_dberr;
+
+/* The thread's connection, connecting or reconnecting as needed. NULL with `err` filled when
+ * the server cannot be reached. */
+PGconn *inv_db(const inv_app *app, inv_thread *t, inv_dberr *err);
+/* Runs one parameterized statement; returns the result when its status is
+ * PGRES_COMMAND_OK or PGRES_TUPLES_OK, else NULL with `err` filled and classified. */
+PGresult *inv_exec(PGconn *pg, const char *sql, int nparams, const char *const *params,
+                   inv_dberr *err);
+/* Classifies a SQLSTATE (NULL = no server answer). */
+inv_errclass inv_classify(const char *sqlstate);
+
+/* ---- handlers (registered with bullc_worker_on; user_data = inv_app) ------------------- */
+
+/* reward_inventory_item: {"userId", "items": [...]} */
+int inv_handle_reward(bullc_job_t *job, void *user_data);
+/* use_item: {"userId", "itemId", "quantity"?} */
+int inv_handle_use(bullc_job_t *job, void *user_data);
+/* Any other job name: fails as unrecoverable ("unknown event type: <name>"). */
+int inv_handle_unknown(bullc_job_t *job, void *user_data);
+
+/* True when `s` is an id: 1 to 64 characters from A-Z a-z 0-9 _ . : - */
+int inv_valid_id(const char *s);
+
+#endif

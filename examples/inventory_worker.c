@@ -1,0 +1,235 @@
+/* inventory_worker - applies the game's inventory events (reward_inventory_item, use_item) from
+ * the BullMQ queue `events` to PostgreSQL, exactly once per job, and sends jobs that fail for
+ * good to a dead-letter queue. See sql/schema.sql and examples/demo/ (`make demo`).
+ *
+ * Configuration (environment):
+ *   REDIS_URL          redis://127.0.0.1:6379
+ *   DATABASE_URL       libpq connection string or URL (unset: libpq's PG* variables)
+ *   BULLC_QUEUE        events
+ *   BULLC_PREFIX       bull
+ *   BULLC_CONCURRENCY  4 (one PostgreSQL connection per handler thread)
+ *   BULLC_DLQ          <queue>-dlq
+ *   BULLC_WORKER_NAME  shown by Queue.getWorkers() (default inventory_worker)
+ *   BULLC_LOCK_DURATION_MS, BULLC_STALLED_INTERVAL_MS   BullMQ's 30000 / 30000
+ *   BULLC_LOG_LEVEL    error|warn|info|debug (info)
+ *   BULLC_INVENTORY_TEST_CRASH_AFTER_COMMIT   test hook only: "1" (any job) or a job id makes
+ *                      the process _exit(86) right after that job's transaction commits and
+ *                      before Redis records its completion (used to test redelivery).
+ *
+ * SIGINT/SIGTERM stop it gracefully (running jobs finish). Exit status: 0 after a stop, 1 when
+ * Redis cannot be used, 2 on bad configuration.
+ */
+#include "inventory/inventory.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bullc_worker_t *g_worker; /* for the signal handler */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    bullc_worker_stop(g_worker);
+}
+
+/* ---- dead-letter queue ------------------------------------------------------------------- */
+
+/* Adds {"jobId","name","data","failedReason","attemptsMade"} to the DLQ under the job's name.
+ * Runs on the thread that finished the job, after Redis recorded the failure. */
+static void send_to_dlq(const inv_app *app, const bullc_job_t *job, const char *reason)
+{
+    inv_thread *t = inv_thread_get(app);
+    if (!t) {
+        inv_log(app, BULLC_LOG_ERROR, "job %s: out of memory; not added to the DLQ",
+                bullc_job_id(job));
+        return;
+    }
+    jw w = {0};
+    jw_lit(&w, "{\"jobId\":");
+    jw_str(&w, bullc_job_id(job));
+    jw_lit(&w, ",\"name\":");
+    jw_str(&w, bullc_job_name(job));
+    jw_lit(&w, ",\"data\":");
+    /* the original data as JSON (not a string); text that is not JSON goes in as a string */
+    const bullc_json_t *parsed = bullc_job_data_json((bullc_job_t *)job); /* same thread */
+    if (parsed)
+        jw_lit(&w, bullc_job_data(job));
+    else
+        jw_str(&w, bullc_job_data(job));
+    jw_lit(&w, ",\"failedReason\":");
+    jw_str(&w, reason ? reason : "");
+    jw_lit(&w, ",\"attemptsMade\":");
+    jw_int(&w, bullc_job_attempts_made(job) + 1); /* including the one that just failed */
+    jw_lit(&w, "}");
+    if (w.oom) {
+        inv_log(app, BULLC_LOG_ERROR, "job %s: out of memory; not added to the DLQ",
+                bullc_job_id(job));
+        jw_free(&w);
+        return;
+    }
+    int rc = BULLC_OK;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!t->dlq) {
+            bullc_queue_opts_t qo;
+            bullc_queue_opts_init(&qo);
+            qo.redis_url = app->redis_url;
+            qo.prefix = app->prefix;
+            qo.queue = app->dlq;
+            qo.log_cb = inv_log_cb;
+            qo.log_user_data = (void *)app;
+            qo.log_level = (bullc_log_level_t)app->log_level;
+            if ((rc = bullc_queue_new(&t->dlq, &qo)) != 0)
+                break;
+        }
+        char *id = NULL;
+        rc = bullc_queue_add(t->dlq, bullc_job_name(job), w.p, NULL, &id);
+        if (rc == 0) {
+            inv_log(app, BULLC_LOG_INFO, "job %s (%s) failed for good: added to %s as job %s",
+                    bullc_job_id(job), bullc_job_name(job), app->dlq, id ? id : "?");
+            bullc_free(id);
+            break;
+        }
+        /* a broken connection: start a new one once */
+        inv_log(app, BULLC_LOG_WARN, "DLQ add failed: %s (%s)", bullc_strerror(rc),
+                bullc_queue_errmsg(t->dlq));
+        bullc_queue_free(t->dlq);
+        t->dlq = NULL;
+    }
+    if (rc != 0)
+        inv_log(app, BULLC_LOG_ERROR, "job %s (%s): could not add it to the DLQ %s: %s",
+                bullc_job_id(job), bullc_job_name(job), app->dlq, bullc_strerror(rc));
+    jw_free(&w);
+}
+
+static void on_event(bullc_event_t ev, const bullc_job_t *job, const char *detail, void *ud)
+{
+    const inv_app *app = ud;
+    if (ev == BULLC_EVENT_FAILED && job)
+        send_to_dlq(app, job, detail);
+    else if (ev == BULLC_EVENT_LOCK_LOST && job)
+        inv_log(app, BULLC_LOG_WARN, "job %s: lock lost (%s)", bullc_job_id(job),
+                detail ? detail : "");
+}
+
+/* ---- configuration ----------------------------------------------------------------------- */
+
+static const char *env_or(const char *name, const char *dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : dflt;
+}
+
+/* An integer variable within [lo, hi]; -1 (and a message) when it is not one. */
+static int env_int(const char *name, long lo, long hi, long dflt, long *out)
+{
+    const char *s = getenv(name);
+    *out = dflt;
+    if (!s || !*s)
+        return 0;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (*end || errno || v < lo || v > hi) {
+        fprintf(stderr, "inventory_worker: %s must be a number from %ld to %ld, got '%s'\n",
+                name, lo, hi, s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int main(void)
+{
+    inv_app app;
+    memset(&app, 0, sizeof app);
+    app.redis_url = env_or("REDIS_URL", "redis://127.0.0.1:6379");
+    app.database_url = env_or("DATABASE_URL", "");
+    app.queue = env_or("BULLC_QUEUE", "events");
+    app.prefix = env_or("BULLC_PREFIX", "bull");
+    app.crash_after_commit = getenv("BULLC_INVENTORY_TEST_CRASH_AFTER_COMMIT");
+    if (app.crash_after_commit && !*app.crash_after_commit)
+        app.crash_after_commit = NULL;
+    static const char *const levels[] = {"error", "warn", "info", "debug"};
+    const char *lv = env_or("BULLC_LOG_LEVEL", "info");
+    app.log_level = -1;
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(lv, levels[i]))
+            app.log_level = i;
+    if (app.log_level < 0) {
+        fprintf(stderr, "inventory_worker: BULLC_LOG_LEVEL must be error, warn, info or debug\n");
+        return 2;
+    }
+    char dlq_default[512];
+    snprintf(dlq_default, sizeof dlq_default, "%s-dlq", app.queue);
+    app.dlq = env_or("BULLC_DLQ", dlq_default);
+    if (strchr(app.queue, ':') || strchr(app.dlq, ':') || !strcmp(app.queue, app.dlq)) {
+        fprintf(stderr, "inventory_worker: BULLC_QUEUE and BULLC_DLQ must differ and contain "
+                        "no ':'\n");
+        return 2;
+    }
+    long conc, lock_ms, stalled_ms;
+    if (env_int("BULLC_CONCURRENCY", 1, 1000, 4, &conc) ||
+        env_int("BULLC_LOCK_DURATION_MS", 100, 86400000, 30000, &lock_ms) ||
+        env_int("BULLC_STALLED_INTERVAL_MS", 100, 86400000, 30000, &stalled_ms))
+        return 2;
+
+    if (pthread_key_create(&app.slot_key, inv_thread_free) != 0) {
+        fprintf(stderr, "inventory_worker: cannot create a thread key\n");
+        return 1;
+    }
+
+    bullc_worker_opts_t o;
+    bullc_worker_opts_init(&o);
+    o.redis_url = app.redis_url;
+    o.prefix = app.prefix;
+    o.queue = app.queue;
+    o.name = env_or("BULLC_WORKER_NAME", "inventory_worker");
+    o.concurrency = (int)conc;
+    o.lock_duration_ms = (int)lock_ms;
+    o.stalled_interval_ms = (int)stalled_ms;
+    o.log_cb = inv_log_cb;
+    o.log_user_data = &app;
+    o.log_level = (bullc_log_level_t)app.log_level;
+    o.event_cb = on_event;
+    o.event_user_data = &app;
+
+    int rc = bullc_worker_new(&g_worker, &o);
+    if (rc != 0) {
+        fprintf(stderr, "inventory_worker: %s\n",
+                rc == BULLC_EURL ? "bad REDIS_URL" : bullc_strerror(rc));
+        pthread_key_delete(app.slot_key);
+        return 2;
+    }
+    if ((rc = bullc_worker_on(g_worker, "reward_inventory_item", inv_handle_reward, &app)) ||
+        (rc = bullc_worker_on(g_worker, "use_item", inv_handle_use, &app)) ||
+        (rc = bullc_worker_on(g_worker, NULL, inv_handle_unknown, &app))) {
+        fprintf(stderr, "inventory_worker: %s\n", bullc_strerror(rc));
+        bullc_worker_free(g_worker);
+        pthread_key_delete(app.slot_key);
+        return 1;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    inv_log(&app, BULLC_LOG_INFO, "queue %s (dead letters to %s), concurrency %ld",
+            app.queue, app.dlq, conc);
+    rc = bullc_worker_run(g_worker);
+    if (rc != 0)
+        fprintf(stderr, "inventory_worker: %s: %s\n", bullc_strerror(rc),
+                bullc_worker_errmsg(g_worker));
+    bullc_worker_free(g_worker);
+    /* the handler threads freed their own slots when they ended; this thread's, if any, now */
+    inv_thread_free(pthread_getspecific(app.slot_key));
+    pthread_setspecific(app.slot_key, NULL);
+    pthread_key_delete(app.slot_key);
+    return rc == 0 ? 0 : 1;
+}

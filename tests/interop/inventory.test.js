@@ -1,0 +1,374 @@
+'use strict';
+// The inventory worker (examples/inventory_worker.c, issue 4) against real Redis, a real
+// PostgreSQL cluster and Node's bullmq 6.7.0 producer: the two events and their results, the
+// rules (once-ever rewards, all-or-nothing, no negative quantities under a 20-way race),
+// exactly-once effects across a crash between COMMIT and the completion in Redis, a PostgreSQL
+// restart while jobs flow, every class of bad input, hostile strings, the dead-letter queue,
+// and that the audit rows always sum to the inventory.
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+const I = require('./lib/interop');
+const { startPostgres } = require('./lib/pg');
+
+const WORKER = path.join(I.BIN, 'inventory_worker');
+const Q = 'events';
+
+let pg;
+before(async () => { pg = await startPostgres(); });
+after(async () => { if (pg) await pg.cleanup(); });
+
+function startWorker(t, redis, db, env = {}) {
+  const child = spawn(WORKER, [], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: {
+      ...process.env, REDIS_URL: redis.url, DATABASE_URL: db.url, BULLC_QUEUE: Q,
+      BULLC_CONCURRENCY: '4', BULLC_LOG_LEVEL: 'info', ...env,
+    },
+  });
+  let err = '';
+  child.stderr.on('data', (d) => { err += d; if (I.VERBOSE) process.stderr.write(`[inv ${child.pid}] ${d}`); });
+  child.stderrText = () => err;
+  child.done = false;
+  child.exited = new Promise((resolve) => child.once('close', (code, signal) => {
+    child.done = true;
+    resolve({ code, signal });
+  }));
+  I.defer(t, async () => {
+    if (!child.done) {
+      child.kill('SIGKILL');
+      await I.within(child.exited, 3000);
+    }
+  });
+  return child;
+}
+
+async function stop(w) {
+  const r = await I.stopWorker(w);
+  assert.deepEqual(r, { code: 0, signal: null }, `inventory_worker exit; stderr:\n${I.tail(w)}`);
+}
+
+async function setup(t, env) {
+  const redis = await I.useRedis(t);
+  const db = await pg.createDb();
+  const queue = I.useQueue(t, redis, Q);
+  const ev = await I.useEvents(t, redis, Q);
+  return { redis, db, queue, ev, start: (e = {}) => startWorker(t, redis, db, { ...env, ...e }) };
+}
+
+// user_inventory as {user: {item: quantity}}
+async function inventory(db) {
+  const out = {};
+  for (const [u, i, q] of await pg.rows('SELECT user_id, item_id, quantity FROM user_inventory ORDER BY 1, 2', db.name)) {
+    (out[u] = out[u] || {})[i] = Number(q);
+  }
+  return out;
+}
+
+// Every (user, item): the audit deltas sum to the holding (0 when there is no row).
+async function assertAuditSums(db) {
+  const bad = await pg.rows(`
+    SELECT coalesce(a.user_id, i.user_id), coalesce(a.item_id, i.item_id), a.s, i.quantity
+    FROM (SELECT user_id, item_id, sum(delta) AS s FROM inventory_audit GROUP BY 1, 2) a
+    FULL JOIN inventory i ON i.user_id = a.user_id AND i.item_id = a.item_id
+    WHERE coalesce(a.s, 0) <> coalesce(i.quantity, 0)`, db.name);
+  assert.deepEqual(bad, [], 'audit rows sum to the inventory');
+  const neg = await pg.query('SELECT count(*) FROM inventory WHERE quantity < 0', db.name);
+  assert.equal(neg, '0');
+}
+
+async function finished(queue, ids, timeout = 30000) {
+  const jobs = {};
+  await I.waitFor(async () => {
+    for (const id of ids) {
+      if (jobs[id]) continue;
+      const st = await queue.getJobState(String(id));
+      // read the job after its state is final, so its fields are the final ones
+      if (st === 'completed' || st === 'failed') jobs[id] = await queue.getJob(String(id));
+    }
+    return Object.keys(jobs).length === ids.length;
+  }, { timeout, what: `${ids.length} jobs finished`, interval: 50 });
+  return ids.map((id) => jobs[id]);
+}
+
+test('the story: rewards (repeated, duplicates, once ever), uses with effects, results and audit', { timeout: 60000 }, async (t) => {
+  const { db, queue, start } = await setup(t);
+  const w = start();
+  const add = async (name, data, opts) => {
+    const j = await queue.add(name, data, opts);
+    const [f] = await finished(queue, [j.id]);
+    return f;
+  };
+  let j = await add('reward_inventory_item', { userId: 'u1', items: ['welcome_chest', 'key', 'key', 'welcome_chest'] });
+  assert.deepEqual(j.returnvalue, { granted: ['welcome_chest', 'key'], alreadyGranted: [] }, 'duplicates count once');
+  j = await add('reward_inventory_item', { userId: 'u1', items: ['key', 'welcome_chest'] });
+  assert.equal(await j.getState(), 'completed', 'a repeated reward completes');
+  assert.deepEqual(j.returnvalue, { granted: [], alreadyGranted: ['key', 'welcome_chest'] });
+  assert.deepEqual(await inventory(db), { u1: { key: 1, welcome_chest: 1 } });
+
+  j = await add('use_item', { userId: 'u1', itemId: 'welcome_chest' });
+  assert.deepEqual(j.returnvalue, { used: 1, remaining: 0, granted: { key: 3, gold: 100 } });
+  assert.deepEqual(await inventory(db), { u1: { key: 4, gold: 100 } }, 'the chest is consumed, its effects granted');
+  j = await add('use_item', { userId: 'u1', itemId: 'key', quantity: 3, type: 'use_item' });
+  assert.deepEqual(j.returnvalue, { used: 3, remaining: 1, granted: {} }, 'a key has no effect; "type" may repeat the name');
+
+  // once ever: the chest was used, a new reward of it grants nothing; a new item still comes
+  j = await add('reward_inventory_item', { userId: 'u1', items: ['welcome_chest', 'gold'] });
+  assert.deepEqual(j.returnvalue, { granted: ['gold'], alreadyGranted: ['welcome_chest'] });
+  j = await add('reward_inventory_item', { userId: 'u2', items: ['welcome_chest'] });
+  assert.deepEqual(j.returnvalue, { granted: ['welcome_chest'], alreadyGranted: [] }, 'per user');
+  assert.deepEqual(await inventory(db), { u1: { key: 1, gold: 101 }, u2: { welcome_chest: 1 } });
+
+  // the audit: one row per change, with the job that made it
+  const audit = await pg.rows("SELECT job_id, action, user_id, item_id, delta FROM inventory_audit WHERE user_id = 'u1' ORDER BY at, action DESC, item_id", db.name);
+  assert.deepEqual(audit, [
+    ['1', 'reward', 'u1', 'key', '1'], ['1', 'reward', 'u1', 'welcome_chest', '1'],
+    ['3', 'use', 'u1', 'welcome_chest', '-1'], ['3', 'effect', 'u1', 'gold', '100'], ['3', 'effect', 'u1', 'key', '3'],
+    ['4', 'use', 'u1', 'key', '-3'],
+    ['5', 'reward', 'u1', 'gold', '1'],
+  ]);
+  await assertAuditSums(db);
+  // the view hides emptied rows
+  await add('use_item', { userId: 'u1', itemId: 'key' });
+  assert.deepEqual(await inventory(db), { u1: { gold: 101 }, u2: { welcome_chest: 1 } });
+
+  // schema.sql and seed.sql apply again over live data without changing it
+  await pg.applySchema(db.name);
+  assert.deepEqual(await inventory(db), { u1: { gold: 101 }, u2: { welcome_chest: 1 } });
+  assert.equal(await pg.query('SELECT count(*) FROM items', db.name), '3');
+  await assertAuditSums(db);
+  await stop(w);
+});
+
+test('20 parallel use_item racing for 5 keys: exactly 5 succeed, quantity ends at 0', { timeout: 60000 }, async (t) => {
+  const { db, queue, start } = await setup(t);
+  await pg.query(`INSERT INTO inventory VALUES ('racer', 'key', 5);
+    INSERT INTO inventory_events (job_id, action, user_id, item_id, delta) VALUES ('setup', 'reward', 'racer', 'key', 5)`, db.name);
+  const jobs = await queue.addBulk(Array.from({ length: 20 }, () => ({
+    name: 'use_item', data: { userId: 'racer', itemId: 'key', quantity: 1 }, opts: { attempts: 3 },
+  })));
+  const w = start({ BULLC_CONCURRENCY: '16' });
+  const done = await finished(queue, jobs.map((j) => j.id));
+  const ok = [];
+  const failed = [];
+  for (const j of done) ((await j.getState()) === 'completed' ? ok : failed).push(j);
+  assert.equal(ok.length, 5, 'exactly 5 uses succeed');
+  assert.deepEqual(ok.map((j) => j.returnvalue.remaining).sort(), [0, 1, 2, 3, 4], 'each saw the quantity the previous left');
+  assert.equal(failed.length, 15);
+  for (const j of failed) {
+    assert.equal(j.failedReason, 'insufficient quantity: user racer has 0 of key, needs 1');
+    assert.equal(j.attemptsMade, 1, 'unrecoverable: not retried');
+  }
+  assert.equal(await pg.query("SELECT quantity FROM inventory WHERE user_id = 'racer' AND item_id = 'key'", db.name), '0');
+  assert.deepEqual(await inventory(db), {});
+  assert.equal(await pg.query("SELECT count(*) FROM inventory_audit WHERE action = 'use'", db.name), '5');
+  await assertAuditSums(db);
+  await stop(w);
+});
+
+test('bad input: each class fails for good with its reason, changes nothing, the worker goes on', { timeout: 60000 }, async (t) => {
+  const { redis, db, queue, start } = await setup(t);
+  const ID = 'must be a string of 1 to 64 characters from A-Z a-z 0-9 _ . : -';
+  const ITEM = 'must be an item id (1 to 64 characters from A-Z a-z 0-9 _ . : -)';
+  const cases = [
+    ['use_item', 'not an object', 'invalid payload: data must be a JSON object'],
+    ['use_item', [1, 2], 'invalid payload: data must be a JSON object'],
+    ['use_item', null, 'invalid payload: data must be a JSON object'],
+    ['use_item', {}, `invalid payload: userId ${ID}`],
+    ['use_item', { userId: 7, itemId: 'key' }, `invalid payload: userId ${ID}`],
+    ['use_item', { userId: '', itemId: 'key' }, `invalid payload: userId ${ID}`],
+    ['use_item', { userId: 'u'.repeat(65), itemId: 'key' }, `invalid payload: userId ${ID}`],
+    ['use_item', { userId: 'u 1', itemId: 'key' }, `invalid payload: userId ${ID}`],
+    ['use_item', { userId: 'u1' }, `invalid payload: itemId ${ITEM}`],
+    ['use_item', { userId: 'u1', itemId: ['key'] }, `invalid payload: itemId ${ITEM}`],
+    ['use_item', { userId: 'u1', itemId: 'key', quantity: 0 }, 'invalid payload: quantity must be an integer from 1 to 1000'],
+    ['use_item', { userId: 'u1', itemId: 'key', quantity: 1001 }, 'invalid payload: quantity must be an integer from 1 to 1000'],
+    ['use_item', { userId: 'u1', itemId: 'key', quantity: 1.5 }, 'invalid payload: quantity must be an integer from 1 to 1000'],
+    ['use_item', { userId: 'u1', itemId: 'key', quantity: '1' }, 'invalid payload: quantity must be an integer from 1 to 1000'],
+    ['use_item', { userId: 'u1', itemId: 'key', quantity: null }, 'invalid payload: quantity must be an integer from 1 to 1000'],
+    ['use_item', { userId: 'u1', itemId: 'key', type: 'reward_inventory_item' }, 'invalid payload: type must be "use_item" when given'],
+    ['use_item', { userId: 'u1', itemId: 'sword' }, 'unknown item: sword'],
+    ['use_item', { userId: 'u1', itemId: 'gold' }, 'item cannot be used: gold'],
+    ['use_item', { userId: 'u1', itemId: 'key' }, 'insufficient quantity: user u1 has 0 of key, needs 1'],
+    ['use_item', { userId: 'u1', itemId: 'key', quantity: 1000 }, 'insufficient quantity: user u1 has 0 of key, needs 1000'],
+    ['reward_inventory_item', { userId: 'u1' }, 'invalid payload: items must be an array of 1 to 100 item ids'],
+    ['reward_inventory_item', { userId: 'u1', items: [] }, 'invalid payload: items must be an array of 1 to 100 item ids'],
+    ['reward_inventory_item', { userId: 'u1', items: 'key' }, 'invalid payload: items must be an array of 1 to 100 item ids'],
+    ['reward_inventory_item', { userId: 'u1', items: Array(101).fill('key') }, 'invalid payload: items must be an array of 1 to 100 item ids'],
+    ['reward_inventory_item', { userId: 'u1', items: ['key', 7] }, `invalid payload: items[1] ${ITEM}`],
+    ['reward_inventory_item', { userId: 'u1', items: ['key', 'sword'] }, 'unknown item: sword'],
+    ['reward_inventory_item', { items: ['key'] }, `invalid payload: userId ${ID}`],
+    ['open_chest', { userId: 'u1' }, 'unknown event type: open_chest'],
+    ['', { userId: 'u1' }, 'unknown event type: '],
+  ];
+  const jobs = [];
+  for (const [name, data] of cases) jobs.push(await queue.add(name, data, { attempts: 3 }));
+  // a duplicated key cannot come from JSON.stringify; write one into the job hash directly
+  const client = I.useClient(t, redis);
+  const dup = await queue.add('use_item', { userId: 'u1', itemId: 'key' }, { attempts: 3 });
+  await client.hset(`bull:${Q}:${dup.id}`, 'data', '{"userId":"u2","itemId":"key","userId":"u1"}');
+  const w = start();
+  const done = await finished(queue, [...jobs.map((j) => j.id), dup.id]);
+  cases.push(['use_item', null, 'invalid payload: duplicate key userId']);
+  for (let i = 0; i < cases.length; i++) {
+    const j = done[i];
+    assert.equal(await j.getState(), 'failed', `case ${i} ${JSON.stringify(cases[i])}`);
+    assert.equal(j.failedReason, cases[i][2], `case ${i}`);
+    assert.equal(j.attemptsMade, 1, `case ${i}: unrecoverable, not retried`);
+  }
+  // nothing changed (the half-valid reward granted nothing either: all or none)
+  for (const table of ['inventory', 'inventory_events', 'reward_grants', 'processed_jobs']) {
+    assert.equal(await pg.query(`SELECT count(*) FROM ${table}`, db.name), '0', table);
+  }
+  // still running: a valid event goes through
+  const ok = await queue.add('reward_inventory_item', { userId: 'u1', items: ['key'] });
+  const [f] = await finished(queue, [ok.id]);
+  assert.deepEqual(f.returnvalue, { granted: ['key'], alreadyGranted: [] });
+  await assertAuditSums(db);
+  await stop(w);
+});
+
+test('hostile strings are rejected or stored as data, never executed', { timeout: 60000 }, async (t) => {
+  const { db, queue, start } = await setup(t);
+  const hostile = [
+    ['use_item', { userId: "u1'; DROP TABLE inventory; --", itemId: 'key' }, /^invalid payload: userId/],
+    ['use_item', { userId: 'u1', itemId: "key' OR '1'='1" }, /^invalid payload: itemId/],
+    ['use_item', { userId: 'u1\u0000x', itemId: 'key' }, /^invalid payload: userId/],
+    ['use_item', { userId: 'u1', itemId: 'ke\\y' }, /^invalid payload: itemId/],
+    ['reward_inventory_item', { userId: 'u1', items: ['key', 'gold"}); DELETE FROM items; --'] }, /^invalid payload: items\[1\] must be an item id/],
+    ['reward_inventory_item', { userId: 'u1', items: ['key', 'ke\u0000y'] }, /^invalid payload: items must be item ids written without escapes$/],
+    ['reward_inventory_item', { userId: 'u1', items: ['{key,gold}'] }, /^invalid payload: items\[0\]/],
+    ['reward_inventory_item', { userId: 'Robert\'); DROP TABLE reward_grants;--', items: ['key'] }, /^invalid payload: userId/],
+    ["use_item'; DROP TABLE processed_jobs; --", { userId: 'u1', itemId: 'key' }, /^unknown event type: use_item'; DROP TABLE processed_jobs; --$/],
+  ];
+  const jobs = [];
+  for (const [name, data] of hostile) jobs.push(await queue.add(name, data));
+  // a custom job id is stored (processed_jobs, the audit) as plain data
+  const evilId = "x'); DELETE FROM inventory_events; --";
+  const stored = await queue.add('reward_inventory_item', { userId: 'u1', items: ['key'] }, { jobId: evilId });
+  const w = start();
+  const done = await finished(queue, [...jobs.map((j) => j.id), stored.id]);
+  for (let i = 0; i < hostile.length; i++) {
+    assert.equal(await done[i].getState(), 'failed', `case ${i}`);
+    assert.match(done[i].failedReason, hostile[i][2], `case ${i}`);
+  }
+  assert.deepEqual(done[hostile.length].returnvalue, { granted: ['key'], alreadyGranted: [] });
+  assert.deepEqual(await pg.rows('SELECT job_id, action, user_id, item_id, delta FROM inventory_audit', db.name),
+    [[evilId, 'reward', 'u1', 'key', '1']]);
+  assert.equal(await pg.query('SELECT job_id FROM processed_jobs', db.name), evilId);
+  // every table is still there, the catalogue whole
+  const tables = await pg.query("SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE schemaname = 'public'", db.name);
+  assert.equal(tables, 'inventory,inventory_events,item_effects,items,processed_jobs,reward_grants');
+  assert.equal(await pg.query('SELECT count(*) FROM items', db.name), '3');
+  await assertAuditSums(db);
+  await stop(w);
+});
+
+test('killed between COMMIT and completion: the redelivered job applies nothing twice and returns the stored result', { timeout: 60000 }, async (t) => {
+  const FAST = { BULLC_LOCK_DURATION_MS: '1000', BULLC_STALLED_INTERVAL_MS: '500' };
+  const { db, queue, ev, start } = await setup(t, FAST);
+  const w0 = start();
+  const reward = await queue.add('reward_inventory_item', { userId: 'u1', items: ['welcome_chest'] });
+  await finished(queue, [reward.id]);
+  await stop(w0);
+
+  for (const [jobId, name, data] of [
+    ['crash-use', 'use_item', { userId: 'u1', itemId: 'welcome_chest' }],
+    ['crash-reward', 'reward_inventory_item', { userId: 'u1', items: ['key', 'gold'] }],
+  ]) {
+    const w1 = start({ BULLC_INVENTORY_TEST_CRASH_AFTER_COMMIT: jobId });
+    await queue.add(name, data, { jobId });
+    const r1 = await I.within(w1.exited, 15000, null);
+    assert.deepEqual(r1, { code: 86, signal: null }, `test hook exit; stderr:\n${w1.stderrText()}`);
+    assert.equal(await (await queue.getJob(jobId)).getState(), 'active', 'Redis never heard of the completion');
+    const stored = await pg.query(`SELECT result FROM processed_jobs WHERE job_id = '${jobId}'`, db.name);
+    assert.ok(stored, 'the transaction committed');
+
+    const w2 = start();
+    await ev.waitFor('stalled', jobId, 1, 15000);
+    const [j] = await finished(queue, [jobId], 20000);
+    assert.equal(await j.getState(), 'completed');
+    assert.deepEqual(j.returnvalue, JSON.parse(stored), 'completed with the stored result');
+    assert.match(w2.stderrText(), new RegExp(`job ${jobId} \\(${name}\\) was already applied`));
+    await stop(w2);
+  }
+  assert.deepEqual(await inventory(await db), { u1: { key: 4, gold: 101 } }, 'each effect once');
+  assert.equal(await pg.query("SELECT count(*) FROM inventory_audit WHERE job_id = 'crash-use'", db.name), '3');
+  assert.equal(await pg.query("SELECT count(*) FROM inventory_audit WHERE job_id = 'crash-reward'", db.name), '2');
+  await assertAuditSums(db);
+});
+
+test('PostgreSQL restarted while jobs flow: attempts fail, are retried, all end completed; the worker reconnects', { timeout: 90000 }, async (t) => {
+  const { db, queue, ev, start } = await setup(t);
+  const opts = { attempts: 12, backoff: { type: 'exponential', delay: 100 } };
+  const w = start();
+  const add = (from, to) => queue.addBulk(Array.from({ length: to - from }, (_, k) => ({
+    name: 'reward_inventory_item', data: { userId: `u${from + k}`, items: ['key', 'welcome_chest'] }, opts,
+  })));
+  // jobs are flowing when PostgreSQL goes down (connections die mid-transaction), and more
+  // arrive while it is down (their attempts fail for sure)
+  const ids = (await add(0, 300)).map((j) => j.id);
+  await ev.waitFor('completed', undefined, 20, 20000);
+  await pg.stop('fast');
+  try {
+    ids.push(...(await add(300, 330)).map((j) => j.id));
+    await ev.waitFor('delayed', undefined, 3, 20000); // attempts failed and wait for their backoff
+  } finally {
+    await pg.start();
+  }
+  const done = await finished(queue, ids, 60000);
+  let retried = 0;
+  for (const j of done) {
+    assert.equal(await j.getState(), 'completed', `job ${j.id}: ${j.failedReason}`);
+    assert.deepEqual(j.returnvalue, { granted: ['key', 'welcome_chest'], alreadyGranted: [] });
+    if (j.attemptsMade > 1) {
+      retried++;
+      assert.match(j.stacktrace[0], /^Error: (database unavailable|transient database error)/);
+    }
+  }
+  assert.ok(retried >= 1, 'some jobs needed more than one attempt');
+  assert.equal(await pg.query('SELECT count(*) FROM reward_grants', db.name), '660', 'every grant exactly once');
+  assert.match(w.stderrText(), /reconnected to PostgreSQL/);
+  await assertAuditSums(db);
+  await stop(w);
+});
+
+test('dead-letter queue: a job that fails for good is added to events-dlq with its name and data', { timeout: 60000 }, async (t) => {
+  const { redis, db, queue, start } = await setup(t);
+  const dlq = I.useQueue(t, redis, `${Q}-dlq`);
+  const w = start();
+  const bad = await queue.add('use_item', { userId: 'u9', itemId: 'sword', quantity: 2 }, { attempts: 3 });
+  const unknown = await queue.add('open_chest', { userId: 'u9', nested: { a: [1, 'two'] } });
+  await finished(queue, [bad.id, unknown.id]);
+  // a transient failure that exhausts its attempts
+  await pg.stop('fast');
+  let down;
+  try {
+    down = await queue.add('reward_inventory_item', { userId: 'u9', items: ['key'] }, { attempts: 2 });
+    await finished(queue, [down.id]);
+  } finally {
+    await pg.start();
+  }
+  await I.waitCounts(dlq, (c) => c.waiting === 3, '3 jobs waiting in the DLQ');
+  const dead = await dlq.getJobs(['waiting'], 0, -1);
+  const byId = Object.fromEntries(dead.map((j) => [j.data.jobId, j]));
+  assert.equal(byId[bad.id].name, 'use_item');
+  assert.deepEqual(byId[bad.id].data, {
+    jobId: bad.id, name: 'use_item', data: { userId: 'u9', itemId: 'sword', quantity: 2 },
+    failedReason: 'unknown item: sword', attemptsMade: 1,
+  });
+  assert.equal(byId[unknown.id].name, 'open_chest');
+  assert.deepEqual(byId[unknown.id].data, {
+    jobId: unknown.id, name: 'open_chest', data: { userId: 'u9', nested: { a: [1, 'two'] } },
+    failedReason: 'unknown event type: open_chest', attemptsMade: 1,
+  });
+  const d = byId[down.id].data;
+  assert.equal(byId[down.id].name, 'reward_inventory_item');
+  assert.deepEqual(d.data, { userId: 'u9', items: ['key'] });
+  assert.equal(d.attemptsMade, 2, 'both attempts counted');
+  assert.match(d.failedReason, /^database unavailable: /);
+  assert.equal(d.failedReason, (await queue.getJob(down.id)).failedReason);
+  await assertAuditSums(db);
+  await stop(w);
+});
