@@ -54,7 +54,7 @@ static void send_to_dlq(const inv_app *app, const bullc_job_t *job, const char *
     jw_str(&w, bullc_job_name(job));
     jw_lit(&w, ",\"data\":");
     /* the original data as JSON (not a string); text that is not JSON goes in as a string */
-    const bullc_json_t *parsed = bullc_job_data_json((bullc_job_t *)job); /* same thread */
+    const bullc_json_t *parsed = bullc_job_data_json(job);
     if (parsed)
         jw_lit(&w, bullc_job_data(job));
     else

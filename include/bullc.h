@@ -168,12 +168,14 @@ BULLC_API const char *bullc_job_id(const bullc_job_t *job);
 BULLC_API const char *bullc_job_name(const bullc_job_t *job);
 /* The job's data as raw JSON text, exactly as the producer stored it. Never NULL. */
 BULLC_API const char *bullc_job_data(const bullc_job_t *job);
-/* The job's data parsed (lazily, once). NULL if it is not valid JSON (or out of memory). */
-BULLC_API const bullc_json_t *bullc_job_data_json(bullc_job_t *job);
+/* The job's data parsed (lazily, once; also usable on the const job an event callback gets).
+ * NULL if it is not valid JSON (or out of memory). A string containing \u0000 reads as cut
+ * short at the NUL: use bullc_json_member_raw to see such values whole. */
+BULLC_API const bullc_json_t *bullc_job_data_json(const bullc_job_t *job);
 /* The job's stored options as raw JSON text ("{}" when absent). */
 BULLC_API const char *bullc_job_opts(const bullc_job_t *job);
 /* The job's stored options, parsed. NULL if invalid. */
-BULLC_API const bullc_json_t *bullc_job_opts_json(bullc_job_t *job);
+BULLC_API const bullc_json_t *bullc_job_opts_json(const bullc_job_t *job);
 /* Attempts made before this one (BullMQ attemptsMade, hash field `atm`). */
 BULLC_API long bullc_job_attempts_made(const bullc_job_t *job);
 /* Attempts started, including this one (attemptsStarted, `ats`). */

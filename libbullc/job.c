@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <hiredis/hiredis.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,10 +105,13 @@ long bullc_job_attempts_made(const bullc_job_t *job) { return job ? job->atm : 0
 long bullc_job_attempts_started(const bullc_job_t *job) { return job ? job->ats : 0; }
 long long bullc_job_timestamp(const bullc_job_t *job) { return job ? job->timestamp : 0; }
 
-const bullc_json_t *bullc_job_data_json(bullc_job_t *job)
+const bullc_json_t *bullc_job_data_json(const bullc_job_t *cjob)
 {
-    if (!job)
+    if (!cjob)
         return NULL;
+    /* the parsed view is a cache: jobs are always allocated writable, and only the thread that
+     * holds the job touches it */
+    bullc_job_t *job = (bullc_job_t *)(uintptr_t)cjob;
     if (!job->data_json) {
         char *fixed = bullc__json_fix_surrogates(job->data);
         job->data_json = fixed ? cJSON_Parse(fixed) : NULL;
@@ -128,9 +132,9 @@ void *bullc__job_opts_cjson(bullc_job_t *job)
     return job->opts_json;
 }
 
-const bullc_json_t *bullc_job_opts_json(bullc_job_t *job)
+const bullc_json_t *bullc_job_opts_json(const bullc_job_t *job)
 {
-    return (const bullc_json_t *)bullc__job_opts_cjson(job);
+    return (const bullc_json_t *)bullc__job_opts_cjson((bullc_job_t *)(uintptr_t)job);
 }
 
 int bullc_job_set_result(bullc_job_t *job, const char *json)
