@@ -30,7 +30,10 @@ local q = {
 }
 local completing = target == "completed"
 
-if rcall("EXISTS", jobKey) == 0 then return -1 end
+-- One read for what the finish needs; `timestamp` is in every job hash, so its absence means
+-- the job is gone (EXISTS settles the odd hash written without it).
+local attrs = rcall("HMGET", jobKey, "parentKey", "parent", "deid", "atm", "timestamp")
+if attrs[5] == false and rcall("EXISTS", jobKey) == 0 then return -1 end
 -- Empty sets do not exist, so one EXISTS answers both checks in the usual case.
 if completing and rcall("EXISTS", jobKey .. ":dependencies", jobKey .. ":unsuccessful") > 0 then
   if rcall("SCARD", jobKey .. ":dependencies") ~= 0 then return -4 end
@@ -43,7 +46,6 @@ if rc < 0 then return rc end
 
 applyPackedFields(jobKey, ARGV[9])
 
-local attrs = rcall("HMGET", jobKey, "parentKey", "parent", "deid")
 local parentKey = attrs[1] or ""
 local parentJson = attrs[2] or nil
 local dedupId = attrs[3] or nil
@@ -75,14 +77,16 @@ if parentId ~= "" then
   end
 end
 
-local attemptsMade = rcall("HINCRBY", jobKey, "atm", 1)
+-- atm + 1 is written with the outcome below (what HINCRBY then HSET would leave); a job
+-- removed at once needs no write at all.
+local attemptsMade = (tonumber(attrs[4]) or 0) + 1
 
 local keep = opts["keepJobs"]
 local keepCount = keep["count"]
 if keepCount ~= 0 then
   local setKey = KEYS[11]
   rcall("ZADD", setKey, now, jobId)
-  rcall("HSET", jobKey, valueField, value, "finishedOn", now)
+  rcall("HSET", jobKey, "atm", attemptsMade, valueField, value, "finishedOn", now)
   if not completing then rcall("HDEL", jobKey, "defa") end
   if keep["age"] ~= nil then
     trimFinishedByAge(setKey, prefix, now, keep["age"], keep["limit"] or 1000)

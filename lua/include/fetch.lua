@@ -29,15 +29,41 @@ local function beginJob(q, prefix, jobId, now, maxJobs, windowMs, wopts)
     rcall("SET", jobKey .. ":lock", wopts["token"], "PX", wopts["lockDuration"])
   end
   rcall("XADD", q.events, "*", "event", "active", "jobId", jobId, "prev", "waiting")
-  if wopts["name"] then
-    rcall("HMSET", jobKey, "processedOn", now, "pb", wopts["name"])
-  else
-    rcall("HSET", jobKey, "processedOn", now)
+  -- Read the hash first, then write processedOn, pb and ats+1 in one HSET (the same fields,
+  -- values and insertion order as HSET processedOn [pb] + HINCRBY ats), and patch the reply
+  -- so the worker sees the hash as it is now.
+  local hash = rcall("HGETALL", jobKey)
+  local ats, atsAt, onAt, pbAt = 1, nil, nil, nil
+  for i = 1, #hash, 2 do
+    local f = hash[i]
+    if f == "ats" then
+      ats, atsAt = (tonumber(hash[i + 1]) or 0) + 1, i + 1
+    elseif f == "processedOn" then
+      onAt = i + 1
+    elseif f == "pb" then
+      pbAt = i + 1
+    end
   end
-  rcall("HINCRBY", jobKey, "ats", 1)
+  local name = wopts["name"]
+  if name then
+    rcall("HSET", jobKey, "processedOn", now, "pb", name, "ats", ats)
+  else
+    rcall("HSET", jobKey, "processedOn", now, "ats", ats)
+  end
+  local function patch(at, field, value)
+    if at then
+      hash[at] = value
+    else
+      hash[#hash + 1] = field
+      hash[#hash + 1] = value
+    end
+  end
+  patch(onAt, "processedOn", tostring(now))
+  if name then patch(pbAt, "pb", name) end
+  patch(atsAt, "ats", tostring(ats))
   -- Chain-wake the next blocked worker.
   rcall("ZADD", q.marker, 0, "0")
-  return { rcall("HGETALL", jobKey), jobId, 0, 0 }
+  return { hash, jobId, 0, 0 }
 end
 
 local function popPrioritized(q)
