@@ -24,7 +24,8 @@ B ?= build
 LIB_SRC := $(wildcard libbullc/*.c)
 LIB_OBJ := $(patsubst libbullc/%.c,$(B)/obj/%.o,$(LIB_SRC)) $(B)/obj/scripts_gen.o
 # scripts, in bullc__script_id order
-SCRIPTS := moveToActive moveToFinished extendLocks moveStalledJobsToWait retryJob moveToDelayed
+SCRIPTS := moveToActive moveToFinished extendLocks moveStalledJobsToWait retryJob moveToDelayed \
+           updateJobScheduler
 LUA := $(wildcard lua/*.lua lua/include/*.lua)
 
 EXAMPLES := echo_worker

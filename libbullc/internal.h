@@ -135,6 +135,7 @@ typedef enum bullc__script_id {
     BULLC__S_MOVE_STALLED,
     BULLC__S_RETRY_JOB,
     BULLC__S_MOVE_TO_DELAYED,
+    BULLC__S_UPDATE_JOB_SCHEDULER,
     BULLC__S_COUNT
 } bullc__script_id;
 

@@ -107,6 +107,11 @@ void bullc__fetch_opts(bullc_worker_t *w, bullc__buf *mp, const char *token);
  * in Redis. When fetch_next and a next job came back, *next holds it. */
 void bullc__process_job(bullc__hthread *t, bullc_job_t *job, const char *token, bullc__next *next);
 
+/* scheduler.c: called when a job was taken, before it runs. If the job is an iteration of a job
+ * scheduler, creates the next iteration as Node's Worker does. Returns 0 when the job should run,
+ * 1 when it must not (Node's scheduler step threw: the job stays active until it stalls). */
+int bullc__scheduler_on_fetch(bullc__hthread *t, bullc_job_t *job);
+
 /* maint.c */
 void bullc__maint_renew(bullc_worker_t *w, long long now);
 void bullc__maint_stalled(bullc_worker_t *w);
