@@ -27,7 +27,8 @@ LIB_OBJ := $(patsubst libbullc/%.c,$(B)/obj/%.o,$(LIB_SRC)) $(B)/obj/scripts_gen
 SCRIPTS := moveToActive moveToFinished extendLocks moveStalledJobsToWait retryJob moveToDelayed \
            addJob getState getCounts \
            moveToWaitingChildren \
-           updateProgress addLog updateData moveJobFromActiveToWait
+           updateProgress addLog updateData moveJobFromActiveToWait \
+           updateJobScheduler
 LUA := $(wildcard lua/*.lua lua/include/*.lua)
 
 EXAMPLES := echo_worker bullc_enqueue inventory_worker
@@ -40,14 +41,19 @@ PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo "-I$$(pg_conf
 PQ_LIBS := $(shell pkg-config --libs libpq 2>/dev/null || echo "-L$$(pg_config --libdir) -lpq")
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+# helper programs the interop tests run (not cmocka suites)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRC))
 
-.PHONY: all lib examples test unit asan ubsan tsan install uninstall clean deps bench demo
+.PHONY: all lib examples tools test unit asan ubsan tsan install uninstall clean deps bench demo
 
-all: lib examples $(B)/bullc.pc
+all: lib examples tools $(B)/bullc.pc
 
 lib: $(B)/libbullc.a $(B)/libbullc.so
 
 examples: $(EXAMPLE_BINS)
+
+tools: $(TOOL_BINS)
 
 $(B)/obj/%.o: libbullc/%.c | $(B)/obj
 	$(CC) $(REAL_CFLAGS) -c $< -o $@
@@ -96,7 +102,10 @@ $(B)/bin/bullc_enqueue: examples/enqueue.c $(B)/libbullc.a | $(B)/bin
 $(B)/tests/%: tests/unit/%.c $(B)/libbullc.a | $(B)/tests
 	$(CC) $(REAL_CFLAGS) $< -o $@ $(B)/libbullc.a $(REAL_LDFLAGS) $(LIBS) -lcmocka
 
-$(B) $(B)/obj $(B)/obj/inventory $(B)/gen $(B)/bin $(B)/tests:
+$(B)/tests/tools/%: tests/tools/%.c $(B)/libbullc.a | $(B)/tests/tools
+	$(CC) $(REAL_CFLAGS) $< -o $@ $(B)/libbullc.a $(REAL_LDFLAGS) $(LIBS)
+
+$(B) $(B)/obj $(B)/obj/inventory $(B)/gen $(B)/bin $(B)/tests $(B)/tests/tools:
 	mkdir -p $@
 
 unit: $(UNIT_BINS)

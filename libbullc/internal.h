@@ -143,6 +143,7 @@ typedef enum bullc__script_id {
     BULLC__S_ADD_LOG,
     BULLC__S_UPDATE_DATA,
     BULLC__S_MOVE_TO_WAIT,
+    BULLC__S_UPDATE_JOB_SCHEDULER,
     BULLC__S_COUNT
 } bullc__script_id;
 
@@ -258,6 +259,38 @@ void bullc__newjob_free(bullc__newjob *job);
 /* Appends bytes s[0..n) as a JSON string literal, escaped as JSON.stringify does; bytes that are
  * not valid UTF-8 become U+FFFD. */
 void bullc__json_append_string(bullc__buf *b, const char *s, size_t n);
+
+/* ---- time zones (tz.c) and cron expressions (cron.c) -------------------------------------- */
+
+typedef struct bullc__tz bullc__tz;
+typedef struct bullc__cron bullc__cron;
+typedef struct bullc__cron_iter bullc__cron_iter;
+
+/* Loads a zone the way luxon names them: an IANA name read from /usr/share/zoneinfo (matched
+ * ignoring case), "utc"/"gmt"/"UTC+5:30" fixed offsets, or NULL/""/"local"/"system" for the
+ * process's zone ($TZ, /etc/localtime, else UTC). BULLC_EINVAL with err set for unknown zones. */
+int bullc__tz_load(const char *name, bullc__tz **out, char *err, size_t errlen);
+void bullc__tz_free(bullc__tz *z);
+/* Offset from UTC (seconds east) in force at epoch ms. */
+long bullc__tz_offset(const bullc__tz *z, long long ms);
+long long bullc__days_from_civil(long long y, int m, int d);
+void bullc__civil_from_days(long long days, long long *y, int *m, int *d);
+int bullc__days_in_month(long long y, int m);
+
+/* Parses a cron expression with cron-parser 5's syntax and checks (5 or 6 fields, names, '?',
+ * 'L', '#', 'H' seeded by hash_seed or random when NULL; strict = its `strict` option).
+ * BULLC_EINVAL with err set when cron-parser would throw. */
+int bullc__cron_parse(const char *expr, int strict, const char *hash_seed, bullc__cron **out,
+                      char *err, size_t errlen);
+void bullc__cron_free(bullc__cron *c);
+/* An iterator at current_ms (moved into [start, end] like cron-parser's currentDate). The cron
+ * and zone must outlive it. */
+int bullc__cron_iter_new(const bullc__cron *c, const bullc__tz *z, long long current_ms,
+                         const long long *start_ms, const long long *end_ms, bullc__cron_iter **out);
+void bullc__cron_iter_free(bullc__cron_iter *it);
+/* The next time (epoch ms) strictly after the iterator's date, which then moves there. Returns
+ * 0, or 1 with err set when cron-parser's next() throws (past endDate, loop limit). */
+int bullc__cron_iter_next(bullc__cron_iter *it, long long *out_ms, char *err, size_t errlen);
 
 /* ---- misc ----------------------------------------------------------------------------------- */
 

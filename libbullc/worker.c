@@ -464,6 +464,11 @@ static void *handler_main(void *arg)
         }
         atomic_store(&w->drained, 0);
         bullc_job_t *job = next.job;
+        if (bullc__scheduler_on_fetch(t, job) != 0) {
+            bullc__job_free(job);
+            next.job = NULL;
+            continue;
+        }
         bullc__process_job(t, job, token, &next);
         bullc__job_free(job);
         if (!next.job && next.delay_until_ms > 0)

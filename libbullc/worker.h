@@ -116,6 +116,11 @@ int bullc__script_code(long long code);
 void bullc__slot_set(bullc__hthread *t, bullc_job_t *job, const char *token);
 void bullc__process_job(bullc__hthread *t, bullc_job_t *job, const char *token, bullc__next *next);
 
+/* scheduler.c: called when a job was taken, before it runs. If the job is an iteration of a job
+ * scheduler, creates the next iteration as Node's Worker does. Returns 0 when the job should run,
+ * 1 when it must not (Node's scheduler step threw: the job stays active until it stalls). */
+int bullc__scheduler_on_fetch(bullc__hthread *t, bullc_job_t *job);
+
 /* maint.c */
 void bullc__maint_renew(bullc_worker_t *w, long long now);
 void bullc__maint_stalled(bullc_worker_t *w);

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 need=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
 for p in build-essential pkg-config libhiredis-dev libcjson-dev libcmocka-dev redis-server \
-         libpq-dev postgresql nodejs; do
+         libpq-dev postgresql nodejs tzdata; do
     case $p in
     nodejs) command -v node >/dev/null 2>&1 && continue ;;
     postgresql) { command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } && continue ;;
