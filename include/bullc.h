@@ -324,12 +324,15 @@ typedef struct bullc_worker_opts {
                                   one started this often is not retried; 0 = no limit */
     bullc_backoff_fn backoff_fn; /* custom backoff strategy, NULL = none */
     void *backoff_user_data;
+    int maximum_rate_limit_delay_ms; /* longest idle wait while the queue is rate limited before
+                                        fetching again (Node's maximumRateLimitDelay), 30000 */
 } bullc_worker_opts_t;
 
 /* Fills `opts` with the defaults listed above. */
 BULLC_API void bullc_worker_opts_init(bullc_worker_opts_t *opts);
 
-/* Creates a worker. Checks the options (BULLC_EINVAL, BULLC_EURL) but does not connect yet.
+/* Creates a worker. Checks the options (BULLC_EINVAL, BULLC_EURL; which option was refused goes
+ * to the options' log callback) but does not connect yet.
  * On error *out is NULL. */
 BULLC_API int bullc_worker_new(bullc_worker_t **out, const bullc_worker_opts_t *opts);
 

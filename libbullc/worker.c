@@ -35,6 +35,7 @@ void bullc_worker_opts_init(bullc_worker_opts_t *o)
     o->remove_on_fail.count = -1;
     o->connect_timeout_ms = 5000;
     o->log_level = BULLC_LOG_INFO;
+    o->maximum_rate_limit_delay_ms = 30000;
 }
 
 static void make_uuid(char out[37])
@@ -90,20 +91,56 @@ static int dup_opt(char **dst, const char *src)
     return (*dst = bullc__strdup(src)) ? 0 : BULLC_ENOMEM;
 }
 
+/* Which option is out of range (a sentence for the log), or NULL when all are valid. */
+static const char *invalid_option(const bullc_worker_opts_t *o)
+{
+    if (!o->queue || !*o->queue || strchr(o->queue, ':'))
+        return "queue must be a non-empty name without ':'";
+    if (!o->prefix)
+        return "prefix must not be NULL";
+    if (o->concurrency < 1 || o->concurrency > 10000)
+        return "concurrency must be from 1 to 10000";
+    if (o->lock_duration_ms < 1)
+        return "lock_duration_ms must be positive";
+    if (o->lock_renew_ms < 0)
+        return "lock_renew_ms must not be negative";
+    if (o->stalled_interval_ms < 1)
+        return "stalled_interval_ms must be positive";
+    if (o->max_stalled_count < 0)
+        return "max_stalled_count must not be negative";
+    if (o->drain_delay_ms < 0)
+        return "drain_delay_ms must not be negative";
+    if (o->connect_timeout_ms < 0)
+        return "connect_timeout_ms must not be negative";
+    if (o->remove_on_complete.count < -1 || o->remove_on_fail.count < -1 ||
+        o->remove_on_complete.age_s < 0 || o->remove_on_fail.age_s < 0 ||
+        o->remove_on_complete.limit < 0 || o->remove_on_fail.limit < 0)
+        return "remove_on_complete/remove_on_fail: count must be >= -1, age_s and limit >= 0";
+    if (o->limiter_max < 0 || o->limiter_duration_ms < 0 ||
+        (o->limiter_max > 0) != (o->limiter_duration_ms > 0))
+        return "limiter_max and limiter_duration_ms must both be positive, or both 0";
+    if (o->metrics_max_data_points < 0)
+        return "metrics_max_data_points must not be negative";
+    if (o->max_started_attempts < 0)
+        return "max_started_attempts must not be negative";
+    if (o->maximum_rate_limit_delay_ms < 1)
+        return "maximum_rate_limit_delay_ms must be positive";
+    return NULL;
+}
+
 int bullc_worker_new(bullc_worker_t **out, const bullc_worker_opts_t *opts)
 {
     if (!out)
         return BULLC_EINVAL;
     *out = NULL;
-    if (!opts || !opts->queue || !*opts->queue || strchr(opts->queue, ':') || !opts->prefix ||
-        opts->concurrency < 1 || opts->concurrency > 10000 || opts->lock_duration_ms < 1 ||
-        opts->stalled_interval_ms < 1 || opts->max_stalled_count < 0 || opts->drain_delay_ms < 0 ||
-        opts->lock_renew_ms < 0 || opts->connect_timeout_ms < 0 ||
-        opts->remove_on_complete.count < -1 || opts->remove_on_fail.count < -1 ||
-        opts->limiter_max < 0 || opts->limiter_duration_ms < 0 ||
-        (opts->limiter_max > 0) != (opts->limiter_duration_ms > 0) ||
-        opts->metrics_max_data_points < 0 || opts->max_started_attempts < 0)
+    if (!opts)
         return BULLC_EINVAL;
+    const char *bad = invalid_option(opts);
+    if (bad) {
+        bullc__logger lg = {opts->log_cb, opts->log_user_data, opts->log_level};
+        bullc__log(&lg, BULLC_LOG_ERROR, "bullc_worker_new: invalid option: %s", bad);
+        return BULLC_EINVAL;
+    }
 
     bullc_worker_t *w = calloc(1, sizeof *w);
     if (!w)
@@ -435,7 +472,8 @@ static void *handler_main(void *arg)
              * maximumRateLimitDelay at a time, so due delayed jobs still get promoted) */
             long long left = atomic_load(&w->limit_until) - bullc__now_ms();
             if (left > 0) {
-                bullc__worker_nap(w, (int)(left < 30000 ? left : 30000));
+                long long most = w->o.maximum_rate_limit_delay_ms;
+                bullc__worker_nap(w, (int)(left < most ? left : most));
                 continue;
             }
             new_token(w, token, sizeof token);

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <hiredis/hiredis.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,6 +159,40 @@ static void worker_new_validates(void **state)
     bullc_worker_free(w);
     bullc_worker_free(NULL);
     bullc_worker_stop(NULL);
+}
+
+static void capture_log(bullc_log_level_t level, const char *message, void *ud)
+{
+    (void)level;
+    snprintf((char *)ud, 256, "%s", message);
+}
+
+/* A refused option is named in the log, so users know what to fix. */
+static void worker_new_names_bad_option(void **state)
+{
+    (void)state;
+    char last[256] = "";
+    bullc_worker_opts_t o;
+    bullc_worker_t *w = NULL;
+    bullc_worker_opts_init(&o);
+    assert_int_equal(o.maximum_rate_limit_delay_ms, 30000);
+    o.queue = "q";
+    o.log_cb = capture_log;
+    o.log_user_data = last;
+    o.limiter_max = 5; /* without a duration */
+    assert_int_equal(bullc_worker_new(&w, &o), BULLC_EINVAL);
+    assert_non_null(strstr(last, "limiter_max and limiter_duration_ms"));
+    o.limiter_duration_ms = 1000;
+    o.remove_on_fail.age_s = -1;
+    assert_int_equal(bullc_worker_new(&w, &o), BULLC_EINVAL);
+    assert_non_null(strstr(last, "remove_on_fail"));
+    o.remove_on_fail.age_s = 0;
+    o.maximum_rate_limit_delay_ms = 0;
+    assert_int_equal(bullc_worker_new(&w, &o), BULLC_EINVAL);
+    assert_non_null(strstr(last, "maximum_rate_limit_delay_ms"));
+    o.maximum_rate_limit_delay_ms = 1000;
+    assert_int_equal(bullc_worker_new(&w, &o), 0);
+    bullc_worker_free(w);
 }
 
 static void worker_run_unreachable(void **state)
@@ -454,6 +489,7 @@ int main(void)
         cmocka_unit_test(base64_names),
         cmocka_unit_test(opts_defaults),
         cmocka_unit_test(worker_new_validates),
+        cmocka_unit_test(worker_new_names_bad_option),
         cmocka_unit_test(worker_run_unreachable),
         cmocka_unit_test(job_decode),
         cmocka_unit_test(job_decode_legacy_and_missing),
