@@ -28,7 +28,7 @@ SCRIPTS := moveToActive moveToFinished extendLocks moveStalledJobsToWait retryJo
            addJob getState getCounts \
            moveToWaitingChildren \
            updateProgress addLog updateData moveJobFromActiveToWait \
-           updateJobScheduler
+           updateJobScheduler moveToFinishedBatch
 LUA := $(wildcard lua/*.lua lua/include/*.lua)
 
 EXAMPLES := echo_worker bullc_enqueue inventory_worker

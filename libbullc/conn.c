@@ -142,12 +142,25 @@ int bullc__conn_script(bullc__conn *cn, bullc__script_id id, int nkeys, const ch
                        struct redisReply **reply)
 {
     const bullc__script *s = &bullc__scripts[id];
-    enum { MAXARGS = 32 };
-    const char *argv[3 + MAXARGS];
-    size_t argvlen[3 + MAXARGS];
+    enum { SMALL = 32 };
+    const char *argv_small[3 + SMALL];
+    size_t len_small[3 + SMALL];
+    const char **argv = argv_small;
+    size_t *argvlen = len_small;
     char nk[12];
-    if (nkeys + nargs > MAXARGS)
+    *reply = NULL;
+    if (nkeys < 0 || nargs < 0)
         return BULLC_EINVAL;
+    if (nkeys + nargs > SMALL) { /* a batch: arrays on the heap */
+        size_t n = 3 + (size_t)nkeys + (size_t)nargs;
+        argv = malloc(n * sizeof *argv);
+        argvlen = malloc(n * sizeof *argvlen);
+        if (!argv || !argvlen) {
+            free(argv);
+            free(argvlen);
+            return BULLC_ENOMEM;
+        }
+    }
     snprintf(nk, sizeof nk, "%d", nkeys);
     argv[0] = "EVALSHA";
     argvlen[0] = 7;
@@ -177,6 +190,10 @@ int bullc__conn_script(bullc__conn *cn, bullc__script_id id, int nkeys, const ch
         snprintf(cn->errstr, sizeof cn->errstr, "%s: %s", s->name, (*reply)->str);
         bullc__reply_free(*reply);
         *reply = NULL;
+    }
+    if (argv != argv_small) {
+        free(argv);
+        free(argvlen);
     }
     return rc;
 }

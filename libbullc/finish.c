@@ -245,6 +245,95 @@ static int finish_reply(redisReply *r, bullc__next *next)
     return rc;
 }
 
+/* ---- group commit ------------------------------------------------------------------------ */
+
+enum { BULLC__FIN_BATCH_MAX = 64 };
+
+/* Sends `batch` (n requests) as one moveToFinishedBatch on t's connection and hands each request
+ * its element of the reply. */
+static void send_batch(bullc__hthread *t, bullc__finreq **batch, int n)
+{
+    bullc_worker_t *w = t->w;
+    const bullc__keys *k = &w->keys;
+    const char *keys[11 + 3 * BULLC__FIN_BATCH_MAX];
+    const char *args[1 + 8 * BULLC__FIN_BATCH_MAX];
+    size_t lens[1 + 8 * BULLC__FIN_BATCH_MAX];
+    static const bullc__qkey shared[11] = {
+        BULLC__K_WAIT,    BULLC__K_ACTIVE, BULLC__K_PRIORITIZED, BULLC__K_EVENTS,
+        BULLC__K_STALLED, BULLC__K_LIMITER, BULLC__K_DELAYED,    BULLC__K_PAUSED,
+        BULLC__K_META,    BULLC__K_PC,      BULLC__K_MARKER};
+    for (int i = 0; i < 11; i++)
+        keys[i] = k->k[shared[i]];
+    args[0] = k->base;
+    lens[0] = k->base_len;
+    for (int j = 0; j < n; j++) {
+        for (int i = 0; i < 3; i++)
+            keys[11 + 3 * j + i] = batch[j]->keys[i];
+        for (int i = 0; i < 8; i++) {
+            args[1 + 8 * j + i] = batch[j]->args[i];
+            lens[1 + 8 * j + i] = batch[j]->lens[i];
+        }
+    }
+    redisReply *r = NULL;
+    int rc = bullc__conn_script(&t->cn, BULLC__S_MOVE_TO_FINISHED_BATCH, 11 + 3 * n, keys,
+                                1 + 8 * n, args, lens, &r);
+    if (rc == 0 && (r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)n)) {
+        snprintf(t->cn.errstr, sizeof t->cn.errstr, "moveToFinishedBatch: unexpected reply");
+        rc = BULLC_EPROTO;
+    }
+    for (int j = 0; j < n; j++) {
+        batch[j]->rc = rc;
+        if (rc == 0) {
+            batch[j]->reply = r->element[j];
+            r->element[j] = NULL; /* the request owns it now */
+        }
+    }
+    bullc__reply_free(r);
+}
+
+/* Records a finish together with those other handler threads submit meanwhile (flat combining):
+ * the request is queued; a thread that finds no batch in flight becomes the leader and sends
+ * everything queued (its own request included) in one call, then wakes the others. At
+ * concurrency 1, or when nobody else is finishing, that is a batch of one: no wait is added.
+ * Returns 0 with req->reply set, or the error of the batch call (the caller then sends its
+ * job alone). */
+static int finish_combined(bullc__hthread *t, bullc__finreq *req)
+{
+    bullc_worker_t *w = t->w;
+    pthread_mutex_lock(&w->fin_mu);
+    req->next = NULL;
+    if (w->fin_tail)
+        w->fin_tail->next = req;
+    else
+        w->fin_head = req;
+    w->fin_tail = req;
+    while (!req->done) {
+        if (w->fin_leader) {
+            pthread_cond_wait(&w->fin_cv, &w->fin_mu);
+            continue;
+        }
+        /* lead: take up to BATCH_MAX queued requests (ours is among them: it is not done) */
+        w->fin_leader = 1;
+        bullc__finreq *batch[BULLC__FIN_BATCH_MAX];
+        int n = 0;
+        while (w->fin_head && n < BULLC__FIN_BATCH_MAX) {
+            batch[n++] = w->fin_head;
+            w->fin_head = w->fin_head->next;
+        }
+        if (!w->fin_head)
+            w->fin_tail = NULL;
+        pthread_mutex_unlock(&w->fin_mu);
+        send_batch(t, batch, n);
+        pthread_mutex_lock(&w->fin_mu);
+        for (int j = 0; j < n; j++)
+            batch[j]->done = 1;
+        w->fin_leader = 0;
+        pthread_cond_broadcast(&w->fin_cv);
+    }
+    pthread_mutex_unlock(&w->fin_mu);
+    return req->rc;
+}
+
 typedef struct outcome {
     int failed;
     int unrecoverable;
@@ -341,7 +430,21 @@ static int move_to_finished(bullc__hthread *t, bullc_job_t *job, const char *tok
                       strlen(args[4]), 1, w->keys.base_len, opts_len,
                       oc->failed ? mp->len - opts_len : 0};
     redisReply *r = NULL;
-    int rc = send_finish(t, BULLC__S_MOVE_TO_FINISHED, 14, keys, 9, args, lens, &r, job->id);
+    int rc = BULLC_EIO;
+    if (w->o.concurrency > 1) {
+        /* group commit with the other handler threads; on a failure of the batch as a whole
+         * (connection lost, ...) this job is sent on its own below, with its retries */
+        bullc__finreq req = {{keys[10], keys[11], keys[12]},
+                             {args[0], args[1], args[2], args[3], args[4], args[5], args[7],
+                              args[8]},
+                             {lens[0], lens[1], lens[2], lens[3], lens[4], lens[5], lens[7],
+                              lens[8]},
+                             0, 0, NULL, NULL};
+        rc = finish_combined(t, &req);
+        r = req.reply;
+    }
+    if (rc != 0)
+        rc = send_finish(t, BULLC__S_MOVE_TO_FINISHED, 14, keys, 9, args, lens, &r, job->id);
     free(job_key);
     if (rc != 0)
         return rc;

@@ -144,6 +144,7 @@ typedef enum bullc__script_id {
     BULLC__S_UPDATE_DATA,
     BULLC__S_MOVE_TO_WAIT,
     BULLC__S_UPDATE_JOB_SCHEDULER,
+    BULLC__S_MOVE_TO_FINISHED_BATCH,
     BULLC__S_COUNT
 } bullc__script_id;
 

@@ -76,6 +76,8 @@ void bullc_worker_free(bullc_worker_t *w)
         close(w->stop_pipe[1]);
     pthread_mutex_destroy(&w->mu);
     pthread_mutex_destroy(&w->lock_mu);
+    pthread_mutex_destroy(&w->fin_mu);
+    pthread_cond_destroy(&w->fin_cv);
     pthread_cond_destroy(&w->park_cv);
     pthread_cond_destroy(&w->blocker_cv);
     pthread_cond_destroy(&w->done_cv);
@@ -148,6 +150,8 @@ int bullc_worker_new(bullc_worker_t **out, const bullc_worker_opts_t *opts)
     w->stop_pipe[0] = w->stop_pipe[1] = -1;
     pthread_mutex_init(&w->mu, NULL);
     pthread_mutex_init(&w->lock_mu, NULL);
+    pthread_mutex_init(&w->fin_mu, NULL);
+    pthread_cond_init(&w->fin_cv, NULL);
     pthread_cond_init(&w->park_cv, NULL);
     pthread_cond_init(&w->blocker_cv, NULL);
     pthread_cond_init(&w->done_cv, NULL);

@@ -23,6 +23,18 @@ typedef struct bullc__lockslot {
     int active;
 } bullc__lockslot;
 
+/* One job's moveToFinished, waiting to be sent in a batch (group commit, finish.c). The keys and
+ * arguments point into the submitting thread's buffers, which outlive the request. */
+typedef struct bullc__finreq {
+    const char *keys[3];   /* completed|failed set, job key, metrics key */
+    const char *args[8];   /* jobId, now, valueField, value, target, fetchNext, opts, fields */
+    size_t lens[8];
+    int done;              /* under fin_mu: the outcome below is set */
+    int rc;                /* 0 with reply, or a BULLC_E* code for the whole batch */
+    struct redisReply *reply; /* this job's element of the batch reply (owned by the request) */
+    struct bullc__finreq *next;
+} bullc__finreq;
+
 typedef struct bullc__hthread {
     struct bullc_worker *w;
     int idx;
@@ -69,6 +81,14 @@ struct bullc_worker {
     atomic_llong limit_until;   /* rate limited until this time (ms): fetch nothing before */
     atomic_uint token_seq;
     int running;
+
+    /* group commit of finishes (finish.c): requests queue up while one thread (the leader) has
+     * a batch in flight on its own connection; the next request to find no leader sends all
+     * that queued up as one moveToFinishedBatch call */
+    pthread_mutex_t fin_mu;
+    pthread_cond_t fin_cv;
+    bullc__finreq *fin_head, *fin_tail;
+    int fin_leader; /* a batch is in flight */
 
     /* lock table, one slot per handler thread */
     pthread_mutex_t lock_mu;

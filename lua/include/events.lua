@@ -13,7 +13,11 @@ local function eventsCap(metaKey)
   return cap
 end
 
--- Approximate trim done before a script emits its own (uncapped) events.
+-- Approximate trim done before a script emits its own (uncapped) events; once
+-- per script call and stream (a batch of finishes trims once).
+local trimmedStreams = {}
 local function trimEventsStream(metaKey, eventsKey)
+  if trimmedStreams[eventsKey] then return end
+  trimmedStreams[eventsKey] = true
   rcall("XTRIM", eventsKey, "MAXLEN", "~", eventsCap(metaKey))
 end

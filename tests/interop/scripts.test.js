@@ -51,6 +51,7 @@ before(async () => {
     sha.A[name] = await ca.script('LOAD', upstreamText(name));
     sha.B[name] = await cb.script('LOAD', loadScript(name));
   }
+  sha.B.moveToFinishedBatch = await cb.script('LOAD', loadScript('moveToFinishedBatch'));
 });
 
 after(async () => {
@@ -162,6 +163,42 @@ function moveToFinished(id, now, o = {}, q = Q) {
     pack(opts), o.fields ? pack(o.fields) : '']);
 }
 
+// Our moveToFinishedBatch on B against upstream's moveToFinished run once per job, in order, on A:
+// each job's reply and the whole database must be the same.
+async function moveToFinishedBatch(entries) {
+  const shared = ['wait', 'active', 'prioritized', 'events', 'stalled', 'limiter', 'delayed', 'paused',
+    'meta', 'pc', 'marker'].map((s) => k(s));
+  const keys = [...shared];
+  const args = [P()];
+  const upstream = [];
+  for (const [id, now, o] of entries) {
+    const target = o.target || 'completed';
+    const opts = {
+      token: o.token === undefined ? 'tok' : o.token, name: o.name, keepJobs: o.keepJobs || { count: -1 },
+      limiter: o.limiter, lockDuration: 30000, attempts: o.attempts === undefined ? 0 : o.attempts,
+      maxMetricsSize: o.maxMetricsSize === undefined ? '' : o.maxMetricsSize,
+      fpof: false, cpof: false, idof: false, rdof: false,
+    };
+    const prop = target === 'completed' ? 'returnvalue' : 'failedReason';
+    const value = o.value === undefined ? (target === 'completed' ? '{"ok":1}' : 'boom') : o.value;
+    const a = [id, now, prop, value, target, o.fetchNext ? 1 : 0, pack(opts), o.fields ? pack(o.fields) : ''];
+    keys.push(k(target), k(id), k(`metrics:${target}`));
+    args.push(...a);
+    upstream.push({ keys: [...shared.slice(0, 10), k(target), k(id), k(`metrics:${target}`), k('marker')],
+      args: [a[0], a[1], a[2], a[3], a[4], a[5], P(), a[6], a[7]] });
+  }
+  const ra = [];
+  for (const u of upstream) ra.push(await ca.call('EVALSHA', sha.A.moveToFinished, u.keys.length, ...u.keys, ...u.args));
+  const rb = await cb.call('EVALSHA', sha.B.moveToFinishedBatch, keys.length, ...keys, ...args);
+  trace.push('moveToFinishedBatch');
+  assert.deepEqual(rb.map((r) => normReply('moveToFinished', r)), ra.map((r) => normReply('moveToFinished', r)),
+    'batch replies differ');
+  const [sa, sb] = await Promise.all([dumpState(ca), dumpState(cb)]);
+  const raw = diffStates(sa, sb);
+  assert.deepEqual(raw, [], `moveToFinishedBatch: state differs:\n  ${raw.join('\n  ')}`);
+  return rb;
+}
+
 function retryJob(id, now, o = {}) {
   const keys = ['active', 'wait', 'paused', id, 'meta', 'events', 'delayed', 'prioritized', 'pc',
     'marker', 'stalled'].map((s) => k(s));
@@ -216,6 +253,33 @@ test('plain jobs: fetch, complete with fetch-next, removeOnComplete true/number,
   assert.equal(next, 0);
   assert.equal(await cb.exists(k('3')), 0, 'job 3 trimmed by count');
   assert.deepEqual(await moveToActive(T0 + 60), [0, 0, 0, 0]);
+});
+
+test('a batch of finishes equals one moveToFinished per job: fetch-next, failures, removal, a lock error, promotion, drained', async () => {
+  await fresh();
+  await withQueue(async (q) => {
+    for (let i = 1; i <= 6; i++) await q.add('j', { i }, i === 3 ? { removeOnComplete: true } : {});
+    await q.add('late', { d: 1 }, { delay: 50 });
+    await q.add('p', { p: 1 }, { priority: 3 });
+  });
+  await cloneAtoB();
+  for (let i = 0; i < 4; i++) await moveToActive(T0 + 10);
+  // 1 completes and fetches 5; 2 fails for good with fields; 3 is removed at once; 4 has the
+  // wrong token; the delayed job is due by the time of the last entries
+  let r = await moveToFinishedBatch([
+    ['1', T0 + 20, { fetchNext: true, name: 'w1', maxMetricsSize: 10 }],
+    ['2', T0 + 21, { target: 'failed', fields: failFields('bad'), attempts: 1, fetchNext: true }],
+    ['3', T0 + 5000, { keepJobs: { count: 0 }, fetchNext: true }],
+    ['4', T0 + 5001, { token: 'other', fetchNext: true }],
+  ]);
+  assert.equal(r[0][1], '5');
+  assert.equal(r[3], -6);
+  // finish everything that is active (the lock-mismatched 4 stays); the queue drains
+  const active = (await cb.lrange(k('active'), 0, -1)).filter((id) => id !== '4');
+  r = await moveToFinishedBatch(active.map((id, i) => [id, T0 + 6000 + i, { fetchNext: true, keepJobs: { count: 2 } }]));
+  r = await moveToFinishedBatch((await cb.lrange(k('active'), 0, -1)).filter((id) => id !== '4')
+    .map((id, i) => [id, T0 + 7000 + i, { fetchNext: true }]));
+  assert.ok(r.every((x) => x === 0 || Array.isArray(x)));
 });
 
 test('removeOnComplete/removeOnFail by age with limit, and by count', async () => {
