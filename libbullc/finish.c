@@ -247,7 +247,7 @@ static int finish_reply(redisReply *r, bullc__next *next)
 
 /* ---- group commit ------------------------------------------------------------------------ */
 
-enum { BULLC__FIN_BATCH_MAX = 64 };
+enum { BULLC__FIN_BATCH_MAX = 16 }; /* bounds the command and reply each connection buffers */
 
 /* Sends `batch` (n requests) as one moveToFinishedBatch on t's connection and hands each request
  * its element of the reply. */
@@ -300,6 +300,8 @@ static void send_batch(bullc__hthread *t, bullc__finreq **batch, int n)
 static int finish_combined(bullc__hthread *t, bullc__finreq *req)
 {
     bullc_worker_t *w = t->w;
+    if (pthread_cond_init(&req->cv, NULL) != 0)
+        return BULLC_ETHREAD; /* the caller sends the job alone */
     pthread_mutex_lock(&w->fin_mu);
     req->next = NULL;
     if (w->fin_tail)
@@ -309,7 +311,8 @@ static int finish_combined(bullc__hthread *t, bullc__finreq *req)
     w->fin_tail = req;
     while (!req->done) {
         if (w->fin_leader) {
-            pthread_cond_wait(&w->fin_cv, &w->fin_mu);
+            /* woken when our request is done, or when we are first in line to lead */
+            pthread_cond_wait(&req->cv, &w->fin_mu);
             continue;
         }
         /* lead: take up to BATCH_MAX queued requests (ours is among them: it is not done) */
@@ -325,12 +328,17 @@ static int finish_combined(bullc__hthread *t, bullc__finreq *req)
         pthread_mutex_unlock(&w->fin_mu);
         send_batch(t, batch, n);
         pthread_mutex_lock(&w->fin_mu);
-        for (int j = 0; j < n; j++)
+        for (int j = 0; j < n; j++) {
             batch[j]->done = 1;
+            if (batch[j] != req)
+                pthread_cond_signal(&batch[j]->cv);
+        }
         w->fin_leader = 0;
-        pthread_cond_broadcast(&w->fin_cv);
+        if (w->fin_head) /* what queued up meanwhile: its first thread leads the next batch */
+            pthread_cond_signal(&w->fin_head->cv);
     }
     pthread_mutex_unlock(&w->fin_mu);
+    pthread_cond_destroy(&req->cv);
     return req->rc;
 }
 
@@ -439,7 +447,7 @@ static int move_to_finished(bullc__hthread *t, bullc_job_t *job, const char *tok
                               args[8]},
                              {lens[0], lens[1], lens[2], lens[3], lens[4], lens[5], lens[7],
                               lens[8]},
-                             0, 0, NULL, NULL};
+                             0, 0, NULL, NULL, PTHREAD_COND_INITIALIZER};
         rc = finish_combined(t, &req);
         r = req.reply;
     }

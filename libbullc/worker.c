@@ -77,7 +77,6 @@ void bullc_worker_free(bullc_worker_t *w)
     pthread_mutex_destroy(&w->mu);
     pthread_mutex_destroy(&w->lock_mu);
     pthread_mutex_destroy(&w->fin_mu);
-    pthread_cond_destroy(&w->fin_cv);
     pthread_cond_destroy(&w->park_cv);
     pthread_cond_destroy(&w->blocker_cv);
     pthread_cond_destroy(&w->done_cv);
@@ -151,7 +150,7 @@ int bullc_worker_new(bullc_worker_t **out, const bullc_worker_opts_t *opts)
     pthread_mutex_init(&w->mu, NULL);
     pthread_mutex_init(&w->lock_mu, NULL);
     pthread_mutex_init(&w->fin_mu, NULL);
-    pthread_cond_init(&w->fin_cv, NULL);
+
     pthread_cond_init(&w->park_cv, NULL);
     pthread_cond_init(&w->blocker_cv, NULL);
     pthread_cond_init(&w->done_cv, NULL);

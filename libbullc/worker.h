@@ -33,6 +33,7 @@ typedef struct bullc__finreq {
     int rc;                /* 0 with reply, or a BULLC_E* code for the whole batch */
     struct redisReply *reply; /* this job's element of the batch reply (owned by the request) */
     struct bullc__finreq *next;
+    pthread_cond_t cv;     /* signalled when done, or when this request is first in line */
 } bullc__finreq;
 
 typedef struct bullc__hthread {
@@ -86,7 +87,6 @@ struct bullc_worker {
      * a batch in flight on its own connection; the next request to find no leader sends all
      * that queued up as one moveToFinishedBatch call */
     pthread_mutex_t fin_mu;
-    pthread_cond_t fin_cv;
     bullc__finreq *fin_head, *fin_tail;
     int fin_leader; /* a batch is in flight */
 
