@@ -10,6 +10,18 @@ BUILD=${BULLC_BUILD:-build}
 LOG=$BUILD/test-logs
 mkdir -p "$LOG"
 
+# Sanitizer builds: every instrumented process (workers, tools, unit tests) writes its reports to
+# files here, and each report counts as a failure at the end, whatever the test itself checked.
+SANDIR=""
+if [ -n "${BULLC_SANITIZER:-}" ]; then
+    SANDIR=$(cd "$LOG" && pwd)/sanitizer
+    rm -rf "$SANDIR"
+    mkdir -p "$SANDIR"
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$SANDIR/asan"
+    export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:log_path=$SANDIR/ubsan"
+    export TSAN_OPTIONS="${TSAN_OPTIONS:+$TSAN_OPTIONS:}log_path=$SANDIR/tsan"
+fi
+
 count() { # suite-name passed failed
     echo "== $1: $2 passed, $3 failed"
     PASSED=$((PASSED + $2))
@@ -52,6 +64,17 @@ for f in tests/interop/*.test.js; do
     fi
     count "interop/$name ($(( $(date +%s) - start ))s)" "$p" "$fl"
 done
+
+if [ -n "$SANDIR" ]; then
+    reports=$(find "$SANDIR" -type f | wc -l)
+    if [ "$reports" -gt 0 ]; then
+        for r in $(find "$SANDIR" -type f | head -5); do
+            echo "---- $r ----"
+            head -40 "$r"
+        done
+    fi
+    count "sanitizer reports (${BULLC_SANITIZER})" 0 "$reports"
+fi
 
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
