@@ -28,6 +28,8 @@ static const struct {
 #define MAX_FIELD_VALUES 256
 #define MAX_EXPR_LEN 1024
 #define LOOP_LIMIT 10000
+/* The range of a JavaScript Date (ms): cron-parser cannot represent a time outside it. */
+#define JS_DATE_MAX 8640000000000000LL
 
 struct bullc__cron {
     uint64_t sec, min;
@@ -1076,6 +1078,12 @@ int bullc__cron_iter_new(const bullc__cron *c, const bullc__tz *z, long long cur
                          const long long *start_ms, const long long *end_ms, bullc__cron_iter **out)
 {
     *out = NULL;
+    /* cron-parser throws for an invalid Date; refusing here also keeps the calendar arithmetic
+     * far from overflow */
+    if (current_ms < -JS_DATE_MAX || current_ms > JS_DATE_MAX ||
+        (start_ms && (*start_ms < -JS_DATE_MAX || *start_ms > JS_DATE_MAX)) ||
+        (end_ms && (*end_ms < -JS_DATE_MAX || *end_ms > JS_DATE_MAX)))
+        return BULLC_EINVAL;
     bullc__cron_iter *it = calloc(1, sizeof *it);
     if (!it)
         return BULLC_ENOMEM;
@@ -1117,6 +1125,10 @@ int bullc__cron_iter_next(bullc__cron_iter *it, long long *out_ms, char *err, si
     int steps = 0;
     while (++steps < LOOP_LIMIT) {
         dt *t = &it->cur;
+        if (t->ts > JS_DATE_MAX) {
+            steps = LOOP_LIMIT; /* past the last Date: cron-parser loops until its limit */
+            break;
+        }
         if ((it->has_start && t->ts < it->start_ms) || (it->has_end && t->ts > it->end_ms)) {
             *it = saved;
             if (err && errlen)

@@ -474,6 +474,12 @@ static int make_plan(const char *sched_id, const char *opts_json, long long now_
     if (truthy(pattern)) {
         int has_next;
         long long next;
+        /* prevMillis comes from the stored opts: outside a Date's range Node's cron-parser throws
+         * (and converting such a double to long long is undefined) */
+        if (!(fabs(base) <= 8.64e15)) {
+            rc = err_out(err, errlen, "%s", "CronDate: unhandled timestamp: Invalid Date");
+            goto out;
+        }
         rc = pattern_next(repeat, pattern->valuestring, base, &next, &has_next, err, errlen);
         if (rc)
             goto out;

@@ -354,10 +354,15 @@ static int read_file(const char *path, unsigned char **buf, size_t *len)
     return 0;
 }
 
-/* A zone name must look like an IANA name: no "..", no leading '/', plain characters. */
+/* A zone name must look like an IANA name: no "..", no leading '/', plain characters. The
+ * zoneinfo folder also holds files that are not zones Intl knows (the posix/ and right/ copies,
+ * posixrules, localtime, Factory): Node rejects those names, so do we. */
 static int name_ok(const char *s)
 {
     if (!*s || *s == '/' || strlen(s) > 200 || strstr(s, ".."))
+        return 0;
+    if (!strncasecmp(s, "posix/", 6) || !strncasecmp(s, "right/", 6) ||
+        !strcasecmp(s, "posixrules") || !strcasecmp(s, "localtime") || !strcasecmp(s, "Factory"))
         return 0;
     for (const char *p = s; *p; p++)
         if (!isalnum((unsigned char)*p) && !strchr("/_+-.", *p))

@@ -364,6 +364,32 @@ static void maybe_crash(const inv_app *app, bullc_job_t *job)
     }
 }
 
+/* The connection died during COMMIT: the transaction may or may not have committed, and
+ * failing the attempt is not safe when it was the last one (the job would fail for good and go
+ * to the DLQ with its effects applied). The processed_jobs row, written in that transaction,
+ * settles it: present, the job completes with the stored result; absent (or the server still
+ * out of reach), the attempt fails and a retry goes through the claim again, which waits for
+ * any transaction still holding it. */
+static int settle_lost_commit(bullc_job_t *job, const inv_app *app, inv_thread *t,
+                              const char *const key[4], const inv_dberr *commit_err)
+{
+    inv_dberr e;
+    PGconn *pg = inv_db(app, t, &e);
+    PGresult *r = pg ? inv_exec(pg, SQL_STORED, 3, key, &e) : NULL;
+    if (!r || PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
+        PQclear(r);
+        inv_log(app, BULLC_LOG_WARN, "job %s (%s): the connection was lost during COMMIT; %s",
+                bullc_job_id(job), bullc_job_name(job),
+                pg && !e.msg[0] ? "no sign that it committed" : "its outcome is unknown for now");
+        return fail_db(job, app, NULL, commit_err);
+    }
+    inv_log(app, BULLC_LOG_INFO, "job %s (%s): the connection was lost during COMMIT, which did "
+            "commit; completing it with the stored result", bullc_job_id(job), bullc_job_name(job));
+    int rc = bullc_job_set_result(job, PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return rc;
+}
+
 static int run_event(bullc_job_t *job, const inv_app *app, const payload *p,
                      int (*apply)(ctx *))
 {
@@ -431,10 +457,11 @@ static int run_event(bullc_job_t *job, const inv_app *app, const payload *p,
         return fail_db(job, app, c.pg, &c.err);
     }
     PQclear(r);
-    /* if COMMIT's answer is lost the outcome is unknown; the retry finds out from the claim */
     if (!(r = inv_exec(c.pg, "COMMIT", 0, NULL, &c.err))) {
         jw_free(&c.out);
-        return fail_db(job, app, c.pg, &c.err);
+        if (PQstatus(c.pg) == CONNECTION_OK)
+            return fail_db(job, app, c.pg, &c.err); /* the server answered: not committed */
+        return settle_lost_commit(job, app, t, key, &c.err);
     }
     PQclear(r);
     maybe_crash(app, job);

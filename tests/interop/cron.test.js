@@ -177,3 +177,47 @@ test('startDate, endDate, strict mode and seeded H follow cron-parser', () => {
     assert.deepEqual(got[i], expected(c), JSON.stringify(c));
   });
 });
+
+test('DST at midnight, month ends, endDate on a due time and the Date range follow cron-parser', () => {
+  const cases = [];
+  // zones whose clocks change at midnight (the day starts at 01:00 or twice at 23:00)
+  const MIDNIGHT = {
+    'America/Santiago': ['2024-04-06T20:00:00Z', '2024-09-07T20:00:00Z'],
+    'Asia/Beirut': ['2024-03-30T20:00:00Z', '2024-10-26T19:00:00Z'],
+    'America/Havana': ['2024-03-09T23:00:00Z', '2024-11-02T23:00:00Z'],
+    'america/SANTIAGO': ['2024-09-07T20:00:00Z'],
+  };
+  for (const [tz, starts] of Object.entries(MIDNIGHT)) {
+    for (const s of starts) {
+      for (const pattern of ['0 0 * * *', '30 0 * * *', '0 0 0 * * *', '* 0 * * *', '0 23 * * *',
+        '0 */6 * * *', '0 0 * * 0', '0 0 1 * *']) {
+        cases.push({ pattern, tz, start: ms(s) });
+      }
+    }
+  }
+  // Feb 29 and day 31 from the days around them
+  for (const s of ['2023-01-31T00:00:00Z', '2024-02-29T00:00:00Z', '2024-04-30T23:59:59.999Z']) {
+    for (const pattern of ['0 0 29 2 *', '0 0 31 * *', '0 0 29-31 * *', '0 0 0 31 1-12/2 *']) {
+      cases.push({ pattern, tz: 'America/New_York', start: ms(s) });
+    }
+  }
+  // endDate exactly on a due time, just before and just after it
+  const b = ms('2024-05-01T00:00:00Z');
+  for (const d of [-1, 0, 1]) {
+    cases.push({ pattern: '0 0 * * *', tz: 'UTC', start: b - 1, end: b + d });
+    cases.push({ pattern: '0 0 * * * *', tz: 'UTC', start: b - 1000, startDate: b + d, end: b + d });
+  }
+  // the end of JavaScript's Date range: no time past it, an error beyond it
+  for (const start of [8.64e15 + 1, 1e16, 8639999999999999]) {
+    cases.push({ pattern: '* * * * * *', tz: 'UTC', start });
+  }
+  cases.push({ pattern: '0 0 * * *', tz: 'UTC', start: b, end: 1e16 });
+  // files of the zoneinfo folder that are not zones to Intl
+  for (const tz of ['posix/Europe/Berlin', 'right/UTC', 'posixrules', 'localtime', 'Factory']) {
+    cases.push({ pattern: '0 0 * * *', tz, start: b });
+  }
+  const got = runTool(cases);
+  cases.forEach((c, i) => {
+    assert.deepEqual(got[i], expected(c), JSON.stringify(c));
+  });
+});

@@ -372,3 +372,57 @@ test('dead-letter queue: a job that fails for good is added to events-dlq with i
   await assertAuditSums(db);
   await stop(w);
 });
+
+// A TCP relay to PostgreSQL that, once armed, lets the next COMMIT through and then cuts the
+// connection before the answer reaches the worker: the transaction committed, the worker
+// cannot know.
+async function commitCutter(t, pgPort) {
+  const net = require('node:net');
+  const relay = { armed: false, cuts: 0 };
+  const server = net.createServer((client) => {
+    const upstream = net.connect(pgPort, '127.0.0.1');
+    let cut = false;
+    const close = () => { client.destroy(); upstream.destroy(); };
+    client.on('data', (d) => {
+      if (relay.armed && d.includes('COMMIT\0')) { relay.armed = false; cut = true; }
+      upstream.write(d);
+    });
+    upstream.on('data', (d) => {
+      if (cut) { relay.cuts++; close(); return; }
+      client.write(d);
+    });
+    client.on('error', close); upstream.on('error', close);
+    client.on('close', close); upstream.on('close', close);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  relay.port = server.address().port;
+  I.defer(t, () => new Promise((resolve) => server.close(resolve)));
+  return relay;
+}
+
+test('connection lost during COMMIT that did commit: the job completes once with the stored result, even on its only attempt', { timeout: 60000 }, async (t) => {
+  const { redis, db, queue, start } = await setup(t);
+  const relay = await commitCutter(t, Number(new URL(db.url).port));
+  const w = start({ DATABASE_URL: `postgresql://postgres@127.0.0.1:${relay.port}/${db.name}` });
+  const r0 = await queue.add('reward_inventory_item', { userId: 'u1', items: ['welcome_chest'] });
+  await finished(queue, [r0.id]);
+
+  relay.armed = true;
+  const use = await queue.add('use_item', { userId: 'u1', itemId: 'welcome_chest' }); // attempts: 1
+  const [j] = await finished(queue, [use.id]);
+  assert.equal(relay.cuts, 1, 'the answer to COMMIT was cut');
+  assert.equal(await j.getState(), 'completed', `failedReason: ${j.failedReason}`);
+  const stored = await pg.query(`SELECT result FROM processed_jobs WHERE job_id = '${use.id}'`, db.name);
+  assert.deepEqual(j.returnvalue, JSON.parse(stored));
+  assert.match(w.stderrText(), /lost during COMMIT, which did commit/);
+
+  // the worker goes on over a new connection
+  const r1 = await queue.add('reward_inventory_item', { userId: 'u1', items: ['key'] });
+  const [j1] = await finished(queue, [r1.id]);
+  assert.equal(await j1.getState(), 'completed');
+  assert.deepEqual(await inventory(db), { u1: { key: 4, gold: 100 } }, 'each effect once');
+  const dlq = I.useQueue(t, redis, 'events-dlq');
+  assert.deepEqual(await dlq.getJobCounts('waiting', 'delayed'), { waiting: 0, delayed: 0 }, 'nothing in the DLQ');
+  await assertAuditSums(db);
+  await stop(w);
+});

@@ -41,8 +41,8 @@ static int run(int argc, char **argv, FILE *out, int batch)
     int rc = bullc__cron_parse(argv[1], strict, seed, &c, err, sizeof err);
     if (rc == 0)
         rc = bullc__tz_load(tzname, &z, err, sizeof err);
-    if (rc == 0)
-        rc = bullc__cron_iter_new(c, z, start, sdp, endp, &it);
+    if (rc == 0 && (rc = bullc__cron_iter_new(c, z, start, sdp, endp, &it)) == BULLC_EINVAL)
+        snprintf(err, sizeof err, "CronDate: unhandled timestamp: Invalid Date");
     if (rc != 0) {
         fprintf(out, "ERROR %s%c", rc == BULLC_ENOMEM ? "out of memory" : err, sep);
         bullc__cron_free(c);
