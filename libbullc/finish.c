@@ -450,6 +450,14 @@ static int move_to_finished(bullc__hthread *t, bullc_job_t *job, const char *tok
                              0, 0, NULL, NULL, PTHREAD_COND_INITIALIZER};
         rc = finish_combined(t, &req);
         r = req.reply;
+        if (rc == 0 && r->type == REDIS_REPLY_ERROR) {
+            /* this job's finish raised inside the batch (the others went on): report it as
+             * moveToFinished's error, without sending it again */
+            snprintf(t->cn.errstr, sizeof t->cn.errstr, "moveToFinished: %s", r->str);
+            bullc__reply_free(r);
+            free(job_key);
+            return BULLC_ESCRIPT;
+        }
     }
     if (rc != 0)
         rc = send_finish(t, BULLC__S_MOVE_TO_FINISHED, 14, keys, 9, args, lens, &r, job->id);
@@ -555,9 +563,11 @@ void bullc__slot_set(bullc__hthread *t, bullc_job_t *job, const char *token)
 static void report_lost(bullc__hthread *t, bullc_job_t *job, int rc)
 {
     bullc_worker_t *w = t->w;
+    /* the connection's text belongs to this failure only for these codes (else it is stale) */
+    int detail = (rc == BULLC_EIO || rc == BULLC_ESCRIPT) && t->cn.errstr[0];
     bullc__log(&w->log, BULLC_LOG_WARN, "%s: could not record the outcome of job %s: %s%s%s",
-               t->label, job->id, bullc_strerror(rc), t->cn.errstr[0] ? " - " : "",
-               rc == BULLC_EIO ? t->cn.errstr : "");
+               t->label, job->id, bullc_strerror(rc), detail ? " - " : "",
+               detail ? t->cn.errstr : "");
     if (rc == BULLC_ELOCKMISSING || rc == BULLC_ELOCKMISMATCH)
         bullc__worker_emit(w, BULLC_EVENT_LOCK_LOST, job, bullc_strerror(rc));
 }
