@@ -109,7 +109,7 @@ static char *next_stacktrace(bullc_job_t *job, const char *entry)
  * the one that just failed. Returns 1 with *delay set (0 = retry at once), or 0 when the job must
  * not be retried (the custom strategy said -1, or there is none for the job's type). */
 static int backoff_delay(bullc__hthread *t, bullc_job_t *job, long n, const char *reason,
-                         long long *delay)
+                         double *delay)
 {
     bullc_worker_t *w = t->w;
     *delay = 0;
@@ -145,7 +145,7 @@ static int backoff_delay(bullc__hthread *t, bullc_job_t *job, long n, const char
         long long d = w->o.backoff_fn(n, type, reason, job, w->o.backoff_user_data);
         if (d == -1)
             return 0;
-        *delay = d;
+        *delay = (double)d;
         return 1;
     } else {
         bullc__log(&w->log, BULLC_LOG_WARN,
@@ -156,11 +156,14 @@ static int backoff_delay(bullc__hthread *t, bullc_job_t *job, long n, const char
     }
     if (!isfinite(max))
         return 1;
+    /* kept as a double (as Node's number): an exponential delay at a high attempt count is
+     * past what a long long holds (converting it was undefined and came out negative, which
+     * retried the job at once instead of far in the future) */
     if (jitter > 0) {
         double r = (double)rand_r(&t->seed) / ((double)RAND_MAX + 1.0);
-        *delay = (long long)floor(r * max * jitter + max * (1 - jitter));
+        *delay = floor(r * max * jitter + max * (1 - jitter));
     } else {
-        *delay = (long long)max;
+        *delay = max;
     }
     /* as Node, -1 from any strategy (e.g. a fixed delay of -1) means no retry */
     if (*delay == -1) {
@@ -469,7 +472,7 @@ static int move_to_finished(bullc__hthread *t, bullc_job_t *job, const char *tok
 
 /* retryJob (no backoff) or moveToDelayed (with backoff). */
 static int retry_job(bullc__hthread *t, bullc_job_t *job, const char *token, const char *message,
-                     const char *stack, long long delay, bullc__next *next)
+                     const char *stack, double delay, bullc__next *next)
 {
     bullc_worker_t *w = t->w;
     char *job_key = bullc__job_key(&w->keys, job->id, NULL);
@@ -483,7 +486,7 @@ static int retry_job(bullc__hthread *t, bullc_job_t *job, const char *token, con
     bullc__mp_cstr(mp, "stacktrace");
     bullc__mp_cstr(mp, stack);
     size_t fields_len = mp->len;
-    char now[24], dl[24];
+    char now[24];
     snprintf(now, sizeof now, "%lld", bullc__now_ms());
     redisReply *r = NULL;
     int rc;
@@ -502,7 +505,13 @@ static int retry_job(bullc__hthread *t, bullc_job_t *job, const char *token, con
             free(job_key);
             return BULLC_ENOMEM;
         }
-        snprintf(dl, sizeof dl, "%lld", delay);
+        /* the delay as Node sends its number (String(delay)) */
+        bullc__buf dlb;
+        bullc__buf_init(&dlb);
+        bullc__json_number(&dlb, delay);
+        char dl[40];
+        snprintf(dl, sizeof dl, "%s", dlb.data && !dlb.oom ? dlb.data : "0");
+        bullc__buf_free(&dlb);
         const char *keys[11] = {
             w->keys.k[BULLC__K_MARKER],  w->keys.k[BULLC__K_ACTIVE], w->keys.k[BULLC__K_PRIORITIZED],
             w->keys.k[BULLC__K_DELAYED], job_key,                    w->keys.k[BULLC__K_EVENTS],
@@ -578,7 +587,7 @@ static void fail_job(bullc__hthread *t, bullc_job_t *job, const char *token, con
 {
     bullc_worker_t *w = t->w;
     long attempts = (long)opt_int(job, "attempts", 0);
-    long long delay = 0;
+    double delay = 0;
     /* as Node's shouldRetryJob: attempts left, recoverable, and started fewer times than
      * maxStartedAttempts */
     int max_started = w->o.max_started_attempts;
