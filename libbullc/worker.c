@@ -473,10 +473,16 @@ static void *handler_main(void *arg)
             }
             /* rate limited: no fetch until the window ends (at most Node's
              * maximumRateLimitDelay at a time, so due delayed jobs still get promoted) */
-            long long left = atomic_load(&w->limit_until) - bullc__now_ms();
+            long long until = atomic_load(&w->limit_until);
+            long long left = until - bullc__now_ms();
             if (left > 0) {
                 long long most = w->o.maximum_rate_limit_delay_ms;
                 bullc__worker_nap(w, (int)(left < most ? left : most));
+                /* as Node, after the longest wait fetch again even if the limit has not run
+                 * out (that promotes due delayed jobs; a still limited queue answers with a new
+                 * limit); before, the thread napped again until the whole limit was over */
+                if (left > most)
+                    atomic_compare_exchange_strong(&w->limit_until, &until, 0);
                 continue;
             }
             new_token(w, token, sizeof token);
