@@ -1,7 +1,7 @@
 /* test_robust.c - robustness: many random and mutated inputs (fixed seed, so every run is the
  * same) fed to the JSON scanner, bullc_json_member_raw, the job-hash decoder, the producer's
  * option checker and the URL parser. Each must return one of its documented codes, never crash,
- * and agree with a simple oracle. */
+ * and agree with a simple oracle. Also the overflow edges of the rate-limit arithmetic. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -329,12 +329,27 @@ static void url_random(void **state)
     bullc__buf_free(&b);
 }
 
+/* ---- rate-limit arithmetic ------------------------------------------------------------------ */
+
+static void limit_saturates(void **state)
+{
+    (void)state;
+    bullc_worker_t *w = calloc(1, sizeof *w);
+    assert_non_null(w);
+    /* a huge limit from a reply must mean "limited", not overflow into the past */
+    bullc__worker_note_limit(w, LLONG_MAX);
+    assert_true(atomic_load(&w->limit_until) > bullc__now_ms());
+    bullc__worker_note_limit(w, LLONG_MAX - 1);
+    assert_true(atomic_load(&w->limit_until) > bullc__now_ms());
+    free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(json_random_and_mutated), cmocka_unit_test(json_member_raw_trailing),
         cmocka_unit_test(job_decoder_random),      cmocka_unit_test(newjob_options_random),
-        cmocka_unit_test(url_random),
+        cmocka_unit_test(url_random),              cmocka_unit_test(limit_saturates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
