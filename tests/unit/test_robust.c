@@ -208,7 +208,7 @@ static void job_decoder_random(void **state)
         hash.type = below(&r, 30) ? REDIS_REPLY_ARRAY : REDIS_REPLY_STRING;
         hash.elements = n;
         hash.element = els;
-        char id[8];
+        char id[16];
         snprintf(id, sizeof id, "%d", i);
         size_t idlen = below(&r, 50) ? strlen(id) : 0;
         bullc_job_t *job = (bullc_job_t *)&hash; /* must be overwritten */
