@@ -318,7 +318,9 @@ static int finish_combined(bullc__hthread *t, bullc__finreq *req)
             pthread_cond_wait(&req->cv, &w->fin_mu);
             continue;
         }
-        /* lead: take up to BATCH_MAX queued requests (ours is among them: it is not done) */
+        /* lead: take up to BATCH_MAX queued requests from the head. Ours is among them unless
+         * more than BATCH_MAX were ahead of it; then it stays queued, is still not done, and
+         * this thread leads again on the next turn of the loop */
         w->fin_leader = 1;
         bullc__finreq *batch[BULLC__FIN_BATCH_MAX];
         int n = 0;
