@@ -6,6 +6,7 @@
  *   echo_worker --queue NAME [--redis URL] [--prefix P] [--concurrency N] [--name NAME]
  *               [--lock-duration MS] [--stalled-interval MS] [--max-stalled-count N]
  *               [--max-jobs N] [--limiter-max N --limiter-duration MS] [--metrics N]
+ *               [--max-rate-limit-delay MS]
  *               [--max-started-attempts N] [--custom-backoff] [--quiet]
  *               [--remove-on-complete SPEC] [--remove-on-fail SPEC]
  *
@@ -351,6 +352,7 @@ static void usage(FILE *f)
                "                   [--name NAME] [--lock-duration MS] [--stalled-interval MS]\n"
                "                   [--max-stalled-count N] [--max-jobs N]\n"
                "                   [--limiter-max N --limiter-duration MS] [--metrics N]\n"
+               "                   [--max-rate-limit-delay MS]\n"
                "                   [--max-started-attempts N] [--custom-backoff] [--quiet]\n"
                "                   [--remove-on-complete SPEC] [--remove-on-fail SPEC]\n"
                "  SPEC: true, false, N (keep the newest N) or age=S,count=N,limit=L (any of them)\n");
@@ -433,6 +435,10 @@ int main(int argc, char **argv)
             if (num_arg(k, val, 1, 2000000000, &n))
                 return 2;
             o.limiter_duration_ms = (int)n;
+        } else if (!strcmp(k, "--max-rate-limit-delay")) {
+            if (num_arg(k, val, 1, 2000000000, &n))
+                return 2;
+            o.maximum_rate_limit_delay_ms = (int)n;
         } else if (!strcmp(k, "--metrics")) {
             if (num_arg(k, val, 1, 2000000000, &n))
                 return 2;

@@ -332,8 +332,8 @@ typedef struct bullc_worker_opts {
 BULLC_API void bullc_worker_opts_init(bullc_worker_opts_t *opts);
 
 /* Creates a worker. Checks the options (BULLC_EINVAL, BULLC_EURL; which option was refused goes
- * to the options' log callback) but does not connect yet.
- * On error *out is NULL. */
+ * to the options' log callback) but does not connect yet. BULLC_ENOMEM, or BULLC_ETHREAD when
+ * the stop pipe cannot be made. On error *out is NULL. */
 BULLC_API int bullc_worker_new(bullc_worker_t **out, const bullc_worker_opts_t *opts);
 
 /* Frees a worker that is not running. NULL is a no-op. */
@@ -348,8 +348,10 @@ BULLC_API int bullc_worker_on(bullc_worker_t *worker, const char *job_name, bull
 /* Connects and processes jobs until bullc_worker_stop() is called; then stops taking jobs, lets
  * running handlers finish, records their outcomes, and returns 0. Runs lock renewal and stalled
  * checks on the calling thread; handlers run on `concurrency` threads the worker creates.
- * Returns an error (BULLC_ECONNECT, BULLC_EAUTH, ...) only if the first connection fails; later
- * connection losses are logged and retried with backoff. */
+ * Returns an error (BULLC_ECONNECT, BULLC_EAUTH, ...) if the first connection fails, and
+ * BULLC_ETHREAD if a thread could not be started (the threads that did are stopped and joined
+ * first); later connection losses are logged and retried with backoff. BULLC_EMISUSE if it is
+ * already running. A stopped worker stays stopped: calling run() again returns 0 at once. */
 BULLC_API int bullc_worker_run(bullc_worker_t *worker);
 
 /* Asks a running worker to stop. Safe from any thread and from a signal handler
@@ -420,7 +422,9 @@ typedef struct bullc_new_job {
 
 /* Adds `n` jobs in one pipelined round trip, as Node's queue.addBulk(). On success, if `ids_out`
  * is not NULL, ids_out[i] receives the id of jobs[i] (each freed with bullc_free()). Options are
- * all checked before anything is sent: on error nothing was added. */
+ * all checked before anything is sent: when one is refused nothing was added. An error from
+ * Redis (BULLC_EIO, BULLC_ESCRIPT for one job) can come after some jobs were added, as with
+ * Node's addBulk; ids_out then holds nothing. */
 BULLC_API int bullc_queue_add_bulk(bullc_queue_t *queue, const bullc_new_job_t *jobs, size_t n,
                                    char **ids_out);
 

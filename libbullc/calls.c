@@ -151,7 +151,7 @@ int bullc_job_move_to_delayed(bullc_job_t *job, long long timestamp_ms)
         return BULLC_ENOMEM;
     /* as Node: the delay is counted from now, and never negative */
     long long now = bullc__now_ms();
-    long long delay = timestamp_ms - now > 0 ? timestamp_ms - now : 0;
+    long long delay = timestamp_ms > now ? timestamp_ms - now : 0; /* no overflow for LLONG_MIN */
     char snow[24], sdelay[24];
     snprintf(snow, sizeof snow, "%lld", now);
     snprintf(sdelay, sizeof sdelay, "%lld", delay);

@@ -109,7 +109,7 @@ static char *next_stacktrace(bullc_job_t *job, const char *entry)
  * the one that just failed. Returns 1 with *delay set (0 = retry at once), or 0 when the job must
  * not be retried (the custom strategy said -1, or there is none for the job's type). */
 static int backoff_delay(bullc__hthread *t, bullc_job_t *job, long n, const char *reason,
-                         long long *delay)
+                         double *delay)
 {
     bullc_worker_t *w = t->w;
     *delay = 0;
@@ -145,7 +145,7 @@ static int backoff_delay(bullc__hthread *t, bullc_job_t *job, long n, const char
         long long d = w->o.backoff_fn(n, type, reason, job, w->o.backoff_user_data);
         if (d == -1)
             return 0;
-        *delay = d;
+        *delay = (double)d;
         return 1;
     } else {
         bullc__log(&w->log, BULLC_LOG_WARN,
@@ -156,11 +156,14 @@ static int backoff_delay(bullc__hthread *t, bullc_job_t *job, long n, const char
     }
     if (!isfinite(max))
         return 1;
+    /* kept as a double (as Node's number): an exponential delay at a high attempt count is
+     * past what a long long holds (converting it was undefined and came out negative, which
+     * retried the job at once instead of far in the future) */
     if (jitter > 0) {
         double r = (double)rand_r(&t->seed) / ((double)RAND_MAX + 1.0);
-        *delay = (long long)floor(r * max * jitter + max * (1 - jitter));
+        *delay = floor(r * max * jitter + max * (1 - jitter));
     } else {
-        *delay = (long long)max;
+        *delay = max;
     }
     /* as Node, -1 from any strategy (e.g. a fixed delay of -1) means no retry */
     if (*delay == -1) {
@@ -315,7 +318,9 @@ static int finish_combined(bullc__hthread *t, bullc__finreq *req)
             pthread_cond_wait(&req->cv, &w->fin_mu);
             continue;
         }
-        /* lead: take up to BATCH_MAX queued requests (ours is among them: it is not done) */
+        /* lead: take up to BATCH_MAX queued requests from the head. Ours is among them unless
+         * more than BATCH_MAX were ahead of it; then it stays queued, is still not done, and
+         * this thread leads again on the next turn of the loop */
         w->fin_leader = 1;
         bullc__finreq *batch[BULLC__FIN_BATCH_MAX];
         int n = 0;
@@ -450,6 +455,14 @@ static int move_to_finished(bullc__hthread *t, bullc_job_t *job, const char *tok
                              0, 0, NULL, NULL, PTHREAD_COND_INITIALIZER};
         rc = finish_combined(t, &req);
         r = req.reply;
+        if (rc == 0 && r->type == REDIS_REPLY_ERROR) {
+            /* this job's finish raised inside the batch (the others went on): report it as
+             * moveToFinished's error, without sending it again */
+            snprintf(t->cn.errstr, sizeof t->cn.errstr, "moveToFinished: %s", r->str);
+            bullc__reply_free(r);
+            free(job_key);
+            return BULLC_ESCRIPT;
+        }
     }
     if (rc != 0)
         rc = send_finish(t, BULLC__S_MOVE_TO_FINISHED, 14, keys, 9, args, lens, &r, job->id);
@@ -461,7 +474,7 @@ static int move_to_finished(bullc__hthread *t, bullc_job_t *job, const char *tok
 
 /* retryJob (no backoff) or moveToDelayed (with backoff). */
 static int retry_job(bullc__hthread *t, bullc_job_t *job, const char *token, const char *message,
-                     const char *stack, long long delay, bullc__next *next)
+                     const char *stack, double delay, bullc__next *next)
 {
     bullc_worker_t *w = t->w;
     char *job_key = bullc__job_key(&w->keys, job->id, NULL);
@@ -475,7 +488,7 @@ static int retry_job(bullc__hthread *t, bullc_job_t *job, const char *token, con
     bullc__mp_cstr(mp, "stacktrace");
     bullc__mp_cstr(mp, stack);
     size_t fields_len = mp->len;
-    char now[24], dl[24];
+    char now[24];
     snprintf(now, sizeof now, "%lld", bullc__now_ms());
     redisReply *r = NULL;
     int rc;
@@ -494,7 +507,13 @@ static int retry_job(bullc__hthread *t, bullc_job_t *job, const char *token, con
             free(job_key);
             return BULLC_ENOMEM;
         }
-        snprintf(dl, sizeof dl, "%lld", delay);
+        /* the delay as Node sends its number (String(delay)) */
+        bullc__buf dlb;
+        bullc__buf_init(&dlb);
+        bullc__json_number(&dlb, delay);
+        char dl[40];
+        snprintf(dl, sizeof dl, "%s", dlb.data && !dlb.oom ? dlb.data : "0");
+        bullc__buf_free(&dlb);
         const char *keys[11] = {
             w->keys.k[BULLC__K_MARKER],  w->keys.k[BULLC__K_ACTIVE], w->keys.k[BULLC__K_PRIORITIZED],
             w->keys.k[BULLC__K_DELAYED], job_key,                    w->keys.k[BULLC__K_EVENTS],
@@ -555,9 +574,11 @@ void bullc__slot_set(bullc__hthread *t, bullc_job_t *job, const char *token)
 static void report_lost(bullc__hthread *t, bullc_job_t *job, int rc)
 {
     bullc_worker_t *w = t->w;
+    /* the connection's text belongs to this failure only for these codes (else it is stale) */
+    int detail = (rc == BULLC_EIO || rc == BULLC_ESCRIPT) && t->cn.errstr[0];
     bullc__log(&w->log, BULLC_LOG_WARN, "%s: could not record the outcome of job %s: %s%s%s",
-               t->label, job->id, bullc_strerror(rc), t->cn.errstr[0] ? " - " : "",
-               rc == BULLC_EIO ? t->cn.errstr : "");
+               t->label, job->id, bullc_strerror(rc), detail ? " - " : "",
+               detail ? t->cn.errstr : "");
     if (rc == BULLC_ELOCKMISSING || rc == BULLC_ELOCKMISMATCH)
         bullc__worker_emit(w, BULLC_EVENT_LOCK_LOST, job, bullc_strerror(rc));
 }
@@ -568,7 +589,7 @@ static void fail_job(bullc__hthread *t, bullc_job_t *job, const char *token, con
 {
     bullc_worker_t *w = t->w;
     long attempts = (long)opt_int(job, "attempts", 0);
-    long long delay = 0;
+    double delay = 0;
     /* as Node's shouldRetryJob: attempts left, recoverable, and started fewer times than
      * maxStartedAttempts */
     int max_started = w->o.max_started_attempts;

@@ -152,7 +152,7 @@ int bullc_json_member_raw(const char *json, const char *key, const char **value,
         return BULLC_EINVAL;
     p = skip_ws(p + 1, end);
     if (p < end && *p == '}')
-        return BULLC_EINVAL;
+        return skip_ws(p + 1, end) == end ? BULLC_EINVAL : BULLC_EJSON;
     for (;;) {
         const char *ks = p;
         if (p >= end || *p != '"' || !(p = scan_string(p, end)))
@@ -175,7 +175,7 @@ int bullc_json_member_raw(const char *json, const char *key, const char **value,
             p = skip_ws(p + 1, end);
             continue;
         }
-        if (p >= end || *p != '}')
+        if (p >= end || *p != '}' || skip_ws(p + 1, end) != end) /* nothing may follow */
             return BULLC_EJSON;
         return found ? BULLC_OK : BULLC_EINVAL;
     }

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,7 +304,9 @@ void bullc__worker_note_limit(bullc_worker_t *w, long long ms)
 {
     if (ms <= 0)
         return;
-    long long until = bullc__now_ms() + ms;
+    long long now = bullc__now_ms();
+    /* saturate: the reply's number is not trusted to stay clear of overflow */
+    long long until = ms > LLONG_MAX - now ? LLONG_MAX : now + ms;
     long long cur = atomic_load(&w->limit_until);
     while (cur < until && !atomic_compare_exchange_weak(&w->limit_until, &cur, until)) {
     }
@@ -473,10 +476,16 @@ static void *handler_main(void *arg)
             }
             /* rate limited: no fetch until the window ends (at most Node's
              * maximumRateLimitDelay at a time, so due delayed jobs still get promoted) */
-            long long left = atomic_load(&w->limit_until) - bullc__now_ms();
+            long long until = atomic_load(&w->limit_until);
+            long long left = until - bullc__now_ms();
             if (left > 0) {
                 long long most = w->o.maximum_rate_limit_delay_ms;
                 bullc__worker_nap(w, (int)(left < most ? left : most));
+                /* as Node, after the longest wait fetch again even if the limit has not run
+                 * out (that promotes due delayed jobs; a still limited queue answers with a new
+                 * limit); before, the thread napped again until the whole limit was over */
+                if (left > most)
+                    atomic_compare_exchange_strong(&w->limit_until, &until, 0);
                 continue;
             }
             new_token(w, token, sizeof token);
@@ -649,9 +658,10 @@ static void *blocker_main(void *arg)
         if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
             r->element[2]->type == REDIS_REPLY_STRING) {
             double score = strtod(r->element[2]->str, NULL);
-            if (score > (double)bullc__now_ms()) {
-                /* a delayed job is due later: sleep on the marker until then */
-                bullc__worker_note_delay(w, (long long)score);
+            if (score > (double)bullc__now_ms()) { /* false for nan */
+                /* a delayed job is due later: sleep on the marker until then (a score past
+                 * what a long long holds, "inf" included, is kept as the latest time) */
+                bullc__worker_note_delay(w, score < 9.2e18 ? (long long)score : LLONG_MAX);
                 freeReplyObject(r);
                 continue;
             }

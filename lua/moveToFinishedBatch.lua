@@ -9,7 +9,12 @@
 -- ARGV: 1 key prefix, then per job i: 2+8i jobId, 3+8i now, 4+8i valueField,
 --       5+8i value, 6+8i target, 7+8i fetchNext, 8+8i opts msgpack,
 --       9+8i fields msgpack or ""
--- Reply: an array with each job's moveToFinished reply, in order.
+-- Reply: an array with each job's moveToFinished reply, in order. A job whose
+-- finish raises (a corrupt parent field, a key of the wrong type) gets that
+-- error as its element, and the jobs after it are still finished: what it
+-- wrote before the error stays, as when moveToFinished raises for one job,
+-- and the jobs before it were finished for good, so failing the whole call
+-- would report them as not finished.
 --@include finish
 
 local q = {
@@ -22,10 +27,15 @@ local replies = {}
 local n = (#ARGV - 1) / 8
 for i = 0, n - 1 do
   local a, k = 2 + 8 * i, 12 + 3 * i
-  replies[i + 1] = finishJob(q, prefix, {
+  local ok, r = pcall(finishJob, q, prefix, {
     jobId = ARGV[a], now = ARGV[a + 1], valueField = ARGV[a + 2], value = ARGV[a + 3],
     target = ARGV[a + 4], fetchNext = ARGV[a + 5], opts = ARGV[a + 6], fields = ARGV[a + 7],
     setKey = KEYS[k], jobKey = KEYS[k + 1], metricsKey = KEYS[k + 2],
   })
+  if not ok then
+    -- redis.call raises a table {err = text}; other Lua errors are strings
+    r = redis.error_reply(type(r) == "table" and tostring(r.err) or tostring(r))
+  end
+  replies[i + 1] = r
 end
 return replies

@@ -116,3 +116,25 @@ test('an idle worker wakes when a delayed retry is due, not at its drain timeout
   assert.ok(started - due < 2500, `started ${started - due} ms after the due time`);
   await finish(w);
 });
+
+// maximum_rate_limit_delay_ms (Node's maximumRateLimitDelay): a rate-limited worker waits at
+// most that long before fetching again, and that fetch promotes delayed jobs that fell due.
+// Before, a handler thread napped again and again until the whole limit was over.
+test('rate limited longer than maximumRateLimitDelay: due delayed jobs are promoted meanwhile', { timeout: 60000 }, async (t) => {
+  const { redis, queue, ev, client } = await setup(t, 'maxlimit');
+  const a = await queue.add('a', { k: 1 });
+  const w = I.useWorker(t, redis, 'maxlimit', ['--concurrency', '1', '--limiter-max', '1',
+    '--limiter-duration', '20000', '--max-rate-limit-delay', '300']);
+  await ev.waitFor('completed', a.id, 1, 20000);
+  const b = await queue.add('b', { k: 2 }, { delay: 200 });
+  let state;
+  for (let i = 0; i < 100; i++) {
+    state = await queue.getJobState(b.id);
+    if (state !== 'delayed') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const ttl = await client.pttl('bull:maxlimit:limiter');
+  assert.equal(state, 'waiting', 'b promoted while the queue is rate limited');
+  assert.ok(ttl > 0, `the 20 s limit is still on (pttl ${ttl})`);
+  await finish(w);
+});

@@ -127,3 +127,20 @@ test('maxStartedAttempts: no retry once reached, no run once exceeded', { timeou
   assert.equal(jb.returnvalue, null);
   await finish(w);
 });
+
+// An exponential backoff at a high attempt count is past 2^63 ms: Node sends its number as is
+// (String(delay)) and the job waits in delayed. Converting it to a long long was undefined and
+// came out negative, so the job was retried at once, again and again.
+test('exponential backoff beyond 2^63 ms: the job stays delayed, delay written as Node writes it', { timeout: 60000 }, async (t) => {
+  const { redis, queue, ev, start } = await setup(t, 'hugebackoff');
+  const c = I.useClient(t, redis);
+  const job = await queue.add('h', { fail: 'again' }, { attempts: 100, backoff: { type: 'exponential', delay: 1000 } });
+  await c.hset(`bull:hugebackoff:${job.id}`, 'atm', 60);
+  const w = start();
+  await ev.waitFor('delayed', job.id, 1, 20000);
+  await finish(w);
+  assert.equal(await queue.getJobState(job.id), 'delayed');
+  const expected = 2 ** 60 * 1000;
+  assert.deepEqual(await c.hmget(`bull:hugebackoff:${job.id}`, 'atm', 'delay'), ['61', String(expected)]);
+  assert.equal(ev.of('delayed', job.id).length, 1, 'retried once, not at once again');
+});

@@ -282,6 +282,34 @@ test('a batch of finishes equals one moveToFinished per job: fetch-next, failure
   assert.ok(r.every((x) => x === 0 || Array.isArray(x)));
 });
 
+// One job whose finish raises (its `parent` field is not JSON) must not undo or hide the others
+// in the same batch: the jobs before it are finished for good, so a whole-call error would make
+// their threads resend them alone (lock gone: "lock lost") and orphan the jobs fetched for them.
+test('a batch where one finish raises: that job gets the error, the others are finished', async () => {
+  await fresh();
+  await withQueue(async (q) => { for (let i = 1; i <= 4; i++) await q.add('j', { i }); });
+  await cloneAtoB();
+  for (let i = 0; i < 3; i++) await moveToActive(T0 + 10);
+  await cb.hset(k('2'), 'parentKey', 'bull:other:9', 'parent', '{not json');
+  const shared = ['wait', 'active', 'prioritized', 'events', 'stalled', 'limiter', 'delayed', 'paused',
+    'meta', 'pc', 'marker'].map((s) => k(s));
+  const keys = [...shared];
+  const args = [P()];
+  const opts = pack({ token: 'tok', keepJobs: { count: -1 }, lockDuration: 30000, attempts: 0, maxMetricsSize: '' });
+  for (const id of ['1', '2', '3']) {
+    keys.push(k('completed'), k(id), k('metrics:completed'));
+    args.push(id, T0 + 20, 'returnvalue', '{"ok":1}', 'completed', id === '1' ? 1 : 0, opts, '');
+  }
+  const r = await cb.call('EVALSHA', sha.B.moveToFinishedBatch, keys.length, ...keys, ...args);
+  assert.ok(Array.isArray(r) && r.length === 3, `one element per job: ${JSON.stringify(r)}`);
+  assert.equal(r[0][1], '4', 'job 1 fetched job 4');
+  assert.ok(r[1] instanceof Error, `job 2's element is its error: ${r[1]}`);
+  assert.equal(r[2], 0);
+  assert.deepEqual((await cb.zrange(k('completed'), 0, -1)).sort(), ['1', '3']);
+  assert.deepEqual(await cb.hmget(k('3'), 'returnvalue', 'atm'), ['{"ok":1}', '1']);
+  assert.deepEqual((await cb.lrange(k('active'), 0, -1)).sort(), ['4']);
+});
+
 test('removeOnComplete/removeOnFail by age with limit, and by count', async () => {
   await fresh();
   await withQueue(async (q) => {
