@@ -307,7 +307,7 @@ typedef struct bullc_worker_opts {
     int skip_lock_renewal;     /* 0 */
     bullc_keep_jobs_t remove_on_complete; /* used when a job has no removeOnComplete; keep all */
     bullc_keep_jobs_t remove_on_fail;     /* likewise for removeOnFail; keep all */
-    int connect_timeout_ms;    /* 5000 */
+    int connect_timeout_ms;    /* 5000; 0 = no limit of ours (the OS decides) */
     bullc_log_cb log_cb;       /* NULL = silent */
     void *log_user_data;
     bullc_log_level_t log_level; /* BULLC_LOG_INFO */
@@ -383,7 +383,7 @@ typedef struct bullc_queue_opts {
     const char *redis_url;     /* "redis://127.0.0.1:6379" */
     const char *prefix;        /* "bull" */
     const char *queue;         /* queue name (required, no ':') */
-    int connect_timeout_ms;    /* 5000 */
+    int connect_timeout_ms;    /* 5000; 0 = no limit of ours (the OS decides) */
     bullc_log_cb log_cb;       /* NULL = silent */
     void *log_user_data;
     bullc_log_level_t log_level;

@@ -65,7 +65,9 @@ int bullc__conn_ensure(bullc__conn *cn)
     if (cn->c)
         return 0;
     const bullc__url *u = cn->url;
-    redisContext *c = redisConnectWithTimeout(u->host, u->port, ms_tv(cn->connect_timeout_ms));
+    redisContext *c = cn->connect_timeout_ms > 0
+                          ? redisConnectWithTimeout(u->host, u->port, ms_tv(cn->connect_timeout_ms))
+                          : redisConnect(u->host, u->port); /* 0 = the OS's own timeout */
     if (!c) {
         snprintf(cn->errstr, sizeof cn->errstr, "out of memory");
         return BULLC_ENOMEM;

@@ -37,7 +37,7 @@ static char *pct_decode(const char *s, size_t n, int *bad)
         }
         int h = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
         int l = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
-        if (h < 0 || l < 0) {
+        if (h < 0 || l < 0 || (h == 0 && l == 0)) { /* %00 would cut the C string short */
             *bad = 1;
             free(out);
             return NULL;

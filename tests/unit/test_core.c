@@ -61,6 +61,7 @@ static void url_errors(void **state)
     static const char *const bad[] = {
         NULL, "", "http://h", "redis://", "redis://h:0", "redis://h:65536", "redis://h:12x",
         "redis://h:", "redis://h/x", "redis://h/-1", "redis://a:b%2@h", "redis://[::1",
+        "redis://:pa%00ss@h",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err[0] = '\0';
