@@ -360,17 +360,6 @@ static int fetch_next_allowed(bullc_worker_t *w)
     return !bullc__worker_stopping(w) && !bullc__worker_paused(w);
 }
 
-/* The limiter {max, duration} member of the fetch options, when the worker has one. */
-static void write_limiter(bullc_worker_t *w, bullc__buf *mp)
-{
-    bullc__mp_cstr(mp, "limiter");
-    bullc__mp_map(mp, 2);
-    bullc__mp_cstr(mp, "max");
-    bullc__mp_int(mp, w->o.limiter_max);
-    bullc__mp_cstr(mp, "duration");
-    bullc__mp_int(mp, w->o.limiter_duration_ms);
-}
-
 /* moveToFinished for completion or final failure. */
 static int move_to_finished(bullc__hthread *t, bullc_job_t *job, const char *token,
                             const outcome *oc, const char *stack, bullc__next *next)
@@ -396,7 +385,7 @@ static int move_to_finished(bullc__hthread *t, bullc_job_t *job, const char *tok
     bullc__mp_cstr(mp, "token");
     bullc__mp_cstr(mp, token);
     if (limiter)
-        write_limiter(w, mp);
+        bullc__write_limiter(w, mp);
     if (w->s_name) {
         bullc__mp_cstr(mp, "name");
         bullc__mp_cstr(mp, w->s_name);

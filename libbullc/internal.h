@@ -50,6 +50,11 @@ void bullc__mp_str(bullc__buf *b, const char *s, size_t n);
 void bullc__mp_cstr(bullc__buf *b, const char *s);
 void bullc__mp_array(bullc__buf *b, uint32_t n);
 void bullc__mp_map(bullc__buf *b, uint32_t n);
+/* A JSON number as msgpackr (Node's packer) packs it. */
+void bullc__mp_number(bullc__buf *b, double v);
+/* A parsed JSON value (a cJSON *), objects in member order. BULLC_EINVAL past depth 64. */
+struct cJSON;
+int bullc__mp_cjson(bullc__buf *b, const struct cJSON *v, int depth);
 
 /* ---- Redis URL (url.c) ---------------------------------------------------------------------- */
 

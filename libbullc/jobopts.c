@@ -222,42 +222,6 @@ static int has_nul_escape(const char *s)
     return 0;
 }
 
-static void mp_number(bullc__buf *b, double d)
-{
-    /* as msgpackr: integers (and -0) as integers, everything else as float64 */
-    if (is_int(d))
-        bullc__mp_int(b, (long long)d);
-    else
-        bullc__mp_double(b, d);
-}
-
-/* Packs a validated value (objects keep their member order). */
-static void mp_json(bullc__buf *b, const cJSON *v)
-{
-    if (cJSON_IsNull(v)) {
-        bullc__mp_nil(b);
-    } else if (cJSON_IsBool(v)) {
-        bullc__mp_bool(b, cJSON_IsTrue(v));
-    } else if (cJSON_IsNumber(v)) {
-        mp_number(b, v->valuedouble);
-    } else if (cJSON_IsString(v)) {
-        bullc__mp_cstr(b, v->valuestring);
-    } else {
-        uint32_t n = 0;
-        for (const cJSON *m = v->child; m; m = m->next)
-            n++;
-        if (cJSON_IsArray(v))
-            bullc__mp_array(b, n);
-        else
-            bullc__mp_map(b, n);
-        for (const cJSON *m = v->child; m; m = m->next) {
-            if (cJSON_IsObject(v))
-                bullc__mp_cstr(b, m->string);
-            mp_json(b, m);
-        }
-    }
-}
-
 /* The stored name of an option (Node's compact aliases). */
 static const char *stored_name(const char *opt)
 {
@@ -403,7 +367,7 @@ int bullc__newjob_prepare(bullc__newjob *job, const char *name, const char *data
     bullc__mp_map(b, nkeys);
     bullc__mp_cstr(b, "attempts");
     if (attempts)
-        mp_json(b, attempts);
+        bullc__mp_cjson(b, attempts, 0);
     else
         bullc__mp_int(b, 0);
     for (const cJSON *m = o ? o->child : NULL; m; m = m->next) {
@@ -416,9 +380,9 @@ int bullc__newjob_prepare(bullc__newjob *job, const char *name, const char *data
             bullc__mp_cstr(b, "type");
             bullc__mp_cstr(b, "fixed");
             bullc__mp_cstr(b, "delay");
-            mp_number(b, m->valuedouble);
+            bullc__mp_number(b, m->valuedouble);
         } else {
-            mp_json(b, m);
+            bullc__mp_cjson(b, m, 0);
         }
     }
     cJSON_Delete(o);

@@ -1,6 +1,9 @@
 /* msgpack.c - the few msgpack encodings that script arguments need (decoded by cmsgpack in Lua). */
 #include "internal.h"
 
+#include <cjson/cJSON.h>
+#include <math.h>
+
 #include <string.h>
 
 static void put_be(bullc__buf *b, uint8_t tag, uint64_t v, int bytes)
@@ -95,4 +98,46 @@ void bullc__mp_map(bullc__buf *b, uint32_t n)
     } else {
         put_be(b, 0xdf, n, 4);
     }
+}
+
+void bullc__mp_number(bullc__buf *b, double v)
+{
+    /* as msgpackr: integers within the 32-bit ranges (and -0) as ints, the rest as float64 */
+    if (v == floor(v) && v >= -2147483648.0 && v <= 4294967295.0)
+        bullc__mp_int(b, (long long)v);
+    else
+        bullc__mp_double(b, v);
+}
+
+int bullc__mp_cjson(bullc__buf *b, const cJSON *v, int depth)
+{
+    if (!v || depth > 64)
+        return BULLC_EINVAL;
+    if (cJSON_IsNull(v)) {
+        bullc__mp_nil(b);
+    } else if (cJSON_IsBool(v)) {
+        bullc__mp_bool(b, cJSON_IsTrue(v));
+    } else if (cJSON_IsNumber(v)) {
+        bullc__mp_number(b, v->valuedouble);
+    } else if (cJSON_IsString(v)) {
+        bullc__mp_cstr(b, v->valuestring);
+    } else if (cJSON_IsArray(v) || cJSON_IsObject(v)) {
+        uint32_t n = 0;
+        for (const cJSON *m = v->child; m; m = m->next)
+            n++;
+        if (cJSON_IsArray(v))
+            bullc__mp_array(b, n);
+        else
+            bullc__mp_map(b, n);
+        for (const cJSON *m = v->child; m; m = m->next) {
+            if (cJSON_IsObject(v))
+                bullc__mp_cstr(b, m->string);
+            int rc = bullc__mp_cjson(b, m, depth + 1);
+            if (rc)
+                return rc;
+        }
+    } else {
+        return BULLC_EINVAL;
+    }
+    return 0;
 }

@@ -125,15 +125,6 @@ static void jobj_from(jobj *o, const cJSON *obj)
 
 /* ---- msgpack as msgpackr writes it -------------------------------------------------------- */
 
-static void mp_number(bullc__buf *b, double v)
-{
-    /* msgpackr: integers that fit 32 bits as ints (so -0 becomes 0), the rest as float64 */
-    if (v == floor(v) && v >= -2147483648.0 && v <= 4294967295.0)
-        bullc__mp_int(b, (long long)v);
-    else
-        bullc__mp_double(b, v);
-}
-
 static int mp_value(bullc__buf *b, const cJSON *v, int depth);
 
 static int mp_jobj(bullc__buf *b, const jobj *o, int top, int depth)
@@ -172,7 +163,7 @@ static int mp_value(bullc__buf *b, const cJSON *v, int depth)
     } else if (cJSON_IsBool(v)) {
         bullc__mp_bool(b, cJSON_IsTrue(v));
     } else if (cJSON_IsNumber(v)) {
-        mp_number(b, v->valuedouble);
+        bullc__mp_number(b, v->valuedouble);
     } else if (cJSON_IsString(v)) {
         bullc__mp_cstr(b, v->valuestring);
     } else if (cJSON_IsArray(v)) {

@@ -386,6 +386,16 @@ int bullc__parse_next(const redisReply *r, bullc__next *out)
     return BULLC_OK;
 }
 
+void bullc__write_limiter(bullc_worker_t *w, bullc__buf *mp)
+{
+    bullc__mp_cstr(mp, "limiter");
+    bullc__mp_map(mp, 2);
+    bullc__mp_cstr(mp, "max");
+    bullc__mp_int(mp, w->o.limiter_max);
+    bullc__mp_cstr(mp, "duration");
+    bullc__mp_int(mp, w->o.limiter_duration_ms);
+}
+
 void bullc__fetch_opts(bullc_worker_t *w, bullc__buf *mp, const char *token)
 {
     int limiter = w->o.limiter_max > 0;
@@ -393,15 +403,8 @@ void bullc__fetch_opts(bullc_worker_t *w, bullc__buf *mp, const char *token)
     bullc__mp_map(mp, 2 + (w->s_name != NULL) + limiter);
     bullc__mp_cstr(mp, "token");
     bullc__mp_cstr(mp, token);
-    if (limiter) {
-        /* the worker's limiter, as Node sends `limiter: {max, duration}` */
-        bullc__mp_cstr(mp, "limiter");
-        bullc__mp_map(mp, 2);
-        bullc__mp_cstr(mp, "max");
-        bullc__mp_int(mp, w->o.limiter_max);
-        bullc__mp_cstr(mp, "duration");
-        bullc__mp_int(mp, w->o.limiter_duration_ms);
-    }
+    if (limiter)
+        bullc__write_limiter(w, mp);
     bullc__mp_cstr(mp, "lockDuration");
     bullc__mp_int(mp, w->o.lock_duration_ms);
     if (w->s_name) {

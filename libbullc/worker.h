@@ -125,6 +125,8 @@ typedef struct bullc__next {
 
 /* Decodes a next-job reply (array or integer 0). BULLC_EBADJOB for other shapes. */
 int bullc__parse_next(const struct redisReply *r, bullc__next *out);
+/* Writes the `limiter` member ({max, duration}) of the options Node sends with a fetch. */
+void bullc__write_limiter(bullc_worker_t *w, bullc__buf *mp);
 /* Writes the msgpack {token, lockDuration, name} fetch options. */
 void bullc__fetch_opts(bullc_worker_t *w, bullc__buf *mp, const char *token);
 
