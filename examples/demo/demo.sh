@@ -19,7 +19,10 @@ die() { echo "demo: $*" >&2; exit 1; }
 [ -x "$BIN/inventory_worker" ] || die "$BIN/inventory_worker is not built (run make)"
 [ -d "$NODE_PATH/bullmq" ] || die "bullmq is not installed (run make deps)"
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/bullc-demo.XXXXXX")
+# as root, PostgreSQL runs as `postgres`, which must be able to reach the folder: /tmp always is,
+# a TMPDIR under /root is not
+if [ "$(id -u)" -eq 0 ]; then tmp_parent=/tmp; else tmp_parent=${TMPDIR:-/tmp}; fi
+tmp=$(mktemp -d "$tmp_parent/bullc-demo.XXXXXX")
 redis_pid=""
 pg_data=""
 worker_pid=""

@@ -43,8 +43,9 @@ function run(file, args, { asUser, timeout = 60000 } = {}) {
 async function startPostgres({ durable = false } = {}) {
   const bin = pgBin();
   const tool = (n) => (bin ? path.join(bin, n) : n);
-  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'bullc-pg-'));
   const asUser = process.getuid && process.getuid() === 0 ? 'postgres' : undefined;
+  // as root the cluster runs as `postgres`, which can always reach /tmp (not a TMPDIR under /root)
+  const base = fs.mkdtempSync(path.join(asUser ? '/tmp' : os.tmpdir(), 'bullc-pg-'));
   if (asUser) {
     const uid = Number(execFileSync('id', ['-u', asUser], { encoding: 'utf8' }));
     const gid = Number(execFileSync('id', ['-g', asUser], { encoding: 'utf8' }));
