@@ -400,54 +400,78 @@ static const cJSON *last_member(const cJSON *obj, const char *key)
     return found;
 }
 
-/* Whether `m` is the first member carrying its key (where JavaScript places the property). */
-static int first_of_key(const cJSON *obj, const cJSON *m)
-{
-    for (const cJSON *c = obj->child; c && c != m; c = c->next)
-        if (c->string && strcmp(c->string, m->string) == 0)
-            return 0;
-    return 1;
-}
-
 static void print_value(bullc__buf *b, const cJSON *j, int depth);
 
-static void print_member(bullc__buf *b, const cJSON *obj, const cJSON *m, int *first, int depth)
+/* One property as JavaScript sees it: where its key first appears, and its (last) value. */
+typedef struct prop {
+    const cJSON *first, *last;
+    size_t pos;
+    int is_index;
+    unsigned long long iv;
+} prop;
+
+static int by_key_then_pos(const void *pa, const void *pb)
 {
-    if (!*first)
-        bullc__buf_puts(b, ",");
-    *first = 0;
-    bullc__json_append_string(b, m->string, strlen(m->string));
-    bullc__buf_puts(b, ":");
-    print_value(b, last_member(obj, m->string), depth + 1);
+    const prop *x = pa, *y = pb;
+    int c = strcmp(x->first->string, y->first->string);
+    if (c)
+        return c;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
+/* JavaScript's enumeration order: index-like keys ascending, then the rest as first written. */
+static int by_js_order(const void *pa, const void *pb)
+{
+    const prop *x = pa, *y = pb;
+    if (x->is_index != y->is_index)
+        return x->is_index ? -1 : 1;
+    if (x->is_index)
+        return x->iv < y->iv ? -1 : x->iv > y->iv;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* An object as JSON.stringify(JSON.parse(text)) writes it, in O(n log n). */
 static void print_object(bullc__buf *b, const cJSON *obj, int depth)
 {
-    bullc__buf_puts(b, "{");
-    int first = 1;
-    /* index-like keys first, ascending (repeated selection keeps this allocation-free) */
-    unsigned long long prev = 0;
-    int have_prev = 0;
-    for (;;) {
-        const cJSON *best = NULL;
-        unsigned long long bv = 0, v;
-        for (const cJSON *c = obj->child; c; c = c->next)
-            if (c->string && index_key(c->string, &v) && (!have_prev || v > prev) &&
-                (!best || v < bv)) {
-                best = c;
-                bv = v;
-            }
-        if (!best)
-            break;
-        print_member(b, obj, best, &first, depth);
-        prev = bv;
-        have_prev = 1;
-    }
-    unsigned long long dummy;
+    size_t n = 0;
     for (const cJSON *c = obj->child; c; c = c->next)
-        if (c->string && !index_key(c->string, &dummy) && first_of_key(obj, c))
-            print_member(b, obj, c, &first, depth);
+        n += c->string != NULL;
+    prop small[16];
+    prop *p = n <= 16 ? small : malloc(n * sizeof *p);
+    if (!p) {
+        b->oom = 1;
+        return;
+    }
+    size_t i = 0;
+    for (const cJSON *c = obj->child; c; c = c->next) {
+        if (!c->string)
+            continue;
+        p[i].first = p[i].last = c;
+        p[i].pos = i;
+        p[i].is_index = index_key(c->string, &p[i].iv);
+        i++;
+    }
+    /* one property per key: the first member's place, the last member's value */
+    qsort(p, n, sizeof *p, by_key_then_pos);
+    size_t m = 0;
+    for (i = 0; i < n; i++) {
+        if (m > 0 && strcmp(p[m - 1].first->string, p[i].first->string) == 0)
+            p[m - 1].last = p[i].first;
+        else
+            p[m++] = p[i];
+    }
+    qsort(p, m, sizeof *p, by_js_order);
+    bullc__buf_puts(b, "{");
+    for (i = 0; i < m; i++) {
+        if (i)
+            bullc__buf_puts(b, ",");
+        bullc__json_append_string(b, p[i].first->string, strlen(p[i].first->string));
+        bullc__buf_puts(b, ":");
+        print_value(b, p[i].last, depth + 1);
+    }
     bullc__buf_puts(b, "}");
+    if (p != small)
+        free(p);
 }
 
 static void print_value(bullc__buf *b, const cJSON *j, int depth)

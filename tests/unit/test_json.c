@@ -73,6 +73,41 @@ static void strings_and_keys_like_javascript(void **state)
     expect(" [ 1 , { } , [ ] , null , true , false ] ", "[1,{},[],null,true,false]");
 }
 
+/* A big object: index keys (given in descending order) come first in ascending order, the
+ * others keep their first place and take their last value. */
+static void big_object_order(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    bullc__buf in, want;
+    bullc__buf_init(&in);
+    bullc__buf_init(&want);
+    bullc__buf_puts(&in, "{");
+    for (int i = 0; i < N; i++)
+        bullc__buf_printf(&in, "%s\"k%d\":%d,\"%d\":%d", i ? "," : "", i, i, N - i, i);
+    for (int i = 0; i < N; i += 10) /* later duplicates of every 10th k-key */
+        bullc__buf_printf(&in, ",\"k%d\":\"again\"", i);
+    bullc__buf_puts(&in, "}");
+    bullc__buf_puts(&want, "{");
+    for (int v = 1; v <= N; v++) /* "N-i" took value i */
+        bullc__buf_printf(&want, "%s\"%d\":%d", v > 1 ? "," : "", v, N - v);
+    for (int i = 0; i < N; i++) {
+        if (i % 10 == 0)
+            bullc__buf_printf(&want, ",\"k%d\":\"again\"", i);
+        else
+            bullc__buf_printf(&want, ",\"k%d\":%d", i, i);
+    }
+    bullc__buf_puts(&want, "}");
+    char *text = bullc__buf_take(&in), *expected = bullc__buf_take(&want);
+    assert_non_null(text);
+    assert_non_null(expected);
+    char *got = roundtrip(text);
+    assert_string_equal(got, expected);
+    bullc_free(got);
+    free(text);
+    free(expected);
+}
+
 static void get_takes_last_duplicate(void **state)
 {
     (void)state;
@@ -136,6 +171,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(numbers_like_javascript),
         cmocka_unit_test(strings_and_keys_like_javascript),
+        cmocka_unit_test(big_object_order),
         cmocka_unit_test(get_takes_last_duplicate),
         cmocka_unit_test(numbers_shortest_roundtrip),
     };
