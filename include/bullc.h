@@ -198,7 +198,6 @@ BULLC_API int bullc_job_fail(bullc_job_t *job, const char *message);
  * BULLC_EUNRECOVERABLE. */
 BULLC_API int bullc_job_fail_unrecoverable(bullc_job_t *job, const char *message);
 
-
 /* ---- Calls a handler may make on its job (only from the handler's own thread) --------------
  * Each runs one script on the handler thread's own connection. Besides the codes listed, they
  * return BULLC_EMISUSE outside a handler, BULLC_ENOJOB if the job no longer exists, and
