@@ -158,15 +158,7 @@ static int mp_value(bullc__buf *b, const cJSON *v, int depth)
 {
     if (depth > 64)
         return BULLC_EINVAL;
-    if (cJSON_IsNull(v)) {
-        bullc__mp_nil(b);
-    } else if (cJSON_IsBool(v)) {
-        bullc__mp_bool(b, cJSON_IsTrue(v));
-    } else if (cJSON_IsNumber(v)) {
-        bullc__mp_number(b, v->valuedouble);
-    } else if (cJSON_IsString(v)) {
-        bullc__mp_cstr(b, v->valuestring);
-    } else if (cJSON_IsArray(v)) {
+    if (cJSON_IsArray(v)) {
         bullc__mp_array(b, (uint32_t)cJSON_GetArraySize(v));
         const cJSON *c;
         cJSON_ArrayForEach(c, v)
@@ -175,7 +167,9 @@ static int mp_value(bullc__buf *b, const cJSON *v, int depth)
             if (rc)
                 return rc;
         }
-    } else if (cJSON_IsObject(v)) {
+        return 0;
+    }
+    if (cJSON_IsObject(v)) {
         jobj *o = malloc(sizeof *o);
         if (!o)
             return BULLC_ENOMEM;
@@ -183,10 +177,8 @@ static int mp_value(bullc__buf *b, const cJSON *v, int depth)
         int rc = mp_jobj(b, o, 0, depth);
         free(o);
         return rc;
-    } else {
-        return BULLC_EINVAL;
     }
-    return 0;
+    return bullc__mp_cjson(b, v, depth); /* a scalar (or BULLC_EINVAL) */
 }
 
 /* ---- JavaScript truthiness and the like ---------------------------------------------------- */

@@ -92,7 +92,7 @@ test('every: same iterations, delayed scores, opts and state as Node, limit stop
   const T0 = startAt();
   const { n } = await both(t,
     (q) => q.upsertJobScheduler('ev', { every: 400, startDate: T0, limit: 4 },
-      { name: 'tick', data: { n: 1 }, opts: { attempts: 2, backoff: 5, removeOnFail: 3, lifo: false } }),
+      { name: 'tick', data: { n: 1 }, opts: { attempts: 2, backoff: 5, removeOnFail: 3, lifo: false, tags: ['a', { b: 2 }, 3.5] } }),
     async (q) => (await completedCount(q)) === 4 && (await pending(q)) === 0);
   assert.deepEqual(iterations(n.events), [0, 400, 800, 1200].map((d) => `repeat:ev:${T0 + d}`));
 });
