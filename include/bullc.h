@@ -35,14 +35,14 @@ extern "C" {
  * ------------------------------------------------------------------------------------------- */
 
 #define BULLC_VERSION_MAJOR 0
-#define BULLC_VERSION_MINOR 1
+#define BULLC_VERSION_MINOR 2
 #define BULLC_VERSION_PATCH 0
-#define BULLC_VERSION_STRING "0.1.0"
+#define BULLC_VERSION_STRING "0.2.0"
 
 /* The BullMQ release whose Redis data model this library writes. */
 #define BULLC_BULLMQ_VERSION "6.7.0"
 
-/* The library's version string, e.g. "0.1.0". */
+/* The library's version string, e.g. "0.2.0". */
 BULLC_API const char *bullc_version(void);
 
 /* ---------------------------------------------------------------------------------------------
