@@ -10,13 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The handler thread of a job lent to a handler, or NULL outside a handler. */
-static bullc__hthread *thread_of(bullc_job_t *job)
-{
-    return job && job->thread && job->token ? job->thread : NULL;
-}
-
-/* Runs a script whose reply is an integer; *out gets it. */
+/* Runs a script whose reply is an integer; *out gets it. A negative reply is one of BullMQ's
+ * error codes and comes back as its BULLC_E* code. */
 static int int_script(bullc__hthread *t, bullc__script_id sid, int nkeys, const char **keys,
                       int nargs, const char **args, const size_t *lens, long long *out)
 {
@@ -33,12 +28,12 @@ static int int_script(bullc__hthread *t, bullc__script_id sid, int nkeys, const 
     }
     *out = r->integer;
     bullc__reply_free(r);
-    return 0;
+    return *out < 0 ? bullc__script_code(*out) : 0;
 }
 
 int bullc_job_update_progress(bullc_job_t *job, const char *json)
 {
-    bullc__hthread *t = thread_of(job);
+    bullc__hthread *t = bullc__job_thread(job);
     if (!t || !json)
         return t ? BULLC_EINVAL : BULLC_EMISUSE;
     if (!bullc__json_valid(json))
@@ -52,12 +47,12 @@ int bullc_job_update_progress(bullc_job_t *job, const char *json)
     long long code = 0;
     int rc = int_script(t, BULLC__S_UPDATE_PROGRESS, 3, keys, 2, args, NULL, &code);
     free(job_key);
-    return rc ? rc : code < 0 ? bullc__script_code(code) : 0;
+    return rc;
 }
 
 int bullc_job_log(bullc_job_t *job, const char *text)
 {
-    bullc__hthread *t = thread_of(job);
+    bullc__hthread *t = bullc__job_thread(job);
     if (!t || !text)
         return t ? BULLC_EINVAL : BULLC_EMISUSE;
     bullc_worker_t *w = t->w;
@@ -79,8 +74,6 @@ int bullc_job_log(bullc_job_t *job, const char *text)
         const char *args[3] = {job->id, text, keep};
         long long code = 0;
         rc = int_script(t, BULLC__S_ADD_LOG, 2, keys, 3, args, NULL, &code);
-        if (rc == 0 && code < 0)
-            rc = bullc__script_code(code);
     }
     free(job_key);
     free(logs_key);
@@ -89,7 +82,7 @@ int bullc_job_log(bullc_job_t *job, const char *text)
 
 int bullc_job_update_data(bullc_job_t *job, const char *json)
 {
-    bullc__hthread *t = thread_of(job);
+    bullc__hthread *t = bullc__job_thread(job);
     if (!t || !json)
         return t ? BULLC_EINVAL : BULLC_EMISUSE;
     if (!bullc__json_valid(json))
@@ -110,8 +103,6 @@ int bullc_job_update_data(bullc_job_t *job, const char *json)
     long long code = 0;
     int rc = int_script(t, BULLC__S_UPDATE_DATA, 1, keys, 1, args, NULL, &code);
     free(job_key);
-    if (rc == 0 && code < 0)
-        rc = bullc__script_code(code);
     if (rc != 0) {
         free(copy);
         free(slot);
@@ -140,7 +131,7 @@ int bullc_job_update_data(bullc_job_t *job, const char *json)
 
 int bullc_job_move_to_delayed(bullc_job_t *job, long long timestamp_ms)
 {
-    bullc__hthread *t = thread_of(job);
+    bullc__hthread *t = bullc__job_thread(job);
     if (!t)
         return BULLC_EMISUSE;
     if (job->moved)
@@ -164,8 +155,6 @@ int bullc_job_move_to_delayed(bullc_job_t *job, long long timestamp_ms)
     long long code = 0;
     int rc = int_script(t, BULLC__S_MOVE_TO_DELAYED, 11, keys, 9, args, NULL, &code);
     free(job_key);
-    if (rc == 0 && code < 0)
-        rc = bullc__script_code(code);
     if (rc != 0)
         return rc;
     job->moved = 1;
@@ -175,7 +164,7 @@ int bullc_job_move_to_delayed(bullc_job_t *job, long long timestamp_ms)
 
 int bullc_job_rate_limit(bullc_job_t *job, long long delay_ms)
 {
-    bullc__hthread *t = thread_of(job);
+    bullc__hthread *t = bullc__job_thread(job);
     if (!t)
         return BULLC_EMISUSE;
     if (delay_ms <= 0)
@@ -208,8 +197,6 @@ int bullc_job_rate_limit(bullc_job_t *job, long long delay_ms)
     long long ttl = 0;
     rc = int_script(t, BULLC__S_MOVE_TO_WAIT, 9, keys, 3, args, NULL, &ttl);
     free(job_key);
-    if (rc == 0 && ttl < 0)
-        rc = bullc__script_code(ttl);
     if (rc != 0)
         return rc;
     job->moved = 1;

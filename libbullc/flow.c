@@ -7,12 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A job lent to a handler that is still running (the job calls need its connection). */
-static int job_callable(const bullc_job_t *job)
-{
-    return job && job->thread && job->token;
-}
-
 /* Sets the failure reason Node's Job gives for a script's negative reply, so that a handler
  * that returns the code fails the job as the exception would in Node. */
 static int script_failure(bullc_job_t *job, long long code, const char *command)
@@ -59,11 +53,12 @@ static int script_failure(bullc_job_t *job, long long code, const char *command)
 
 int bullc_job_move_to_waiting_children(bullc_job_t *job)
 {
-    if (!job_callable(job))
+    bullc__hthread *t = bullc__job_thread(job);
+    if (!t)
         return BULLC_EINVAL;
     if (job->moved)
         return BULLC_EMISUSE; /* it already left active */
-    const bullc__keys *k = &job->thread->w->keys;
+    const bullc__keys *k = &t->w->keys;
     char *job_key = bullc__job_key(k, job->id, NULL);
     char *deps = bullc__job_key(k, job->id, ":dependencies");
     char *failed = bullc__job_key(k, job->id, ":unsuccessful");
@@ -76,11 +71,11 @@ int bullc_job_move_to_waiting_children(bullc_job_t *job)
     snprintf(now, sizeof now, "%lld", bullc__now_ms());
     const char *args[4] = {job->token, "", now, job->id};
     redisReply *r = NULL;
-    rc = bullc__conn_script((&job->thread->cn), BULLC__S_MOVE_TO_WAITING_CHILDREN, 7, keys, 4, args, NULL, &r);
+    rc = bullc__conn_script(&t->cn, BULLC__S_MOVE_TO_WAITING_CHILDREN, 7, keys, 4, args, NULL, &r);
     if (rc != 0)
         goto out;
     if (r->type != REDIS_REPLY_INTEGER) {
-        snprintf((&job->thread->cn)->errstr, sizeof (&job->thread->cn)->errstr, "moveToWaitingChildren: reply type %d",
+        snprintf(t->cn.errstr, sizeof t->cn.errstr, "moveToWaitingChildren: reply type %d",
                  r->type);
         rc = BULLC_EPROTO;
     } else if (r->integer == 0) {
@@ -107,14 +102,15 @@ static int hash_as_object(bullc_job_t *job, const char *suffix, int values_are_j
     if (!json_out)
         return BULLC_EINVAL;
     *json_out = NULL;
-    if (!job_callable(job))
+    bullc__hthread *t = bullc__job_thread(job);
+    if (!t)
         return BULLC_EINVAL;
-    char *key = bullc__job_key((&job->thread->w->keys), job->id, suffix);
+    char *key = bullc__job_key(&t->w->keys, job->id, suffix);
     if (!key)
         return BULLC_ENOMEM;
     const char *argv[2] = {"HGETALL", key};
     redisReply *r = NULL;
-    int rc = bullc__conn_cmd((&job->thread->cn), 2, argv, NULL, &r);
+    int rc = bullc__conn_cmd(&t->cn, 2, argv, NULL, &r);
     free(key);
     if (rc != 0) {
         bullc__reply_free(r);
@@ -124,8 +120,7 @@ static int hash_as_object(bullc_job_t *job, const char *suffix, int values_are_j
     bullc__buf_init(&b);
     rc = BULLC_OK;
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
-        snprintf((&job->thread->cn)->errstr, sizeof (&job->thread->cn)->errstr, "HGETALL %s: unexpected reply",
-                 suffix);
+        snprintf(t->cn.errstr, sizeof t->cn.errstr, "HGETALL %s: unexpected reply", suffix);
         rc = BULLC_EPROTO;
         goto out;
     }
@@ -137,7 +132,7 @@ static int hash_as_object(bullc_job_t *job, const char *suffix, int values_are_j
             goto out;
         }
         if (values_are_json && (memchr(v->str, '\0', v->len) || !bullc__json_valid(v->str))) {
-            snprintf((&job->thread->cn)->errstr, sizeof (&job->thread->cn)->errstr,
+            snprintf(t->cn.errstr, sizeof t->cn.errstr,
                      "the value stored for child %.200s is not valid JSON", f->str);
             rc = BULLC_EJSON;
             goto out;

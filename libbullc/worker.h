@@ -143,6 +143,13 @@ void bullc__process_job(bullc__hthread *t, bullc_job_t *job, const char *token, 
  * 1 when it must not (Node's scheduler step threw: the job stays active until it stalls). */
 int bullc__scheduler_on_fetch(bullc__hthread *t, bullc_job_t *job);
 
+/* The handler thread of a job lent to a running handler (its connection and worker), or NULL
+ * outside a handler: what every call a handler makes on its job needs. */
+static inline bullc__hthread *bullc__job_thread(const bullc_job_t *job)
+{
+    return job && job->thread && job->token ? job->thread : NULL;
+}
+
 /* maint.c */
 void bullc__maint_renew(bullc_worker_t *w, long long now);
 void bullc__maint_stalled(bullc_worker_t *w);
