@@ -258,27 +258,23 @@ static void send_batch(bullc__hthread *t, bullc__finreq **batch, int n)
 {
     bullc_worker_t *w = t->w;
     const bullc__keys *k = &w->keys;
-    const char *keys[11 + 3 * BULLC__FIN_BATCH_MAX];
+    enum { SHARED = BULLC__FETCH_NKEYS };
+    const char *keys[SHARED + 3 * BULLC__FIN_BATCH_MAX];
     const char *args[1 + 8 * BULLC__FIN_BATCH_MAX];
     size_t lens[1 + 8 * BULLC__FIN_BATCH_MAX];
-    static const bullc__qkey shared[11] = {
-        BULLC__K_WAIT,    BULLC__K_ACTIVE, BULLC__K_PRIORITIZED, BULLC__K_EVENTS,
-        BULLC__K_STALLED, BULLC__K_LIMITER, BULLC__K_DELAYED,    BULLC__K_PAUSED,
-        BULLC__K_META,    BULLC__K_PC,      BULLC__K_MARKER};
-    for (int i = 0; i < 11; i++)
-        keys[i] = k->k[shared[i]];
+    bullc__fetch_keys(w, keys); /* the queue keys come first, as in moveToActive */
     args[0] = k->base;
     lens[0] = k->base_len;
     for (int j = 0; j < n; j++) {
         for (int i = 0; i < 3; i++)
-            keys[11 + 3 * j + i] = batch[j]->keys[i];
+            keys[SHARED + 3 * j + i] = batch[j]->keys[i];
         for (int i = 0; i < 8; i++) {
             args[1 + 8 * j + i] = batch[j]->args[i];
             lens[1 + 8 * j + i] = batch[j]->lens[i];
         }
     }
     redisReply *r = NULL;
-    int rc = bullc__conn_script(&t->cn, BULLC__S_MOVE_TO_FINISHED_BATCH, 11 + 3 * n, keys,
+    int rc = bullc__conn_script(&t->cn, BULLC__S_MOVE_TO_FINISHED_BATCH, SHARED + 3 * n, keys,
                                 1 + 8 * n, args, lens, &r);
     if (rc == 0 && (r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)n)) {
         snprintf(t->cn.errstr, sizeof t->cn.errstr, "moveToFinishedBatch: unexpected reply");
@@ -436,12 +432,12 @@ static int move_to_finished(bullc__hthread *t, bullc_job_t *job, const char *tok
     if (w->o.concurrency > 1) {
         /* group commit with the other handler threads; on a failure of the batch as a whole
          * (connection lost, ...) this job is sent on its own below, with its retries */
-        bullc__finreq req = {{keys[10], keys[11], keys[12]},
-                             {args[0], args[1], args[2], args[3], args[4], args[5], args[7],
-                              args[8]},
-                             {lens[0], lens[1], lens[2], lens[3], lens[4], lens[5], lens[7],
-                              lens[8]},
-                             0, 0, NULL, NULL, PTHREAD_COND_INITIALIZER};
+        /* the per-job keys and arguments (the batch shares the queue keys and the prefix);
+         * finish_combined initialises the rest */
+        bullc__finreq req = {
+            .keys = {keys[10], keys[11], keys[12]},
+            .args = {args[0], args[1], args[2], args[3], args[4], args[5], args[7], args[8]},
+            .lens = {lens[0], lens[1], lens[2], lens[3], lens[4], lens[5], lens[7], lens[8]}};
         rc = finish_combined(t, &req);
         r = req.reply;
         if (rc == 0 && r->type == REDIS_REPLY_ERROR) {

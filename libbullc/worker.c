@@ -419,17 +419,22 @@ static void new_token(bullc_worker_t *w, char *token, size_t n)
     snprintf(token, n, "%s:%u", w->uuid, seq);
 }
 
+void bullc__fetch_keys(const bullc_worker_t *w, const char *keys[BULLC__FETCH_NKEYS])
+{
+    static const bullc__qkey kidx[BULLC__FETCH_NKEYS] = {
+        BULLC__K_WAIT,    BULLC__K_ACTIVE,  BULLC__K_PRIORITIZED, BULLC__K_EVENTS,
+        BULLC__K_STALLED, BULLC__K_LIMITER, BULLC__K_DELAYED,     BULLC__K_PAUSED,
+        BULLC__K_META,    BULLC__K_PC,      BULLC__K_MARKER};
+    for (int i = 0; i < BULLC__FETCH_NKEYS; i++)
+        keys[i] = w->keys.k[kidx[i]];
+}
+
 /* moveToActive. Returns 0 with next filled (job or hints), or an error. */
 static int fetch_job(bullc__hthread *t, const char *token, bullc__next *next)
 {
     bullc_worker_t *w = t->w;
-    static const bullc__qkey kidx[11] = {BULLC__K_WAIT,    BULLC__K_ACTIVE,  BULLC__K_PRIORITIZED,
-                                         BULLC__K_EVENTS,  BULLC__K_STALLED, BULLC__K_LIMITER,
-                                         BULLC__K_DELAYED, BULLC__K_PAUSED,  BULLC__K_META,
-                                         BULLC__K_PC,      BULLC__K_MARKER};
-    const char *keys[11];
-    for (int i = 0; i < 11; i++)
-        keys[i] = w->keys.k[kidx[i]];
+    const char *keys[BULLC__FETCH_NKEYS];
+    bullc__fetch_keys(w, keys);
     char now[24];
     snprintf(now, sizeof now, "%lld", bullc__now_ms());
     bullc__fetch_opts(w, &t->mp, token);

@@ -125,6 +125,10 @@ typedef struct bullc__next {
 
 /* Decodes a next-job reply (array or integer 0). BULLC_EBADJOB for other shapes. */
 int bullc__parse_next(const struct redisReply *r, bullc__next *out);
+/* The queue keys of moveToActive, in its KEYS order (moveToFinishedBatch starts with the same
+ * eleven). */
+enum { BULLC__FETCH_NKEYS = 11 };
+void bullc__fetch_keys(const bullc_worker_t *w, const char *keys[BULLC__FETCH_NKEYS]);
 /* Writes the `limiter` member ({max, duration}) of the options Node sends with a fetch. */
 void bullc__write_limiter(bullc_worker_t *w, bullc__buf *mp);
 /* Writes the msgpack {token, lockDuration, name} fetch options. */
