@@ -21,7 +21,7 @@ REAL_LDFLAGS := $(LDFLAGS) -pthread $(SANITIZE)
 LIBS := -lhiredis -lcjson -lm
 
 B ?= build
-LIB_SRC := $(wildcard libbullc/*.c)
+LIB_SRC := $(wildcard libbullc/*.c libbullc/*/*.c libbullc/*/*/*.c)
 LIB_OBJ := $(patsubst libbullc/%.c,$(B)/obj/%.o,$(LIB_SRC)) $(B)/obj/scripts_gen.o
 # scripts, in bullc__script_id order
 SCRIPTS := moveToActive moveToFinished extendLocks moveStalledJobsToWait retryJob moveToDelayed \
@@ -55,7 +55,8 @@ examples: $(EXAMPLE_BINS)
 
 tools: $(TOOL_BINS)
 
-$(B)/obj/%.o: libbullc/%.c | $(B)/obj
+$(B)/obj/%.o: libbullc/%.c
+	@mkdir -p $(@D)
 	$(CC) $(REAL_CFLAGS) -c $< -o $@
 
 $(B)/gen/scripts_gen.c: $(LUA) lua/embed.sh | $(B)/gen
@@ -156,7 +157,7 @@ uninstall:
 clean:
 	rm -rf $(B)
 
--include $(wildcard $(B)/obj/*.d $(B)/obj/inventory/*.d $(B)/bin/*.d $(B)/tests/*.d)
+-include $(wildcard $(B)/obj/*.d $(B)/obj/*/*.d $(B)/obj/*/*/*.d $(B)/bin/*.d $(B)/tests/*.d)
 
 # The inventory worker end to end: private Redis + PostgreSQL, the Node producer's story.
 demo: deps

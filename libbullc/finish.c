@@ -495,7 +495,7 @@ static int retry_job(bullc__hthread *t, bullc_job_t *job, const char *token, con
         /* the delay as Node sends its number (String(delay)) */
         bullc__buf dlb;
         bullc__buf_init(&dlb);
-        bullc__json_number(&dlb, delay);
+        bullc__js_number(&dlb, delay);
         char dl[40];
         snprintf(dl, sizeof dl, "%s", dlb.data && !dlb.oom ? dlb.data : "0");
         bullc__buf_free(&dlb);

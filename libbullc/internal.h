@@ -11,50 +11,14 @@
 struct redisContext;
 struct redisReply;
 
-#if defined(__GNUC__)
-#define BULLC__PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define BULLC__PRINTF(a, b)
-#endif
-
-/* ---- growable byte buffer (buf.c) ---------------------------------------------------------- */
-
-/* A byte buffer that records allocation failure instead of reporting it at every append:
- * check `oom` (or bullc__buf_ok) once at the end. `data` is always NUL-terminated when len>0. */
-typedef struct bullc__buf {
-    char *data;
-    size_t len;
-    size_t cap;
-    int oom;
-} bullc__buf;
-
-void bullc__buf_init(bullc__buf *b);
-void bullc__buf_free(bullc__buf *b);
-void bullc__buf_reset(bullc__buf *b);
-void bullc__buf_append(bullc__buf *b, const void *p, size_t n);
-void bullc__buf_puts(bullc__buf *b, const char *s);
-void bullc__buf_printf(bullc__buf *b, const char *fmt, ...) BULLC__PRINTF(2, 3);
-/* Moves the contents out as a malloc'd NUL-terminated string (NULL on OOM) and resets b. */
-char *bullc__buf_take(bullc__buf *b);
-
-char *bullc__strdup(const char *s);
-char *bullc__strndup(const char *s, size_t n);
-
-/* ---- msgpack encoder (msgpack.c): just what script arguments need ------------------------- */
-
-void bullc__mp_nil(bullc__buf *b);
-void bullc__mp_bool(bullc__buf *b, int v);
-void bullc__mp_int(bullc__buf *b, long long v);
-void bullc__mp_double(bullc__buf *b, double v);
-void bullc__mp_str(bullc__buf *b, const char *s, size_t n);
-void bullc__mp_cstr(bullc__buf *b, const char *s);
-void bullc__mp_array(bullc__buf *b, uint32_t n);
-void bullc__mp_map(bullc__buf *b, uint32_t n);
-/* A JSON number as msgpackr (Node's packer) packs it. */
-void bullc__mp_number(bullc__buf *b, double v);
-/* A parsed JSON value (a cJSON *), objects in member order. BULLC_EINVAL past depth 64. */
-struct cJSON;
-int bullc__mp_cjson(bullc__buf *b, const struct cJSON *v, int depth);
+#include "util/buf.h"
+#include "util/cron.h"
+#include "util/js.h"
+#include "util/json.h"
+#include "util/log.h"
+#include "util/msgpack.h"
+#include "util/time.h"
+#include "util/tz.h"
 
 /* ---- Redis URL (url.c) ---------------------------------------------------------------------- */
 
@@ -70,10 +34,6 @@ typedef struct bullc__url {
  * reason into err (if given). */
 int bullc__url_parse(const char *url, bullc__url *out, char *err, size_t errlen);
 void bullc__url_free(bullc__url *u);
-
-/* ---- base64 (keys.c) ------------------------------------------------------------------------ */
-
-char *bullc__base64(const char *s, size_t n);
 
 /* ---- queue keys (keys.c) -------------------------------------------------------------------- */
 
@@ -112,17 +72,6 @@ int bullc__keys_init(bullc__keys *keys, const char *prefix, const char *queue);
 void bullc__keys_free(bullc__keys *keys);
 /* "<prefix>:<queue>:<jobId>[suffix]" in a new string, NULL on OOM. */
 char *bullc__job_key(const bullc__keys *keys, const char *job_id, const char *suffix);
-
-/* ---- logging (log.c) ------------------------------------------------------------------------ */
-
-typedef struct bullc__logger {
-    bullc_log_cb cb;
-    void *ud;
-    bullc_log_level_t level;
-} bullc__logger;
-
-void bullc__log(const bullc__logger *lg, bullc_log_level_t level, const char *fmt, ...)
-    BULLC__PRINTF(3, 4);
 
 /* ---- embedded Lua scripts (generated from lua/ into build/gen/scripts_gen.c) -------------- */
 
@@ -236,15 +185,6 @@ void bullc__job_free(bullc_job_t *job);
 /* The job's opts, parsed (cJSON *), or NULL. */
 void *bullc__job_opts_cjson(bullc_job_t *job);
 
-/* ---- JSON helpers (json.c) ------------------------------------------------------------------ */
-
-/* 1 if `s` is one complete JSON value (what JSON.parse accepts), else 0. */
-int bullc__json_valid(const char *s);
-/* A copy of `s` with lone-surrogate \u escapes replaced by \ufffd (so cJSON can parse it). */
-char *bullc__json_fix_surrogates(const char *s);
-/* Appends a number as JSON.stringify writes it. */
-void bullc__json_number(bullc__buf *b, double d);
-
 /* ---- producer: a job to add (jobopts.c) ------------------------------------------------------ */
 
 /* A job checked and packed for the addJob script. */
@@ -262,46 +202,5 @@ typedef struct bullc__newjob {
 int bullc__newjob_prepare(bullc__newjob *job, const char *name, const char *data_json,
                           const char *opts_json, long long now_ms, char *err, size_t errlen);
 void bullc__newjob_free(bullc__newjob *job);
-/* Appends bytes s[0..n) as a JSON string literal, escaped as JSON.stringify does; bytes that are
- * not valid UTF-8 become U+FFFD. */
-void bullc__json_append_string(bullc__buf *b, const char *s, size_t n);
-
-/* ---- time zones (tz.c) and cron expressions (cron.c) -------------------------------------- */
-
-typedef struct bullc__tz bullc__tz;
-typedef struct bullc__cron bullc__cron;
-typedef struct bullc__cron_iter bullc__cron_iter;
-
-/* Loads a zone the way luxon names them: an IANA name read from /usr/share/zoneinfo (matched
- * ignoring case), "utc"/"gmt"/"UTC+5:30" fixed offsets, or NULL/""/"local"/"system" for the
- * process's zone ($TZ, /etc/localtime, else UTC). BULLC_EINVAL with err set for unknown zones. */
-int bullc__tz_load(const char *name, bullc__tz **out, char *err, size_t errlen);
-void bullc__tz_free(bullc__tz *z);
-/* Offset from UTC (seconds east) in force at epoch ms. */
-long bullc__tz_offset(const bullc__tz *z, long long ms);
-long long bullc__days_from_civil(long long y, int m, int d);
-void bullc__civil_from_days(long long days, long long *y, int *m, int *d);
-int bullc__days_in_month(long long y, int m);
-
-/* Parses a cron expression with cron-parser 5's syntax and checks (5 or 6 fields, names, '?',
- * 'L', '#', 'H' seeded by hash_seed or random when NULL; strict = its `strict` option).
- * BULLC_EINVAL with err set when cron-parser would throw. */
-int bullc__cron_parse(const char *expr, int strict, const char *hash_seed, bullc__cron **out,
-                      char *err, size_t errlen);
-void bullc__cron_free(bullc__cron *c);
-/* An iterator at current_ms (moved into [start, end] like cron-parser's currentDate). The cron
- * and zone must outlive it. */
-int bullc__cron_iter_new(const bullc__cron *c, const bullc__tz *z, long long current_ms,
-                         const long long *start_ms, const long long *end_ms, bullc__cron_iter **out);
-void bullc__cron_iter_free(bullc__cron_iter *it);
-/* The next time (epoch ms) strictly after the iterator's date, which then moves there. Returns
- * 0, or 1 with err set when cron-parser's next() throws (past endDate, loop limit). */
-int bullc__cron_iter_next(bullc__cron_iter *it, long long *out_ms, char *err, size_t errlen);
-
-/* ---- misc ----------------------------------------------------------------------------------- */
-
-long long bullc__now_ms(void);
-/* Parses a decimal integer that must span the whole string; 0 on success. */
-int bullc__parse_ll(const char *s, size_t n, long long *out);
 
 #endif /* BULLC_INTERNAL_H */

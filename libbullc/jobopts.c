@@ -168,46 +168,6 @@ static int check_dedup(ctx *c, const cJSON *v)
     return 0;
 }
 
-/* 1 when JavaScript's `${parseInt(s, 10)}` === s: Node refuses such a custom id ("Custom Id
- * cannot be integers"). That holds for canonical decimal integers whose double prints back the
- * same (JS prints the shortest round-trip digits, padded with zeros, below 1e21). */
-static int js_integer_string(const char *s)
-{
-    const char *p = s + (*s == '-');
-    size_t nd = strlen(p);
-    if (nd == 0 || (p[0] == '0' && nd > 1) || !strcmp(s, "-0"))
-        return 0;
-    for (size_t i = 0; i < nd; i++)
-        if (p[i] < '0' || p[i] > '9')
-            return 0;
-    if (nd <= 15)
-        return 1;
-    double d = strtod(s, NULL);
-    if (fabs(d) >= 1e21)
-        return 0;
-    char digits[40];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(digits, sizeof digits, "%.*e", prec - 1, fabs(d));
-        if (strtod(digits, NULL) != fabs(d))
-            continue;
-        /* digits = "D.DDDe+XX": rebuild the integer text */
-        char mant[24];
-        size_t m = 0;
-        const char *e = strchr(digits, 'e');
-        for (const char *q = digits; q < e; q++)
-            if (*q != '.')
-                mant[m++] = *q;
-        int exp10 = atoi(e + 1);
-        if (exp10 + 1 != (int)nd || (size_t)exp10 + 1 < m)
-            return 0;
-        for (size_t i = 0; i < nd; i++)
-            if (p[i] != (i < m ? mant[i] : '0'))
-                return 0;
-        return 1;
-    }
-    return 0;
-}
-
 /* A JSON "\u0000" escape would be cut short by cJSON's NUL-terminated strings. */
 static int has_nul_escape(const char *s)
 {
@@ -337,7 +297,7 @@ int bullc__newjob_prepare(bullc__newjob *job, const char *name, const char *data
         (double)strlen(job->data) > size_limit->valuedouble)
         rc = fail(&c, BULLC_EINVAL, "The size of job %s exceeds the limit %.0f bytes", name,
                   size_limit->valuedouble);
-    if (!rc && *id && js_integer_string(id))
+    if (!rc && *id && bullc__js_integer_string(id))
         rc = fail(&c, BULLC_EINVAL, "Custom Id cannot be integers");
     if (!rc && strchr(id, ':')) {
         int parts = 1;

@@ -74,27 +74,3 @@ char *bullc__job_key(const bullc__keys *keys, const char *job_id, const char *su
         bullc__buf_puts(&b, suffix);
     return bullc__buf_take(&b);
 }
-
-char *bullc__base64(const char *s, size_t n)
-{
-    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t outlen = 4 * ((n + 2) / 3);
-    char *out = malloc(outlen + 1);
-    if (!out)
-        return NULL;
-    const unsigned char *u = (const unsigned char *)s;
-    size_t j = 0;
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned)u[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned)u[i + 1] << 8;
-        if (i + 2 < n)
-            v |= u[i + 2];
-        out[j++] = tbl[(v >> 18) & 63];
-        out[j++] = tbl[(v >> 12) & 63];
-        out[j++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
-        out[j++] = i + 2 < n ? tbl[v & 63] : '=';
-    }
-    out[j] = '\0';
-    return out;
-}

@@ -59,68 +59,21 @@ static void jobj_del(jobj *o, const char *key)
     o->n--;
 }
 
-/* An array index key ("0".."4294967294", canonical) sorts first in JavaScript objects. */
-static int index_key(const char *k, double *v)
-{
-    size_t n = strlen(k);
-    if (n == 0 || n > 10 || (n > 1 && k[0] == '0'))
-        return 0;
-    double x = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (k[i] < '0' || k[i] > '9')
-            return 0;
-        x = x * 10 + (k[i] - '0');
-    }
-    if (x > 4294967294.0)
-        return 0;
-    *v = x;
-    return 1;
-}
-
-/* The members of a parsed JSON object in the order JSON.parse gives them: index keys ascending,
- * then the others in order of first appearance; a repeated key keeps the last value. */
+/* The members of a parsed JSON object in the order JSON.parse gives them (see util/js.h); a
+ * member list that cannot be built (too many members, out of memory) is marked full. */
 static void jobj_from(jobj *o, const cJSON *obj)
 {
     o->n = 0;
     o->full = 0;
-    const cJSON *c;
-    /* index keys, by insertion sort */
-    cJSON_ArrayForEach(c, obj)
-    {
-        double v;
-        if (!c->string || !index_key(c->string, &v) || jobj_find(o, c->string))
-            continue;
-        if (o->n == sizeof o->e / sizeof o->e[0]) {
-            o->full = 1;
-            return;
-        }
-        size_t i = o->n;
-        while (i > 0) {
-            double w;
-            index_key(o->e[i - 1].key, &w);
-            if (w < v)
-                break;
-            o->e[i] = o->e[i - 1];
-            i--;
-        }
-        o->e[i] = (jentry){c->string, c, NULL};
-        o->n++;
+    bullc__js_prop *p = NULL;
+    size_t n = 0;
+    if (bullc__js_props(obj, &p, &n) != 0) {
+        o->full = 1;
+        return;
     }
-    cJSON_ArrayForEach(c, obj)
-    {
-        double v;
-        if (!c->string || index_key(c->string, &v))
-            continue;
-        jobj_set(o, c->string, c, NULL);
-    }
-    /* last duplicate wins */
-    for (size_t i = 0; i < o->n; i++) {
-        cJSON_ArrayForEach(c, obj)
-        {
-            if (c->string && strcmp(c->string, o->e[i].key) == 0)
-                o->e[i].val = c;
-        }
-    }
+    for (size_t i = 0; i < n; i++)
+        jobj_set(o, p[i].key, p[i].value, NULL);
+    free(p);
 }
 
 /* ---- msgpack as msgpackr writes it -------------------------------------------------------- */
@@ -182,17 +135,6 @@ static int mp_value(bullc__buf *b, const cJSON *v, int depth)
 }
 
 /* ---- JavaScript truthiness and the like ---------------------------------------------------- */
-
-static int truthy(const cJSON *v)
-{
-    if (!v || cJSON_IsNull(v) || cJSON_IsFalse(v))
-        return 0;
-    if (cJSON_IsNumber(v))
-        return v->valuedouble != 0 && !isnan(v->valuedouble);
-    if (cJSON_IsString(v))
-        return v->valuestring[0] != '\0';
-    return 1;
-}
 
 /* new Date(v).getTime() for a number (TimeClip); other types are not supported. */
 static int date_ms(const cJSON *v, double *out)
@@ -278,14 +220,14 @@ static int pattern_next(const cJSON *repeat, const char *pattern, double now, lo
     if (tz && !cJSON_IsNull(tz) && !cJSON_IsString(tz))
         return err_out(err, errlen, "%s", "repeat.tz is not a string");
     double sdv = 0, edv = 0;
-    int has_sd = truthy(sd), has_ed = truthy(ed);
+    int has_sd = bullc__js_truthy(sd), has_ed = bullc__js_truthy(ed);
     if ((has_sd && date_ms(sd, &sdv) != 0) || (has_ed && date_ms(ed, &edv) != 0))
         return err_out(err, errlen, "%s", "repeat.startDate/endDate must be epoch milliseconds");
     double cur = has_sd && sdv > now ? sdv : now;
     bullc__cron *cr = NULL;
     bullc__tz *z = NULL;
     bullc__cron_iter *it = NULL;
-    int rc = bullc__cron_parse(pattern, truthy(strict),
+    int rc = bullc__cron_parse(pattern, bullc__js_truthy(strict),
                                cJSON_IsString(seed) ? seed->valuestring : NULL, &cr, err, errlen);
     if (rc == 0)
         rc = bullc__tz_load(cJSON_IsString(tz) ? tz->valuestring : NULL, &z, err, errlen);
@@ -294,7 +236,7 @@ static int pattern_next(const cJSON *repeat, const char *pattern, double now, lo
         rc = bullc__cron_iter_new(cr, z, (long long)cur, has_sd ? &sdl : NULL, has_ed ? &edl : NULL,
                                   &it);
     if (rc == 0) {
-        if (truthy(cJSON_GetObjectItemCaseSensitive(repeat, "immediately"))) {
+        if (bullc__js_truthy(cJSON_GetObjectItemCaseSensitive(repeat, "immediately"))) {
             *next = bullc__now_ms();
             *has_next = 1;
         } else {
@@ -390,7 +332,7 @@ static int make_plan(const char *sched_id, const char *opts_json, long long now_
         cJSON_AddItemToArray(scratch, nb);
         jobj_set(B, "backoff", nb, NULL);
     } else {
-        jobj_set(B, "backoff", truthy(bov) ? bov : NULL, NULL);
+        jobj_set(B, "backoff", bullc__js_truthy(bov) ? bov : NULL, NULL);
     }
 
     /* upsertJobScheduler's checks */
@@ -406,28 +348,28 @@ static int make_plan(const char *sched_id, const char *opts_json, long long now_
     const cJSON *offset = cJSON_GetObjectItemCaseSensitive(repeat, "offset");
     const cJSON *count = cJSON_GetObjectItemCaseSensitive(repeat, "count");
     const cJSON *end = cJSON_GetObjectItemCaseSensitive(repeat, "endDate");
-    if (truthy(pattern) && truthy(every)) {
+    if (bullc__js_truthy(pattern) && bullc__js_truthy(every)) {
         rc = err_out(err, errlen, "%s", "Both .pattern and .every options are defined for this repeatable job");
         goto out;
     }
-    if (!truthy(pattern) && !truthy(every)) {
+    if (!bullc__js_truthy(pattern) && !bullc__js_truthy(every)) {
         rc = err_out(err, errlen, "%s", "Either .pattern or .every options must be defined for this repeatable job");
         goto out;
     }
-    if (truthy(cJSON_GetObjectItemCaseSensitive(repeat, "immediately")) &&
-        truthy(cJSON_GetObjectItemCaseSensitive(repeat, "startDate"))) {
+    if (bullc__js_truthy(cJSON_GetObjectItemCaseSensitive(repeat, "immediately")) &&
+        bullc__js_truthy(cJSON_GetObjectItemCaseSensitive(repeat, "startDate"))) {
         rc = err_out(err, errlen, "%s", "Both .immediately and .startDate options are defined for this repeatable job");
         goto out;
     }
-    if (truthy(pattern) && !cJSON_IsString(pattern)) {
+    if (bullc__js_truthy(pattern) && !cJSON_IsString(pattern)) {
         rc = err_out(err, errlen, "%s", "repeat.pattern is not a string");
         goto out;
     }
-    if (truthy(count) && !cJSON_IsNumber(count)) {
+    if (bullc__js_truthy(count) && !cJSON_IsNumber(count)) {
         rc = err_out(err, errlen, "%s", "repeat.count is not a number");
         goto out;
     }
-    double iteration = truthy(count) ? count->valuedouble + 1 : 1;
+    double iteration = bullc__js_truthy(count) ? count->valuedouble + 1 : 1;
     if (limit) {
         /* JavaScript compares with null as 0 */
         if (!cJSON_IsNumber(limit) && !cJSON_IsNull(limit)) {
@@ -440,7 +382,7 @@ static int make_plan(const char *sched_id, const char *opts_json, long long now_
         }
     }
     double endv;
-    if (truthy(end)) {
+    if (bullc__js_truthy(end)) {
         if (date_ms(end, &endv) != 0) {
             rc = err_out(err, errlen, "%s", "repeat.endDate must be epoch milliseconds");
             goto out;
@@ -451,10 +393,10 @@ static int make_plan(const char *sched_id, const char *opts_json, long long now_
         }
     }
     jentry *pm = jobj_find(B, "prevMillis");
-    double prev = pm && truthy(pm->val) && cJSON_IsNumber(pm->val) ? pm->val->valuedouble : 0;
+    double prev = pm && bullc__js_truthy(pm->val) && cJSON_IsNumber(pm->val) ? pm->val->valuedouble : 0;
     double base = prev < now ? now : prev;
 
-    if (truthy(pattern)) {
+    if (bullc__js_truthy(pattern)) {
         int has_next;
         long long next;
         /* prevMillis comes from the stored opts: outside a Date's range Node's cron-parser throws
@@ -499,7 +441,7 @@ static int make_plan(const char *sched_id, const char *opts_json, long long now_
     snprintf(jid, idlen, "repeat:%s:%s", sched_id, idbuf);
     cJSON *jv = cJSON_CreateString(jid);
     free(jid);
-    const cJSON *new_offset = truthy(every) && truthy(offset) ? offset : NULL;
+    const cJSON *new_offset = bullc__js_truthy(every) && bullc__js_truthy(offset) ? offset : NULL;
     double delay = pl->every ? NAN
                              : (double)pl->next_ms + (new_offset && cJSON_IsNumber(new_offset)
                                                           ? new_offset->valuedouble
@@ -532,7 +474,7 @@ static int make_plan(const char *sched_id, const char *opts_json, long long now_
     for (int i = 0; i < 2; i++) {
         const cJSON *d = cJSON_GetObjectItemCaseSensitive(repeat, dates[i]);
         double dm;
-        if (!truthy(d)) {
+        if (!bullc__js_truthy(d)) {
             jobj_set(R, dates[i], NULL, NULL);
             continue;
         }

@@ -140,7 +140,7 @@ static void numbers_shortest_roundtrip(void **state)
         }
         bullc__buf b;
         bullc__buf_init(&b);
-        bullc__json_number(&b, d);
+        bullc__js_number(&b, d);
         char *s = bullc__buf_take(&b);
         assert_non_null(s);
         double back = strtod(s, NULL);

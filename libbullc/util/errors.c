@@ -1,5 +1,5 @@
 /* errors.c - error codes, their names and texts, generated from BULLC_ERRNO_MAP. */
-#include "internal.h"
+#include "util/common.h"
 
 #include <stdlib.h>
 

@@ -1,6 +1,7 @@
 /* log.c - formats log lines and hands them to the user's callback (the library never prints). */
-#include "internal.h"
+#include "util/log.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 
 void bullc__log(const bullc__logger *lg, bullc_log_level_t level, const char *fmt, ...)

@@ -1,5 +1,5 @@
 /* msgpack.c - the few msgpack encodings that script arguments need (decoded by cmsgpack in Lua). */
-#include "internal.h"
+#include "util/msgpack.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>

@@ -1,11 +1,11 @@
-/* buf.c - growable byte buffer with sticky out-of-memory flag, and string helpers. */
-#include "internal.h"
+/* buf.c - growable byte buffer with a sticky out-of-memory flag, and string helpers. */
+#include "util/buf.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 void bullc__buf_init(bullc__buf *b) { memset(b, 0, sizeof *b); }
 
@@ -104,13 +104,6 @@ char *bullc__strndup(const char *s, size_t n)
 
 char *bullc__strdup(const char *s) { return s ? bullc__strndup(s, strlen(s)) : NULL; }
 
-long long bullc__now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int bullc__parse_ll(const char *s, size_t n, long long *out)
 {
     char tmp[32];
@@ -125,4 +118,28 @@ int bullc__parse_ll(const char *s, size_t n, long long *out)
         return -1;
     *out = v;
     return 0;
+}
+
+char *bullc__base64(const char *s, size_t n)
+{
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t outlen = 4 * ((n + 2) / 3);
+    char *out = malloc(outlen + 1);
+    if (!out)
+        return NULL;
+    const unsigned char *u = (const unsigned char *)s;
+    size_t j = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)u[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned)u[i + 1] << 8;
+        if (i + 2 < n)
+            v |= u[i + 2];
+        out[j++] = tbl[(v >> 18) & 63];
+        out[j++] = tbl[(v >> 12) & 63];
+        out[j++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+        out[j++] = i + 2 < n ? tbl[v & 63] : '=';
+    }
+    out[j] = '\0';
+    return out;
 }

@@ -2,10 +2,13 @@
  * optional seconds, ranges, steps, lists, names, '?', 'L', '#', 'H' with a seed) and the next
  * time after a date, in a time zone, stepping the calendar the way cron-parser over luxon does,
  * so that DST gaps and repeated hours give the same times as Node. */
-#include "internal.h"
+#include "util/cron.h"
+#include "util/buf.h"
+#include "util/time.h"
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* tz.c - UTC offsets of a time zone: our own reader of TZif files (/usr/share/zoneinfo) and of
  * the POSIX TZ rule in their footer, plus the fixed zones luxon knows ("utc", "UTC+5:30").
  * Nothing global: each bullc__tz is an immutable value, safe to share between threads. */
-#include "internal.h"
+#include "util/tz.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -295,6 +295,21 @@ static int parse_tzif(const unsigned char *b, size_t n, bullc__tz *z)
         }
     }
     return 0;
+}
+
+int bullc__tz_from_tzif(const unsigned char *b, size_t n, bullc__tz **out)
+{
+    *out = NULL;
+    bullc__tz *z = calloc(1, sizeof *z);
+    if (!z)
+        return BULLC_ENOMEM;
+    int rc = parse_tzif(b, n, z);
+    if (rc != 0) {
+        bullc__tz_free(z);
+        return rc == -2 ? BULLC_ENOMEM : BULLC_EINVAL;
+    }
+    *out = z;
+    return BULLC_OK;
 }
 
 long bullc__tz_offset(const bullc__tz *z, long long ms)

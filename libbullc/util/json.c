@@ -1,5 +1,7 @@
-/* json.c - the read-only JSON view handed to handlers (a thin layer over cJSON). */
-#include "internal.h"
+/* json.c - JSON text with JSON.parse/JSON.stringify rules, and the read-only parsed view handed
+ * to handlers (a thin layer over cJSON). */
+#include "util/json.h"
+#include "util/js.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -235,6 +237,14 @@ char *bullc__json_fix_surrogates(const char *s)
     return out;
 }
 
+void *bullc__json_parse(const char *s)
+{
+    char *fixed = bullc__json_fix_surrogates(s);
+    cJSON *v = fixed ? cJSON_Parse(fixed) : NULL;
+    free(fixed);
+    return v;
+}
+
 static const cJSON *last_member(const cJSON *obj, const char *key);
 
 bullc_json_type_t bullc_json_type(const bullc_json_t *v)
@@ -316,80 +326,6 @@ int bullc_json_int(const bullc_json_t *v, long long *out)
 
 /* ---- printing with JSON.stringify's rules ------------------------------------------------- */
 
-/* A number as JavaScript's Number#toString writes it: the shortest digits that read back as the
- * same double, positional notation for exponents -7 < e < 21, else d.ddde+X. */
-void bullc__json_number(bullc__buf *b, double d)
-{
-    if (!isfinite(d)) {
-        bullc__buf_puts(b, "null"); /* JSON.stringify(NaN) */
-        return;
-    }
-    if (d == 0) {
-        bullc__buf_puts(b, "0"); /* also -0 */
-        return;
-    }
-    char tmp[48];
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
-        if (strtod(tmp, NULL) == d)
-            break;
-    }
-    /* tmp is [-]D[.DDD]e[+-]XX */
-    const char *p = tmp;
-    if (*p == '-') {
-        bullc__buf_puts(b, "-");
-        p++;
-    }
-    char digits[24];
-    int k = 0;
-    for (; *p && *p != 'e'; p++)
-        if (*p >= '0' && *p <= '9' && k < (int)sizeof digits - 1)
-            digits[k++] = *p;
-    while (k > 1 && digits[k - 1] == '0')
-        k--;
-    digits[k] = '\0';
-    int n = (*p == 'e' ? atoi(p + 1) : 0) + 1; /* value = 0.DIGITS * 10^n */
-    if (k <= n && n <= 21) {
-        bullc__buf_append(b, digits, (size_t)k);
-        for (int i = k; i < n; i++)
-            bullc__buf_puts(b, "0");
-    } else if (0 < n && n <= 21) {
-        bullc__buf_append(b, digits, (size_t)n);
-        bullc__buf_puts(b, ".");
-        bullc__buf_append(b, digits + n, (size_t)(k - n));
-    } else if (-6 < n && n <= 0) {
-        bullc__buf_puts(b, "0.");
-        for (int i = n; i < 0; i++)
-            bullc__buf_puts(b, "0");
-        bullc__buf_append(b, digits, (size_t)k);
-    } else {
-        bullc__buf_append(b, digits, 1);
-        if (k > 1) {
-            bullc__buf_puts(b, ".");
-            bullc__buf_append(b, digits + 1, (size_t)(k - 1));
-        }
-        bullc__buf_printf(b, "e%c%d", n - 1 >= 0 ? '+' : '-', n - 1 >= 0 ? n - 1 : 1 - n);
-    }
-}
-
-/* A key that JavaScript treats as an array index (canonical decimal below 2^32 - 1): such keys
- * come first, in ascending order, when an object is enumerated. */
-static int index_key(const char *k, unsigned long long *out)
-{
-    if (!k || !*k || (k[0] == '0' && k[1]) || strlen(k) > 10)
-        return 0;
-    unsigned long long v = 0;
-    for (const char *p = k; *p; p++) {
-        if (*p < '0' || *p > '9')
-            return 0;
-        v = v * 10 + (unsigned long long)(*p - '0');
-    }
-    if (v >= 4294967295ULL)
-        return 0;
-    *out = v;
-    return 1;
-}
-
 /* The member JSON.parse keeps for `key`: the last one with that key. */
 static const cJSON *last_member(const cJSON *obj, const char *key)
 {
@@ -402,76 +338,25 @@ static const cJSON *last_member(const cJSON *obj, const char *key)
 
 static void print_value(bullc__buf *b, const cJSON *j, int depth);
 
-/* One property as JavaScript sees it: where its key first appears, and its (last) value. */
-typedef struct prop {
-    const cJSON *first, *last;
-    size_t pos;
-    int is_index;
-    unsigned long long iv;
-} prop;
-
-static int by_key_then_pos(const void *pa, const void *pb)
-{
-    const prop *x = pa, *y = pb;
-    int c = strcmp(x->first->string, y->first->string);
-    if (c)
-        return c;
-    return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
-
-/* JavaScript's enumeration order: index-like keys ascending, then the rest as first written. */
-static int by_js_order(const void *pa, const void *pb)
-{
-    const prop *x = pa, *y = pb;
-    if (x->is_index != y->is_index)
-        return x->is_index ? -1 : 1;
-    if (x->is_index)
-        return x->iv < y->iv ? -1 : x->iv > y->iv;
-    return x->pos < y->pos ? -1 : x->pos > y->pos;
-}
-
 /* An object as JSON.stringify(JSON.parse(text)) writes it, in O(n log n). */
 static void print_object(bullc__buf *b, const cJSON *obj, int depth)
 {
+    bullc__js_prop *p = NULL;
     size_t n = 0;
-    for (const cJSON *c = obj->child; c; c = c->next)
-        n += c->string != NULL;
-    prop small[16];
-    prop *p = n <= 16 ? small : malloc(n * sizeof *p);
-    if (!p) {
+    if (bullc__js_props(obj, &p, &n) != 0) {
         b->oom = 1;
         return;
     }
-    size_t i = 0;
-    for (const cJSON *c = obj->child; c; c = c->next) {
-        if (!c->string)
-            continue;
-        p[i].first = p[i].last = c;
-        p[i].pos = i;
-        p[i].is_index = index_key(c->string, &p[i].iv);
-        i++;
-    }
-    /* one property per key: the first member's place, the last member's value */
-    qsort(p, n, sizeof *p, by_key_then_pos);
-    size_t m = 0;
-    for (i = 0; i < n; i++) {
-        if (m > 0 && strcmp(p[m - 1].first->string, p[i].first->string) == 0)
-            p[m - 1].last = p[i].first;
-        else
-            p[m++] = p[i];
-    }
-    qsort(p, m, sizeof *p, by_js_order);
     bullc__buf_puts(b, "{");
-    for (i = 0; i < m; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (i)
             bullc__buf_puts(b, ",");
-        bullc__json_append_string(b, p[i].first->string, strlen(p[i].first->string));
+        bullc__json_append_string(b, p[i].key, strlen(p[i].key));
         bullc__buf_puts(b, ":");
-        print_value(b, p[i].last, depth + 1);
+        print_value(b, p[i].value, depth + 1);
     }
     bullc__buf_puts(b, "}");
-    if (p != small)
-        free(p);
+    free(p);
 }
 
 static void print_value(bullc__buf *b, const cJSON *j, int depth)
@@ -484,7 +369,7 @@ static void print_value(bullc__buf *b, const cJSON *j, int depth)
     case cJSON_NULL: bullc__buf_puts(b, "null"); break;
     case cJSON_False: bullc__buf_puts(b, "false"); break;
     case cJSON_True: bullc__buf_puts(b, "true"); break;
-    case cJSON_Number: bullc__json_number(b, j->valuedouble); break;
+    case cJSON_Number: bullc__js_number(b, j->valuedouble); break;
     case cJSON_String:
         bullc__json_append_string(b, j->valuestring ? j->valuestring : "",
                                   j->valuestring ? strlen(j->valuestring) : 0);
