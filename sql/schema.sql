@@ -93,3 +93,178 @@ CREATE OR REPLACE VIEW user_inventory AS
 
 CREATE OR REPLACE VIEW inventory_audit AS
     SELECT job_id, action, user_id, item_id, delta, at FROM inventory_events;
+
+-- ---- the worker's one call per job -----------------------------------------------------------
+-- inventory_apply(queue, job_id, job_ts, name, data) applies one job in one transaction: called
+-- alone in autocommit mode, it is the job's only round trip to the server. It claims the job in
+-- processed_jobs first (a job delivered again returns its stored result with already_applied,
+-- and applies nothing; a delivery racing with one still uncommitted waits for it), checks the
+-- payload, applies the effects with their audit rows and stores the result with the claim.
+--
+-- An event that can never succeed (unknown event type, invalid payload, unknown item, a rule
+-- such as an insufficient quantity) raises SQLSTATE IV001 with the reason as its message, and
+-- the whole call, claim included, rolls back. Other errors keep their SQLSTATE (23xxx for a
+-- constraint, 40001/40P01 under contention, ...) for the caller to classify.
+--
+-- `data` is the job's payload: {"userId", "items": [ids]} for reward_inventory_item,
+-- {"userId", "itemId", "quantity"?} for use_item, with an optional "type" equal to the name.
+-- The JSON text rules that a parsed value cannot show (duplicated keys, escaped ids) are the
+-- caller's to check; inventory_worker checks them, and everything else, before it calls.
+
+-- The payload, checked: the fields, or IV001 with the reason. Items are distinct, in the order
+-- first given.
+CREATE OR REPLACE FUNCTION inventory_payload(p_name text, d jsonb,
+        OUT user_id text, OUT items text[], OUT item_id text, OUT quantity integer)
+    LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    id_rule CONSTANT text := '1 to 64 characters from A-Z a-z 0-9 _ . : -';
+    bad bigint;
+    num numeric;
+BEGIN
+    IF p_name IS DISTINCT FROM 'reward_inventory_item' AND p_name IS DISTINCT FROM 'use_item' THEN
+        RAISE USING ERRCODE = 'IV001', MESSAGE = 'unknown event type: ' || coalesce(p_name, '');
+    ELSIF jsonb_typeof(d) IS DISTINCT FROM 'object' THEN
+        RAISE USING ERRCODE = 'IV001', MESSAGE = 'invalid payload: data must be a JSON object';
+    ELSIF d ? 'type' AND d -> 'type' <> to_jsonb(p_name) THEN
+        RAISE USING ERRCODE = 'IV001',
+            MESSAGE = format('invalid payload: type must be "%s" when given', p_name);
+    END IF;
+    user_id := d ->> 'userId';
+    IF jsonb_typeof(d -> 'userId') IS DISTINCT FROM 'string' OR NOT inventory_valid_id(user_id) THEN
+        RAISE USING ERRCODE = 'IV001', MESSAGE = 'invalid payload: userId must be a string of ' || id_rule;
+    END IF;
+
+    IF p_name = 'reward_inventory_item' THEN
+        IF jsonb_typeof(d -> 'items') IS DISTINCT FROM 'array'
+                OR jsonb_array_length(CASE WHEN jsonb_typeof(d -> 'items') = 'array' THEN d -> 'items' END)
+                   NOT BETWEEN 1 AND 100 THEN
+            RAISE USING ERRCODE = 'IV001',
+                MESSAGE = 'invalid payload: items must be an array of 1 to 100 item ids';
+        END IF;
+        SELECT pos - 1 INTO bad FROM jsonb_array_elements(d -> 'items') WITH ORDINALITY AS e(v, pos)
+            WHERE jsonb_typeof(v) <> 'string' OR NOT inventory_valid_id(v #>> '{}')
+            ORDER BY pos LIMIT 1;
+        IF FOUND THEN
+            RAISE USING ERRCODE = 'IV001',
+                MESSAGE = format('invalid payload: items[%s] must be an item id (%s)', bad, id_rule);
+        END IF;
+        SELECT array_agg(v ORDER BY first) INTO items FROM (
+            SELECT v, min(pos) AS first FROM jsonb_array_elements_text(d -> 'items')
+                WITH ORDINALITY AS e(v, pos) GROUP BY v) AS distinct_items;
+        RETURN;
+    END IF;
+
+    item_id := d ->> 'itemId';
+    IF jsonb_typeof(d -> 'itemId') IS DISTINCT FROM 'string' OR NOT inventory_valid_id(item_id) THEN
+        RAISE USING ERRCODE = 'IV001',
+            MESSAGE = format('invalid payload: itemId must be an item id (%s)', id_rule);
+    END IF;
+    quantity := 1;
+    IF d ? 'quantity' THEN
+        num := CASE WHEN jsonb_typeof(d -> 'quantity') = 'number' THEN (d -> 'quantity')::numeric END;
+        IF num IS NULL OR num NOT BETWEEN 1 AND 1000 OR num <> trunc(num) THEN
+            RAISE USING ERRCODE = 'IV001',
+                MESSAGE = 'invalid payload: quantity must be an integer from 1 to 1000';
+        END IF;
+        quantity := num;
+    END IF;
+END $$;
+
+-- reward_inventory_item: grants each item not yet granted to the user. Every item must exist and
+-- be rewardable (the first that is not, in the order given, is the reason). The unique key of
+-- reward_grants decides what is new (ON CONFLICT DO NOTHING), so repeated and racing rewards
+-- grant once. Returns {"granted":[...],"alreadyGranted":[...]} in the order given (compact JSON
+-- text, as JSON.stringify writes it).
+CREATE OR REPLACE FUNCTION inventory_reward(p_job_id text, p_user text, p_items text[])
+    RETURNS json LANGUAGE plpgsql AS $$
+DECLARE
+    refused record;
+    new_items text[];
+BEGIN
+    SELECT r.item_id, i.rewardable INTO refused
+        FROM unnest(p_items) WITH ORDINALITY AS r(item_id, pos) LEFT JOIN items i USING (item_id)
+        WHERE i.rewardable IS NOT TRUE ORDER BY r.pos LIMIT 1;
+    IF FOUND THEN
+        RAISE USING ERRCODE = 'IV001', MESSAGE = CASE WHEN refused.rewardable IS NULL
+            THEN 'unknown item: ' ELSE 'item cannot be rewarded: ' END || refused.item_id;
+    END IF;
+    WITH g AS (INSERT INTO reward_grants (user_id, item_id, job_id)
+                   SELECT p_user, r.item_id, p_job_id FROM unnest(p_items) AS r(item_id)
+                   ORDER BY r.item_id
+                   ON CONFLICT (user_id, item_id) DO NOTHING RETURNING item_id),
+         inv AS (INSERT INTO inventory AS i (user_id, item_id, quantity)
+                   SELECT p_user, g.item_id, 1 FROM g ORDER BY g.item_id
+                   ON CONFLICT (user_id, item_id) DO UPDATE SET quantity = i.quantity + 1),
+         aud AS (INSERT INTO inventory_events (job_id, action, user_id, item_id, delta)
+                   SELECT p_job_id, 'reward', p_user, g.item_id, 1 FROM g ORDER BY g.item_id)
+    SELECT coalesce(array_agg(g.item_id), '{}') INTO new_items FROM g;
+    RETURN format('{"granted":%s,"alreadyGranted":%s}',
+        to_json(ARRAY(SELECT x FROM unnest(p_items) WITH ORDINALITY AS u(x, pos)
+                      WHERE x = ANY (new_items) ORDER BY pos)),
+        to_json(ARRAY(SELECT x FROM unnest(p_items) WITH ORDINALITY AS u(x, pos)
+                      WHERE x <> ALL (new_items) ORDER BY pos)))::json;
+END $$;
+
+-- use_item: deducts `quantity` of a usable item if the user holds that many (one conditional
+-- UPDATE: parallel uses queue on the row lock and each sees what the previous one left, so it
+-- never goes below zero), then adds the item's effects `quantity` times; all audited.
+-- Returns {"used":n,"remaining":n,"granted":{"item":n,...}} (compact, items in id order).
+CREATE OR REPLACE FUNCTION inventory_use(p_job_id text, p_user text, p_item text, p_quantity integer)
+    RETURNS json LANGUAGE plpgsql AS $$
+DECLARE
+    is_usable boolean;
+    remaining integer;
+    held integer;
+    effects text;
+BEGIN
+    SELECT usable INTO is_usable FROM items WHERE item_id = p_item;
+    IF NOT FOUND THEN
+        RAISE USING ERRCODE = 'IV001', MESSAGE = 'unknown item: ' || p_item;
+    ELSIF NOT is_usable THEN
+        RAISE USING ERRCODE = 'IV001', MESSAGE = 'item cannot be used: ' || p_item;
+    END IF;
+    UPDATE inventory SET quantity = quantity - p_quantity
+        WHERE user_id = p_user AND item_id = p_item AND quantity >= p_quantity
+        RETURNING quantity INTO remaining;
+    IF NOT FOUND THEN
+        held := coalesce((SELECT quantity FROM inventory WHERE user_id = p_user AND item_id = p_item), 0);
+        RAISE USING ERRCODE = 'IV001', MESSAGE = format(
+            'insufficient quantity: user %s has %s of %s, needs %s', p_user, held, p_item, p_quantity);
+    END IF;
+    INSERT INTO inventory_events (job_id, action, user_id, item_id, delta)
+        VALUES (p_job_id, 'use', p_user, p_item, -p_quantity);
+    WITH eff AS (SELECT grant_item_id AS item_id, e.quantity * p_quantity AS delta
+                     FROM item_effects e WHERE e.item_id = p_item),
+         up AS (INSERT INTO inventory AS i (user_id, item_id, quantity)
+                    SELECT p_user, eff.item_id, eff.delta FROM eff ORDER BY eff.item_id
+                    ON CONFLICT (user_id, item_id) DO UPDATE SET quantity = i.quantity + EXCLUDED.quantity),
+         aud AS (INSERT INTO inventory_events (job_id, action, user_id, item_id, delta)
+                    SELECT p_job_id, 'effect', p_user, eff.item_id, eff.delta FROM eff ORDER BY eff.item_id)
+    SELECT coalesce(string_agg(format('%s:%s', to_json(eff.item_id), eff.delta), ','
+                               ORDER BY eff.item_id), '') INTO effects FROM eff;
+    RETURN format('{"used":%s,"remaining":%s,"granted":{%s}}', p_quantity, remaining, effects)::json;
+END $$;
+
+CREATE OR REPLACE FUNCTION inventory_apply(p_queue text, p_job_id text, p_job_ts bigint,
+        p_name text, p_data jsonb, OUT already_applied boolean, OUT result json)
+    LANGUAGE plpgsql AS $$
+DECLARE
+    p record;
+BEGIN
+    p := inventory_payload(p_name, p_data);
+    INSERT INTO processed_jobs (queue, job_id, job_ts, name)
+        VALUES (p_queue, p_job_id, p_job_ts, p_name) ON CONFLICT DO NOTHING;
+    already_applied := NOT FOUND;
+    IF already_applied THEN
+        SELECT pj.result INTO result FROM processed_jobs pj
+            WHERE pj.queue = p_queue AND pj.job_id = p_job_id AND pj.job_ts = p_job_ts;
+        RETURN;
+    END IF;
+    IF p_name = 'use_item' THEN
+        result := inventory_use(p_job_id, p.user_id, p.item_id, p.quantity);
+    ELSE
+        result := inventory_reward(p_job_id, p.user_id, p.items);
+    END IF;
+    UPDATE processed_jobs pj SET result = inventory_apply.result
+        WHERE pj.queue = p_queue AND pj.job_id = p_job_id AND pj.job_ts = p_job_ts;
+END $$;

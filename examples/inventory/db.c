@@ -1,5 +1,5 @@
 /* db.c - the inventory worker's PostgreSQL side: one connection per handler thread, rebuilt
- * when it breaks, and errors sorted by SQLSTATE into transient and permanent ones. */
+ * when it breaks, and errors sorted by SQLSTATE into transient, permanent and refused ones. */
 #include "inventory.h"
 
 #include <stdio.h>
@@ -26,6 +26,8 @@ inv_errclass inv_classify(const char *st)
 {
     if (!st || strlen(st) != 5)
         return INV_TRANSIENT; /* no SQLSTATE: the connection itself failed */
+    if (!strcmp(st, "IV001"))         /* inventory_apply refused the event (sql/schema.sql) */
+        return INV_REJECTED;
     if (!strncmp(st, "08", 2) ||      /* connection exception */
         !strcmp(st, "40001") ||       /* serialization failure */
         !strcmp(st, "40P01") ||       /* deadlock detected */
@@ -46,15 +48,8 @@ inv_errclass inv_classify(const char *st)
 PGconn *inv_db(const inv_app *app, inv_thread *t, inv_dberr *err)
 {
     memset(err, 0, sizeof *err);
-    if (t->pg && PQstatus(t->pg) == CONNECTION_OK) {
-        if (PQtransactionStatus(t->pg) == PQTRANS_IDLE)
-            return t->pg;
-        /* left inside a transaction by an earlier failure: end it */
-        PGresult *r = PQexec(t->pg, "ROLLBACK");
-        PQclear(r);
-        if (PQstatus(t->pg) == CONNECTION_OK && PQtransactionStatus(t->pg) == PQTRANS_IDLE)
-            return t->pg;
-    }
+    if (t->pg && PQstatus(t->pg) == CONNECTION_OK)
+        return t->pg;
     if (t->pg) {
         PQreset(t->pg);
     } else {

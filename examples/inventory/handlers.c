@@ -1,8 +1,10 @@
-/* handlers.c - the inventory events. Each job runs in one transaction that first claims the
- * job in processed_jobs (so a redelivered job returns its stored result and applies nothing
- * again), then applies its effects with atomic statements and stores the result. Races and
- * duplicates are settled by the database: unique keys and conditional updates, never a check
- * in C followed by a write. */
+/* handlers.c - the inventory events. The payload is checked here, against the JSON text as
+ * JSON.parse reads it (so the reasons are readable and nothing odd reaches the database); then
+ * one call of inventory_apply() (sql/schema.sql), one statement in autocommit mode, applies the
+ * job in one transaction: it claims the job in processed_jobs (a redelivered job returns its
+ * stored result and applies nothing again), applies its effects with their audit rows and stores
+ * the result. Races and duplicates are settled by the database: unique keys and conditional
+ * updates, never a check in C followed by a write. */
 #include "inventory.h"
 
 #include <stdarg.h>
@@ -123,13 +125,13 @@ static int fail_for_good(bullc_job_t *job, const inv_app *app, const char *msg)
     return bullc_job_fail_unrecoverable(job, msg);
 }
 
-/* Ends the transaction (if the connection still works) and fails the job by the error's
- * class: transient and unexpected errors fail the attempt (the producer's attempts/backoff
- * retry it), permanent ones fail it for good. */
-static int fail_db(bullc_job_t *job, const inv_app *app, PGconn *pg, const inv_dberr *e)
+/* Fails the job by the error's class: an event the database refused (its message is the
+ * reason) and permanent errors fail it for good; transient and unexpected errors fail the
+ * attempt (the producer's attempts/backoff retry it). */
+static int fail_db(bullc_job_t *job, const inv_app *app, const inv_dberr *e)
 {
-    if (pg && PQstatus(pg) == CONNECTION_OK && PQtransactionStatus(pg) != PQTRANS_IDLE)
-        PQclear(PQexec(pg, "ROLLBACK"));
+    if (e->cls == INV_REJECTED)
+        return fail_for_good(job, app, e->msg);
     char msg[512];
     if (!e->sqlstate[0])
         snprintf(msg, sizeof msg, "database unavailable: %s", e->msg);
@@ -148,43 +150,32 @@ static int fail_db(bullc_job_t *job, const inv_app *app, PGconn *pg, const inv_d
     return bullc_job_fail(job, msg);
 }
 
-/* ---- the events ------------------------------------------------------------------------- */
+/* ---- the call --------------------------------------------------------------------------- */
 
-typedef struct ctx {
-    PGconn *pg;
-    bullc_job_t *job;
-    const inv_app *app;
-    const payload *p;
-    inv_dberr err;
-    char reject[256]; /* a business rule refused the event (err unused then) */
-    jw out;           /* the result JSON */
-} ctx;
+/* One job, one statement, one transaction: see inventory_apply in sql/schema.sql. */
+static const char SQL_APPLY[] =
+    "SELECT already_applied, result FROM inventory_apply($1, $2, $3, $4, $5)";
 
-enum { APPLY_OK = 0, APPLY_DB = -1, APPLY_REJECT = -2, APPLY_NOMEM = -3 };
-
-static int reject(ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int reject(ctx *c, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(c->reject, sizeof c->reject, fmt, ap);
-    va_end(ap);
-    return APPLY_REJECT;
-}
-
-/* A PostgreSQL text[] literal of ids (validated: no quoting needed, but quote anyway). */
-static char *array_literal(const char *const *ids, size_t n)
+/* The payload as inventory_apply takes it, written from the checked fields alone (items
+ * without duplicates), so the database reads exactly what was checked here. */
+static char *payload_json(const payload *p)
 {
     jw w = {0};
-    jw_lit(&w, "{");
-    for (size_t i = 0; i < n; i++) {
-        jw_lit(&w, i ? ",\"" : "\"");
-        for (const char *s = ids[i]; *s; s++) {
-            if (*s == '"' || *s == '\\')
-                jw_lit(&w, "\\");
-            jw_raw(&w, s, 1);
+    jw_lit(&w, "{\"userId\":");
+    jw_str(&w, p->user);
+    if (p->item) { /* use_item */
+        jw_lit(&w, ",\"itemId\":");
+        jw_str(&w, p->item);
+        jw_lit(&w, ",\"quantity\":");
+        jw_int(&w, p->quantity);
+    } else {
+        jw_lit(&w, ",\"items\":[");
+        for (size_t i = 0; i < p->nitems; i++) {
+            if (i)
+                jw_lit(&w, ",");
+            jw_str(&w, p->items[i]);
         }
-        jw_lit(&w, "\"");
+        jw_lit(&w, "]");
     }
     jw_lit(&w, "}");
     if (w.oom) {
@@ -193,164 +184,6 @@ static char *array_literal(const char *const *ids, size_t n)
     }
     return w.p;
 }
-
-static const char SQL_REWARD_CATALOGUE[] =
-    "SELECT item_id, rewardable FROM items WHERE item_id = ANY($1::text[])";
-
-/* Grants each requested item not yet granted to the user: the unique key of reward_grants
- * decides (ON CONFLICT DO NOTHING), so repeated and racing rewards grant once. */
-static const char SQL_REWARD_GRANT[] =
-    "WITH req AS (SELECT DISTINCT unnest($2::text[]) AS item_id),"
-    " g AS (INSERT INTO reward_grants (user_id, item_id, job_id)"
-    "       SELECT $1, item_id, $3 FROM req ORDER BY item_id"
-    "       ON CONFLICT (user_id, item_id) DO NOTHING RETURNING item_id),"
-    " inv AS (INSERT INTO inventory AS i (user_id, item_id, quantity)"
-    "       SELECT $1, item_id, 1 FROM g ORDER BY item_id"
-    "       ON CONFLICT (user_id, item_id) DO UPDATE SET quantity = i.quantity + 1),"
-    " aud AS (INSERT INTO inventory_events (job_id, action, user_id, item_id, delta)"
-    "       SELECT $3, 'reward', $1, item_id, 1 FROM g ORDER BY item_id)"
-    " SELECT item_id FROM g";
-
-static int apply_reward(ctx *c)
-{
-    const payload *p = c->p;
-    char *arr = array_literal(p->items, p->nitems);
-    if (!arr)
-        return APPLY_NOMEM;
-    const char *cat_params[1] = {arr};
-    PGresult *r = inv_exec(c->pg, SQL_REWARD_CATALOGUE, 1, cat_params, &c->err);
-    if (!r) {
-        free(arr);
-        return APPLY_DB;
-    }
-    for (size_t i = 0; i < p->nitems; i++) {
-        int row = -1;
-        for (int k = 0; k < PQntuples(r); k++)
-            if (!strcmp(PQgetvalue(r, k, 0), p->items[i]))
-                row = k;
-        int rc = APPLY_OK;
-        if (row < 0)
-            rc = reject(c, "unknown item: %s", p->items[i]);
-        else if (strcmp(PQgetvalue(r, row, 1), "t") != 0)
-            rc = reject(c, "item cannot be rewarded: %s", p->items[i]);
-        if (rc) {
-            PQclear(r);
-            free(arr);
-            return rc;
-        }
-    }
-    PQclear(r);
-
-    const char *params[3] = {p->user, arr, bullc_job_id(c->job)};
-    r = inv_exec(c->pg, SQL_REWARD_GRANT, 3, params, &c->err);
-    free(arr);
-    if (!r)
-        return APPLY_DB;
-    for (int pass = 0; pass < 2; pass++) {
-        jw_lit(&c->out, pass ? "],\"alreadyGranted\":[" : "{\"granted\":[");
-        int first = 1;
-        for (size_t i = 0; i < p->nitems; i++) {
-            int granted = 0;
-            for (int k = 0; k < PQntuples(r) && !granted; k++)
-                granted = !strcmp(PQgetvalue(r, k, 0), p->items[i]);
-            if (granted == !pass) {
-                if (!first)
-                    jw_lit(&c->out, ",");
-                jw_str(&c->out, p->items[i]);
-                first = 0;
-            }
-        }
-    }
-    jw_lit(&c->out, "]}");
-    PQclear(r);
-    return c->out.oom ? APPLY_NOMEM : APPLY_OK;
-}
-
-static const char SQL_USE_CATALOGUE[] = "SELECT usable FROM items WHERE item_id = $1";
-
-/* Deducts only if enough is held, in one statement: parallel uses queue on the row lock and
- * each sees the quantity the previous one left, so it never goes below zero. */
-static const char SQL_USE_DEDUCT[] =
-    "WITH u AS (UPDATE inventory SET quantity = quantity - $3::int"
-    "           WHERE user_id = $1 AND item_id = $2 AND quantity >= $3::int RETURNING quantity),"
-    " a AS (INSERT INTO inventory_events (job_id, action, user_id, item_id, delta)"
-    "       SELECT $4, 'use', $1, $2, -$3::int FROM u)"
-    " SELECT quantity FROM u";
-
-static const char SQL_USE_HELD[] =
-    "SELECT coalesce((SELECT quantity FROM inventory WHERE user_id = $1 AND item_id = $2), 0)";
-
-/* The item's effects, `quantity` times: added to the inventory and audited. */
-static const char SQL_USE_EFFECTS[] =
-    "WITH eff AS (SELECT grant_item_id AS item_id, quantity * $3::int AS delta"
-    "             FROM item_effects WHERE item_id = $2),"
-    " up AS (INSERT INTO inventory AS i (user_id, item_id, quantity)"
-    "        SELECT $1, item_id, delta FROM eff ORDER BY item_id"
-    "        ON CONFLICT (user_id, item_id) DO UPDATE SET quantity = i.quantity + EXCLUDED.quantity),"
-    " aud AS (INSERT INTO inventory_events (job_id, action, user_id, item_id, delta)"
-    "        SELECT $4, 'effect', $1, item_id, delta FROM eff ORDER BY item_id)"
-    " SELECT item_id, delta FROM eff ORDER BY item_id";
-
-static int apply_use(ctx *c)
-{
-    const payload *p = c->p;
-    char qty[24];
-    snprintf(qty, sizeof qty, "%lld", p->quantity);
-    const char *cat_params[1] = {p->item};
-    PGresult *r = inv_exec(c->pg, SQL_USE_CATALOGUE, 1, cat_params, &c->err);
-    if (!r)
-        return APPLY_DB;
-    int rc = APPLY_OK;
-    if (PQntuples(r) != 1)
-        rc = reject(c, "unknown item: %s", p->item);
-    else if (strcmp(PQgetvalue(r, 0, 0), "t") != 0)
-        rc = reject(c, "item cannot be used: %s", p->item);
-    PQclear(r);
-    if (rc)
-        return rc;
-
-    const char *params[4] = {p->user, p->item, qty, bullc_job_id(c->job)};
-    if (!(r = inv_exec(c->pg, SQL_USE_DEDUCT, 4, params, &c->err)))
-        return APPLY_DB;
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        if (!(r = inv_exec(c->pg, SQL_USE_HELD, 2, params, &c->err)))
-            return APPLY_DB;
-        rc = reject(c, "insufficient quantity: user %s has %s of %s, needs %lld", p->user,
-                    PQgetvalue(r, 0, 0), p->item, p->quantity);
-        PQclear(r);
-        return rc;
-    }
-    jw_lit(&c->out, "{\"used\":");
-    jw_int(&c->out, p->quantity);
-    jw_lit(&c->out, ",\"remaining\":");
-    jw_lit(&c->out, PQgetvalue(r, 0, 0));
-    PQclear(r);
-
-    if (!(r = inv_exec(c->pg, SQL_USE_EFFECTS, 4, params, &c->err)))
-        return APPLY_DB;
-    jw_lit(&c->out, ",\"granted\":{");
-    for (int k = 0; k < PQntuples(r); k++) {
-        if (k)
-            jw_lit(&c->out, ",");
-        jw_str(&c->out, PQgetvalue(r, k, 0));
-        jw_lit(&c->out, ":");
-        jw_lit(&c->out, PQgetvalue(r, k, 1));
-    }
-    jw_lit(&c->out, "}}");
-    PQclear(r);
-    return c->out.oom ? APPLY_NOMEM : APPLY_OK;
-}
-
-/* ---- the transaction around an event ---------------------------------------------------- */
-
-static const char SQL_CLAIM[] =
-    "INSERT INTO processed_jobs (queue, job_id, job_ts, name) VALUES ($1, $2, $3, $4)"
-    " ON CONFLICT DO NOTHING";
-static const char SQL_STORED[] =
-    "SELECT result FROM processed_jobs WHERE queue = $1 AND job_id = $2 AND job_ts = $3";
-static const char SQL_STORE[] =
-    "UPDATE processed_jobs SET result = $4 WHERE queue = $1 AND job_id = $2 AND job_ts = $3";
 
 /* Test hook (BULLC_INVENTORY_TEST_CRASH_AFTER_COMMIT): dies between the commit and the
  * completion in Redis, the window exactly-once effects must survive. */
@@ -364,112 +197,62 @@ static void maybe_crash(const inv_app *app, bullc_job_t *job)
     }
 }
 
-/* The connection died during COMMIT: the transaction may or may not have committed, and
- * failing the attempt is not safe when it was the last one (the job would fail for good and go
- * to the DLQ with its effects applied). The processed_jobs row, written in that transaction,
- * settles it: present, the job completes with the stored result; absent (or the server still
- * out of reach), the attempt fails and a retry goes through the claim again, which waits for
- * any transaction still holding it. */
-static int settle_lost_commit(bullc_job_t *job, const inv_app *app, inv_thread *t,
-                              const char *const key[4], const inv_dberr *commit_err)
+/* Completes the job with the call's answer (already_applied, result); frees `r`. */
+static int complete(bullc_job_t *job, const inv_app *app, PGresult *r, int lost)
 {
-    inv_dberr e;
-    PGconn *pg = inv_db(app, t, &e);
-    PGresult *r = pg ? inv_exec(pg, SQL_STORED, 3, key, &e) : NULL;
-    if (!r || PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
-        PQclear(r);
-        inv_log(app, BULLC_LOG_WARN, "job %s (%s): the connection was lost during COMMIT; %s",
-                bullc_job_id(job), bullc_job_name(job),
-                pg && !e.msg[0] ? "no sign that it committed" : "its outcome is unknown for now");
-        return fail_db(job, app, NULL, commit_err);
+    int rc;
+    if (PQntuples(r) != 1 || PQgetisnull(r, 0, 1)) {
+        rc = bullc_job_fail(job, "processed_jobs row without a result");
+    } else {
+        if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+            maybe_crash(app, job);
+            inv_log(app, BULLC_LOG_DEBUG, "job %s (%s) applied: %s", bullc_job_id(job),
+                    bullc_job_name(job), PQgetvalue(r, 0, 1));
+        } else if (lost) {
+            inv_log(app, BULLC_LOG_INFO, "job %s (%s): the connection was lost during COMMIT, "
+                    "which did commit; completing it with the stored result", bullc_job_id(job),
+                    bullc_job_name(job));
+        } else {
+            inv_log(app, BULLC_LOG_INFO, "job %s (%s) was already applied; completing it with "
+                    "the stored result", bullc_job_id(job), bullc_job_name(job));
+        }
+        rc = bullc_job_set_result(job, PQgetvalue(r, 0, 1));
     }
-    inv_log(app, BULLC_LOG_INFO, "job %s (%s): the connection was lost during COMMIT, which did "
-            "commit; completing it with the stored result", bullc_job_id(job), bullc_job_name(job));
-    int rc = bullc_job_set_result(job, PQgetvalue(r, 0, 0));
     PQclear(r);
     return rc;
 }
 
-static int run_event(bullc_job_t *job, const inv_app *app, const payload *p,
-                     int (*apply)(ctx *))
+/* Applies the job with one call. When the connection breaks, the call may have committed (its
+ * answer was lost) or never reached the server (the connection had died while idle): the same
+ * call on a new connection settles it through the processed_jobs row, which it reads first.
+ * Present, the job completes with the stored result; held by a transaction still running, the
+ * call waits for it; absent, the job is applied now. So nothing is applied twice, and a job
+ * whose effects committed is not failed (unless the server stays out of reach: that attempt
+ * fails, and a retry settles it the same way). */
+static int run_event(bullc_job_t *job, const inv_app *app, const payload *p)
 {
     inv_thread *t = inv_thread_get(app);
-    if (!t)
+    char *data = t ? payload_json(p) : NULL;
+    if (!data)
         return bullc_job_fail(job, "out of memory");
-    ctx c;
-    memset(&c, 0, sizeof c);
-    c.job = job;
-    c.app = app;
-    c.p = p;
-    if (!(c.pg = inv_db(app, t, &c.err)))
-        return fail_db(job, app, NULL, &c.err);
-    PGresult *r = inv_exec(c.pg, "BEGIN", 0, NULL, &c.err);
-    if (!r && PQstatus(c.pg) != CONNECTION_OK) {
-        /* the server went away while this connection was idle: nothing was done yet, so
-         * reconnect once and start again */
-        if (!(c.pg = inv_db(app, t, &c.err)))
-            return fail_db(job, app, NULL, &c.err);
-        r = inv_exec(c.pg, "BEGIN", 0, NULL, &c.err);
-    }
-    if (!r)
-        return fail_db(job, app, c.pg, &c.err);
-    PQclear(r);
-
     char ts[24];
     snprintf(ts, sizeof ts, "%lld", bullc_job_timestamp(job));
-    const char *key[4] = {app->queue, bullc_job_id(job), ts, bullc_job_name(job)};
-    /* the claim: a second delivery of a committed job conflicts here (and one racing with an
-     * uncommitted first delivery waits for it) */
-    if (!(r = inv_exec(c.pg, SQL_CLAIM, 4, key, &c.err)))
-        return fail_db(job, app, c.pg, &c.err);
-    int claimed = !strcmp(PQcmdTuples(r), "1");
-    PQclear(r);
-    if (!claimed) {
-        if (!(r = inv_exec(c.pg, SQL_STORED, 3, key, &c.err)))
-            return fail_db(job, app, c.pg, &c.err);
-        PQclear(PQexec(c.pg, "ROLLBACK"));
-        if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
-            PQclear(r);
-            return bullc_job_fail(job, "processed_jobs row without a result");
-        }
-        inv_log(app, BULLC_LOG_INFO, "job %s (%s) was already applied; completing it with the "
-                "stored result", bullc_job_id(job), bullc_job_name(job));
-        int rc = bullc_job_set_result(job, PQgetvalue(r, 0, 0));
-        PQclear(r);
-        return rc;
+    const char *params[5] = {app->queue, bullc_job_id(job), ts, bullc_job_name(job), data};
+    inv_dberr err;
+    PGconn *pg = inv_db(app, t, &err);
+    PGresult *r = pg ? inv_exec(pg, SQL_APPLY, 5, params, &err) : NULL;
+    int lost = pg && !r && PQstatus(pg) != CONNECTION_OK;
+    if (lost && (pg = inv_db(app, t, &err)))
+        r = inv_exec(pg, SQL_APPLY, 5, params, &err);
+    free(data);
+    if (!r) {
+        if (lost && err.cls == INV_TRANSIENT)
+            inv_log(app, BULLC_LOG_WARN, "job %s (%s): the connection was lost during the call "
+                    "and the server is out of reach; whether it committed is unknown for now",
+                    bullc_job_id(job), bullc_job_name(job));
+        return fail_db(job, app, &err);
     }
-
-    int rc = apply(&c);
-    if (rc == APPLY_DB) {
-        jw_free(&c.out);
-        return fail_db(job, app, c.pg, &c.err);
-    }
-    if (rc != APPLY_OK) {
-        jw_free(&c.out);
-        PQclear(PQexec(c.pg, "ROLLBACK"));
-        if (rc == APPLY_NOMEM)
-            return bullc_job_fail(job, "out of memory");
-        return fail_for_good(job, app, c.reject);
-    }
-    const char *store[4] = {key[0], key[1], key[2], c.out.p};
-    if (!(r = inv_exec(c.pg, SQL_STORE, 4, store, &c.err))) {
-        jw_free(&c.out);
-        return fail_db(job, app, c.pg, &c.err);
-    }
-    PQclear(r);
-    if (!(r = inv_exec(c.pg, "COMMIT", 0, NULL, &c.err))) {
-        jw_free(&c.out);
-        if (PQstatus(c.pg) == CONNECTION_OK)
-            return fail_db(job, app, c.pg, &c.err); /* the server answered: not committed */
-        return settle_lost_commit(job, app, t, key, &c.err);
-    }
-    PQclear(r);
-    maybe_crash(app, job);
-    inv_log(app, BULLC_LOG_DEBUG, "job %s (%s) applied: %s", bullc_job_id(job),
-            bullc_job_name(job), c.out.p);
-    rc = bullc_job_set_result(job, c.out.p);
-    jw_free(&c.out);
-    return rc;
+    return complete(job, app, r, lost);
 }
 
 int inv_handle_reward(bullc_job_t *job, void *user_data)
@@ -478,8 +261,7 @@ int inv_handle_reward(bullc_job_t *job, void *user_data)
     payload *p = calloc(1, sizeof *p);
     if (!p)
         return bullc_job_fail(job, "out of memory");
-    int rc = parse_reward(job, p) ? fail_for_good(job, app, p->msg)
-                                  : run_event(job, app, p, apply_reward);
+    int rc = parse_reward(job, p) ? fail_for_good(job, app, p->msg) : run_event(job, app, p);
     free(p);
     return rc;
 }
@@ -491,7 +273,7 @@ int inv_handle_use(bullc_job_t *job, void *user_data)
     memset(&p, 0, sizeof p);
     if (parse_use(job, &p))
         return fail_for_good(job, app, p.msg);
-    return run_event(job, app, &p, apply_use);
+    return run_event(job, app, &p);
 }
 
 int inv_handle_unknown(bullc_job_t *job, void *user_data)

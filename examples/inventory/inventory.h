@@ -1,5 +1,6 @@
 /* inventory.h - the parts of examples/inventory_worker.c: configuration, the per-thread
- * PostgreSQL connection, a small JSON writer and the two event handlers. */
+ * PostgreSQL connection, a small JSON writer and the two event handlers (which check the payload
+ * and make one call of inventory_apply() in sql/schema.sql per job). */
 #ifndef INVENTORY_H
 #define INVENTORY_H
 
@@ -57,6 +58,7 @@ typedef enum inv_errclass {
     INV_OK = 0,
     INV_TRANSIENT,     /* connection lost, server restarting, serialization failure, deadlock */
     INV_PERMANENT,     /* constraint or range violation: the event can never succeed */
+    INV_REJECTED,      /* SQLSTATE IV001 from inventory_apply: refused, the message says why */
     INV_UNEXPECTED     /* anything else: failed normally, so retries and then the DLQ apply */
 } inv_errclass;
 
@@ -66,8 +68,9 @@ typedef struct inv_dberr {
     char msg[400];
 } inv_dberr;
 
-/* The thread's connection, connecting or reconnecting as needed. NULL with `err` filled when
- * the server cannot be reached. */
+/* The thread's connection, connecting or reconnecting as needed (statements run in autocommit
+ * mode: no transaction is ever left open). NULL with `err` filled when the server cannot be
+ * reached. */
 PGconn *inv_db(const inv_app *app, inv_thread *t, inv_dberr *err);
 /* Runs one parameterized statement; returns the result when its status is
  * PGRES_COMMAND_OK or PGRES_TUPLES_OK, else NULL with `err` filled and classified. */

@@ -373,8 +373,9 @@ test('dead-letter queue: a job that fails for good is added to events-dlq with i
   await stop(w);
 });
 
-// A TCP relay to PostgreSQL that, once armed, lets the next COMMIT through and then cuts the
-// connection before the answer reaches the worker: the transaction committed, the worker
+// A TCP relay to PostgreSQL that, once armed, lets the next call of inventory_apply through
+// (one statement in autocommit mode: the job's whole transaction, COMMIT included) and then cuts
+// the connection before the answer reaches the worker: the transaction committed, the worker
 // cannot know.
 async function commitCutter(t, pgPort) {
   const net = require('node:net');
@@ -384,7 +385,7 @@ async function commitCutter(t, pgPort) {
     let cut = false;
     const close = () => { client.destroy(); upstream.destroy(); };
     client.on('data', (d) => {
-      if (relay.armed && d.includes('COMMIT\0')) { relay.armed = false; cut = true; }
+      if (relay.armed && d.includes('inventory_apply(')) { relay.armed = false; cut = true; }
       upstream.write(d);
     });
     upstream.on('data', (d) => {
