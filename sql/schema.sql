@@ -50,7 +50,7 @@ BEGIN
 END $$;
 DROP TRIGGER IF EXISTS inventory_stackable ON inventory;
 CREATE TRIGGER inventory_stackable BEFORE INSERT OR UPDATE ON inventory
-    FOR EACH ROW EXECUTE FUNCTION inventory_check_stackable();
+    FOR EACH ROW WHEN (NEW.quantity > 1) EXECUTE FUNCTION inventory_check_stackable();
 
 -- Every item a reward ever gave a user: the unique key makes a reward reach a user once, ever.
 CREATE TABLE IF NOT EXISTS reward_grants (
@@ -111,10 +111,10 @@ CREATE OR REPLACE VIEW inventory_audit AS
 -- The JSON text rules that a parsed value cannot show (duplicated keys, escaped ids) are the
 -- caller's to check; inventory_worker checks them, and everything else, before it calls.
 
--- The payload, checked: the fields, or IV001 with the reason. Items are distinct, in the order
--- first given.
+-- The payload, checked: the fields, or IV001 with the reason. `items` is the JSON array as given
+-- (inventory_reward reads it; duplicates count once). No query runs unless the payload is bad.
 CREATE OR REPLACE FUNCTION inventory_payload(p_name text, d jsonb,
-        OUT user_id text, OUT items text[], OUT item_id text, OUT quantity integer)
+        OUT user_id text, OUT items jsonb, OUT item_id text, OUT quantity integer)
     LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     id_rule CONSTANT text := '1 to 64 characters from A-Z a-z 0-9 _ . : -';
@@ -135,22 +135,22 @@ BEGIN
     END IF;
 
     IF p_name = 'reward_inventory_item' THEN
-        IF jsonb_typeof(d -> 'items') IS DISTINCT FROM 'array'
-                OR jsonb_array_length(CASE WHEN jsonb_typeof(d -> 'items') = 'array' THEN d -> 'items' END)
+        items := d -> 'items';
+        IF jsonb_typeof(items) IS DISTINCT FROM 'array'
+                OR jsonb_array_length(CASE WHEN jsonb_typeof(items) = 'array' THEN items END)
                    NOT BETWEEN 1 AND 100 THEN
             RAISE USING ERRCODE = 'IV001',
                 MESSAGE = 'invalid payload: items must be an array of 1 to 100 item ids';
         END IF;
-        SELECT pos - 1 INTO bad FROM jsonb_array_elements(d -> 'items') WITH ORDINALITY AS e(v, pos)
-            WHERE jsonb_typeof(v) <> 'string' OR NOT inventory_valid_id(v #>> '{}')
-            ORDER BY pos LIMIT 1;
-        IF FOUND THEN
+        -- any element that is not an id (the rule of inventory_valid_id)? then which is first
+        IF jsonb_path_exists(items,
+                '$[*] ? (@.type() != "string" || !(@ like_regex "^[A-Za-z0-9_.:-]{1,64}$"))') THEN
+            SELECT pos - 1 INTO bad FROM jsonb_array_elements(items) WITH ORDINALITY AS e(v, pos)
+                WHERE jsonb_typeof(v) <> 'string' OR NOT inventory_valid_id(v #>> '{}')
+                ORDER BY pos LIMIT 1;
             RAISE USING ERRCODE = 'IV001',
                 MESSAGE = format('invalid payload: items[%s] must be an item id (%s)', bad, id_rule);
         END IF;
-        SELECT array_agg(v ORDER BY first) INTO items FROM (
-            SELECT v, min(pos) AS first FROM jsonb_array_elements_text(d -> 'items')
-                WITH ORDINALITY AS e(v, pos) GROUP BY v) AS distinct_items;
         RETURN;
     END IF;
 
@@ -170,45 +170,54 @@ BEGIN
     END IF;
 END $$;
 
--- reward_inventory_item: grants each item not yet granted to the user. Every item must exist and
--- be rewardable (the first that is not, in the order given, is the reason). The unique key of
--- reward_grants decides what is new (ON CONFLICT DO NOTHING), so repeated and racing rewards
--- grant once. Returns {"granted":[...],"alreadyGranted":[...]} in the order given (compact JSON
--- text, as JSON.stringify writes it).
-CREATE OR REPLACE FUNCTION inventory_reward(p_job_id text, p_user text, p_items text[])
+-- reward_inventory_item, in one statement: grants each requested item not yet granted to the
+-- user (the unique key of reward_grants decides, ON CONFLICT DO NOTHING, so repeated and racing
+-- rewards grant once), with its inventory and audit rows, and returns
+-- {"granted":[...],"alreadyGranted":[...]} (compact JSON text as JSON.stringify writes it, items
+-- in the order first given). Every item must exist and be rewardable: if one is not, the first
+-- such in the order given is the reason, and raising it undoes the statement's writes.
+CREATE OR REPLACE FUNCTION inventory_reward(p_job_id text, p_user text, p_items jsonb)
     RETURNS json LANGUAGE plpgsql AS $$
 DECLARE
+    all_rewardable boolean;
+    reply json;
     refused record;
-    new_items text[];
 BEGIN
-    SELECT r.item_id, i.rewardable INTO refused
-        FROM unnest(p_items) WITH ORDINALITY AS r(item_id, pos) LEFT JOIN items i USING (item_id)
-        WHERE i.rewardable IS NOT TRUE ORDER BY r.pos LIMIT 1;
-    IF FOUND THEN
-        RAISE USING ERRCODE = 'IV001', MESSAGE = CASE WHEN refused.rewardable IS NULL
-            THEN 'unknown item: ' ELSE 'item cannot be rewarded: ' END || refused.item_id;
-    END IF;
-    WITH g AS (INSERT INTO reward_grants (user_id, item_id, job_id)
-                   SELECT p_user, r.item_id, p_job_id FROM unnest(p_items) AS r(item_id)
-                   ORDER BY r.item_id
+    WITH req AS (SELECT r.item_id, min(r.pos) AS pos, bool_and(coalesce(i.rewardable, false)) AS ok
+                     FROM jsonb_array_elements_text(p_items) WITH ORDINALITY AS r(item_id, pos)
+                     LEFT JOIN items i ON i.item_id = r.item_id
+                     GROUP BY r.item_id),
+         g AS (INSERT INTO reward_grants (user_id, item_id, job_id)
+                   SELECT p_user, req.item_id, p_job_id FROM req WHERE req.ok ORDER BY req.item_id
                    ON CONFLICT (user_id, item_id) DO NOTHING RETURNING item_id),
          inv AS (INSERT INTO inventory AS i (user_id, item_id, quantity)
                    SELECT p_user, g.item_id, 1 FROM g ORDER BY g.item_id
                    ON CONFLICT (user_id, item_id) DO UPDATE SET quantity = i.quantity + 1),
          aud AS (INSERT INTO inventory_events (job_id, action, user_id, item_id, delta)
                    SELECT p_job_id, 'reward', p_user, g.item_id, 1 FROM g ORDER BY g.item_id)
-    SELECT coalesce(array_agg(g.item_id), '{}') INTO new_items FROM g;
-    RETURN format('{"granted":%s,"alreadyGranted":%s}',
-        to_json(ARRAY(SELECT x FROM unnest(p_items) WITH ORDINALITY AS u(x, pos)
-                      WHERE x = ANY (new_items) ORDER BY pos)),
-        to_json(ARRAY(SELECT x FROM unnest(p_items) WITH ORDINALITY AS u(x, pos)
-                      WHERE x <> ALL (new_items) ORDER BY pos)))::json;
+    SELECT bool_and(req.ok), format('{"granted":%s,"alreadyGranted":%s}',
+               to_json(coalesce(array_agg(req.item_id ORDER BY req.pos)
+                                FILTER (WHERE g.item_id IS NOT NULL), '{}')),
+               to_json(coalesce(array_agg(req.item_id ORDER BY req.pos)
+                                FILTER (WHERE g.item_id IS NULL), '{}')))
+        INTO all_rewardable, reply
+        FROM req LEFT JOIN g ON g.item_id = req.item_id;
+    IF NOT all_rewardable THEN
+        SELECT r.item_id, i.rewardable INTO refused
+            FROM jsonb_array_elements_text(p_items) WITH ORDINALITY AS r(item_id, pos)
+            LEFT JOIN items i ON i.item_id = r.item_id
+            WHERE i.rewardable IS NOT TRUE ORDER BY r.pos LIMIT 1;
+        RAISE USING ERRCODE = 'IV001', MESSAGE = CASE WHEN refused.rewardable IS NULL
+            THEN 'unknown item: ' ELSE 'item cannot be rewarded: ' END || refused.item_id;
+    END IF;
+    RETURN reply;
 END $$;
 
 -- use_item: deducts `quantity` of a usable item if the user holds that many (one conditional
 -- UPDATE: parallel uses queue on the row lock and each sees what the previous one left, so it
--- never goes below zero), then adds the item's effects `quantity` times; all audited.
--- Returns {"used":n,"remaining":n,"granted":{"item":n,...}} (compact, items in id order).
+-- never goes below zero), then adds the item's effects `quantity` times; all audited. Returns
+-- {"used":n,"remaining":n,"granted":{"item":n,...}} (compact, items in id order). When nothing
+-- was deducted, the reason is found: unknown item, not usable, or not enough held.
 CREATE OR REPLACE FUNCTION inventory_use(p_job_id text, p_user text, p_item text, p_quantity integer)
     RETURNS json LANGUAGE plpgsql AS $$
 DECLARE
@@ -217,23 +226,26 @@ DECLARE
     held integer;
     effects text;
 BEGIN
-    SELECT usable INTO is_usable FROM items WHERE item_id = p_item;
+    WITH u AS (UPDATE inventory inv SET quantity = inv.quantity - p_quantity
+                   FROM items it
+                   WHERE it.item_id = p_item AND it.usable AND inv.user_id = p_user
+                     AND inv.item_id = p_item AND inv.quantity >= p_quantity
+                   RETURNING inv.quantity),
+         a AS (INSERT INTO inventory_events (job_id, action, user_id, item_id, delta)
+                   SELECT p_job_id, 'use', p_user, p_item, -p_quantity FROM u)
+    SELECT u.quantity INTO remaining FROM u;
     IF NOT FOUND THEN
-        RAISE USING ERRCODE = 'IV001', MESSAGE = 'unknown item: ' || p_item;
-    ELSIF NOT is_usable THEN
-        RAISE USING ERRCODE = 'IV001', MESSAGE = 'item cannot be used: ' || p_item;
-    END IF;
-    UPDATE inventory SET quantity = quantity - p_quantity
-        WHERE user_id = p_user AND item_id = p_item AND quantity >= p_quantity
-        RETURNING quantity INTO remaining;
-    IF NOT FOUND THEN
+        SELECT usable INTO is_usable FROM items WHERE item_id = p_item;
+        IF NOT FOUND THEN
+            RAISE USING ERRCODE = 'IV001', MESSAGE = 'unknown item: ' || p_item;
+        ELSIF NOT is_usable THEN
+            RAISE USING ERRCODE = 'IV001', MESSAGE = 'item cannot be used: ' || p_item;
+        END IF;
         held := coalesce((SELECT quantity FROM inventory WHERE user_id = p_user AND item_id = p_item), 0);
         RAISE USING ERRCODE = 'IV001', MESSAGE = format(
             'insufficient quantity: user %s has %s of %s, needs %s', p_user, held, p_item, p_quantity);
     END IF;
-    INSERT INTO inventory_events (job_id, action, user_id, item_id, delta)
-        VALUES (p_job_id, 'use', p_user, p_item, -p_quantity);
-    WITH eff AS (SELECT grant_item_id AS item_id, e.quantity * p_quantity AS delta
+    WITH eff AS (SELECT e.grant_item_id AS item_id, e.quantity * p_quantity AS delta
                      FROM item_effects e WHERE e.item_id = p_item),
          up AS (INSERT INTO inventory AS i (user_id, item_id, quantity)
                     SELECT p_user, eff.item_id, eff.delta FROM eff ORDER BY eff.item_id
