@@ -4,7 +4,6 @@
 #include "worker.h"
 
 #include <cjson/cJSON.h>
-#include <hiredis/hiredis.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,14 +14,14 @@
 static int int_script(bullc__hthread *t, bullc__script_id sid, int nkeys, const char **keys,
                       int nargs, const char **args, const size_t *lens, long long *out)
 {
-    redisReply *r = NULL;
+    bullc__reply *r = NULL;
     int rc = bullc__conn_script(&t->cn, sid, nkeys, keys, nargs, args, lens, &r);
     if (rc != 0) {
         bullc__log(&t->w->log, BULLC_LOG_WARN, "%s: %s failed: %s (%s)", t->label,
                    bullc__scripts[sid].name, bullc_strerror(rc), t->cn.errstr);
         return rc;
     }
-    if (r->type != REDIS_REPLY_INTEGER) {
+    if (r->type != BULLC__R_INTEGER) {
         bullc__reply_free(r);
         return BULLC_EPROTO;
     }
@@ -176,7 +175,7 @@ int bullc_job_rate_limit(bullc_job_t *job, long long delay_ms)
     char px[24];
     snprintf(px, sizeof px, "%lld", delay_ms);
     const char *argv[5] = {"SET", w->keys.k[BULLC__K_LIMITER], "9007199254740991", "PX", px};
-    redisReply *r = NULL;
+    bullc__reply *r = NULL;
     int rc = bullc__conn_cmd(&t->cn, 5, argv, NULL, &r);
     bullc__reply_free(r);
     if (rc != 0) {

@@ -3,7 +3,6 @@
 #include "worker.h"
 
 #include <cjson/cJSON.h>
-#include <hiredis/hiredis.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,7 +200,7 @@ int bullc__script_code(long long code)
  * (the result must not be lost), and for one lock duration once it is stopping, after which the
  * job is left to the stalled checker. */
 static int send_finish(bullc__hthread *t, bullc__script_id sid, int nkeys, const char **keys,
-                       int nargs, const char **args, const size_t *lens, redisReply **reply,
+                       int nargs, const char **args, const size_t *lens, bullc__reply **reply,
                        const char *job_id)
 {
     bullc_worker_t *w = t->w;
@@ -236,15 +235,16 @@ static int send_finish(bullc__hthread *t, bullc__script_id sid, int nkeys, const
     }
 }
 
-/* Decodes (and frees) a finishing script's reply: a negative code, 0, or a next-job reply. */
-static int finish_reply(redisReply *r, bullc__next *next)
+/* Decodes a finishing script's reply r (inside `owner`, which is then freed): a negative code,
+ * 0, or a next-job reply. */
+static int finish_reply(const bullc__reply *r, bullc__reply *owner, bullc__next *next)
 {
     int rc = 0;
-    if (r->type == REDIS_REPLY_INTEGER && r->integer < 0)
+    if (r->type == BULLC__R_INTEGER && r->integer < 0)
         rc = bullc__script_code(r->integer);
     else if (bullc__parse_next(r, next) != 0)
         rc = BULLC_EPROTO;
-    bullc__reply_free(r);
+    bullc__reply_free(owner);
     return rc;
 }
 
@@ -273,10 +273,10 @@ static void send_batch(bullc__hthread *t, bullc__finreq **batch, int n)
             lens[1 + 8 * j + i] = batch[j]->lens[i];
         }
     }
-    redisReply *r = NULL;
+    bullc__reply *r = NULL;
     int rc = bullc__conn_script(&t->cn, BULLC__S_MOVE_TO_FINISHED_BATCH, SHARED + 3 * n, keys,
                                 1 + 8 * n, args, lens, &r);
-    if (rc == 0 && (r->type != REDIS_REPLY_ARRAY || r->elements != (size_t)n)) {
+    if (rc == 0 && (r->type != BULLC__R_ARRAY || r->elements != (size_t)n)) {
         snprintf(t->cn.errstr, sizeof t->cn.errstr, "moveToFinishedBatch: unexpected reply");
         rc = BULLC_EPROTO;
     }
@@ -284,7 +284,8 @@ static void send_batch(bullc__hthread *t, bullc__finreq **batch, int n)
         batch[j]->rc = rc;
         if (rc == 0) {
             batch[j]->reply = r->element[j];
-            r->element[j] = NULL; /* the request owns it now */
+            batch[j]->root = r;
+            bullc__reply_ref(r);
         }
     }
     bullc__reply_free(r);
@@ -427,7 +428,7 @@ static int move_to_finished(bullc__hthread *t, bullc_job_t *job, const char *tok
     size_t lens[9] = {strlen(job->id), strlen(now), strlen(args[2]), strlen(value),
                       strlen(args[4]), 1, w->keys.base_len, opts_len,
                       oc->failed ? mp->len - opts_len : 0};
-    redisReply *r = NULL;
+    bullc__reply *r = NULL, *owner = NULL;
     int rc = BULLC_EIO;
     if (w->o.concurrency > 1) {
         /* group commit with the other handler threads; on a failure of the batch as a whole
@@ -440,21 +441,24 @@ static int move_to_finished(bullc__hthread *t, bullc_job_t *job, const char *tok
             .lens = {lens[0], lens[1], lens[2], lens[3], lens[4], lens[5], lens[7], lens[8]}};
         rc = finish_combined(t, &req);
         r = req.reply;
-        if (rc == 0 && r->type == REDIS_REPLY_ERROR) {
+        owner = req.root;
+        if (rc == 0 && r->type == BULLC__R_ERROR) {
             /* this job's finish raised inside the batch (the others went on): report it as
              * moveToFinished's error, without sending it again */
             snprintf(t->cn.errstr, sizeof t->cn.errstr, "moveToFinished: %s", r->str);
-            bullc__reply_free(r);
+            bullc__reply_free(owner);
             free(job_key);
             return BULLC_ESCRIPT;
         }
     }
-    if (rc != 0)
+    if (rc != 0) {
         rc = send_finish(t, BULLC__S_MOVE_TO_FINISHED, 14, keys, 9, args, lens, &r, job->id);
+        owner = r;
+    }
     free(job_key);
     if (rc != 0)
         return rc;
-    return finish_reply(r, next);
+    return finish_reply(r, owner, next);
 }
 
 /* retryJob (no backoff) or moveToDelayed (with backoff). */
@@ -475,7 +479,7 @@ static int retry_job(bullc__hthread *t, bullc_job_t *job, const char *token, con
     size_t fields_len = mp->len;
     char now[24];
     snprintf(now, sizeof now, "%lld", bullc__now_ms());
-    redisReply *r = NULL;
+    bullc__reply *r = NULL;
     int rc;
     if (delay != 0) {
         int fetch = fetch_next_allowed(w);
@@ -529,7 +533,7 @@ static int retry_job(bullc__hthread *t, bullc_job_t *job, const char *token, con
     free(job_key);
     if (rc != 0)
         return rc;
-    return finish_reply(r, next);
+    return finish_reply(r, r, next);
 }
 
 /* ---- running a job ---------------------------------------------------------------------- */

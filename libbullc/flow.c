@@ -2,7 +2,6 @@
  * read what they returned or why they failed, as Node's Job does. */
 #include "worker.h"
 
-#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,11 +69,11 @@ int bullc_job_move_to_waiting_children(bullc_job_t *job)
     char now[24];
     snprintf(now, sizeof now, "%lld", bullc__now_ms());
     const char *args[4] = {job->token, "", now, job->id};
-    redisReply *r = NULL;
+    bullc__reply *r = NULL;
     rc = bullc__conn_script(&t->cn, BULLC__S_MOVE_TO_WAITING_CHILDREN, 7, keys, 4, args, NULL, &r);
     if (rc != 0)
         goto out;
-    if (r->type != REDIS_REPLY_INTEGER) {
+    if (r->type != BULLC__R_INTEGER) {
         snprintf(t->cn.errstr, sizeof t->cn.errstr, "moveToWaitingChildren: reply type %d",
                  r->type);
         rc = BULLC_EPROTO;
@@ -109,7 +108,7 @@ static int hash_as_object(bullc_job_t *job, const char *suffix, int values_are_j
     if (!key)
         return BULLC_ENOMEM;
     const char *argv[2] = {"HGETALL", key};
-    redisReply *r = NULL;
+    bullc__reply *r = NULL;
     int rc = bullc__conn_cmd(&t->cn, 2, argv, NULL, &r);
     free(key);
     if (rc != 0) {
@@ -119,15 +118,15 @@ static int hash_as_object(bullc_job_t *job, const char *suffix, int values_are_j
     bullc__buf b;
     bullc__buf_init(&b);
     rc = BULLC_OK;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0) {
+    if (r->type != BULLC__R_ARRAY || r->elements % 2 != 0) {
         snprintf(t->cn.errstr, sizeof t->cn.errstr, "HGETALL %s: unexpected reply", suffix);
         rc = BULLC_EPROTO;
         goto out;
     }
     bullc__buf_append(&b, "{", 1);
     for (size_t i = 0; i < r->elements; i += 2) {
-        const redisReply *f = r->element[i], *v = r->element[i + 1];
-        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
+        const bullc__reply *f = r->element[i], *v = r->element[i + 1];
+        if (f->type != BULLC__R_STRING || v->type != BULLC__R_STRING) {
             rc = BULLC_EPROTO;
             goto out;
         }

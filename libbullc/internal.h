@@ -8,8 +8,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct redisContext;
-struct redisReply;
 
 #include "util/buf.h"
 #include "util/cron.h"
@@ -19,21 +17,9 @@ struct redisReply;
 #include "util/msgpack.h"
 #include "util/time.h"
 #include "util/tz.h"
-
-/* ---- Redis URL (url.c) ---------------------------------------------------------------------- */
-
-typedef struct bullc__url {
-    char *host;
-    int port;
-    char *user;     /* NULL when absent */
-    char *password; /* NULL when absent */
-    int db;
-} bullc__url;
-
-/* Parses redis://[[user]:password@]host[:port][/db]. On error returns BULLC_EURL and writes a
- * reason into err (if given). */
-int bullc__url_parse(const char *url, bullc__url *out, char *err, size_t errlen);
-void bullc__url_free(bullc__url *u);
+#include "net/conn.h"
+#include "net/link.h"
+#include "net/url.h"
 
 /* ---- queue keys (keys.c) -------------------------------------------------------------------- */
 
@@ -75,13 +61,6 @@ char *bullc__job_key(const bullc__keys *keys, const char *job_id, const char *su
 
 /* ---- embedded Lua scripts (generated from lua/ into build/gen/scripts_gen.c) -------------- */
 
-typedef struct bullc__script {
-    const char *name;
-    const char *sha1; /* 40 hex chars */
-    const char *text;
-    size_t len;
-} bullc__script;
-
 typedef enum bullc__script_id {
     BULLC__S_MOVE_TO_ACTIVE,
     BULLC__S_MOVE_TO_FINISHED,
@@ -105,40 +84,16 @@ typedef enum bullc__script_id {
 /* Defined in the generated file: the scripts in bullc__script_id order. */
 extern const bullc__script bullc__scripts[BULLC__S_COUNT];
 
-/* ---- connections (conn.c) ------------------------------------------------------------------- */
+/* ---- script calls on one connection (conn.c, until the protocol layer builds them) -------- */
 
-typedef struct bullc__conn {
-    struct redisContext *c;
-    const bullc__url *url;
-    const char *client_name; /* CLIENT SETNAME on each (re)connect when not NULL */
-    const char *label;       /* for log lines, e.g. "handler 3" */
-    const bullc__logger *log;
-    int connect_timeout_ms;
-    int command_timeout_ms; /* 0 = block forever */
-    int failures;           /* consecutive failed connects, for backoff */
-    char errstr[256];
-} bullc__conn;
-
-void bullc__conn_init(bullc__conn *cn, const bullc__url *url, const bullc__logger *log,
-                      const char *label, int connect_timeout_ms, int command_timeout_ms);
-/* Connects (AUTH, SELECT, CLIENT SETNAME) if not connected. Returns 0 or a BULLC_E* code with
- * errstr set. */
-int bullc__conn_ensure(bullc__conn *cn);
-void bullc__conn_close(bullc__conn *cn);
-/* Socket fd, or -1 when not connected. */
-int bullc__conn_fd(const bullc__conn *cn);
-/* Runs a command given as argv; on success *reply is the reply (caller frees with
- * bullc__reply_free). A Redis error reply is returned as BULLC_ESCRIPT/BULLC_EPROTO with the
- * text in errstr. On I/O errors the connection is closed and BULLC_EIO returned. */
+/* Runs a command given as argv. A Redis error reply is returned as BULLC_ESCRIPT with the reply
+ * kept and the text in the connection's errstr. */
 int bullc__conn_cmd(bullc__conn *cn, int argc, const char **argv, const size_t *argvlen,
-                    struct redisReply **reply);
-/* EVALSHA script with KEYS then ARGV; loads it with EVAL on NOSCRIPT. */
+                    bullc__reply **reply);
+/* EVALSHA script with KEYS then ARGV (EVAL when the server lacks it). An error reply is
+ * BULLC_ESCRIPT with "<script>: <text>" in errstr and no reply. */
 int bullc__conn_script(bullc__conn *cn, bullc__script_id id, int nkeys, const char **keys,
-                       int nargs, const char **args, const size_t *arglens,
-                       struct redisReply **reply);
-void bullc__reply_free(struct redisReply *r);
-/* Delay before the next reconnect attempt: capped exponential backoff with jitter. */
-int bullc__backoff_ms(int failures, unsigned *seed);
+                       int nargs, const char **args, const size_t *arglens, bullc__reply **reply);
 
 /* ---- jobs (job.c) --------------------------------------------------------------------------- */
 
@@ -179,7 +134,7 @@ struct bullc_job {
 
 /* Builds a job from the flat HGETALL array reply and its id. BULLC_EBADJOB when the reply is not
  * a flat string array; a job whose `data` is missing gets "{}". */
-int bullc__job_from_reply(const struct redisReply *hash, const char *id, size_t idlen,
+int bullc__job_from_reply(const bullc__reply *hash, const char *id, size_t idlen,
                           bullc_job_t **out);
 void bullc__job_free(bullc_job_t *job);
 /* The job's opts, parsed (cJSON *), or NULL. */

@@ -2,7 +2,6 @@
 #include "internal.h"
 
 #include <cjson/cJSON.h>
-#include <hiredis/hiredis.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,14 +38,14 @@ static long field_long(const bullc_job_t *job, const char *name, long dflt)
     return (long)n;
 }
 
-int bullc__job_from_reply(const struct redisReply *hash, const char *id, size_t idlen,
+int bullc__job_from_reply(const bullc__reply *hash, const char *id, size_t idlen,
                           bullc_job_t **out)
 {
     *out = NULL;
-    if (!hash || hash->type != REDIS_REPLY_ARRAY || hash->elements % 2 != 0 || idlen == 0)
+    if (!hash || hash->type != BULLC__R_ARRAY || hash->elements % 2 != 0 || idlen == 0)
         return BULLC_EBADJOB;
     for (size_t i = 0; i < hash->elements; i++)
-        if (hash->element[i]->type != REDIS_REPLY_STRING)
+        if (hash->element[i]->type != BULLC__R_STRING)
             return BULLC_EBADJOB;
     bullc_job_t *job = calloc(1, sizeof *job);
     if (!job)
@@ -57,7 +56,7 @@ int bullc__job_from_reply(const struct redisReply *hash, const char *id, size_t 
     if (hash->elements && !(job->fields = calloc(hash->elements, sizeof(char *))))
         goto oom;
     for (size_t i = 0; i < hash->elements; i++) {
-        const redisReply *e = hash->element[i];
+        const bullc__reply *e = hash->element[i];
         if (!(job->fields[i] = bullc__strndup(e->str, e->len)))
             goto oom;
     }

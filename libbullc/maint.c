@@ -2,7 +2,6 @@
  * running jobs in one script call, and the periodic stalled-job check. */
 #include "worker.h"
 
-#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +44,7 @@ void bullc__maint_renew(bullc_worker_t *w, long long now)
     const char *keys[1] = {w->keys.k[BULLC__K_STALLED]};
     const char *args[4] = {w->keys.base, tokens.data, ids.data, dur};
     size_t lens[4] = {w->keys.base_len, tokens.len, ids.len, strlen(dur)};
-    redisReply *r = NULL;
+    bullc__reply *r = NULL;
     int rc = bullc__conn_script(&w->maint_cn, BULLC__S_EXTEND_LOCKS, 1, keys, 4, args, lens, &r);
     if (rc != 0) {
         bullc__log(&w->log, BULLC_LOG_WARN, "lock renewal failed: %s (%s)", bullc_strerror(rc),
@@ -56,9 +55,9 @@ void bullc__maint_renew(bullc_worker_t *w, long long now)
             if (w->slots[i].active)
                 w->slots[i].renewed_ms = 0;
         pthread_mutex_unlock(&w->lock_mu);
-    } else if (r->type == REDIS_REPLY_ARRAY) {
+    } else if (r->type == BULLC__R_ARRAY) {
         for (size_t i = 0; i < r->elements; i++)
-            if (r->element[i]->type == REDIS_REPLY_STRING)
+            if (r->element[i]->type == BULLC__R_STRING)
                 bullc__log(&w->log, BULLC_LOG_WARN,
                            "lock of job %s could not be renewed: another worker may run it",
                            r->element[i]->str);
@@ -82,14 +81,14 @@ void bullc__maint_stalled(bullc_worker_t *w)
     snprintf(now, sizeof now, "%lld", bullc__now_ms());
     snprintf(interval, sizeof interval, "%d", w->o.stalled_interval_ms);
     const char *args[4] = {max, w->keys.base, now, interval};
-    redisReply *r = NULL;
+    bullc__reply *r = NULL;
     int rc = bullc__conn_script(&w->maint_cn, BULLC__S_MOVE_STALLED, 9, keys, 4, args, NULL, &r);
     if (rc != 0) {
         bullc__log(&w->log, BULLC_LOG_WARN, "stalled check failed: %s (%s)", bullc_strerror(rc),
                    w->maint_cn.errstr);
-    } else if (r->type == REDIS_REPLY_ARRAY) {
+    } else if (r->type == BULLC__R_ARRAY) {
         for (size_t i = 0; i < r->elements; i++)
-            if (r->element[i]->type == REDIS_REPLY_STRING)
+            if (r->element[i]->type == BULLC__R_STRING)
                 bullc__log(&w->log, BULLC_LOG_WARN, "job %s stalled and was moved back to wait",
                            r->element[i]->str);
     }

@@ -2,7 +2,6 @@
  * Node's Queue.add/addBulk store them, and reads job state, fields and counts. */
 #include "internal.h"
 
-#include <hiredis/hiredis.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +10,7 @@
 /* Past this a command is considered lost and the connection rebuilt. */
 #define BULLC__QUEUE_COMMAND_TIMEOUT_MS 30000
 
-enum { ADD_NKEYS = 10, ADD_NARGS = 6, ADD_ARGC = 3 + ADD_NKEYS + ADD_NARGS };
+enum { ADD_NKEYS = 10 };
 
 struct bullc_queue {
     char *s_url;
@@ -55,7 +54,7 @@ void bullc_queue_free(bullc_queue_t *q)
 {
     if (!q)
         return;
-    bullc__conn_close(&q->conn);
+    bullc__conn_free(&q->conn);
     bullc__keys_free(&q->keys);
     bullc__url_free(&q->url);
     free(q->s_url);
@@ -86,8 +85,9 @@ int bullc_queue_new(bullc_queue_t **out, const bullc_queue_opts_t *opts)
         goto fail;
     if ((rc = bullc__keys_init(&q->keys, q->s_prefix, q->s_queue)) != 0)
         goto fail;
-    bullc__conn_init(&q->conn, &q->url, &q->log, "queue", opts->connect_timeout_ms,
-                     BULLC__QUEUE_COMMAND_TIMEOUT_MS);
+    bullc__conn_init(&q->conn, &(bullc__conn_cfg){&q->url, &q->log, "queue", NULL,
+                                                  opts->connect_timeout_ms,
+                                                  BULLC__QUEUE_COMMAND_TIMEOUT_MS});
     if ((rc = bullc__conn_ensure(&q->conn)) != 0) {
         bullc__log(&q->log, BULLC_LOG_ERROR, "queue %s: %s", q->s_queue, q->conn.errstr);
         goto fail;
@@ -108,35 +108,68 @@ const char *bullc_queue_errmsg(const bullc_queue_t *q)
 
 /* ---- adding --------------------------------------------------------------------------------- */
 
-/* The KEYS and ARGV of one addJob call (pointers into q and job). */
-static void add_call(const bullc_queue_t *q, const bullc__newjob *job, const char **keys,
-                     const char **args, size_t *arglens)
+/* One addJob call for `job`. */
+static void add_cmd(const bullc_queue_t *q, const bullc__newjob *job, bullc__cmd *cmd)
 {
     static const bullc__qkey order[ADD_NKEYS] = {
         BULLC__K_WAIT,   BULLC__K_PAUSED, BULLC__K_META,   BULLC__K_ID,          BULLC__K_DELAYED,
         BULLC__K_ACTIVE, BULLC__K_EVENTS, BULLC__K_MARKER, BULLC__K_PRIORITIZED, BULLC__K_PC,
     };
+    bullc__cmd_reset(cmd, &bullc__scripts[BULLC__S_ADD_JOB]);
     for (int i = 0; i < ADD_NKEYS; i++)
-        keys[i] = q->keys.k[order[i]];
-    args[0] = q->keys.base;
-    args[1] = job->job_id;
-    args[2] = job->name;
-    args[3] = job->timestamp;
-    args[4] = job->data;
-    args[5] = job->opts.data;
-    for (int i = 0; i < ADD_NARGS - 1; i++)
-        arglens[i] = strlen(args[i]);
-    arglens[5] = job->opts.len;
+        bullc__cmd_keystr(cmd, q->keys.k[order[i]]);
+    bullc__cmd_arg(cmd, q->keys.base, q->keys.base_len);
+    bullc__cmd_str(cmd, job->job_id);
+    bullc__cmd_str(cmd, job->name);
+    bullc__cmd_str(cmd, job->timestamp);
+    bullc__cmd_str(cmd, job->data);
+    bullc__cmd_arg(cmd, job->opts.data, job->opts.len);
 }
 
 /* The job id from an addJob reply. */
-static int add_reply(bullc_queue_t *q, const redisReply *r, char **id_out)
+static int add_reply(bullc_queue_t *q, const bullc__reply *r, char **id_out)
 {
-    if (!r || r->type != REDIS_REPLY_STRING || r->len == 0)
-        return set_err(q, BULLC_EPROTO, "addJob: unexpected reply (type %d)", r ? r->type : -1);
+    if (!r || r->type != BULLC__R_STRING || r->len == 0)
+        return set_err(q, BULLC_EPROTO, "addJob: unexpected reply (type %d)", r ? (int)r->type : -1);
     if (id_out && !(*id_out = bullc__strndup(r->str, r->len)))
         return set_err(q, BULLC_ENOMEM, "out of memory");
     return 0;
+}
+
+/* Sends the addJob calls of `n` prepared jobs as one pipeline; ids_out[i] gets job i's id. */
+static int add_prepared(bullc_queue_t *q, const bullc__newjob *jobs, size_t n, char **ids_out)
+{
+    bullc__cmd *cmds = calloc(n, sizeof *cmds);
+    bullc__cmd **ptrs = calloc(n, sizeof *ptrs);
+    bullc__reply **replies = calloc(n, sizeof *replies);
+    int rc = 0;
+    if (!cmds || !ptrs || !replies)
+        rc = set_err(q, BULLC_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n && !rc; i++) {
+        bullc__cmd_init(&cmds[i]);
+        add_cmd(q, &jobs[i], &cmds[i]);
+        ptrs[i] = &cmds[i];
+        if (bullc__cmd_oom(&cmds[i]))
+            rc = set_err(q, BULLC_ENOMEM, "out of memory");
+    }
+    if (!rc && (rc = bullc__conn_exec(&q->conn, ptrs, n, replies)) != 0)
+        rc = conn_err(q, rc == BULLC_ECONNECT ? BULLC_EIO : rc);
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (replies[i]->type == BULLC__R_ERROR)
+            rc = n == 1 ? set_err(q, BULLC_ESCRIPT, "addJob: %s", replies[i]->str)
+                        : set_err(q, BULLC_ESCRIPT, "job %zu: addJob: %s", i, replies[i]->str);
+        else
+            rc = add_reply(q, replies[i], ids_out ? &ids_out[i] : NULL);
+    }
+    for (size_t i = 0; cmds && i < n; i++) {
+        bullc__cmd_free(&cmds[i]);
+        if (replies)
+            bullc__reply_free(replies[i]);
+    }
+    free(cmds);
+    free(ptrs);
+    free(replies);
+    return rc;
 }
 
 int bullc_queue_add(bullc_queue_t *q, const char *name, const char *data_json,
@@ -151,66 +184,9 @@ int bullc_queue_add(bullc_queue_t *q, const char *name, const char *data_json,
                                    sizeof q->errmsg);
     if (rc)
         return rc;
-    const char *keys[ADD_NKEYS], *args[ADD_NARGS];
-    size_t lens[ADD_NARGS];
-    add_call(q, &job, keys, args, lens);
-    redisReply *r = NULL;
-    rc = bullc__conn_script(&q->conn, BULLC__S_ADD_JOB, ADD_NKEYS, keys, ADD_NARGS, args, lens, &r);
-    if (rc)
-        rc = conn_err(q, rc);
-    else
-        rc = add_reply(q, r, id_out);
-    bullc__reply_free(r);
+    rc = add_prepared(q, &job, 1, id_out);
     bullc__newjob_free(&job);
     return rc;
-}
-
-/* Sends the EVALSHA of the jobs marked in `todo` as one pipeline and collects their replies.
- * Replies that say NOSCRIPT stay marked for another round; all others are unmarked. */
-static int pipeline_round(bullc_queue_t *q, const bullc__newjob *jobs, size_t n, char *todo,
-                          redisReply **replies, size_t *noscript)
-{
-    const bullc__script *s = &bullc__scripts[BULLC__S_ADD_JOB];
-    redisContext *c = q->conn.c;
-    const char *argv[ADD_ARGC];
-    size_t lens[ADD_ARGC];
-    argv[0] = "EVALSHA";
-    argv[1] = s->sha1;
-    argv[2] = "10";
-    lens[0] = 7;
-    lens[1] = 40;
-    lens[2] = 2;
-    for (size_t i = 0; i < n; i++) {
-        if (!todo[i])
-            continue;
-        add_call(q, &jobs[i], argv + 3, argv + 3 + ADD_NKEYS, lens + 3 + ADD_NKEYS);
-        for (int k = 0; k < ADD_NKEYS; k++)
-            lens[3 + k] = strlen(argv[3 + k]);
-        if (redisAppendCommandArgv(c, ADD_ARGC, argv, lens) != REDIS_OK) {
-            bullc__conn_close(&q->conn); /* a half-written pipeline cannot be reused */
-            return set_err(q, BULLC_ENOMEM, "out of memory");
-        }
-    }
-    *noscript = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!todo[i])
-            continue;
-        void *rp = NULL;
-        if (redisGetReply(c, &rp) != REDIS_OK || !rp) {
-            set_err(q, BULLC_EIO, "addJob: %s", c->err ? c->errstr : "no reply");
-            bullc__conn_close(&q->conn);
-            return BULLC_EIO;
-        }
-        redisReply *r = rp;
-        if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8)) {
-            freeReplyObject(r);
-            (*noscript)++;
-            continue;
-        }
-        replies[i] = r;
-        todo[i] = 0;
-    }
-    return 0;
 }
 
 int bullc_queue_add_bulk(bullc_queue_t *q, const bullc_new_job_t *jobs, size_t n, char **ids_out)
@@ -223,13 +199,9 @@ int bullc_queue_add_bulk(bullc_queue_t *q, const bullc_new_job_t *jobs, size_t n
     if (n == 0)
         return 0;
     bullc__newjob *prep = calloc(n, sizeof *prep);
-    redisReply **replies = calloc(n, sizeof *replies);
-    char *todo = malloc(n);
+    if (!prep)
+        return set_err(q, BULLC_ENOMEM, "out of memory");
     int rc = 0;
-    if (!prep || !replies || !todo) {
-        rc = set_err(q, BULLC_ENOMEM, "out of memory");
-        goto done;
-    }
     long long now = bullc__now_ms();
     for (size_t i = 0; i < n && !rc; i++) {
         char why[400];
@@ -238,57 +210,16 @@ int bullc_queue_add_bulk(bullc_queue_t *q, const bullc_new_job_t *jobs, size_t n
         if (rc)
             set_err(q, rc, "job %zu: %s", i, why);
     }
-    if (rc)
-        goto done;
-
-    memset(todo, 1, n);
-    if ((rc = bullc__conn_ensure(&q->conn)) != 0) {
-        rc = conn_err(q, rc == BULLC_ECONNECT ? BULLC_EIO : rc);
-        goto done;
-    }
-    size_t noscript = 0;
-    if ((rc = pipeline_round(q, prep, n, todo, replies, &noscript)) != 0)
-        goto done;
-    if (noscript) {
-        /* the server lost our script: load it once and send those jobs again */
-        const bullc__script *s = &bullc__scripts[BULLC__S_ADD_JOB];
-        const char *argv[3] = {"SCRIPT", "LOAD", s->text};
-        size_t lens[3] = {6, 4, s->len};
-        redisReply *r = NULL;
-        if ((rc = bullc__conn_cmd(&q->conn, 3, argv, lens, &r)) != 0) {
-            bullc__reply_free(r);
-            rc = conn_err(q, rc);
-            goto done;
-        }
-        bullc__reply_free(r);
-        if ((rc = pipeline_round(q, prep, n, todo, replies, &noscript)) != 0)
-            goto done;
-        if (noscript) {
-            rc = set_err(q, BULLC_ESCRIPT, "addJob: the server keeps losing the script");
-            goto done;
-        }
-    }
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (replies[i]->type == REDIS_REPLY_ERROR)
-            rc = set_err(q, BULLC_ESCRIPT, "job %zu: addJob: %s", i, replies[i]->str);
-        else
-            rc = add_reply(q, replies[i], ids_out ? &ids_out[i] : NULL);
-    }
-done:
+    if (!rc)
+        rc = add_prepared(q, prep, n, ids_out);
     if (rc && ids_out)
         for (size_t i = 0; i < n; i++) {
             free(ids_out[i]);
             ids_out[i] = NULL;
         }
-    if (replies)
-        for (size_t i = 0; i < n; i++)
-            bullc__reply_free(replies[i]);
-    if (prep)
-        for (size_t i = 0; i < n; i++)
-            bullc__newjob_free(&prep[i]);
+    for (size_t i = 0; i < n; i++)
+        bullc__newjob_free(&prep[i]);
     free(prep);
-    free(replies);
-    free(todo);
     return rc;
 }
 
@@ -308,12 +239,12 @@ int bullc_queue_get_state(bullc_queue_t *q, const char *job_id, const char **sta
         q->keys.k[BULLC__K_PAUSED],     q->keys.k[BULLC__K_WAITING_CHILDREN],
     };
     const char *args[1] = {job_id};
-    redisReply *r = NULL;
+    bullc__reply *r = NULL;
     int rc = bullc__conn_script(&q->conn, BULLC__S_GET_STATE, 8, keys, 1, args, NULL, &r);
     if (rc)
         return conn_err(q, rc);
     rc = set_err(q, BULLC_EPROTO, "getState: unexpected reply");
-    if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
+    if (r->type == BULLC__R_STRING || r->type == BULLC__R_STATUS)
         for (size_t i = 0; i < sizeof states / sizeof *states; i++)
             if (!strcmp(r->str, states[i])) {
                 *state_out = states[i];
@@ -335,21 +266,21 @@ int bullc_queue_get_job_field(bullc_queue_t *q, const char *job_id, const char *
     if (!key)
         return set_err(q, BULLC_ENOMEM, "out of memory");
     const char *argv[3] = {"HGET", key, field};
-    redisReply *r = NULL;
+    bullc__reply *r = NULL;
     int rc = bullc__conn_cmd(&q->conn, 3, argv, NULL, &r);
     if (rc) {
         rc = conn_err(q, rc);
-    } else if (r->type == REDIS_REPLY_STRING) {
+    } else if (r->type == BULLC__R_STRING) {
         if (!(*value_out = bullc__strndup(r->str, r->len)))
             rc = set_err(q, BULLC_ENOMEM, "out of memory");
-    } else if (r->type == REDIS_REPLY_NIL) {
+    } else if (r->type == BULLC__R_NIL) {
         /* no such field: tell a missing job apart */
         bullc__reply_free(r);
         r = NULL;
         argv[0] = "EXISTS";
         if ((rc = bullc__conn_cmd(&q->conn, 2, argv, NULL, &r)) != 0)
             rc = conn_err(q, rc);
-        else if (r->type != REDIS_REPLY_INTEGER)
+        else if (r->type != BULLC__R_INTEGER)
             rc = set_err(q, BULLC_EPROTO, "EXISTS: unexpected reply");
         else if (r->integer == 0)
             rc = set_err(q, BULLC_ENOJOB, "job %s does not exist", job_id);
@@ -372,17 +303,17 @@ int bullc_queue_get_counts(bullc_queue_t *q, bullc_job_counts_t *out)
         q->keys.k[BULLC__K_COMPLETED], q->keys.k[BULLC__K_FAILED],   q->keys.k[BULLC__K_DELAYED],
         q->keys.k[BULLC__K_PRIORITIZED], q->keys.k[BULLC__K_WAITING_CHILDREN],
     };
-    redisReply *r = NULL;
+    bullc__reply *r = NULL;
     int rc = bullc__conn_script(&q->conn, BULLC__S_GET_COUNTS, 8, keys, 0, NULL, NULL, &r);
     if (rc)
         return conn_err(q, rc);
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 8) {
+    if (r->type != BULLC__R_ARRAY || r->elements != 8) {
         bullc__reply_free(r);
         return set_err(q, BULLC_EPROTO, "getCounts: unexpected reply");
     }
     long long v[8];
     for (size_t i = 0; i < 8; i++) {
-        if (r->element[i]->type != REDIS_REPLY_INTEGER) {
+        if (r->element[i]->type != BULLC__R_INTEGER) {
             bullc__reply_free(r);
             return set_err(q, BULLC_EPROTO, "getCounts: unexpected reply");
         }

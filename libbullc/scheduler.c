@@ -4,7 +4,6 @@
 #include "worker.h"
 
 #include <cjson/cJSON.h>
-#include <hiredis/hiredis.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -526,7 +525,7 @@ out:
 /* ---- Redis ------------------------------------------------------------------------------ */
 
 static int call_update(bullc__hthread *t, const char *sched_id, const plan *pl, long long now,
-                       const char *job_id, redisReply **reply)
+                       const char *job_id, bullc__reply **reply)
 {
     bullc_worker_t *w = t->w;
     static const bullc__qkey kidx[11] = {BULLC__K_REPEAT, BULLC__K_DELAYED, BULLC__K_WAIT,
@@ -582,11 +581,11 @@ static int do_hexists(bullc__hthread *t, void *p)
     snprintf(key, klen, "%s:%s", w->keys.k[BULLC__K_REPEAT], a->sched_id);
     const char *argv[3] = {"HEXISTS", key, "ic"};
     size_t lens[3] = {7, strlen(key), 2};
-    redisReply *r = NULL;
+    bullc__reply *r = NULL;
     rc = bullc__conn_cmd(&t->cn, 3, argv, lens, &r);
     free(key);
     if (rc == 0)
-        a->exists = r && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+        a->exists = r && r->type == BULLC__R_INTEGER && r->integer == 1;
     bullc__reply_free(r);
     return rc;
 }
@@ -604,7 +603,7 @@ static int do_update(bullc__hthread *t, void *p)
     int rc = bullc__conn_ensure(&t->cn);
     if (rc)
         return rc;
-    redisReply *r = NULL;
+    bullc__reply *r = NULL;
     rc = call_update(t, a->sched_id, a->pl, a->now, a->job_id, &r);
     bullc__reply_free(r);
     return rc;

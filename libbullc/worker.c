@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <hiredis/hiredis.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdio.h>
@@ -354,11 +353,11 @@ void bullc__worker_emit(bullc_worker_t *w, bullc_event_t ev, const bullc_job_t *
 
 /* ---- next-job replies ------------------------------------------------------------------ */
 
-static long long reply_ll(const redisReply *r)
+static long long reply_ll(const bullc__reply *r)
 {
-    if (r->type == REDIS_REPLY_INTEGER)
+    if (r->type == BULLC__R_INTEGER)
         return r->integer;
-    if (r->type == REDIS_REPLY_STRING) {
+    if (r->type == BULLC__R_STRING) {
         long long v = 0;
         bullc__parse_ll(r->str, r->len, &v);
         return v;
@@ -366,20 +365,20 @@ static long long reply_ll(const redisReply *r)
     return 0;
 }
 
-int bullc__parse_next(const redisReply *r, bullc__next *out)
+int bullc__parse_next(const bullc__reply *r, bullc__next *out)
 {
     memset(out, 0, sizeof *out);
     if (!r)
         return BULLC_EBADJOB;
-    if (r->type == REDIS_REPLY_INTEGER || r->type == REDIS_REPLY_NIL)
+    if (r->type == BULLC__R_INTEGER || r->type == BULLC__R_NIL)
         return BULLC_OK; /* plain 0: nothing fetched */
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 4)
+    if (r->type != BULLC__R_ARRAY || r->elements < 4)
         return BULLC_EBADJOB;
-    const redisReply *hash = r->element[0], *id = r->element[1];
+    const bullc__reply *hash = r->element[0], *id = r->element[1];
     out->rate_limit_ms = reply_ll(r->element[2]);
     out->delay_until_ms = reply_ll(r->element[3]);
-    if (hash->type == REDIS_REPLY_ARRAY) {
-        if (id->type != REDIS_REPLY_STRING)
+    if (hash->type == BULLC__R_ARRAY) {
+        if (id->type != BULLC__R_STRING)
             return BULLC_EBADJOB;
         return bullc__job_from_reply(hash, id->str, id->len, &out->job);
     }
@@ -442,7 +441,7 @@ static int fetch_job(bullc__hthread *t, const char *token, bullc__next *next)
         return BULLC_ENOMEM;
     const char *args[3] = {w->keys.base, now, t->mp.data};
     size_t lens[3] = {w->keys.base_len, strlen(now), t->mp.len};
-    redisReply *r = NULL;
+    bullc__reply *r = NULL;
     int rc = bullc__conn_script(&t->cn, BULLC__S_MOVE_TO_ACTIVE, 11, keys, 3, args, lens, &r);
     if (rc == 0) {
         rc = bullc__parse_next(r, next);
@@ -547,58 +546,31 @@ static void *handler_main(void *arg)
 
 /* Sends BZPOPMIN marker timeout and waits for its reply or a stop. Returns 1 with *reply, 0 on
  * stop, or a negative error (the connection is then closed). */
-static int blocker_wait(bullc_worker_t *w, double timeout_s, redisReply **reply)
+static int blocker_wait(bullc_worker_t *w, double timeout_s, bullc__reply **reply)
 {
     bullc__conn *cn = &w->blocker_cn;
-    *reply = NULL;
-    int rc = bullc__conn_ensure(cn);
-    if (rc != 0)
-        return rc;
     char tbuf[32];
     snprintf(tbuf, sizeof tbuf, "%.3f", timeout_s);
-    const char *argv[3] = {"BZPOPMIN", w->keys.k[BULLC__K_MARKER], tbuf};
-    redisContext *c = cn->c;
-    if (redisAppendCommandArgv(c, 3, argv, NULL) != REDIS_OK)
-        goto io;
-    int done = 0;
-    while (!done)
-        if (redisBufferWrite(c, &done) != REDIS_OK)
-            goto io;
-    /* Node's watchdog: a reply later than timeout + 1 s means a dead connection */
-    long long deadline = bullc__now_ms() + (long long)(timeout_s * 1000) + 1000;
-    for (;;) {
-        void *r = NULL;
-        struct pollfd pfd[2] = {{c->fd, POLLIN, 0}, {w->stop_pipe[0], POLLIN, 0}};
-        long long left = deadline - bullc__now_ms();
-        if (left <= 0) {
-            snprintf(cn->errstr, sizeof cn->errstr, "no reply to BZPOPMIN in time");
-            bullc__conn_close(cn);
-            return BULLC_EIO;
-        }
-        int n = poll(pfd, 2, (int)left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            goto io;
-        if (pfd[1].revents || bullc__worker_stopping(w)) {
-            /* the pending reply would be stale: drop the connection */
-            bullc__conn_close(cn);
-            return 0;
-        }
-        if (!pfd[0].revents)
-            continue;
-        if (redisBufferRead(c) != REDIS_OK || redisGetReplyFromReader(c, &r) != REDIS_OK)
-            goto io;
-        if (r) {
-            *reply = r;
-            return 1;
-        }
+    bullc__cmd cmd;
+    bullc__cmd_init(&cmd);
+    bullc__cmd_plain(&cmd, 3, "BZPOPMIN", w->keys.k[BULLC__K_MARKER], tbuf);
+    int rc = bullc__cmd_oom(&cmd) ? BULLC_ENOMEM
+                                  : bullc__conn_block(cn, &cmd, (long long)(timeout_s * 1000),
+                                                      w->stop_pipe[0], reply);
+    bullc__cmd_free(&cmd);
+    if (rc == BULLC__STOPPED)
+        return 0;
+    if (rc == 0 && bullc__worker_stopping(w)) {
+        bullc__reply_free(*reply);
+        *reply = NULL;
+        return 0;
     }
-io:
-    snprintf(cn->errstr, sizeof cn->errstr, "%s", c->errstr[0] ? c->errstr : "connection lost");
-    bullc__conn_close(cn);
-    cn->failures++;
-    return BULLC_EIO;
+    if (rc != 0) {
+        bullc__conn_close(cn);
+        cn->failures++;
+        return rc == BULLC_ECONNECT ? BULLC_EIO : rc;
+    }
+    return 1;
 }
 
 static void wake_one(bullc_worker_t *w)
@@ -650,7 +622,7 @@ static void *blocker_main(void *arg)
         if (timeout_s < w->min_block_s)
             timeout_s = w->min_block_s;
 
-        redisReply *r = NULL;
+        bullc__reply *r = NULL;
         int rc = blocker_wait(w, timeout_s, &r);
         if (rc == 0)
             break;
@@ -663,18 +635,18 @@ static void *blocker_main(void *arg)
             continue;
         }
         failures = 0;
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-            r->element[2]->type == REDIS_REPLY_STRING) {
+        if (r->type == BULLC__R_ARRAY && r->elements == 3 &&
+            r->element[2]->type == BULLC__R_STRING) {
             double score = strtod(r->element[2]->str, NULL);
             if (score > (double)bullc__now_ms()) { /* false for nan */
                 /* a delayed job is due later: sleep on the marker until then (a score past
                  * what a long long holds, "inf" included, is kept as the latest time) */
                 bullc__worker_note_delay(w, score < 9.2e18 ? (long long)score : LLONG_MAX);
-                freeReplyObject(r);
+                bullc__reply_free(r);
                 continue;
             }
         }
-        freeReplyObject(r);
+        bullc__reply_free(r);
         wake_one(w);
     }
     bullc__conn_close(&w->blocker_cn);
@@ -687,7 +659,7 @@ static void *blocker_main(void *arg)
 static int check_server(bullc_worker_t *w)
 {
     const char *argv[2] = {"INFO", "server"};
-    redisReply *r = NULL;
+    bullc__reply *r = NULL;
     int rc = bullc__conn_cmd(&w->maint_cn, 2, argv, NULL, &r);
     if (rc != 0) {
         snprintf(w->errmsg, sizeof w->errmsg, "INFO: %s", w->maint_cn.errstr);
@@ -695,7 +667,7 @@ static int check_server(bullc_worker_t *w)
         return rc;
     }
     int maj = 0, min = 0, patch = 0;
-    const char *v = r->type == REDIS_REPLY_STRING ? strstr(r->str, "redis_version:") : NULL;
+    const char *v = r->type == BULLC__R_STRING ? strstr(r->str, "redis_version:") : NULL;
     if (v)
         sscanf(v + 14, "%d.%d.%d", &maj, &min, &patch);
     bullc__reply_free(r);
@@ -735,11 +707,11 @@ int bullc_worker_run(bullc_worker_t *w)
     w->running = 1;
     int n = w->o.concurrency, rc;
 
-    bullc__conn_init(&w->maint_cn, &w->url, &w->log, "maintenance", w->o.connect_timeout_ms,
-                     BULLC__COMMAND_TIMEOUT_MS);
-    bullc__conn_init(&w->blocker_cn, &w->url, &w->log, "blocking connection",
-                     w->o.connect_timeout_ms, 0);
-    w->blocker_cn.client_name = w->client_name;
+    bullc__conn_init(&w->maint_cn, &(bullc__conn_cfg){&w->url, &w->log, "maintenance", NULL,
+                                                      w->o.connect_timeout_ms,
+                                                      BULLC__COMMAND_TIMEOUT_MS});
+    bullc__conn_init(&w->blocker_cn, &(bullc__conn_cfg){&w->url, &w->log, "blocking connection",
+                                                        w->client_name, w->o.connect_timeout_ms, 0});
     if ((rc = bullc__conn_ensure(&w->maint_cn)) != 0) {
         snprintf(w->errmsg, sizeof w->errmsg, "%s", w->maint_cn.errstr);
         goto out;
@@ -760,8 +732,9 @@ int bullc_worker_run(bullc_worker_t *w)
         t->idx = i;
         t->seed = (unsigned)(bullc__now_ms() + i * 7919);
         snprintf(t->label, sizeof t->label, "handler %d", i);
-        bullc__conn_init(&t->cn, &w->url, &w->log, t->label, w->o.connect_timeout_ms,
-                         BULLC__COMMAND_TIMEOUT_MS);
+        bullc__conn_init(&t->cn, &(bullc__conn_cfg){&w->url, &w->log, t->label, NULL,
+                                                     w->o.connect_timeout_ms,
+                                                     BULLC__COMMAND_TIMEOUT_MS});
         bullc__buf_init(&t->mp);
     }
     if (pthread_create(&w->blocker_tid, NULL, blocker_main, w) != 0) {
@@ -839,14 +812,14 @@ out:
         if (w->threads[i].started)
             pthread_join(w->threads[i].tid, NULL);
         w->threads[i].started = 0;
-        bullc__conn_close(&w->threads[i].cn);
+        bullc__conn_free(&w->threads[i].cn);
         bullc__buf_free(&w->threads[i].mp);
     }
     if (w->blocker_started)
         pthread_join(w->blocker_tid, NULL);
     w->blocker_started = 0;
-    bullc__conn_close(&w->blocker_cn);
-    bullc__conn_close(&w->maint_cn);
+    bullc__conn_free(&w->blocker_cn);
+    bullc__conn_free(&w->maint_cn);
     if (rc == 0)
         bullc__log(&w->log, BULLC_LOG_INFO, "worker %s stopped", w->client_name);
     w->running = 0;

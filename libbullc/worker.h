@@ -31,7 +31,8 @@ typedef struct bullc__finreq {
     size_t lens[8];
     int done;              /* under fin_mu: the outcome below is set */
     int rc;                /* 0 with reply, or a BULLC_E* code for the whole batch */
-    struct redisReply *reply; /* this job's element of the batch reply (owned by the request) */
+    bullc__reply *reply; /* this job's element of the batch reply */
+    bullc__reply *root;  /* the batch reply itself: the request holds one reference */
     struct bullc__finreq *next;
     pthread_cond_t cv;     /* signalled when done, or when this request is first in line */
 } bullc__finreq;
@@ -124,7 +125,7 @@ typedef struct bullc__next {
 } bullc__next;
 
 /* Decodes a next-job reply (array or integer 0). BULLC_EBADJOB for other shapes. */
-int bullc__parse_next(const struct redisReply *r, bullc__next *out);
+int bullc__parse_next(const bullc__reply *r, bullc__next *out);
 /* The queue keys of moveToActive, in its KEYS order (moveToFinishedBatch starts with the same
  * eleven). */
 enum { BULLC__FETCH_NKEYS = 11 };

@@ -6,7 +6,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <hiredis/hiredis.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,21 +212,33 @@ static void worker_run_unreachable(void **state)
 
 /* ---- job decoding ----------------------------------------------------------------------- */
 
-static redisReply *str_reply(const char *s)
+static bullc__reply *str_reply(const char *s)
 {
-    redisReply *r = calloc(1, sizeof *r);
-    r->type = REDIS_REPLY_STRING;
+    bullc__reply *r = calloc(1, sizeof *r);
+    r->type = BULLC__R_STRING;
     r->str = strdup(s);
     r->len = strlen(s);
     return r;
 }
 
-static redisReply *hash_reply(const char *const *kv, size_t n)
+/* Frees a reply built by the helpers here (not by a connection, so it owns no arena). */
+static void free_reply(bullc__reply *r)
 {
-    redisReply *r = calloc(1, sizeof *r);
-    r->type = REDIS_REPLY_ARRAY;
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->elements; i++)
+        free_reply(r->element[i]);
+    free(r->element);
+    free(r->str);
+    free(r);
+}
+
+static bullc__reply *hash_reply(const char *const *kv, size_t n)
+{
+    bullc__reply *r = calloc(1, sizeof *r);
+    r->type = BULLC__R_ARRAY;
     r->elements = n;
-    r->element = calloc(n ? n : 1, sizeof(redisReply *));
+    r->element = calloc(n ? n : 1, sizeof(bullc__reply *));
     for (size_t i = 0; i < n; i++)
         r->element[i] = str_reply(kv[i]);
     return r;
@@ -239,10 +250,10 @@ static void job_decode(void **state)
     static const char *const kv[] = {
         "name", "use_item", "data", "{\"userId\":\"u1\",\"n\":[1,2]}", "opts",
         "{\"attempts\":3}", "timestamp", "1700000000123", "atm", "2", "ats", "3", "extra", "x"};
-    redisReply *h = hash_reply(kv, sizeof kv / sizeof *kv);
+    bullc__reply *h = hash_reply(kv, sizeof kv / sizeof *kv);
     bullc_job_t *job;
     assert_int_equal(bullc__job_from_reply(h, "42", 2, &job), 0);
-    freeReplyObject(h); /* the job keeps its own copies */
+    free_reply(h); /* the job keeps its own copies */
     assert_string_equal(bullc_job_id(job), "42");
     assert_string_equal(bullc_job_name(job), "use_item");
     assert_string_equal(bullc_job_data(job), "{\"userId\":\"u1\",\"n\":[1,2]}");
@@ -279,10 +290,10 @@ static void job_decode_legacy_and_missing(void **state)
 {
     (void)state;
     static const char *const kv[] = {"attemptsMade", "4", "data", "not json"};
-    redisReply *h = hash_reply(kv, 4);
+    bullc__reply *h = hash_reply(kv, 4);
     bullc_job_t *job;
     assert_int_equal(bullc__job_from_reply(h, "7", 1, &job), 0);
-    freeReplyObject(h);
+    free_reply(h);
     assert_string_equal(bullc_job_name(job), "");
     assert_string_equal(bullc_job_opts(job), "{}");
     assert_int_equal(bullc_job_attempts_made(job), 4);
@@ -293,27 +304,27 @@ static void job_decode_legacy_and_missing(void **state)
     assert_int_equal(bullc__job_from_reply(h, "8", 1, &job), 0);
     assert_string_equal(bullc_job_data(job), "{}");
     bullc__job_free(job);
-    freeReplyObject(h);
+    free_reply(h);
 }
 
 static void job_decode_rejects(void **state)
 {
     (void)state;
     static const char *const odd[] = {"name", "x", "data"};
-    redisReply *h = hash_reply(odd, 3);
+    bullc__reply *h = hash_reply(odd, 3);
     bullc_job_t *job = (bullc_job_t *)1;
     assert_int_equal(bullc__job_from_reply(h, "1", 1, &job), BULLC_EBADJOB);
     assert_null(job);
-    freeReplyObject(h);
+    free_reply(h);
 
     static const char *const kv[] = {"name", "x"};
     h = hash_reply(kv, 2);
     free(h->element[1]->str); /* an integer reply owns no string */
     h->element[1]->str = NULL;
-    h->element[1]->type = REDIS_REPLY_INTEGER;
+    h->element[1]->type = BULLC__R_INTEGER;
     assert_int_equal(bullc__job_from_reply(h, "1", 1, &job), BULLC_EBADJOB);
     assert_int_equal(bullc__job_from_reply(h, "", 0, &job), BULLC_EBADJOB);
-    freeReplyObject(h);
+    free_reply(h);
     assert_int_equal(bullc__job_from_reply(NULL, "1", 1, &job), BULLC_EBADJOB);
 }
 

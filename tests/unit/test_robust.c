@@ -9,7 +9,6 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
-#include <hiredis/hiredis.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,20 +191,20 @@ static void job_decoder_random(void **state)
     rng r = {0x243f6a8885a308d3ULL};
     for (int i = 0; i < 20000; i++) {
         size_t n = below(&r, 12);
-        redisReply *el = calloc(n ? n : 1, sizeof *el);
-        redisReply **els = calloc(n ? n : 1, sizeof *els);
+        bullc__reply *el = calloc(n ? n : 1, sizeof *el);
+        bullc__reply **els = calloc(n ? n : 1, sizeof *els);
         assert_non_null(el);
         assert_non_null(els);
         for (size_t k = 0; k < n; k++) {
             const char *s = k % 2 == 0 ? PICK(&r, fields) : PICK(&r, values);
-            el[k].type = below(&r, 40) ? REDIS_REPLY_STRING
-                                       : (below(&r, 2) ? REDIS_REPLY_NIL : REDIS_REPLY_INTEGER);
+            el[k].type = below(&r, 40) ? BULLC__R_STRING
+                                       : (below(&r, 2) ? BULLC__R_NIL : BULLC__R_INTEGER);
             el[k].str = (char *)s;
             el[k].len = strlen(s);
             els[k] = &el[k];
         }
-        redisReply hash = {0};
-        hash.type = below(&r, 30) ? REDIS_REPLY_ARRAY : REDIS_REPLY_STRING;
+        bullc__reply hash = {0};
+        hash.type = below(&r, 30) ? BULLC__R_ARRAY : BULLC__R_STRING;
         hash.elements = n;
         hash.element = els;
         char id[16];

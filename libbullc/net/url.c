@@ -1,5 +1,6 @@
 /* url.c - parses redis://[[user]:password@]host[:port][/db] connection URLs. */
-#include "internal.h"
+#include "net/url.h"
+#include "util/buf.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,0 +1,62 @@
+/* conn.h - one connection to Redis: our own socket (non-blocking, every wait bounded by a
+ * deadline), hiredis's protocol reader, AUTH/SELECT/CLIENT SETNAME on each connect, pipelines
+ * of commands with scripts loaded on demand, and blocking commands that a stop descriptor can
+ * interrupt. Not thread-safe: one thread uses a connection at a time. */
+#ifndef BULLC_NET_CONN_H
+#define BULLC_NET_CONN_H
+
+#include "net/cmd.h"
+#include "net/reply.h"
+#include "net/url.h"
+#include "util/log.h"
+
+/* Returned by bullc__conn_block when the stop descriptor became readable. */
+#define BULLC__STOPPED 1
+
+typedef struct bullc__conn_cfg {
+    const bullc__url *url;
+    const bullc__logger *log;
+    const char *label;       /* for log lines, e.g. "blocking connection" */
+    const char *client_name; /* CLIENT SETNAME on each connect, or NULL */
+    int connect_timeout_ms;  /* 0 = the operating system's */
+    int io_timeout_ms;       /* longest wait for a reply (beyond a blocking command's own
+                                timeout) before the connection counts as dead; 0 = none */
+} bullc__conn_cfg;
+
+typedef struct bullc__conn {
+    bullc__conn_cfg cfg;
+    int fd;            /* -1 when not connected */
+    void *reader;      /* hiredis redisReader */
+    bullc__buf out;    /* bytes not yet written */
+    int failures;      /* consecutive failed connects */
+    char errstr[256];  /* detail of the last failure */
+} bullc__conn;
+
+void bullc__conn_init(bullc__conn *c, const bullc__conn_cfg *cfg);
+/* Connects (and authenticates, selects, names) unless connected. 0, or BULLC_ECONNECT,
+ * BULLC_EAUTH, BULLC_ENOMEM with errstr set. */
+int bullc__conn_ensure(bullc__conn *c);
+void bullc__conn_close(bullc__conn *c);
+/* Frees the connection's memory (closing it). */
+void bullc__conn_free(bullc__conn *c);
+
+/* Sends `n` commands as one pipeline and reads one reply per command into replies[] (free each
+ * with bullc__reply_free). Scripts go as EVALSHA; those the server does not have are sent again
+ * as EVAL. A Redis error is a reply like any other (type BULLC__R_ERROR), except LOADING, BUSY,
+ * MASTERDOWN and TRYAGAIN, which mean "try later": then no reply is kept and BULLC_EIO is
+ * returned. Connects first if needed. Returns 0, BULLC_EIO (the connection was lost or timed
+ * out, and is closed), BULLC_ECONNECT/BULLC_EAUTH, or BULLC_ENOMEM; errstr has the detail. */
+int bullc__conn_exec(bullc__conn *c, bullc__cmd *const *cmds, size_t n, bullc__reply **replies);
+/* One command: bullc__conn_exec with n = 1. */
+int bullc__conn_call(bullc__conn *c, bullc__cmd *cmd, bullc__reply **reply);
+/* Sends a blocking command (BZPOPMIN ... timeout) and waits for its reply: at most timeout_ms
+ * plus the io timeout (a later reply means a dead connection: BULLC_EIO), and only until
+ * `stop_fd` becomes readable (BULLC__STOPPED; the connection is then closed, since a reply is
+ * still pending). */
+int bullc__conn_block(bullc__conn *c, bullc__cmd *cmd, long long timeout_ms, int stop_fd,
+                      bullc__reply **reply);
+
+/* Delay before reconnect attempt number `failures`: capped exponential backoff with jitter. */
+int bullc__backoff_ms(int failures, unsigned *seed);
+
+#endif

@@ -1,0 +1,46 @@
+/* reply.h - Redis replies as libbullc holds them. hiredis's reader parses the protocol and
+ * builds these objects through our own constructors: every object of one reply lives in one
+ * arena owned by the top-level reply, and the top-level reply is reference-counted, so a job
+ * decoded from a reply can point into it instead of copying its fields. */
+#ifndef BULLC_NET_REPLY_H
+#define BULLC_NET_REPLY_H
+
+#include "util/common.h"
+
+typedef enum bullc__rtype {
+    BULLC__R_STRING = 1,
+    BULLC__R_ARRAY,
+    BULLC__R_INTEGER,
+    BULLC__R_NIL,
+    BULLC__R_STATUS,
+    BULLC__R_ERROR
+} bullc__rtype;
+
+struct bullc__arena;
+
+typedef struct bullc__reply {
+    bullc__rtype type;
+    long long integer;              /* BULLC__R_INTEGER */
+    size_t len;                     /* length of str */
+    char *str;                      /* STRING, STATUS, ERROR: NUL-terminated (may hold NULs) */
+    size_t elements;                /* ARRAY */
+    struct bullc__reply **element;  /* ARRAY */
+    struct bullc__arena *arena;     /* top-level replies only (NULL inside an array) */
+} bullc__reply;
+
+/* Takes another reference to a top-level reply. */
+void bullc__reply_ref(bullc__reply *r);
+/* Drops a reference to a top-level reply; the last one frees it. NULL is a no-op. */
+void bullc__reply_free(bullc__reply *r);
+
+/* Reply helpers; all accept NULL. */
+int bullc__reply_is_error(const bullc__reply *r);
+/* 1 when r is an error reply starting with `prefix` ("NOSCRIPT", "LOADING", ...). */
+int bullc__reply_error_is(const bullc__reply *r, const char *prefix);
+/* An integer reply, or a string holding a decimal integer, as a long long: 0 on success. */
+int bullc__reply_ll(const bullc__reply *r, long long *out);
+
+/* The object functions for hiredis's reader (a redisReplyObjectFunctions *). */
+void *bullc__reply_functions(void);
+
+#endif
