@@ -427,3 +427,71 @@ test('connection lost during COMMIT that did commit: the job completes once with
   await assertAuditSums(db);
   await stop(w);
 });
+
+// A TCP relay to PostgreSQL that counts the client's round trips: its Sync messages (extended
+// query protocol, as PQexecParams sends) and Query messages (simple protocol), each of which the
+// server answers on its own. The packets before the startup message (an SSL or GSS request)
+// and the startup message itself carry no type byte.
+async function tripCounter(t, pgPort) {
+  const net = require('node:net');
+  const relay = { trips: 0 };
+  const server = net.createServer((client) => {
+    const upstream = net.connect(pgPort, '127.0.0.1');
+    let buf = Buffer.alloc(0);
+    let started = false;
+    const close = () => { client.destroy(); upstream.destroy(); };
+    client.on('data', (d) => {
+      upstream.write(d);
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        const head = started ? 5 : 8;
+        if (buf.length < head) break;
+        const len = started ? 1 + buf.readInt32BE(1) : buf.readInt32BE(0);
+        if (buf.length < len) break;
+        if (!started) started = buf.readInt32BE(4) === 196608; // protocol 3.0: the startup message
+        else if (buf[0] === 0x53 || buf[0] === 0x51) relay.trips++; // 'S' Sync, 'Q' Query
+        buf = buf.subarray(len);
+      }
+    });
+    upstream.on('data', (d) => client.write(d));
+    client.on('error', close); upstream.on('error', close);
+    client.on('close', close); upstream.on('close', close);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  relay.port = server.address().port;
+  I.defer(t, () => new Promise((resolve) => server.close(resolve)));
+  return relay;
+}
+
+test('one round trip and one transaction per job: the claim, the effects, the audit and the result commit together', { timeout: 60000 }, async (t) => {
+  const { db, queue, start } = await setup(t);
+  const relay = await tripCounter(t, Number(new URL(db.url).port));
+  // concurrency 1: each user's events apply in the order added
+  const w = start({ DATABASE_URL: `postgresql://postgres@127.0.0.1:${relay.port}/${db.name}`, BULLC_CONCURRENCY: '1' });
+  const events = [];
+  for (const u of ['u1', 'u2', 'u3']) {
+    events.push(
+      ['reward_inventory_item', { userId: u, items: ['welcome_chest', 'key'] }],
+      ['use_item', { userId: u, itemId: 'welcome_chest' }],
+      ['use_item', { userId: u, itemId: 'key', quantity: 2 }],
+      ['reward_inventory_item', { userId: u, items: ['welcome_chest', 'key'] }],
+      ['use_item', { userId: u, itemId: 'key' }],
+    );
+  }
+  const ids = [];
+  for (const [name, data] of events) ids.push((await queue.add(name, data)).id);
+  const refused = await queue.add('use_item', { userId: 'u1', itemId: 'key', quantity: 5 });
+  const done = await finished(queue, [...ids, refused.id]);
+  await stop(w);
+  for (const j of done.slice(0, ids.length)) assert.equal(await j.getState(), 'completed', `job ${j.id}: ${j.failedReason}`);
+  assert.equal(done[ids.length].failedReason, 'insufficient quantity: user u1 has 1 of key, needs 5');
+  assert.equal(relay.trips, ids.length + 1, 'one round trip per job, the refused one included');
+  // every row a job wrote carries the id of the transaction that wrote its processed_jobs row
+  assert.equal(await pg.query('SELECT count(DISTINCT xmin::text) FROM processed_jobs', db.name), String(ids.length));
+  for (const table of ['inventory_events', 'reward_grants']) {
+    assert.equal(await pg.query(`SELECT count(*) FROM ${table} x JOIN processed_jobs p USING (job_id)
+      WHERE x.xmin::text <> p.xmin::text`, db.name), '0', table);
+  }
+  assert.deepEqual(await inventory(db), Object.fromEntries(['u1', 'u2', 'u3'].map((u) => [u, { key: 1, gold: 100 }])));
+  await assertAuditSums(db);
+});
