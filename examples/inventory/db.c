@@ -71,14 +71,13 @@ PGconn *inv_db(const inv_app *app, inv_thread *t, inv_dberr *err)
     if (t->pg_was_up)
         inv_log(app, BULLC_LOG_INFO, "reconnected to PostgreSQL");
     t->pg_was_up = 1;
+    t->prepared = 0; /* a new session */
     return t->pg;
 }
 
-PGresult *inv_exec(PGconn *pg, const char *sql, int nparams, const char *const *params,
-                   inv_dberr *err)
+/* `r` when it succeeded; else NULL (and `r` freed) with `err` filled and classified. */
+static PGresult *checked(PGconn *pg, PGresult *r, inv_dberr *err)
 {
-    memset(err, 0, sizeof *err);
-    PGresult *r = PQexecParams(pg, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return r;
@@ -90,4 +89,18 @@ PGresult *inv_exec(PGconn *pg, const char *sql, int nparams, const char *const *
     set_msg(err, m ? m : PQerrorMessage(pg));
     PQclear(r);
     return NULL;
+}
+
+PGresult *inv_exec_prepared(inv_thread *t, const char *name, const char *sql, int nparams,
+                            const char *const *params, inv_dberr *err)
+{
+    memset(err, 0, sizeof *err);
+    if (!t->prepared) {
+        PGresult *r = checked(t->pg, PQprepare(t->pg, name, sql, nparams, NULL), err);
+        if (!r)
+            return NULL;
+        PQclear(r);
+        t->prepared = 1;
+    }
+    return checked(t->pg, PQexecPrepared(t->pg, name, nparams, params, NULL, NULL, 0), err);
 }

@@ -152,7 +152,9 @@ static int fail_db(bullc_job_t *job, const inv_app *app, const inv_dberr *e)
 
 /* ---- the call --------------------------------------------------------------------------- */
 
-/* One job, one statement, one transaction: see inventory_apply in sql/schema.sql. */
+/* One job, one statement, one transaction: see inventory_apply in sql/schema.sql. Prepared
+ * once per connection under this name. */
+static const char SQL_APPLY_NAME[] = "inventory_apply";
 static const char SQL_APPLY[] =
     "SELECT already_applied, result FROM inventory_apply($1, $2, $3, $4, $5)";
 
@@ -240,10 +242,10 @@ static int run_event(bullc_job_t *job, const inv_app *app, const payload *p)
     const char *params[5] = {app->queue, bullc_job_id(job), ts, bullc_job_name(job), data};
     inv_dberr err;
     PGconn *pg = inv_db(app, t, &err);
-    PGresult *r = pg ? inv_exec(pg, SQL_APPLY, 5, params, &err) : NULL;
+    PGresult *r = pg ? inv_exec_prepared(t, SQL_APPLY_NAME, SQL_APPLY, 5, params, &err) : NULL;
     int lost = pg && !r && PQstatus(pg) != CONNECTION_OK;
     if (lost && (pg = inv_db(app, t, &err)))
-        r = inv_exec(pg, SQL_APPLY, 5, params, &err);
+        r = inv_exec_prepared(t, SQL_APPLY_NAME, SQL_APPLY, 5, params, &err);
     free(data);
     if (!r) {
         if (lost && err.cls == INV_TRANSIENT)

@@ -25,6 +25,7 @@ typedef struct inv_app {
 typedef struct inv_thread {
     PGconn *pg;          /* this thread's own connection, NULL until first used */
     int pg_was_up;       /* it worked once: a later reconnection is logged as such */
+    int prepared;        /* inv_exec_prepared's statement exists on pg (a new session has none) */
     bullc_queue_t *dlq;  /* producer for the dead-letter queue, NULL until first needed */
 } inv_thread;
 
@@ -72,10 +73,12 @@ typedef struct inv_dberr {
  * mode: no transaction is ever left open). NULL with `err` filled when the server cannot be
  * reached. */
 PGconn *inv_db(const inv_app *app, inv_thread *t, inv_dberr *err);
-/* Runs one parameterized statement; returns the result when its status is
+/* Runs `sql` with its parameters on the thread's connection as the prepared statement `name`,
+ * preparing it first on each new session (so the server parses and plans it once per
+ * connection; one statement per thread). Returns the result when its status is
  * PGRES_COMMAND_OK or PGRES_TUPLES_OK, else NULL with `err` filled and classified. */
-PGresult *inv_exec(PGconn *pg, const char *sql, int nparams, const char *const *params,
-                   inv_dberr *err);
+PGresult *inv_exec_prepared(inv_thread *t, const char *name, const char *sql, int nparams,
+                            const char *const *params, inv_dberr *err);
 /* Classifies a SQLSTATE (NULL = no server answer). */
 inv_errclass inv_classify(const char *sqlstate);
 

@@ -33,18 +33,21 @@ const pool = new Pool({
 });
 pool.on('error', (err) => log(`idle PostgreSQL connection lost: ${err.message}`));
 
-const APPLY = 'SELECT already_applied, result FROM inventory_apply($1, $2, $3, $4, $5)';
+// A named query: node-pg prepares it once per connection, as inventory_worker does.
+const APPLY = {
+  name: 'inventory_apply', text: 'SELECT already_applied, result FROM inventory_apply($1, $2, $3, $4, $5)',
+};
 
 // The call. A connection that breaks during it leaves the outcome unknown (it may have
 // committed): the same call on another connection settles it, since it reads processed_jobs
 // first (the stored result comes back with already_applied).
 async function apply(job) {
-  const args = [QUEUE, job.id, job.timestamp, job.name, JSON.stringify(job.data)];
+  const query = { ...APPLY, values: [QUEUE, job.id, job.timestamp, job.name, JSON.stringify(job.data)] };
   try {
-    return await pool.query(APPLY, args);
+    return await pool.query(query);
   } catch (err) {
     if (err.severity && err.severity !== 'FATAL') throw err; // answered, connection fine
-    return pool.query(APPLY, args);
+    return pool.query(query);
   }
 }
 

@@ -373,10 +373,30 @@ test('dead-letter queue: a job that fails for good is added to events-dlq with i
   await stop(w);
 });
 
+// A parser of what a PostgreSQL client sends: returns a data handler that calls
+// onMessage(type, body) for every complete message after the startup message. The packets up
+// to it (an SSL or GSS request, the startup message itself) carry no type byte.
+function frontendMessages(onMessage) {
+  let buf = Buffer.alloc(0);
+  let started = false;
+  return (data) => {
+    buf = Buffer.concat([buf, data]);
+    for (;;) {
+      const head = started ? 5 : 8;
+      if (buf.length < head) break;
+      const len = started ? 1 + buf.readInt32BE(1) : buf.readInt32BE(0);
+      if (buf.length < len) break;
+      if (!started) started = buf.readInt32BE(4) === 196608; // protocol 3.0: the startup message
+      else onMessage(String.fromCharCode(buf[0]), buf.subarray(5, len));
+      buf = buf.subarray(len);
+    }
+  };
+}
+
 // A TCP relay to PostgreSQL that, once armed, lets the next call of inventory_apply through
-// (one statement in autocommit mode: the job's whole transaction, COMMIT included) and then cuts
-// the connection before the answer reaches the worker: the transaction committed, the worker
-// cannot know.
+// (one statement in autocommit mode: the job's whole transaction, COMMIT included; its Bind
+// message names the prepared statement) and then cuts the connection before the answer reaches
+// the worker: the transaction committed, the worker cannot know.
 async function commitCutter(t, pgPort) {
   const net = require('node:net');
   const relay = { armed: false, cuts: 0 };
@@ -384,8 +404,11 @@ async function commitCutter(t, pgPort) {
     const upstream = net.connect(pgPort, '127.0.0.1');
     let cut = false;
     const close = () => { client.destroy(); upstream.destroy(); };
+    const parse = frontendMessages((type, body) => {
+      if (relay.armed && type === 'B' && body.includes('\0inventory_apply\0')) { relay.armed = false; cut = true; }
+    });
     client.on('data', (d) => {
-      if (relay.armed && d.includes('inventory_apply(')) { relay.armed = false; cut = true; }
+      parse(d);
       upstream.write(d);
     });
     upstream.on('data', (d) => {
@@ -429,29 +452,19 @@ test('connection lost during COMMIT that did commit: the job completes once with
 });
 
 // A TCP relay to PostgreSQL that counts the client's round trips: its Sync messages (extended
-// query protocol, as PQexecParams sends) and Query messages (simple protocol), each of which the
-// server answers on its own. The packets before the startup message (an SSL or GSS request)
-// and the startup message itself carry no type byte.
+// query protocol, as PQprepare and PQexecPrepared send) and Query messages (simple protocol),
+// each of which the server answers on its own.
 async function tripCounter(t, pgPort) {
   const net = require('node:net');
-  const relay = { trips: 0 };
+  const relay = { trips: 0, connections: 0 };
   const server = net.createServer((client) => {
+    relay.connections++;
     const upstream = net.connect(pgPort, '127.0.0.1');
-    let buf = Buffer.alloc(0);
-    let started = false;
     const close = () => { client.destroy(); upstream.destroy(); };
+    const parse = frontendMessages((type) => { if (type === 'S' || type === 'Q') relay.trips++; });
     client.on('data', (d) => {
       upstream.write(d);
-      buf = Buffer.concat([buf, d]);
-      for (;;) {
-        const head = started ? 5 : 8;
-        if (buf.length < head) break;
-        const len = started ? 1 + buf.readInt32BE(1) : buf.readInt32BE(0);
-        if (buf.length < len) break;
-        if (!started) started = buf.readInt32BE(4) === 196608; // protocol 3.0: the startup message
-        else if (buf[0] === 0x53 || buf[0] === 0x51) relay.trips++; // 'S' Sync, 'Q' Query
-        buf = buf.subarray(len);
-      }
+      parse(d);
     });
     upstream.on('data', (d) => client.write(d));
     client.on('error', close); upstream.on('error', close);
@@ -463,7 +476,7 @@ async function tripCounter(t, pgPort) {
   return relay;
 }
 
-test('one round trip and one transaction per job: the claim, the effects, the audit and the result commit together', { timeout: 60000 }, async (t) => {
+test('one round trip and one transaction per job (and one per connection to prepare): the claim, the effects, the audit and the result commit together', { timeout: 60000 }, async (t) => {
   const { db, queue, start } = await setup(t);
   const relay = await tripCounter(t, Number(new URL(db.url).port));
   // concurrency 1: each user's events apply in the order added
@@ -485,7 +498,8 @@ test('one round trip and one transaction per job: the claim, the effects, the au
   await stop(w);
   for (const j of done.slice(0, ids.length)) assert.equal(await j.getState(), 'completed', `job ${j.id}: ${j.failedReason}`);
   assert.equal(done[ids.length].failedReason, 'insufficient quantity: user u1 has 1 of key, needs 5');
-  assert.equal(relay.trips, ids.length + 1, 'one round trip per job, the refused one included');
+  // and one per connection, to prepare the statement
+  assert.equal(relay.trips, ids.length + 1 + relay.connections, 'one round trip per job, the refused one included');
   // every row a job wrote carries the id of the transaction that wrote its processed_jobs row
   assert.equal(await pg.query('SELECT count(DISTINCT xmin::text) FROM processed_jobs', db.name), String(ids.length));
   for (const table of ['inventory_events', 'reward_grants']) {
