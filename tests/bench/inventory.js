@@ -1,31 +1,52 @@
 'use strict';
-// `make bench`, part 2: build/bin/inventory_worker on a mix of events against a private Redis
-// and a private PostgreSQL (durable: fsync and synchronous commit on, PostgreSQL's defaults).
+// `make bench`, part 2: the inventory worker against a private Redis and a private PostgreSQL
+// (durable: fsync and synchronous_commit on, PostgreSQL's defaults), next to a Node baseline.
 //
-// For each concurrency, on a fresh Redis and a fresh database: Node adds BENCH_INV_JOBS events
-// (default 10,000) in rounds over BENCH_INV_JOBS/5 users, so one user's events are far apart:
+// Two workers do the same work on the same SQL contract, one call of inventory_apply()
+// (sql/schema.sql) per job:
+//   c     build/bin/inventory_worker (libbullc + libpq, a connection per handler thread)
+//   node  tests/bench/inventory_node_worker.js (BullMQ 6.7.0 Worker + pg.Pool)
+// For each concurrency, BENCH_INV_REPEAT runs of each, interleaved (node, c, c, node, ...), each
+// on a fresh Redis and a fresh database: Node adds BENCH_INV_JOBS events (default 10,000) in
+// rounds over BENCH_INV_JOBS/5 users, so one user's events are far apart:
 //   reward [welcome_chest, key]; use welcome_chest; use 2 keys; the same reward again; use 1 key
-// then inventory_worker starts and drains the queue. Reported: jobs/s (from the worker's start
-// until every job is completed or failed), and the PostgreSQL commits it made per second
-// (pg_stat_database.xact_commit of the database, read after the worker exited so every backend
-// has flushed its counters).
+// then the worker starts and drains the queue. Every run must complete every job and leave the
+// same inventory as every other run.
+//
+// jobs/s: jobs over the span from the first job's processedOn to the last job's finishedOn (as
+// Redis recorded them), so neither worker's start-up counts. PG commits/s: the transactions
+// committed in the run's database over the same span (pg_stat_database.xact_commit less one per
+// session, the transaction every new connection commits while it starts; read once the worker
+// and its connections are gone, so every backend has flushed its counters). The table gives the
+// median run, and the spread (min-max) over runs; the C/Node spread pairs the runs in order.
+// Before each run, the fdatasync latency of an 8 kB write next to the cluster is measured (what
+// every durable commit waits for; it varies a lot on shared machines) and printed with the run.
 //
 // Environment: BENCH_INV_JOBS (10000, a multiple of 5), BENCH_INV_CONCURRENCY (1,4,16),
-// BENCH_INV_FAST=1 (fsync off), BENCH_TIMEOUT_S (per run, 300), BULLC_BIN_DIR.
+// BENCH_INV_REPEAT (3), BENCH_INV_WORKERS (node,c), BENCH_INV_FAST=1 (fsync off),
+// BENCH_TIMEOUT_S (per run, 300), BULLC_BIN_DIR.
+const fs = require('node:fs');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const NM = path.join(ROOT, 'tests', 'interop', 'node_modules');
 const { Queue } = require(path.join(NM, 'bullmq'));
+const IORedis = require(path.join(NM, 'ioredis'));
 const H = require(path.join(ROOT, 'tests', 'interop', 'lib', 'harness'));
 const { startPostgres } = require(path.join(ROOT, 'tests', 'interop', 'lib', 'pg'));
 
 const JOBS = Number(process.env.BENCH_INV_JOBS || 10000);
 const CONC = (process.env.BENCH_INV_CONCURRENCY || '1,4,16').split(',').map(Number);
+const REPEAT = Math.max(1, Number(process.env.BENCH_INV_REPEAT || 3));
+const KINDS = (process.env.BENCH_INV_WORKERS || 'node,c').split(',');
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_S || 300) * 1000;
-const WORKER = path.join(H.BIN, 'inventory_worker');
 const QUEUE = 'events';
+const COMMAND = {
+  c: [path.join(H.BIN, 'inventory_worker'), []],
+  node: [process.execPath, [path.join(__dirname, 'inventory_node_worker.js')]],
+};
+const LABEL = { c: 'C', node: 'Node' };
 
 function events() {
   const users = Math.max(1, Math.floor(JOBS / 5));
@@ -44,7 +65,54 @@ function events() {
   return out;
 }
 
-async function run(pg, concurrency) {
+// fdatasync latency (ms) of an 8 kB write in `dir`, over n writes, as pg_test_fsync measures it.
+function fsyncMs(dir, n = 50) {
+  const file = path.join(dir, 'fsync-probe');
+  const fd = fs.openSync(file, 'w');
+  const block = Buffer.alloc(8192, 1);
+  const t0 = process.hrtime.bigint();
+  try {
+    for (let i = 0; i < n; i++) {
+      fs.writeSync(fd, block, 0, block.length, 0);
+      fs.fdatasyncSync(fd);
+    }
+  } finally {
+    fs.closeSync(fd);
+    fs.unlinkSync(file);
+  }
+  return Number(process.hrtime.bigint() - t0) / 1e6 / n;
+}
+
+// The database's counters once no backend is left in it (each flushes its counters as it exits).
+async function dbCounters(pg, db) {
+  await H.waitFor(async () => (await pg.query(
+    `SELECT count(*) FROM pg_stat_activity WHERE datname = '${db}'`)) === '0',
+  { timeout: 15000, interval: 50, what: `no backend left in ${db}` });
+  const [commits, sessions] = (await pg.query(
+    `SELECT xact_commit, sessions FROM pg_stat_database WHERE datname = '${db}'`)).split('|').map(Number);
+  return { commits, sessions };
+}
+
+// First processedOn and last finishedOn of jobs 1..n (a fresh queue numbers them from 1).
+async function span(redis, n) {
+  const client = new IORedis({ ...redis.connection, lazyConnect: false });
+  try {
+    const pipe = client.pipeline();
+    for (let id = 1; id <= n; id++) pipe.hmget(`bull:${QUEUE}:${id}`, 'processedOn', 'finishedOn');
+    let first = Infinity;
+    let last = -Infinity;
+    for (const [err, [p, f]] of await pipe.exec()) {
+      if (err || !p || !f) throw new Error(`job without processedOn/finishedOn: ${err || ''}`);
+      first = Math.min(first, Number(p));
+      last = Math.max(last, Number(f));
+    }
+    return Math.max(1, last - first);
+  } finally {
+    client.disconnect();
+  }
+}
+
+async function run(pg, kind, concurrency) {
   const redis = await H.startRedis();
   const db = await pg.createDb();
   const queue = new Queue(QUEUE, { connection: redis.connection });
@@ -52,9 +120,10 @@ async function run(pg, concurrency) {
   try {
     const evs = events();
     for (let i = 0; i < evs.length; i += 1000) await queue.addBulk(evs.slice(i, i + 1000));
-    const commits0 = Number(await pg.query(`SELECT xact_commit FROM pg_stat_database WHERE datname = '${db.name}'`));
-    const t0 = process.hrtime.bigint();
-    worker = spawn(WORKER, [], {
+    const before = await dbCounters(pg, db.name);
+    const fsync = fsyncMs(pg.dir);
+    const [cmd, args] = COMMAND[kind];
+    worker = spawn(cmd, args, {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, REDIS_URL: redis.url, DATABASE_URL: db.url, BULLC_QUEUE: QUEUE,
         BULLC_CONCURRENCY: String(concurrency), BULLC_LOG_LEVEL: 'warn' },
@@ -65,43 +134,89 @@ async function run(pg, concurrency) {
     let counts;
     await H.waitFor(async () => {
       counts = await queue.getJobCounts('completed', 'failed');
-      return counts.completed + counts.failed >= evs.length;
-    }, { timeout: TIMEOUT_MS, interval: 50, what: `${evs.length} jobs finished` });
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      return counts.completed + counts.failed >= evs.length || worker.exitCode !== null;
+    }, { timeout: TIMEOUT_MS, interval: 100, what: `${evs.length} jobs finished by ${kind}` });
     worker.kill('SIGTERM');
     const code = await H.within(exited, 15000, 'timeout');
-    if (code !== 0) throw new Error(`inventory_worker exit ${code}: ${err.slice(-2000)}`);
-    const commits1 = Number(await pg.query(`SELECT xact_commit FROM pg_stat_database WHERE datname = '${db.name}'`));
-    const commits = commits1 - commits0 - 1; // minus the reading query's own
-    return { concurrency, jobs: evs.length, ms, completed: counts.completed, failed: counts.failed, commits };
+    if (code !== 0) throw new Error(`${kind} worker exit ${code}: ${err.slice(-2000)}`);
+    if (counts.completed !== evs.length) {
+      throw new Error(`${kind}: ${counts.completed} of ${evs.length} jobs completed, ${counts.failed} failed: ${err.slice(-2000)}`);
+    }
+    const ms = await span(redis, evs.length);
+    const after = await dbCounters(pg, db.name);
+    const commits = (after.commits - before.commits) - (after.sessions - before.sessions);
+    const state = await pg.query('SELECT md5(string_agg(concat_ws(\':\', user_id, item_id, quantity), \',\' ' +
+      'ORDER BY user_id, item_id)) FROM inventory', db.name);
+    return { kind, concurrency, jobs: evs.length, ms, commits, state, fsync };
   } finally {
     if (worker && worker.exitCode === null) worker.kill('SIGKILL');
     await queue.close().catch(() => {});
     await redis.cleanup();
+    await pg.query(`DROP DATABASE IF EXISTS ${db.name}`).catch(() => {});
   }
 }
 
+const rate = (r) => (r.jobs * 1000) / r.ms;
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const int = (x) => Math.round(x).toLocaleString('en-US');
+const range = (xs, f) => `${f(Math.min(...xs))}–${f(Math.max(...xs))}`;
+const times = (x) => `${x.toFixed(2)}×`;
+
+function table(results) {
+  const has = (k) => KINDS.includes(k);
+  console.log(`\ninventory: ${JOBS} events per run (reward, use chest, use 2 keys, repeated reward, use key, ` +
+    `in rounds over ${Math.floor(JOBS / 5)} users), ${REPEAT} run(s) per worker, interleaved, each on a fresh ` +
+    `Redis and database; PostgreSQL ${process.env.BENCH_INV_FAST ? 'fsync off' : 'durable (fsync and synchronous_commit on)'}`);
+  console.log('\n| concurrency | Node jobs/s | C jobs/s | C/Node | Node PG commits/s | C PG commits/s ' +
+    '| Node jobs/s min–max | C jobs/s min–max | C/Node min–max |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
+  for (const c of CONC) {
+    const of = (k) => results.filter((r) => r.concurrency === c && r.kind === k);
+    const n = of('node');
+    const x = of('c');
+    const med = (rs, f) => (rs.length ? median(rs.map(f)) : NaN);
+    const cell = (rs, f, fmt) => (rs.length ? fmt(med(rs, f)) : '–');
+    const commitRate = (r) => (r.commits * 1000) / r.ms;
+    const pairs = has('node') && has('c') ? x.map((r, i) => rate(r) / rate(n[i])).filter((v) => v > 0) : [];
+    console.log(`| ${c} | ${cell(n, rate, int)} | ${cell(x, rate, int)} | ` +
+      `${pairs.length ? times(med(x, rate) / med(n, rate)) : '–'} | ${cell(n, commitRate, int)} | ` +
+      `${cell(x, commitRate, int)} | ${n.length ? range(n.map(rate), int) : '–'} | ` +
+      `${x.length ? range(x.map(rate), int) : '–'} | ${pairs.length ? range(pairs, times) : '–'} |`);
+  }
+  const perJob = results.map((r) => r.commits / r.jobs);
+  const fsync = results.map((r) => r.fsync);
+  console.log(`\nPostgreSQL commits per job over all runs: ${range(perJob, (v) => v.toFixed(3))}; ` +
+    `fdatasync of 8 kB before each run: median ${median(fsync).toFixed(2)} ms, ${range(fsync, (v) => v.toFixed(2))} ms`);
+}
+
 async function main() {
+  for (const k of KINDS) if (!COMMAND[k]) throw new Error(`BENCH_INV_WORKERS: unknown worker '${k}' (node, c)`);
+  if (KINDS.includes('node') && !fs.existsSync(path.join(NM, 'pg'))) {
+    throw new Error('tests/interop/node_modules has no pg (the Node baseline needs it): run tests/deps.sh');
+  }
   const pg = await startPostgres({ durable: !process.env.BENCH_INV_FAST });
   const results = [];
+  let state;
   try {
     for (const c of CONC) {
-      process.stderr.write(`inventory bench: concurrency ${c}...\n`);
-      results.push(await run(pg, c));
+      for (let rep = 0; rep < REPEAT; rep++) {
+        const order = rep % 2 ? [...KINDS].reverse() : KINDS;
+        for (const kind of order) {
+          const r = await run(pg, kind, c);
+          process.stderr.write(`inventory bench: concurrency ${c}, run ${rep + 1}/${REPEAT}, ${LABEL[kind]}: ` +
+            `${int(rate(r))} jobs/s, ${r.commits} commits (fdatasync ${r.fsync.toFixed(2)} ms)\n`);
+          if (state !== undefined && r.state !== state) {
+            throw new Error(`${kind} at concurrency ${c} left another inventory than the first run`);
+          }
+          state = r.state;
+          results.push(r);
+        }
+      }
     }
   } finally {
     await pg.cleanup();
   }
-  const fmt = (n, w) => String(n).padStart(w);
-  console.log(`\ninventory_worker: ${JOBS} events (reward, use chest, use 2 keys, repeated reward, use key, ` +
-    `in rounds over ${Math.floor(JOBS / 5)} users); PostgreSQL ${process.env.BENCH_INV_FAST ? 'fsync off' : 'durable (fsync on)'}`);
-  console.log('concurrency |  jobs/s | completed | failed | PG commits | PG commits/s');
-  console.log('------------+---------+-----------+--------+------------+-------------');
-  for (const r of results) {
-    const s = r.ms / 1000;
-    console.log(`${fmt(r.concurrency, 11)} | ${fmt(Math.round(r.jobs / s), 7)} | ${fmt(r.completed, 9)} | ` +
-      `${fmt(r.failed, 6)} | ${fmt(r.commits, 10)} | ${fmt(Math.round(r.commits / s), 12)}`);
-  }
+  table(results);
 }
 
 main().catch((e) => { console.error(`inventory bench: ${e.stack || e.message}`); process.exit(1); });
