@@ -9,27 +9,25 @@ CC ?= cc
 CFLAGS ?= -O2 -g
 LDFLAGS ?=
 SANITIZE ?=
+B ?= build
 
 VERSION := $(shell sed -n 's/^\#define BULLC_VERSION_STRING "\(.*\)"/\1/p' include/bullc.h)
-SOVERSION := 0
+# While the version is 0.x every minor release may break the ABI: the SONAME carries it.
+SOVERSION := $(word 1,$(subst ., ,$(VERSION))).$(word 2,$(subst ., ,$(VERSION)))
 
 WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
         -Wno-format-nonliteral -Werror
 REAL_CFLAGS := $(CFLAGS) $(WARN) -D_GNU_SOURCE -pthread -fPIC -fvisibility=hidden \
-               -Iinclude -Ilibbullc -MMD -MP $(SANITIZE)
+               -Iinclude -Ilibbullc -I$(B)/gen -MMD -MP $(SANITIZE)
 REAL_LDFLAGS := $(LDFLAGS) -pthread $(SANITIZE)
 LIBS := -lhiredis -lcjson -lm
 
-B ?= build
-LIB_SRC := $(wildcard libbullc/*.c libbullc/*/*.c libbullc/*/*/*.c)
-LIB_OBJ := $(patsubst libbullc/%.c,$(B)/obj/%.o,$(LIB_SRC)) $(B)/obj/scripts_gen.o
-# scripts, in bullc__script_id order
-SCRIPTS := moveToActive moveToFinished extendLocks moveStalledJobsToWait retryJob moveToDelayed \
-           addJob getState getCounts \
-           moveToWaitingChildren \
-           updateProgress addLog updateData moveJobFromActiveToWait \
-           updateJobScheduler moveToFinishedBatch
-LUA := $(wildcard lua/*.lua lua/include/*.lua)
+LIB_SRC := $(wildcard libbullc/*/*.c libbullc/*/*/*.c)
+# Each protocol's Lua scripts become one generated C file (script texts, typed call builders).
+GEN_C := $(B)/gen/bullmq_scripts.c
+GEN_H := $(B)/gen/bullmq_scripts.h
+LIB_OBJ := $(patsubst libbullc/%.c,$(B)/obj/%.o,$(LIB_SRC)) $(B)/obj/gen/bullmq_scripts.o
+BULLMQ_LUA := $(wildcard lua/bullmq/*.lua lua/bullmq/include/*.lua)
 
 EXAMPLES := echo_worker bullc_enqueue inventory_worker
 EXAMPLE_BINS := $(addprefix $(B)/bin/,$(EXAMPLES))
@@ -55,14 +53,17 @@ examples: $(EXAMPLE_BINS)
 
 tools: $(TOOL_BINS)
 
-$(B)/obj/%.o: libbullc/%.c
+# every object may include the generated header: it exists before any compiles
+$(B)/obj/%.o: libbullc/%.c | $(GEN_H)
 	@mkdir -p $(@D)
 	$(CC) $(REAL_CFLAGS) -c $< -o $@
 
-$(B)/gen/scripts_gen.c: $(LUA) lua/embed.sh | $(B)/gen
-	sh lua/embed.sh $@ lua $(SCRIPTS)
+$(GEN_H): $(GEN_C)
+$(GEN_C): $(BULLMQ_LUA) lua/luagen.sh | $(B)/gen
+	sh lua/luagen.sh lua/bullmq bmq $(GEN_H) $(GEN_C)
 
-$(B)/obj/scripts_gen.o: $(B)/gen/scripts_gen.c | $(B)/obj
+$(B)/obj/gen/bullmq_scripts.o: $(GEN_C)
+	@mkdir -p $(@D)
 	$(CC) $(REAL_CFLAGS) -c $< -o $@
 
 $(B)/libbullc.a: $(LIB_OBJ)

@@ -11,7 +11,16 @@
  *     valid until its handler returns. Memory the library hands out goes back via bullc_free().
  *   - Every _new has a _free, and _free(NULL) does nothing.
  *   - The library never aborts and never prints; it reports through an optional log callback.
- *   - Nothing is thread-safe unless its comment says so.
+ *   - Nothing is thread-safe unless its comment says so. Callbacks say on which threads they
+ *     run; those that may run on several threads at once (log, event, backoff) must be
+ *     thread-safe.
+ *   - Structs the program allocates (options, bulk jobs, counts) cross the API with their size:
+ *     the calls taking them are macros that pass sizeof for you. The library reads only the
+ *     fields the program's struct has (missing ones keep their defaults), refuses non-zero bytes
+ *     past the fields it knows (BULLC_EINVAL: the program needs a newer library), and writes no
+ *     more of an output struct than the program has. Fields are only ever appended, so a
+ *     program built against an older header keeps working with a newer library. Incompatible
+ *     changes bump the SONAME (libbullc.so.0.<minor> while the version is 0.x).
  *
  * Copyright (c) 2026 the libbullc authors. MIT License, see LICENSE.
  */
@@ -35,9 +44,9 @@ extern "C" {
  * ------------------------------------------------------------------------------------------- */
 
 #define BULLC_VERSION_MAJOR 0
-#define BULLC_VERSION_MINOR 2
+#define BULLC_VERSION_MINOR 3
 #define BULLC_VERSION_PATCH 0
-#define BULLC_VERSION_STRING "0.2.0"
+#define BULLC_VERSION_STRING "0.3.0"
 
 /* The BullMQ release whose Redis data model this library writes. */
 #define BULLC_BULLMQ_VERSION "6.7.0"
@@ -276,12 +285,15 @@ typedef enum bullc_event {
     BULLC_EVENT_DRAINED        /* the queue looked empty; job = NULL */
 } bullc_event_t;
 
-/* Called on the thread that finished the job, after Redis has recorded the outcome. */
+/* Called after Redis has recorded the outcome, on the handler thread that ran the job (or, for
+ * BULLC_EVENT_DRAINED, on whichever worker thread saw the queue empty): up to `concurrency`
+ * calls may run at once, so it must be thread-safe. */
 typedef void (*bullc_event_cb)(bullc_event_t event, const bullc_job_t *job, const char *detail,
                                void *user_data);
 
 /* A custom backoff strategy, for jobs whose `backoff.type` is neither "fixed" nor "exponential"
- * (Node's settings.backoffStrategy). Called on the handler thread with the attempts made so far
+ * (Node's settings.backoffStrategy). Called on the handler thread (several may call it at once:
+ * make it thread-safe) with the attempts made so far
  * including the one that just failed, the type ("" when the job's backoff names none), the
  * failure reason and the job. Returns the delay in ms before the retry (0 = retry at once) or -1
  * to fail the job for good. Without a strategy such a job is failed for good with its own reason
@@ -328,12 +340,15 @@ typedef struct bullc_worker_opts {
 } bullc_worker_opts_t;
 
 /* Fills `opts` with the defaults listed above. */
-BULLC_API void bullc_worker_opts_init(bullc_worker_opts_t *opts);
+#define bullc_worker_opts_init(opts) bullc_worker_opts_init_sized((opts), sizeof(bullc_worker_opts_t))
+BULLC_API void bullc_worker_opts_init_sized(bullc_worker_opts_t *opts, size_t size);
 
 /* Creates a worker. Checks the options (BULLC_EINVAL, BULLC_EURL; which option was refused goes
  * to the options' log callback) but does not connect yet. BULLC_ENOMEM, or BULLC_ETHREAD when
  * the stop pipe cannot be made. On error *out is NULL. */
-BULLC_API int bullc_worker_new(bullc_worker_t **out, const bullc_worker_opts_t *opts);
+#define bullc_worker_new(out, opts) bullc_worker_new_sized((out), (opts), sizeof(bullc_worker_opts_t))
+BULLC_API int bullc_worker_new_sized(bullc_worker_t **out, const bullc_worker_opts_t *opts,
+                                     size_t size);
 
 /* Frees a worker that is not running. NULL is a no-op. */
 BULLC_API void bullc_worker_free(bullc_worker_t *worker);
@@ -389,10 +404,13 @@ typedef struct bullc_queue_opts {
 } bullc_queue_opts_t;
 
 /* Fills `opts` with the defaults listed above. */
-BULLC_API void bullc_queue_opts_init(bullc_queue_opts_t *opts);
+#define bullc_queue_opts_init(opts) bullc_queue_opts_init_sized((opts), sizeof(bullc_queue_opts_t))
+BULLC_API void bullc_queue_opts_init_sized(bullc_queue_opts_t *opts, size_t size);
 /* Creates a queue handle and connects (BULLC_ECONNECT, BULLC_EAUTH, BULLC_EURL, BULLC_EINVAL).
  * On error *out is NULL. */
-BULLC_API int bullc_queue_new(bullc_queue_t **out, const bullc_queue_opts_t *opts);
+#define bullc_queue_new(out, opts) bullc_queue_new_sized((out), (opts), sizeof(bullc_queue_opts_t))
+BULLC_API int bullc_queue_new_sized(bullc_queue_t **out, const bullc_queue_opts_t *opts,
+                                    size_t size);
 /* Closes the connection and frees. NULL is a no-op. */
 BULLC_API void bullc_queue_free(bullc_queue_t *queue);
 /* Detail of the last error on this queue (Redis's text or which option was refused). */
@@ -424,8 +442,10 @@ typedef struct bullc_new_job {
  * all checked before anything is sent: when one is refused nothing was added. An error from
  * Redis (BULLC_EIO, BULLC_ESCRIPT for one job) can come after some jobs were added, as with
  * Node's addBulk; ids_out then holds nothing. */
-BULLC_API int bullc_queue_add_bulk(bullc_queue_t *queue, const bullc_new_job_t *jobs, size_t n,
-                                   char **ids_out);
+#define bullc_queue_add_bulk(queue, jobs, n, ids_out) \
+    bullc_queue_add_bulk_sized((queue), (jobs), (n), sizeof(bullc_new_job_t), (ids_out))
+BULLC_API int bullc_queue_add_bulk_sized(bullc_queue_t *queue, const bullc_new_job_t *jobs,
+                                         size_t n, size_t size, char **ids_out);
 
 /* The job's state as Node's job.getState() names it: "completed", "failed", "delayed",
  * "active", "waiting", "waiting-children", "prioritized" or "unknown". *state_out is a static
@@ -446,7 +466,10 @@ typedef struct bullc_job_counts {
 
 /* Job counts per state in one round trip, as Node's queue.getJobCounts(). `paused` counts the
  * legacy v5 `paused` list, which Node 6 leaves out of its counts. */
-BULLC_API int bullc_queue_get_counts(bullc_queue_t *queue, bullc_job_counts_t *out);
+#define bullc_queue_get_counts(queue, out) \
+    bullc_queue_get_counts_sized((queue), (out), sizeof(bullc_job_counts_t))
+BULLC_API int bullc_queue_get_counts_sized(bullc_queue_t *queue, bullc_job_counts_t *out,
+                                           size_t size);
 
 #ifdef __cplusplus
 }

@@ -199,3 +199,26 @@ int bullc__reply_ll(const bullc__reply *r, long long *out)
         return bullc__parse_ll(r->str, r->len, out);
     return -1;
 }
+
+int bullc__reply_parse(const char *bytes, size_t len, bullc__reply **out)
+{
+    *out = NULL;
+    redisReader *r = redisReaderCreateWithFunctions(&functions);
+    if (!r)
+        return BULLC_ENOMEM;
+    void *obj = NULL;
+    int rc = redisReaderFeed(r, bytes, len) == REDIS_OK && redisReaderGetReply(r, &obj) == REDIS_OK
+                 ? 0
+                 : r->err == REDIS_ERR_OOM ? BULLC_ENOMEM : BULLC_EPROTO;
+    void *extra = NULL;
+    /* exactly one reply: nothing may follow it */
+    if (rc == 0 && (!obj || r->pos != r->len || redisReaderGetReply(r, &extra) != REDIS_OK || extra))
+        rc = BULLC_EPROTO;
+    bullc__reply_free(extra);
+    if (rc != 0)
+        bullc__reply_free(obj);
+    else
+        *out = obj;
+    redisReaderFree(r);
+    return rc;
+}

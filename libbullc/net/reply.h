@@ -40,6 +40,10 @@ int bullc__reply_error_is(const bullc__reply *r, const char *prefix);
 /* An integer reply, or a string holding a decimal integer, as a long long: 0 on success. */
 int bullc__reply_ll(const bullc__reply *r, long long *out);
 
+/* Parses one reply from protocol bytes (tests and fuzzing): 0 with *out, BULLC_EPROTO when the
+ * bytes are not exactly one complete reply, BULLC_ENOMEM. */
+int bullc__reply_parse(const char *bytes, size_t len, bullc__reply **out);
+
 /* The object functions for hiredis's reader (a redisReplyObjectFunctions *). */
 void *bullc__reply_functions(void);
 

@@ -16,9 +16,15 @@ test('make install + README example build and process jobs', { timeout: 180000 }
   t.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
   const prefix = path.join(tmp, 'prefix');
   execFileSync('make', ['-s', '-C', H.ROOT, 'install', `PREFIX=${prefix}`], { stdio: 'pipe' });
-  for (const f of ['include/bullc.h', 'lib/libbullc.a', 'lib/libbullc.so', 'lib/libbullc.so.0', 'lib/pkgconfig/bullc.pc']) {
+  // the ABI policy: while the version is 0.x, the SONAME carries major.minor
+  const header = fs.readFileSync(path.join(H.ROOT, 'include', 'bullc.h'), 'utf8');
+  const [, major, minor] = header.match(/BULLC_VERSION_STRING "(\d+)\.(\d+)\.\d+"/);
+  const soname = major === '0' ? `libbullc.so.0.${minor}` : `libbullc.so.${major}`;
+  for (const f of ['include/bullc.h', 'lib/libbullc.a', 'lib/libbullc.so', `lib/${soname}`, 'lib/pkgconfig/bullc.pc']) {
     assert.ok(fs.existsSync(path.join(prefix, f)), `${f} installed`);
   }
+  const dyn = execFileSync('objdump', ['-p', path.join(prefix, 'lib', 'libbullc.so')]).toString();
+  assert.match(dyn, new RegExp(`SONAME\\s+${soname.replace(/\./g, '\\.')}\n`), 'SONAME');
 
   const readme = fs.readFileSync(path.join(H.ROOT, 'README.md'), 'utf8');
   const m = readme.match(/```c\n([\s\S]*?)```/);

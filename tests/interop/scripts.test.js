@@ -169,7 +169,7 @@ async function moveToFinishedBatch(entries) {
   const shared = ['wait', 'active', 'prioritized', 'events', 'stalled', 'limiter', 'delayed', 'paused',
     'meta', 'pc', 'marker'].map((s) => k(s));
   const keys = [...shared];
-  const args = [P()];
+  const args = [P(), T0, '']; // prefix, now for extra fetches, no extra fetches
   const upstream = [];
   for (const [id, now, o] of entries) {
     const target = o.target || 'completed';
@@ -294,7 +294,7 @@ test('a batch where one finish raises: that job gets the error, the others are f
   const shared = ['wait', 'active', 'prioritized', 'events', 'stalled', 'limiter', 'delayed', 'paused',
     'meta', 'pc', 'marker'].map((s) => k(s));
   const keys = [...shared];
-  const args = [P()];
+  const args = [P(), T0, ''];
   const opts = pack({ token: 'tok', keepJobs: { count: -1 }, lockDuration: 30000, attempts: 0, maxMetricsSize: '' });
   for (const id of ['1', '2', '3']) {
     keys.push(k('completed'), k(id), k('metrics:completed'));

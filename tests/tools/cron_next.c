@@ -4,7 +4,8 @@
  * exit 2 when the pattern or zone is invalid.
  * Batch mode: `cron_next --batch` reads one case per line from stdin, its arguments separated
  * by tabs, and writes one line per case: the times and END/ERROR, separated by spaces. */
-#include "internal.h"
+#include "util/cron.h"
+#include "util/tz.h"
 
 #include <stdio.h>
 #include <stdlib.h>

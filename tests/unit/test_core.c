@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "unit.h"
 
 /* ---- URL ------------------------------------------------------------------------------- */
 
@@ -75,26 +75,26 @@ static void url_errors(void **state)
 static void keys_layout(void **state)
 {
     (void)state;
-    bullc__keys k;
-    assert_int_equal(bullc__keys_init(&k, "bull", "events"), 0);
+    bullc__bmq_keys k;
+    assert_int_equal(bullc__bmq_keys_init(&k, "bull", "events"), 0);
     assert_string_equal(k.base, "bull:events:");
     assert_int_equal(k.base_len, 12);
-    assert_string_equal(k.k[BULLC__K_WAIT], "bull:events:wait");
-    assert_string_equal(k.k[BULLC__K_MARKER], "bull:events:marker");
-    assert_string_equal(k.k[BULLC__K_METRICS_FAILED], "bull:events:metrics:failed");
-    assert_string_equal(k.k[BULLC__K_STALLED_CHECK], "bull:events:stalled-check");
-    for (int i = 0; i < BULLC__K_COUNT; i++)
+    assert_string_equal(k.k[BULLC__BMQ_Q_WAIT], "bull:events:wait");
+    assert_string_equal(k.k[BULLC__BMQ_Q_MARKER], "bull:events:marker");
+    assert_string_equal(k.k[BULLC__BMQ_Q_METRICS_FAILED], "bull:events:metrics:failed");
+    assert_string_equal(k.k[BULLC__BMQ_Q_STALLED_CHECK], "bull:events:stalled-check");
+    for (int i = 0; i < BULLC__BMQ_Q_COUNT; i++)
         assert_non_null(k.k[i]);
-    char *jk = bullc__job_key(&k, "repeat:s1:1700000000000", ":lock");
+    char *jk = bullc__bmq_job_key(&k, "repeat:s1:1700000000000", ":lock");
     assert_string_equal(jk, "bull:events:repeat:s1:1700000000000:lock");
     free(jk);
-    bullc__keys_free(&k);
+    bullc__bmq_keys_free(&k);
 
-    assert_int_equal(bullc__keys_init(&k, "{bull}", "q"), 0);
-    assert_string_equal(k.k[BULLC__K_ACTIVE], "{bull}:q:active");
-    bullc__keys_free(&k);
-    assert_int_equal(bullc__keys_init(&k, "bull", "a:b"), BULLC_EINVAL);
-    assert_int_equal(bullc__keys_init(&k, "bull", ""), BULLC_EINVAL);
+    assert_int_equal(bullc__bmq_keys_init(&k, "{bull}", "q"), 0);
+    assert_string_equal(k.k[BULLC__BMQ_Q_ACTIVE], "{bull}:q:active");
+    bullc__bmq_keys_free(&k);
+    assert_int_equal(bullc__bmq_keys_init(&k, "bull", "a:b"), BULLC_EINVAL);
+    assert_int_equal(bullc__bmq_keys_init(&k, "bull", ""), BULLC_EINVAL);
 }
 
 static void base64_names(void **state)
@@ -212,35 +212,11 @@ static void worker_run_unreachable(void **state)
 
 /* ---- job decoding ----------------------------------------------------------------------- */
 
-static bullc__reply *str_reply(const char *s)
-{
-    bullc__reply *r = calloc(1, sizeof *r);
-    r->type = BULLC__R_STRING;
-    r->str = strdup(s);
-    r->len = strlen(s);
-    return r;
-}
-
-/* Frees a reply built by the helpers here (not by a connection, so it owns no arena). */
-static void free_reply(bullc__reply *r)
-{
-    if (!r)
-        return;
-    for (size_t i = 0; i < r->elements; i++)
-        free_reply(r->element[i]);
-    free(r->element);
-    free(r->str);
-    free(r);
-}
-
+/* A flat hash reply, parsed from protocol text as a connection would. */
 static bullc__reply *hash_reply(const char *const *kv, size_t n)
 {
-    bullc__reply *r = calloc(1, sizeof *r);
-    r->type = BULLC__R_ARRAY;
-    r->elements = n;
-    r->element = calloc(n ? n : 1, sizeof(bullc__reply *));
-    for (size_t i = 0; i < n; i++)
-        r->element[i] = str_reply(kv[i]);
+    bullc__reply *r = unit_array_reply(kv, n);
+    assert_non_null(r);
     return r;
 }
 
@@ -252,8 +228,8 @@ static void job_decode(void **state)
         "{\"attempts\":3}", "timestamp", "1700000000123", "atm", "2", "ats", "3", "extra", "x"};
     bullc__reply *h = hash_reply(kv, sizeof kv / sizeof *kv);
     bullc_job_t *job;
-    assert_int_equal(bullc__job_from_reply(h, "42", 2, &job), 0);
-    free_reply(h); /* the job keeps its own copies */
+    assert_int_equal(bullc__bmq_job_decode(h, h, "42", 2, &job), 0);
+    bullc__reply_free(h); /* the job keeps the reply alive */
     assert_string_equal(bullc_job_id(job), "42");
     assert_string_equal(bullc_job_name(job), "use_item");
     assert_string_equal(bullc_job_data(job), "{\"userId\":\"u1\",\"n\":[1,2]}");
@@ -292,8 +268,8 @@ static void job_decode_legacy_and_missing(void **state)
     static const char *const kv[] = {"attemptsMade", "4", "data", "not json"};
     bullc__reply *h = hash_reply(kv, 4);
     bullc_job_t *job;
-    assert_int_equal(bullc__job_from_reply(h, "7", 1, &job), 0);
-    free_reply(h);
+    assert_int_equal(bullc__bmq_job_decode(h, h, "7", 1, &job), 0);
+    bullc__reply_free(h);
     assert_string_equal(bullc_job_name(job), "");
     assert_string_equal(bullc_job_opts(job), "{}");
     assert_int_equal(bullc_job_attempts_made(job), 4);
@@ -301,10 +277,10 @@ static void job_decode_legacy_and_missing(void **state)
     bullc__job_free(job);
 
     h = hash_reply(NULL, 0);
-    assert_int_equal(bullc__job_from_reply(h, "8", 1, &job), 0);
+    assert_int_equal(bullc__bmq_job_decode(h, h, "8", 1, &job), 0);
     assert_string_equal(bullc_job_data(job), "{}");
     bullc__job_free(job);
-    free_reply(h);
+    bullc__reply_free(h);
 }
 
 static void job_decode_rejects(void **state)
@@ -313,19 +289,16 @@ static void job_decode_rejects(void **state)
     static const char *const odd[] = {"name", "x", "data"};
     bullc__reply *h = hash_reply(odd, 3);
     bullc_job_t *job = (bullc_job_t *)1;
-    assert_int_equal(bullc__job_from_reply(h, "1", 1, &job), BULLC_EBADJOB);
+    assert_int_equal(bullc__bmq_job_decode(h, h, "1", 1, &job), BULLC_EBADJOB);
     assert_null(job);
-    free_reply(h);
+    bullc__reply_free(h);
 
-    static const char *const kv[] = {"name", "x"};
+    static const char *const kv[] = {"name", NULL}; /* NULL: an integer element */
     h = hash_reply(kv, 2);
-    free(h->element[1]->str); /* an integer reply owns no string */
-    h->element[1]->str = NULL;
-    h->element[1]->type = BULLC__R_INTEGER;
-    assert_int_equal(bullc__job_from_reply(h, "1", 1, &job), BULLC_EBADJOB);
-    assert_int_equal(bullc__job_from_reply(h, "", 0, &job), BULLC_EBADJOB);
-    free_reply(h);
-    assert_int_equal(bullc__job_from_reply(NULL, "1", 1, &job), BULLC_EBADJOB);
+    assert_int_equal(bullc__bmq_job_decode(h, h, "1", 1, &job), BULLC_EBADJOB);
+    assert_int_equal(bullc__bmq_job_decode(h, h, "", 0, &job), BULLC_EBADJOB);
+    bullc__reply_free(h);
+    assert_int_equal(bullc__bmq_job_decode(NULL, NULL, "1", 1, &job), BULLC_EBADJOB);
 }
 
 /* ---- msgpack ---------------------------------------------------------------------------- */

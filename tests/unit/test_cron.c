@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "unit.h"
 
 static void expect_error(const char *expr, const char *needle)
 {

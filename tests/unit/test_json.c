@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "unit.h"
 
 /* Parses `text` the way job data is parsed and prints it back. */
 static char *roundtrip(const char *text)

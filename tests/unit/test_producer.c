@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "unit.h"
 
 static int prep(bullc__newjob *j, const char *data, const char *opts, char *err, size_t n)
 {

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "worker.h"
+#include "unit.h"
 
 /* xorshift64*: deterministic, seeded per test */
 typedef struct rng {
@@ -191,27 +191,31 @@ static void job_decoder_random(void **state)
     rng r = {0x243f6a8885a308d3ULL};
     for (int i = 0; i < 20000; i++) {
         size_t n = below(&r, 12);
-        bullc__reply *el = calloc(n ? n : 1, sizeof *el);
-        bullc__reply **els = calloc(n ? n : 1, sizeof *els);
-        assert_non_null(el);
-        assert_non_null(els);
+        /* a hash reply as a connection parses it; some elements are not strings, and some
+         * replies are not arrays */
+        bullc__buf resp;
+        bullc__buf_init(&resp);
+        int is_array = below(&r, 30) != 0;
+        if (is_array)
+            bullc__buf_printf(&resp, "*%zu\r\n", n);
+        else
+            n = 1;
         for (size_t k = 0; k < n; k++) {
             const char *s = k % 2 == 0 ? PICK(&r, fields) : PICK(&r, values);
-            el[k].type = below(&r, 40) ? BULLC__R_STRING
-                                       : (below(&r, 2) ? BULLC__R_NIL : BULLC__R_INTEGER);
-            el[k].str = (char *)s;
-            el[k].len = strlen(s);
-            els[k] = &el[k];
+            if (below(&r, 40))
+                unit_resp_item(&resp, s);
+            else
+                bullc__buf_puts(&resp, below(&r, 2) ? "$-1\r\n" : ":7\r\n");
         }
-        bullc__reply hash = {0};
-        hash.type = below(&r, 30) ? BULLC__R_ARRAY : BULLC__R_STRING;
-        hash.elements = n;
-        hash.element = els;
+        bullc__reply *hash = NULL;
+        assert_int_equal(bullc__reply_parse(resp.data, resp.len, &hash), 0);
+        bullc__buf_free(&resp);
         char id[16];
         snprintf(id, sizeof id, "%d", i);
         size_t idlen = below(&r, 50) ? strlen(id) : 0;
-        bullc_job_t *job = (bullc_job_t *)&hash; /* must be overwritten */
-        int rc = bullc__job_from_reply(&hash, id, idlen, &job);
+        bullc_job_t *job = (bullc_job_t *)hash; /* must be overwritten */
+        int rc = bullc__bmq_job_decode(hash, hash, id, idlen, &job);
+        bullc__reply_free(hash); /* the job keeps the reply alive */
         assert_true(rc == BULLC_OK || rc == BULLC_EBADJOB);
         if (rc == BULLC_OK) {
             assert_non_null(job);
@@ -230,8 +234,6 @@ static void job_decoder_random(void **state)
         } else {
             assert_null(job);
         }
-        free(els);
-        free(el);
     }
 }
 
@@ -333,14 +335,13 @@ static void url_random(void **state)
 static void limit_saturates(void **state)
 {
     (void)state;
-    bullc_worker_t *w = calloc(1, sizeof *w);
-    assert_non_null(w);
+    bullc__gate g;
+    memset(&g, 0, sizeof g);
     /* a huge limit from a reply must mean "limited", not overflow into the past */
-    bullc__worker_note_limit(w, LLONG_MAX);
-    assert_true(atomic_load(&w->limit_until) > bullc__now_ms());
-    bullc__worker_note_limit(w, LLONG_MAX - 1);
-    assert_true(atomic_load(&w->limit_until) > bullc__now_ms());
-    free(w);
+    bullc__gate_note_limit(&g, LLONG_MAX);
+    assert_true(atomic_load(&g.limit_until) > bullc__mono_ms());
+    bullc__gate_note_limit(&g, LLONG_MAX - 1);
+    assert_true(atomic_load(&g.limit_until) > bullc__mono_ms());
 }
 
 int main(void)

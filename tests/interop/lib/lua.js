@@ -1,13 +1,13 @@
 'use strict';
-// Resolves our Lua scripts (lua/<name>.lua) into one self-contained text.
+// Resolves our Lua scripts (lua/bullmq/<name>.lua) into one self-contained text.
 // Rule (the C build implements the same one): a line that is exactly
-// `--@include <name>` is replaced by the content of lua/include/<name>.lua,
+// `--@include <name>` is replaced by the content of lua/bullmq/include/<name>.lua,
 // itself resolved recursively; each include is inserted at most once per
 // script, so later lines naming an already-inserted include become empty.
 const fs = require('node:fs');
 const path = require('node:path');
 
-const LUA_DIR = process.env.BULLC_LUA_DIR || path.resolve(__dirname, '..', '..', '..', 'lua');
+const LUA_DIR = process.env.BULLC_LUA_DIR || path.resolve(__dirname, '..', '..', '..', 'lua', 'bullmq');
 const INCLUDE_RE = /^--@include (\S+)$/;
 
 function expand(text, seen, chain) {

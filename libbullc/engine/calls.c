@@ -1,0 +1,115 @@
+/* calls.c - the calls a handler makes on its running job (bullc.h), carried out by the queue's
+ * protocol through the combiner. Outside a running handler they return BULLC_EMISUSE. */
+#include "engine/engine.h"
+#include "util/json.h"
+
+/* The context of a job lent to a running handler, or NULL outside one. */
+static bullc__run *running(const bullc_job_t *job) { return job ? job->run : NULL; }
+
+typedef int (*json_call)(bullc__proto *, bullc__link *, bullc_job_t *, const char *);
+
+/* A call taking a JSON text: checked here, done by the protocol (NULL: not offered). */
+static int call_json(bullc_job_t *job, const char *json, json_call fn)
+{
+    bullc__run *r = running(job);
+    if (!r || !fn)
+        return BULLC_EMISUSE;
+    if (!json)
+        return BULLC_EINVAL;
+    if (!bullc__json_valid(json))
+        return BULLC_EJSON;
+    return fn(r->w->proto, r->link, job, json);
+}
+
+int bullc_job_update_progress(bullc_job_t *job, const char *json)
+{
+    bullc__run *r = running(job);
+    return call_json(job, json, r ? r->w->ops->update_progress : NULL);
+}
+
+int bullc_job_update_data(bullc_job_t *job, const char *json)
+{
+    bullc__run *r = running(job);
+    return call_json(job, json, r ? r->w->ops->update_data : NULL);
+}
+
+int bullc_job_log(bullc_job_t *job, const char *text)
+{
+    bullc__run *r = running(job);
+    if (!r || !r->w->ops->add_log)
+        return BULLC_EMISUSE;
+    if (!text)
+        return BULLC_EINVAL;
+    return r->w->ops->add_log(r->w->proto, r->link, job, text);
+}
+
+/* The job left active on the handler's call: record no outcome, stop renewing its lock. */
+static void moved(bullc__run *r, bullc_job_t *job)
+{
+    job->moved = 1;
+    bullc__slot_lock(r->slot, NULL);
+}
+
+int bullc_job_move_to_delayed(bullc_job_t *job, long long timestamp_ms)
+{
+    bullc__run *r = running(job);
+    if (!r || job->moved || !r->w->ops->move_to_delayed)
+        return BULLC_EMISUSE;
+    int rc = r->w->ops->move_to_delayed(r->w->proto, r->link, job, timestamp_ms);
+    if (rc == BULLC_EMOVED)
+        moved(r, job);
+    return rc;
+}
+
+int bullc_job_rate_limit(bullc_job_t *job, long long delay_ms)
+{
+    bullc__run *r = running(job);
+    if (!r || !r->w->ops->rate_limit)
+        return BULLC_EMISUSE;
+    if (delay_ms <= 0)
+        return BULLC_EINVAL;
+    if (job->moved)
+        return BULLC_EMISUSE;
+    long long limit_ms = 0;
+    int rc = r->w->ops->rate_limit(r->w->proto, r->link, job, delay_ms, &limit_ms);
+    if (rc == BULLC_ERATELIMITED) {
+        moved(r, job);
+        bullc__gate_note_limit(&r->w->gate, limit_ms);
+    }
+    return rc;
+}
+
+int bullc_job_move_to_waiting_children(bullc_job_t *job)
+{
+    bullc__run *r = running(job);
+    if (!r || job->moved || !r->w->ops->wait_children)
+        return BULLC_EMISUSE;
+    int rc = r->w->ops->wait_children(r->w->proto, r->link, job);
+    if (rc == BULLC_EMOVED)
+        moved(r, job);
+    return rc;
+}
+
+int bullc_job_children_values(bullc_job_t *job, char **json_out)
+{
+    if (json_out)
+        *json_out = NULL;
+    bullc__run *r = running(job);
+    if (!r || !r->w->ops->children_values)
+        return BULLC_EMISUSE;
+    if (!json_out)
+        return BULLC_EINVAL;
+    return r->w->ops->children_values(r->w->proto, r->link, job, json_out);
+}
+
+int bullc_job_ignored_children_failures(bullc_job_t *job, char **json_out)
+{
+    if (json_out)
+        *json_out = NULL;
+    bullc__run *r = running(job);
+    if (!r || !r->w->ops->ignored_failures)
+        return BULLC_EMISUSE;
+    if (!json_out)
+        return BULLC_EINVAL;
+    return r->w->ops->ignored_failures(r->w->proto, r->link, job, json_out);
+}

@@ -1,0 +1,195 @@
+/* engine.h - the worker's insides, shared by the files of engine/ only (docs/architecture.md):
+ *   worker.c   the public worker API: options, lifecycle, run() and its maintenance loop
+ *   pool.c     handler threads: take a job, run its handler, settle it, go idle and refill
+ *   combine.c  the combiner: every thread's Redis work goes through one shared connection, in
+ *              rounds that merge what threads submitted while the previous round was in flight
+ *   blocker.c  the blocking wait for work while handler threads are idle
+ *   gate.c     stop, local pause, rate-limit and delayed-job timing, shared by all threads
+ *   calls.c    the public calls a handler makes on its job
+ * The engine knows no key names or scripts: everything it sends comes from the protocol
+ * (proto/proto.h). */
+#ifndef BULLC_ENGINE_H
+#define BULLC_ENGINE_H
+
+#include "proto/proto.h"
+#include "util/log.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+
+/* ---- the combiner (combine.c) ------------------------------------------------------------- */
+
+typedef enum bullc__req_kind { BULLC__REQ_CMDS = 1, BULLC__REQ_SETTLE, BULLC__REQ_FETCH } bullc__req_kind;
+
+/* One thread's request, waiting for a round. */
+typedef struct bullc__req {
+    bullc__req_kind kind;
+    bullc__cmd *const *cmds;   /* CMDS: the commands and where their replies go */
+    size_t ncmds;
+    bullc__reply **replies;
+    bullc__settle *settle;     /* SETTLE */
+    int want;                  /* FETCH: how many jobs */
+    bullc_job_t **jobs;        /* FETCH: room for `want` jobs; *got of them filled */
+    size_t got;
+    bullc__hints hints;        /* FETCH: when it came back short */
+    int rc;
+    char err[256];
+    int done;
+    pthread_cond_t *cv;        /* the waiting thread's own */
+    struct bullc__req *next;
+} bullc__req;
+
+typedef struct bullc__combiner {
+    pthread_mutex_t mu;
+    bullc__req *head, *tail;
+    int leading;
+    bullc__conn conn;          /* used only by the thread leading a round */
+    const bullc__proto_ops *ops;
+    bullc__proto *proto;
+    bullc__xchg x;             /* the leader's scratch */
+    bullc__cmd **cmds;
+    bullc__reply **replies;
+    bullc__settle **settles;
+    bullc_job_t **fetched;
+    bullc__req **batch;
+} bullc__combiner;
+
+/* Most requests of each kind one round takes; the rest wait for the next round. */
+enum { BULLC__ROUND_MAX = 64 };
+
+int bullc__combiner_init(bullc__combiner *c, const bullc__conn_cfg *cfg,
+                         const bullc__proto_ops *ops, bullc__proto *proto);
+void bullc__combiner_free(bullc__combiner *c);
+/* Queues `req` and returns once a round has carried it (req->rc and results set). The calling
+ * thread may lead that round itself; `cv` is its own condition variable. */
+void bullc__combiner_submit(bullc__combiner *c, bullc__req *req, pthread_cond_t *cv);
+
+/* A bullc__link through the combiner, for one thread. */
+typedef struct bullc__clink {
+    bullc__link link;
+    bullc__combiner *c;
+    pthread_cond_t cv;
+} bullc__clink;
+
+int bullc__clink_init(bullc__clink *l, bullc__combiner *c);
+void bullc__clink_free(bullc__clink *l);
+
+/* ---- shared timing and state (gate.c) ----------------------------------------------------- */
+
+typedef struct bullc__gate {
+    pthread_mutex_t mu;        /* guards everything below that is not atomic */
+    pthread_cond_t blocker_cv; /* the blocker waits for idle threads, pause, delays */
+    pthread_cond_t nap_cv;     /* timed naps that stop cuts short */
+    atomic_int stop_flag;      /* set by bullc_worker_stop (async-signal-safe) */
+    int stop_pipe[2];          /* one byte written on stop wakes every poll */
+    int stopping;              /* under mu: stop observed and broadcast */
+    atomic_int paused;         /* bullc_worker_pause */
+    atomic_llong limit_until;  /* rate limited until then (monotonic ms) */
+    long long block_until;     /* under mu: next delayed job's due time (epoch ms, 0 none) */
+    atomic_int drained;        /* the drained event was emitted and no job taken since */
+} bullc__gate;
+
+int bullc__gate_init(bullc__gate *g);
+void bullc__gate_free(bullc__gate *g);
+int bullc__gate_stopping(bullc__gate *g);
+/* Marks the stop as observed and wakes everything that waits. Idempotent. */
+void bullc__gate_observe_stop(bullc__gate *g);
+/* Sleeps up to ms, returning early when the worker stops. */
+void bullc__gate_nap(bullc__gate *g, long long ms);
+/* The queue is rate limited for ms from now (saturating). */
+void bullc__gate_note_limit(bullc__gate *g, long long ms);
+/* Rate-limit time left (ms), 0 when not limited. */
+long long bullc__gate_limit_left(bullc__gate *g);
+/* A delayed job falls due at due_ms (epoch): the blocker wakes no later than then. */
+void bullc__gate_note_delay(bullc__gate *g, long long due_ms);
+
+/* ---- handler threads (pool.c) ------------------------------------------------------------- */
+
+typedef struct bullc__handler {
+    char *name; /* NULL = catch-all */
+    bullc_handler_fn fn;
+    void *ud;
+} bullc__handler;
+
+/* The context of a running handler, for the calls it makes on its job (calls.c). */
+typedef struct bullc__run {
+    bullc_worker_t *w;
+    struct bullc__slot *slot;
+    bullc__link *link;
+} bullc__run;
+
+/* One handler thread. */
+typedef struct bullc__slot {
+    bullc_worker_t *w;
+    int idx;
+    pthread_t tid;
+    int started;
+    char label[32];
+    bullc__clink link;
+    bullc__settle settle;
+    bullc__run run;
+    pthread_cond_t idle_cv;    /* waits here while idle */
+    bullc_job_t *job;          /* under gate.mu while idle: a job handed to it */
+    int idle;                  /* under gate.mu: waiting in the idle list */
+    struct bullc__slot *next_idle;
+    unsigned seed;
+    /* the lock the maintenance loop renews (under lock_mu) */
+    const char *lock_job_id;
+    const char *lock_token;
+    long long lock_renewed_ms; /* monotonic */
+} bullc__slot;
+
+/* Starts the handler threads. BULLC_ETHREAD when one cannot be started (those that were are
+ * stopped by bullc__pool_join). */
+int bullc__pool_start(bullc_worker_t *w);
+/* Takes jobs for the idle threads (at most BULLC__ROUND_MAX) and hands them out, on the calling
+ * thread, whose link carries the request; notes the hints and emits `drained` when the queue
+ * had none. Does nothing while stopping, locally paused or rate limited. */
+void bullc__pool_refill(bullc_worker_t *w, bullc__clink *via);
+/* Idle threads no refill in flight will serve (under gate.mu). */
+int bullc__pool_wants_work(bullc_worker_t *w);
+/* Wakes every idle thread (after a stop). */
+void bullc__pool_wake_all(bullc_worker_t *w);
+void bullc__pool_join(bullc_worker_t *w);
+/* Records (or with job NULL clears) the lock the maintenance loop renews for slot. */
+void bullc__slot_lock(bullc__slot *s, const bullc_job_t *job);
+void bullc__worker_emit(bullc_worker_t *w, bullc_event_t ev, const bullc_job_t *job,
+                        const char *detail);
+
+/* ---- the blocking wait (blocker.c) -------------------------------------------------------- */
+
+void *bullc__blocker_main(void *arg);
+
+/* ---- the worker --------------------------------------------------------------------------- */
+
+struct bullc_worker {
+    bullc_worker_opts_t o;     /* options, strings owned */
+    char *s_url, *s_prefix, *s_queue, *s_name;
+    bullc__url url;
+    bullc__logger log;
+    const bullc__proto_ops *ops;
+    bullc__proto *proto;
+    int renew_ms;              /* lockRenewTime */
+    bullc__handler *handlers;
+    size_t nhandlers;
+    bullc__handler catchall;
+    bullc__gate gate;
+    bullc__combiner comb;
+    bullc__conn blocker_conn;
+    pthread_t blocker_tid;
+    int blocker_started;
+    /* the pool: idle threads and refills (under gate.mu) */
+    pthread_cond_t done_cv;    /* run() waits for handler threads to exit */
+    bullc__slot *slots;
+    bullc__slot *idle_head;
+    int nidle;
+    int reserved;              /* idle threads a refill in flight will hand jobs to */
+    int threads_alive;
+    int kick;                  /* the blocker should refill at once (resume) */
+    pthread_mutex_t lock_mu;   /* the slots' lock fields */
+    int running;
+    char errmsg[320];
+};
+
+#endif

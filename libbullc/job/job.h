@@ -1,0 +1,62 @@
+/* job.h - a job as the engine and handlers see it, whatever wire protocol it came from: decoded
+ * by a protocol from its job hash (borrowing the reply's strings), lent to one handler at a time,
+ * and carrying the outcome the handler sets. */
+#ifndef BULLC_JOB_JOB_H
+#define BULLC_JOB_JOB_H
+
+#include "net/reply.h"
+#include "util/buf.h"
+
+/* Data texts and parsed views a handler may still hold after its data was replaced: kept until
+ * the job is freed. */
+typedef struct bullc__retired {
+    char *text;
+    void *json; /* cJSON * */
+    struct bullc__retired *next;
+} bullc__retired;
+
+struct bullc__run; /* the engine's context while a handler runs (engine/engine.h) */
+
+struct bullc_job {
+    const char *id;
+    const char *name;   /* "" when absent */
+    const char *data;   /* JSON text, "{}" when absent */
+    const char *opts;   /* JSON text, "{}" when absent */
+    const char **fields; /* flat field/value pairs, pointing into `reply` */
+    size_t nfields;     /* number of pairs */
+    bullc__reply *reply; /* the reply the strings live in (one reference), or NULL */
+    char *id_owned;
+    long atm;           /* attempts made before this one */
+    long ats;           /* attempts started, this one included */
+    long long timestamp;
+    char token[64];     /* the lock token the job was taken with ("" when none) */
+    void *data_json;    /* cJSON *, parsed on first use */
+    void *opts_json;    /* cJSON *, parsed on first use */
+    /* the outcome, set by the handler (or by the protocol when it turns a completion into a
+     * failure) */
+    char *result;       /* JSON text */
+    char *fail_message; /* the failure reason */
+    int unrecoverable;
+    int moved;          /* the handler moved the job out of active itself: record nothing */
+    /* set only while a handler runs, for the calls it makes on its job */
+    struct bullc__run *run;
+    char *data_owned;   /* data replaced by bullc_job_update_data (else NULL) */
+    bullc__retired *retired;
+};
+
+/* A job from a flat field/value array (an HGETALL reply element inside `root`), keeping a
+ * reference to root instead of copying: BULLC_EBADJOB when `hash` is not a flat array of
+ * strings or the id is empty, BULLC_ENOMEM. The attempt counters are the protocol's to set. */
+int bullc__job_from_hash(bullc__reply *root, const bullc__reply *hash, const char *id,
+                         size_t idlen, bullc_job_t **out);
+void bullc__job_free(bullc_job_t *job);
+/* The job's opts parsed (a cJSON *), or NULL when they are not valid JSON. */
+void *bullc__job_opts_cjson(bullc_job_t *job);
+/* Makes `copy` (malloc'd JSON text, taken over) the job's data; the old text and parsed view
+ * stay valid until the job is freed. BULLC_ENOMEM leaves the job unchanged and frees copy. */
+int bullc__job_swap_data(bullc_job_t *job, char *copy);
+/* Sets the failure reason (copied) and the unrecoverable flag; keeps the old reason when out of
+ * memory. */
+void bullc__job_set_failure(bullc_job_t *job, const char *reason, int unrecoverable);
+
+#endif

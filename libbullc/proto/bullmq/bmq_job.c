@@ -1,0 +1,77 @@
+/* bmq_job.c - BullMQ jobs and next-job replies, decoded from what the scripts return
+ * (docs/bullmq.md §2.3, §4.1). */
+#include "bullmq.h"
+
+#include <string.h>
+
+static long counter(const bullc_job_t *job, const char *field, long dflt)
+{
+    const char *v = bullc_job_field(job, field);
+    long long n;
+    if (!v || bullc__parse_ll(v, strlen(v), &n) != 0 || n < 0 || n > 0x7fffffffL)
+        return dflt;
+    return (long)n;
+}
+
+int bullc__bmq_job_decode(bullc__reply *root, const bullc__reply *hash, const char *id,
+                          size_t idlen, bullc_job_t **out)
+{
+    int rc = bullc__job_from_hash(root, hash, id, idlen, out);
+    if (rc != 0)
+        return rc;
+    bullc_job_t *job = *out;
+    /* attemptsMade: `atm`, falling back to the pre-v5 field name as Node does */
+    job->atm = counter(job, "atm", -1);
+    if (job->atm < 0)
+        job->atm = counter(job, "attemptsMade", 0);
+    job->ats = counter(job, "ats", 0);
+    return 0;
+}
+
+int bullc__bmq_decode_next(bullc__reply *root, const bullc__reply *r, bullc_job_t **job,
+                           bullc__hints *hints)
+{
+    *job = NULL;
+    memset(hints, 0, sizeof *hints);
+    if (!r)
+        return BULLC_EBADJOB;
+    if (r->type == BULLC__R_INTEGER || r->type == BULLC__R_NIL)
+        return BULLC_OK; /* plain 0: nothing fetched */
+    if (r->type != BULLC__R_ARRAY || r->elements < 4)
+        return BULLC_EBADJOB;
+    const bullc__reply *hash = r->element[0], *id = r->element[1];
+    long long v = 0;
+    if (bullc__reply_ll(r->element[2], &v) == 0)
+        hints->rate_limit_ms = v;
+    v = 0;
+    if (bullc__reply_ll(r->element[3], &v) == 0)
+        hints->delay_until_ms = v;
+    if (hash && hash->type == BULLC__R_ARRAY) {
+        if (!id || id->type != BULLC__R_STRING)
+            return BULLC_EBADJOB;
+        return bullc__bmq_job_decode(root, hash, id->str, id->len, job);
+    }
+    return BULLC_OK;
+}
+
+int bullc__bmq_code(long long code)
+{
+    switch (code) {
+    case -1:
+        return BULLC_ENOJOB;
+    case -2:
+        return BULLC_ELOCKMISSING;
+    case -3:
+        return BULLC_ENOTINSTATE;
+    case -4:
+        return BULLC_EPENDINGCHILDREN;
+    case -5:
+        return BULLC_ENOPARENT;
+    case -6:
+        return BULLC_ELOCKMISMATCH;
+    case -9:
+        return BULLC_EFAILEDCHILDREN;
+    default:
+        return BULLC_EPROTO;
+    }
+}

@@ -1,0 +1,453 @@
+/* bmq_settle.c - a handler's outcome as BullMQ's Worker records it (docs/bullmq.md §5.8):
+ * complete, retry at once, retry after a backoff, or fail for good; prepared on the handler's
+ * thread, sent by the exchange (bmq_xchg.c), decoded back here. */
+#include "bullmq.h"
+#include "util/js.h"
+#include "util/msgpack.h"
+#include "util/time.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A settle's prepared call. */
+typedef struct prepared {
+    bullc__bmq_call call;
+    bullc__cmd cmd;      /* RETRY and DELAY: the call; FINISH: moveToFinished, built when sent
+                            alone */
+    int cmd_built;
+    char *job_key;
+    const char *set_key, *metrics_key;
+    long long now;
+    int failed;
+    const char *value;   /* returnvalue JSON, or the failure reason */
+    char *reason;        /* owned copy of the failure reason */
+    char *stack;         /* the stacktrace JSON after this failure */
+    bullc__buf opts;     /* msgpack options of a FINISH */
+    bullc__buf fields;   /* msgpack [failedReason, ..., stacktrace, ...] of a failure */
+    bullc_event_t event;
+} prepared;
+
+/* ---- reading the job's options ------------------------------------------------------------ */
+
+static const cJSON *opt(bullc_job_t *job, const char *key)
+{
+    const cJSON *o = bullc__job_opts_cjson(job);
+    return o ? cJSON_GetObjectItemCaseSensitive(o, key) : NULL;
+}
+
+static long long opt_int(bullc_job_t *job, const char *key, long long dflt)
+{
+    const cJSON *v = opt(job, key);
+    if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
+        return dflt;
+    return (long long)v->valuedouble;
+}
+
+/* keepJobs ({count} or {age, count?, limit?}) for removeOnComplete/removeOnFail: the job's own
+ * option wins over the worker's. */
+static void write_keep_jobs(bullc__buf *mp, bullc_job_t *job, const char *key,
+                            const bullc_keep_jobs_t *dflt)
+{
+    const cJSON *v = opt(job, key);
+    if (cJSON_IsBool(v) || cJSON_IsNumber(v)) {
+        bullc__mp_map(mp, 1);
+        bullc__mp_cstr(mp, "count");
+        bullc__mp_int(mp, cJSON_IsTrue(v) ? 0 : cJSON_IsFalse(v) ? -1 : (long long)v->valuedouble);
+        return;
+    }
+    if (cJSON_IsObject(v)) {
+        static const char *const names[3] = {"count", "age", "limit"};
+        uint32_t n = 0;
+        for (int i = 0; i < 3; i++)
+            n += cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(v, names[i]));
+        bullc__mp_map(mp, n);
+        for (int i = 0; i < 3; i++) {
+            const cJSON *x = cJSON_GetObjectItemCaseSensitive(v, names[i]);
+            if (!cJSON_IsNumber(x))
+                continue;
+            bullc__mp_cstr(mp, names[i]);
+            if (x->valuedouble == floor(x->valuedouble) && fabs(x->valuedouble) < 9e15)
+                bullc__mp_int(mp, (long long)x->valuedouble);
+            else
+                bullc__mp_double(mp, x->valuedouble);
+        }
+        return;
+    }
+    int age = dflt->age_s > 0, limit = age && dflt->limit > 0;
+    bullc__mp_map(mp, (uint32_t)(1 + age + limit));
+    bullc__mp_cstr(mp, "count");
+    bullc__mp_int(mp, dflt->count);
+    if (age) {
+        bullc__mp_cstr(mp, "age");
+        bullc__mp_int(mp, dflt->age_s);
+    }
+    if (limit) {
+        bullc__mp_cstr(mp, "limit");
+        bullc__mp_int(mp, dflt->limit);
+    }
+}
+
+/* The stacktrace JSON array after this failure: previous entries plus `entry`, keeping the last
+ * stackTraceLimit entries. NULL on OOM. */
+static char *next_stacktrace(bullc_job_t *job, const char *entry)
+{
+    cJSON *arr = NULL;
+    const char *prev = bullc_job_field(job, "stacktrace");
+    if (prev) {
+        arr = cJSON_Parse(prev);
+        if (arr && !cJSON_IsArray(arr)) {
+            cJSON_Delete(arr);
+            arr = NULL;
+        }
+    }
+    if (!arr && !(arr = cJSON_CreateArray()))
+        return NULL;
+    cJSON *s = cJSON_CreateString(entry);
+    if (!s) {
+        cJSON_Delete(arr);
+        return NULL;
+    }
+    cJSON_AddItemToArray(arr, s);
+    long long limit = opt_int(job, "stackTraceLimit", -1);
+    if (limit >= 0)
+        while (cJSON_GetArraySize(arr) > limit)
+            cJSON_DeleteItemFromArray(arr, 0);
+    char *out = cJSON_PrintUnformatted(arr);
+    cJSON_Delete(arr);
+    return out;
+}
+
+/* ---- retries ------------------------------------------------------------------------------ */
+
+/* The job's backoff as {type, base delay, jitter}; 0 when it has none (retry at once). */
+static int read_backoff(bullc_job_t *job, const char **type, double *base, double *jitter)
+{
+    const cJSON *b = opt(job, "backoff");
+    *type = "";
+    *base = 0;
+    *jitter = 0;
+    if (!bullc__js_truthy(b))
+        return 0;
+    if (cJSON_IsNumber(b)) {
+        *type = "fixed"; /* a bare number is a fixed delay */
+        *base = b->valuedouble;
+    } else if (cJSON_IsObject(b)) {
+        const cJSON *ty = cJSON_GetObjectItemCaseSensitive(b, "type");
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(b, "delay");
+        const cJSON *j = cJSON_GetObjectItemCaseSensitive(b, "jitter");
+        if (cJSON_IsString(ty))
+            *type = ty->valuestring;
+        if (cJSON_IsNumber(d))
+            *base = d->valuedouble;
+        if (cJSON_IsNumber(j) && j->valuedouble > 0 && j->valuedouble <= 1)
+            *jitter = j->valuedouble;
+    }
+    if (!isfinite(*base))
+        *base = 0;
+    return 1;
+}
+
+/* The delay before the coming retry, as Node's Backoffs.calculate, with n = attempts made
+ * including the one that just failed. 1 with *delay set (0 = at once), or 0 when the job must
+ * not be retried (a custom strategy said -1, or there is none for the job's type). Kept as a
+ * double, as Node's number: a high attempt count overflows a long long. */
+static int backoff_delay(bullc__proto *p, bullc_job_t *job, long n, const char *reason,
+                         double *delay)
+{
+    const char *type;
+    double base, jitter, max;
+    *delay = 0;
+    if (!read_backoff(job, &type, &base, &jitter))
+        return 1;
+    if (strcmp(type, "fixed") == 0) {
+        max = base;
+    } else if (strcmp(type, "exponential") == 0) {
+        max = round(pow(2, (double)(n - 1)) * base);
+    } else if (p->backoff_fn) {
+        long long d = p->backoff_fn(n, type, reason, job, p->backoff_user_data);
+        *delay = (double)d;
+        return d != -1;
+    } else {
+        bullc__log(&p->log, BULLC_LOG_WARN,
+                   "job %s: backoff type \"%s\" needs a custom strategy (backoff_fn); failing "
+                   "it without retry",
+                   job->id, type);
+        return 0;
+    }
+    if (!isfinite(max))
+        return 1;
+    if (jitter > 0) {
+        /* any uniform source will do; the job id and clock keep threads apart */
+        unsigned seed = (unsigned)bullc__mono_ms() ^ (unsigned)(uintptr_t)job;
+        double r = (double)rand_r(&seed) / ((double)RAND_MAX + 1.0);
+        *delay = floor(r * max * jitter + max * (1 - jitter));
+    } else {
+        *delay = max;
+    }
+    /* as Node, -1 from any strategy (e.g. a fixed delay of -1) means no retry */
+    if (*delay == -1) {
+        *delay = 0;
+        return 0;
+    }
+    return 1;
+}
+
+/* Node's shouldRetryJob: attempts left, recoverable, started fewer times than
+ * maxStartedAttempts; then the backoff may still refuse. */
+static int should_retry(bullc__proto *p, bullc_job_t *job, const bullc__outcome *oc,
+                        double *delay)
+{
+    long attempts = (long)opt_int(job, "attempts", 0);
+    int max_started = p->max_started_attempts;
+    if (oc->unrecoverable || job->atm + 1 >= attempts ||
+        (max_started > 0 && max_started <= job->ats))
+        return 0;
+    return backoff_delay(p, job, job->atm + 1, oc->reason, delay);
+}
+
+/* ---- preparing the calls ------------------------------------------------------------------ */
+
+static void write_fields(prepared *c)
+{
+    bullc__mp_array(&c->fields, 4);
+    bullc__mp_cstr(&c->fields, "failedReason");
+    bullc__mp_cstr(&c->fields, c->reason);
+    bullc__mp_cstr(&c->fields, "stacktrace");
+    bullc__mp_cstr(&c->fields, c->stack);
+}
+
+/* moveToFinished's options (docs/bullmq.md §4.5). */
+static void write_finish_opts(bullc__proto *p, bullc_job_t *job, prepared *c)
+{
+    bullc__buf *mp = &c->opts;
+    int limiter = p->limiter_max > 0;
+    bullc__mp_map(mp, 5 + (p->name != NULL) + limiter);
+    bullc__mp_cstr(mp, "token");
+    bullc__mp_cstr(mp, job->token);
+    if (limiter)
+        bullc__bmq_write_limiter(p, mp);
+    if (p->name) {
+        bullc__mp_cstr(mp, "name");
+        bullc__mp_cstr(mp, p->name);
+    }
+    bullc__mp_cstr(mp, "keepJobs");
+    if (c->failed)
+        write_keep_jobs(mp, job, "removeOnFail", &p->remove_on_fail);
+    else
+        write_keep_jobs(mp, job, "removeOnComplete", &p->remove_on_complete);
+    bullc__mp_cstr(mp, "lockDuration");
+    bullc__mp_int(mp, p->lock_duration_ms);
+    bullc__mp_cstr(mp, "attempts");
+    bullc__mp_int(mp, opt_int(job, "attempts", 0));
+    bullc__mp_cstr(mp, "maxMetricsSize");
+    if (p->metrics_max_data_points > 0)
+        bullc__mp_int(mp, p->metrics_max_data_points);
+    else
+        bullc__mp_cstr(mp, "");
+}
+
+static void prepare_finish(bullc__proto *p, bullc_job_t *job, prepared *c)
+{
+    c->call = BULLC__BMQ_FINISH;
+    c->set_key = p->keys.k[c->failed ? BULLC__BMQ_Q_FAILED : BULLC__BMQ_Q_COMPLETED];
+    c->metrics_key =
+        p->keys.k[c->failed ? BULLC__BMQ_Q_METRICS_FAILED : BULLC__BMQ_Q_METRICS_COMPLETED];
+    write_finish_opts(p, job, c);
+    if (c->failed)
+        write_fields(c);
+}
+
+/* retryJob (no delay) or moveToDelayed (a backoff), docs/bullmq.md §4.7-4.8. */
+static void prepare_retry(bullc__proto *p, bullc__settle *s, prepared *c, double delay)
+{
+    bullc_job_t *job = s->job;
+    write_fields(c);
+    if (delay == 0) {
+        c->call = BULLC__BMQ_RETRY;
+        const char *push = cJSON_IsTrue(opt(job, "lifo")) ? "RPUSH" : "LPUSH";
+        bullc__bmq_retryJob(&c->cmd, &p->keys, c->job_key, c->now, push, job->id, job->token,
+                            c->fields.data, c->fields.len);
+        return;
+    }
+    c->call = BULLC__BMQ_DELAY;
+    if (s->fetch_next)
+        bullc__bmq_fetch_opts(p, &c->opts, job->token, NULL, 0);
+    /* the delay as Node sends its number (String(delay)) */
+    bullc__buf dl;
+    bullc__buf_init(&dl);
+    bullc__js_number(&dl, delay);
+    bullc__bmq_moveToDelayed(&c->cmd, &p->keys, c->job_key, c->now, job->id, job->token,
+                             dl.oom ? "0" : dl.data, "0", c->fields.data, c->fields.len,
+                             s->fetch_next ? "1" : "0", c->opts.data, c->opts.len);
+    if (dl.oom)
+        c->cmd.args.oom = 1;
+    bullc__buf_free(&dl);
+}
+
+static prepared *prepared_get(bullc__settle *s)
+{
+    prepared *c = s->priv;
+    if (!c) {
+        if (!(c = calloc(1, sizeof *c)))
+            return NULL;
+        bullc__cmd_init(&c->cmd);
+        bullc__buf_init(&c->opts);
+        bullc__buf_init(&c->fields);
+        s->priv = c;
+    }
+    free(c->job_key);
+    free(c->reason);
+    free(c->stack);
+    c->job_key = c->reason = c->stack = NULL;
+    c->cmd_built = 0;
+    bullc__cmd_reset(&c->cmd, NULL);
+    bullc__buf_reset(&c->opts);
+    bullc__buf_reset(&c->fields);
+    return c;
+}
+
+static int prepare_failure(bullc__proto *p, bullc__settle *s, prepared *c,
+                           const bullc__outcome *oc)
+{
+    double delay = 0;
+    int retry = should_retry(p, s->job, oc, &delay);
+    bullc__buf entry;
+    bullc__buf_init(&entry);
+    bullc__buf_printf(&entry, "%s: %s", oc->unrecoverable ? "UnrecoverableError" : "Error",
+                      oc->reason);
+    char *e = bullc__buf_take(&entry);
+    c->stack = e ? next_stacktrace(s->job, e) : NULL;
+    free(e);
+    c->reason = bullc__strdup(oc->reason);
+    if (!c->stack || !c->reason)
+        return BULLC_ENOMEM;
+    c->value = c->reason;
+    c->event = retry ? BULLC_EVENT_RETRYING : BULLC_EVENT_FAILED;
+    if (retry)
+        prepare_retry(p, s, c, delay);
+    else
+        prepare_finish(p, s->job, c);
+    return 0;
+}
+
+int bullc__bmq_settle_prepare(bullc__proto *p, bullc__settle *s, const bullc__outcome *oc)
+{
+    prepared *c = prepared_get(s);
+    if (!c)
+        return BULLC_ENOMEM;
+    s->rc = 0;
+    s->next = NULL;
+    memset(&s->hints, 0, sizeof s->hints);
+    c->now = bullc__now_ms();
+    c->failed = oc->failed;
+    if (!(c->job_key = bullc__bmq_job_key(&p->keys, s->job->id, NULL)))
+        return BULLC_ENOMEM;
+    int rc = 0;
+    if (oc->failed) {
+        rc = prepare_failure(p, s, c, oc);
+    } else {
+        c->value = oc->result ? oc->result : "null";
+        c->event = BULLC_EVENT_COMPLETED;
+        prepare_finish(p, s->job, c);
+    }
+    s->event = c->event;
+    s->detail = c->value;
+    if (rc == 0 && (bullc__cmd_oom(&c->cmd) || c->opts.oom || c->fields.oom))
+        rc = BULLC_ENOMEM;
+    return rc;
+}
+
+void bullc__bmq_settle_release(bullc__proto *p, bullc__settle *s)
+{
+    (void)p;
+    prepared *c = s->priv;
+    if (!c)
+        return;
+    bullc__cmd_free(&c->cmd);
+    bullc__buf_free(&c->opts);
+    bullc__buf_free(&c->fields);
+    free(c->job_key);
+    free(c->reason);
+    free(c->stack);
+    free(c);
+    s->priv = NULL;
+}
+
+bullc__bmq_call bullc__bmq_settle_call(const bullc__settle *s)
+{
+    return ((const prepared *)s->priv)->call;
+}
+
+static const char *target(const prepared *c) { return c->failed ? "failed" : "completed"; }
+static const char *value_field(const prepared *c)
+{
+    return c->failed ? "failedReason" : "returnvalue";
+}
+
+bullc__cmd *bullc__bmq_settle_cmd(bullc__proto *p, bullc__settle *s)
+{
+    prepared *c = s->priv;
+    if (c->call == BULLC__BMQ_FINISH && !c->cmd_built) {
+        bullc__bmq_moveToFinished(&c->cmd, &p->keys, c->set_key, c->job_key, c->metrics_key,
+                                  s->job->id, c->now, value_field(c), c->value, target(c),
+                                  s->fetch_next ? "1" : "0", c->opts.data, c->opts.len,
+                                  c->fields.data, c->fields.len);
+        c->cmd_built = 1;
+    }
+    return &c->cmd;
+}
+
+void bullc__bmq_settle_item(bullc__settle *s, bullc__cmd *batch)
+{
+    prepared *c = s->priv;
+    bullc__bmq_moveToFinishedBatch_each(batch, c->set_key, c->job_key, c->metrics_key, s->job->id,
+                                        c->now, value_field(c), c->value, target(c),
+                                        s->fetch_next ? "1" : "0", c->opts.data, c->opts.len,
+                                        c->fields.data, c->fields.len);
+}
+
+/* ---- results ------------------------------------------------------------------------------ */
+
+/* A completion refused because of children fails the job, as in Node (docs/bullmq.md §5.8). */
+static int children_refusal(bullc__settle *s, int code)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             code == BULLC_EPENDINGCHILDREN
+                 ? "Job %s has pending dependencies. moveToFinished"
+                 : "Cannot complete job %s because it has at least one failed child. "
+                   "moveToFinished",
+             s->job->id);
+    bullc__job_set_failure(s->job, msg, code == BULLC_EFAILEDCHILDREN);
+    return BULLC__AGAIN;
+}
+
+void bullc__bmq_settle_decode(bullc__proto *p, bullc__settle *s, bullc__reply *root,
+                              const bullc__reply *r)
+{
+    (void)p;
+    prepared *c = s->priv;
+    static const char *const names[] = {"", "moveToFinished", "retryJob", "moveToDelayed"};
+    s->rc = 0;
+    if (!r) {
+        s->rc = BULLC_EPROTO;
+        snprintf(s->errstr, sizeof s->errstr, "%s: no reply", names[c->call]);
+    } else if (r->type == BULLC__R_ERROR) {
+        s->rc = BULLC_ESCRIPT;
+        snprintf(s->errstr, sizeof s->errstr, "%s: %s", names[c->call], r->str);
+    } else if (r->type == BULLC__R_INTEGER && r->integer < 0) {
+        s->rc = bullc__bmq_code(r->integer);
+        if (c->call == BULLC__BMQ_FINISH && !c->failed &&
+            (s->rc == BULLC_EPENDINGCHILDREN || s->rc == BULLC_EFAILEDCHILDREN))
+            s->rc = children_refusal(s, s->rc);
+    } else if (bullc__bmq_decode_next(root, r, &s->next, &s->hints) != 0) {
+        s->rc = BULLC_EPROTO;
+        snprintf(s->errstr, sizeof s->errstr, "%s: unexpected reply", names[c->call]);
+    } else if (s->next) {
+        /* a job handed out with fetch-next keeps the finished job's token (as Node) */
+        memcpy(s->next->token, s->job->token, sizeof s->next->token);
+    }
+}

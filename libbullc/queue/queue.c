@@ -1,0 +1,177 @@
+/* queue.c - the public queue handle: a producer and reader over one connection, speaking the
+ * queue's protocol (proto/proto.h). */
+#include "proto/proto.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Past this a command is considered lost and the connection rebuilt. */
+#define BULLC__QUEUE_COMMAND_TIMEOUT_MS 30000
+
+struct bullc_queue {
+    char *s_url;
+    char *s_queue;
+    bullc__url url;
+    bullc__logger log;
+    bullc__conn conn;
+    bullc__conn_link link;
+    const bullc__proto_ops *ops;
+    bullc__proto *proto;
+    char errmsg[512];
+};
+
+static void defaults(bullc_queue_opts_t *o)
+{
+    memset(o, 0, sizeof *o);
+    o->redis_url = "redis://127.0.0.1:6379";
+    o->prefix = "bull";
+    o->connect_timeout_ms = 5000;
+    o->log_level = BULLC_LOG_INFO;
+}
+
+void bullc_queue_opts_init_sized(bullc_queue_opts_t *o, size_t size)
+{
+    if (!o)
+        return;
+    bullc_queue_opts_t d;
+    defaults(&d);
+    memcpy(o, &d, size < sizeof d ? size : sizeof d);
+    if (size > sizeof d)
+        memset((char *)o + sizeof d, 0, size - sizeof d);
+}
+
+void bullc_queue_free(bullc_queue_t *q)
+{
+    if (!q)
+        return;
+    bullc__conn_free(&q->conn);
+    if (q->ops)
+        q->ops->close(q->proto);
+    bullc__url_free(&q->url);
+    free(q->s_url);
+    free(q->s_queue);
+    free(q);
+}
+
+/* The caller's options over the defaults (README "ABI policy"); 0, or BULLC_EINVAL. */
+static int read_opts(bullc_queue_opts_t *out, const bullc_queue_opts_t *in, size_t size)
+{
+    defaults(out);
+    if (!in)
+        return BULLC_EINVAL;
+    memcpy(out, in, size < sizeof *out ? size : sizeof *out);
+    for (size_t i = sizeof *out; i < size; i++)
+        if (((const unsigned char *)in)[i] != 0)
+            return BULLC_EINVAL;
+    if (!out->queue || !*out->queue || strchr(out->queue, ':') || !out->prefix ||
+        out->connect_timeout_ms < 0)
+        return BULLC_EINVAL;
+    return 0;
+}
+
+int bullc_queue_new_sized(bullc_queue_t **out, const bullc_queue_opts_t *opts, size_t size)
+{
+    if (!out)
+        return BULLC_EINVAL;
+    *out = NULL;
+    bullc_queue_opts_t o;
+    if (read_opts(&o, opts, size) != 0)
+        return BULLC_EINVAL;
+    bullc_queue_t *q = calloc(1, sizeof *q);
+    if (!q)
+        return BULLC_ENOMEM;
+    int rc = BULLC_ENOMEM;
+    q->log = (bullc__logger){o.log_cb, o.log_user_data, o.log_level};
+    if (!(q->s_url = bullc__strdup(o.redis_url ? o.redis_url : "redis://127.0.0.1:6379")) ||
+        !(q->s_queue = bullc__strdup(o.queue)))
+        goto fail;
+    if ((rc = bullc__url_parse(q->s_url, &q->url, q->errmsg, sizeof q->errmsg)) != 0)
+        goto fail;
+    q->ops = bullc__proto_find("bullmq");
+    if ((rc = q->ops->open_queue(&q->proto, o.prefix, o.queue, &q->log, q->errmsg,
+                                 sizeof q->errmsg)) != 0)
+        goto fail;
+    bullc__conn_init(&q->conn, &(bullc__conn_cfg){&q->url, &q->log, "queue", NULL,
+                                                  o.connect_timeout_ms,
+                                                  BULLC__QUEUE_COMMAND_TIMEOUT_MS});
+    bullc__conn_link_init(&q->link, &q->conn);
+    if ((rc = bullc__conn_ensure(&q->conn)) != 0) {
+        bullc__log(&q->log, BULLC_LOG_ERROR, "queue %s: %s", q->s_queue, q->conn.errstr);
+        goto fail;
+    }
+    *out = q;
+    return BULLC_OK;
+fail:
+    bullc_queue_free(q);
+    return rc;
+}
+
+const char *bullc_queue_errmsg(const bullc_queue_t *q)
+{
+    if (!q)
+        return "no queue";
+    return q->errmsg[0] ? q->errmsg : "no error";
+}
+
+int bullc_queue_add(bullc_queue_t *q, const char *name, const char *data_json,
+                    const char *opts_json, char **id_out)
+{
+    if (id_out)
+        *id_out = NULL;
+    if (!q)
+        return BULLC_EINVAL;
+    bullc_new_job_t job = {name, data_json, opts_json};
+    char *id = NULL;
+    int rc = q->ops->add(q->proto, &q->link.link, &job, 1, sizeof job, &id, q->errmsg,
+                         sizeof q->errmsg);
+    if (id_out)
+        *id_out = id;
+    else
+        free(id);
+    return rc;
+}
+
+int bullc_queue_add_bulk_sized(bullc_queue_t *q, const bullc_new_job_t *jobs, size_t n,
+                               size_t size, char **ids_out)
+{
+    if (ids_out)
+        for (size_t i = 0; i < n; i++)
+            ids_out[i] = NULL;
+    if (!q || (n && !jobs) || size == 0)
+        return BULLC_EINVAL;
+    if (n == 0)
+        return 0;
+    return q->ops->add(q->proto, &q->link.link, jobs, n, size, ids_out, q->errmsg,
+                       sizeof q->errmsg);
+}
+
+int bullc_queue_get_state(bullc_queue_t *q, const char *job_id, const char **state_out)
+{
+    if (state_out)
+        *state_out = NULL;
+    if (!q || !job_id || !state_out)
+        return BULLC_EINVAL;
+    return q->ops->get_state(q->proto, &q->link.link, job_id, state_out, q->errmsg,
+                             sizeof q->errmsg);
+}
+
+int bullc_queue_get_job_field(bullc_queue_t *q, const char *job_id, const char *field,
+                              char **value_out)
+{
+    if (value_out)
+        *value_out = NULL;
+    if (!q || !job_id || !field || !value_out)
+        return BULLC_EINVAL;
+    return q->ops->get_job_field(q->proto, &q->link.link, job_id, field, value_out, q->errmsg,
+                                 sizeof q->errmsg);
+}
+
+int bullc_queue_get_counts_sized(bullc_queue_t *q, bullc_job_counts_t *out, size_t size)
+{
+    if (out)
+        memset(out, 0, size);
+    if (!q || !out)
+        return BULLC_EINVAL;
+    return q->ops->get_counts(q->proto, &q->link.link, out, size, q->errmsg, sizeof q->errmsg);
+}
