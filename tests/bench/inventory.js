@@ -19,7 +19,8 @@
 // session, the transaction every new connection commits while it starts; read once the worker
 // and its connections are gone, so every backend has flushed its counters). The table gives the
 // median run, and the spread (min-max) over runs; the C/Node spread pairs the runs in order.
-// Before each run, the fdatasync latency of an 8 kB write next to the cluster is measured (what
+// Each run starts after a CHECKPOINT and a sync, so it pays nothing for the writes of the setup
+// or of the run before. Before each run, the fdatasync latency of an 8 kB write next to the cluster is measured (what
 // every durable commit waits for; it varies a lot on shared machines) and printed with the run.
 //
 // Environment: BENCH_INV_JOBS (10000, a multiple of 5), BENCH_INV_CONCURRENCY (1,4,16),
@@ -27,7 +28,7 @@
 // BENCH_TIMEOUT_S (per run, 300), BULLC_BIN_DIR.
 const fs = require('node:fs');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const NM = path.join(ROOT, 'tests', 'interop', 'node_modules');
@@ -120,6 +121,10 @@ async function run(pg, kind, concurrency) {
   try {
     const evs = events();
     for (let i = 0; i < evs.length; i += 1000) await queue.addBulk(evs.slice(i, i + 1000));
+    // every run starts from the same state: nothing of the setup (or of the run before) left to
+    // write back, in PostgreSQL or in the page cache
+    await pg.query('CHECKPOINT');
+    spawnSync('sync');
     const before = await dbCounters(pg, db.name);
     const fsync = fsyncMs(pg.dir);
     const [cmd, args] = COMMAND[kind];
