@@ -1,5 +1,5 @@
-/* bmq_proto.c - BullMQ 6 as a bullc__proto_ops: opening a queue's protocol state, the server
- * check, the blocking wait on the marker, lock tokens and fetch options. */
+/* bmq_proto.c - a BullMQ queue's protocol state: opening it for a worker or a queue handle,
+ * the server check, the client name getWorkers lists, and the blocking wait on the marker. */
 #include "bullmq.h"
 #include "util/msgpack.h"
 #include "util/time.h"
@@ -26,7 +26,7 @@ static void make_uuid(char out[37])
              r[14], r[15]);
 }
 
-static void bmq_close(bullc__proto *p)
+void bullc__bmq_close(bullc__proto *p)
 {
     if (!p)
         return;
@@ -46,7 +46,7 @@ static int open_common(bullc__proto **out, const char *prefix, const char *queue
     if (rc != 0) {
         snprintf(err, errlen, "%s", rc == BULLC_EINVAL ? "queue must be a non-empty name without ':'"
                                                         : "out of memory");
-        bmq_close(p);
+        bullc__bmq_close(p);
         return rc;
     }
     p->log = *log;
@@ -55,7 +55,7 @@ static int open_common(bullc__proto **out, const char *prefix, const char *queue
     return 0;
 }
 
-static int bmq_open_queue(bullc__proto **out, const char *prefix, const char *queue,
+int bullc__bmq_open_queue(bullc__proto **out, const char *prefix, const char *queue,
                           const bullc__logger *log, char *err, size_t errlen)
 {
     return open_common(out, prefix, queue, log, err, errlen);
@@ -76,7 +76,7 @@ static char *make_client_name(const char *prefix, const char *queue, const char 
     return bullc__buf_take(&b);
 }
 
-static int bmq_open_worker(bullc__proto **out, const bullc_worker_opts_t *o,
+int bullc__bmq_open_worker(bullc__proto **out, const bullc_worker_opts_t *o,
                            const bullc__logger *log, char *err, size_t errlen)
 {
     bullc__proto *p = NULL;
@@ -86,7 +86,7 @@ static int bmq_open_worker(bullc__proto **out, const bullc_worker_opts_t *o,
     p->worker = 1;
     if ((o->name && !(p->name = bullc__strdup(o->name))) ||
         !(p->client_name = make_client_name(o->prefix, o->queue, o->name))) {
-        bmq_close(p);
+        bullc__bmq_close(p);
         return BULLC_ENOMEM;
     }
     p->lock_duration_ms = o->lock_duration_ms;
@@ -106,7 +106,7 @@ static int bmq_open_worker(bullc__proto **out, const bullc_worker_opts_t *o,
 }
 
 /* Refuses servers BullMQ refuses; the shortest block timeout depends on the version. */
-static int bmq_check_server(bullc__proto *p, const char *info, char *err, size_t errlen)
+int bullc__bmq_check_server(bullc__proto *p, const char *info, char *err, size_t errlen)
 {
     int maj = 0, min = 0, patch = 0;
     const char *v = info ? strstr(info, "redis_version:") : NULL;
@@ -124,11 +124,11 @@ static int bmq_check_server(bullc__proto *p, const char *info, char *err, size_t
     return 0;
 }
 
-static const char *bmq_client_name(const bullc__proto *p) { return p->client_name; }
+const char *bullc__bmq_client_name(const bullc__proto *p) { return p->client_name; }
 
-static long long bmq_block_floor_ms(const bullc__proto *p) { return p->block_floor_ms; }
+long long bullc__bmq_block_floor_ms(const bullc__proto *p) { return p->block_floor_ms; }
 
-static void bmq_block_cmd(bullc__proto *p, bullc__cmd *cmd, long long timeout_ms)
+void bullc__bmq_block_cmd(bullc__proto *p, bullc__cmd *cmd, long long timeout_ms)
 {
     if (timeout_ms < p->block_floor_ms)
         timeout_ms = p->block_floor_ms;
@@ -139,7 +139,7 @@ static void bmq_block_cmd(bullc__proto *p, bullc__cmd *cmd, long long timeout_ms
 
 /* A marker ([key, member, score]): score 0 or past means "fetch now"; a future score is the
  * next delayed job's due time (docs/bullmq.md §3). */
-static void bmq_block_reply(bullc__proto *p, const bullc__reply *r, bullc__wake *out)
+void bullc__bmq_block_reply(bullc__proto *p, const bullc__reply *r, bullc__wake *out)
 {
     (void)p;
     out->kind = BULLC__WAKE_TIMEOUT;
@@ -155,77 +155,3 @@ static void bmq_block_reply(bullc__proto *p, const bullc__reply *r, bullc__wake 
         out->due_ms = score < 9.2e18 ? (long long)score : LLONG_MAX;
     }
 }
-
-void bullc__bmq_new_token(bullc__proto *p, char *buf, size_t n)
-{
-    unsigned seq = atomic_fetch_add(&p->token_seq, 1) + 1;
-    snprintf(buf, n, "%s:%u", p->uuid, seq);
-}
-
-void bullc__bmq_write_limiter(const bullc__proto *p, bullc__buf *mp)
-{
-    bullc__mp_cstr(mp, "limiter");
-    bullc__mp_map(mp, 2);
-    bullc__mp_cstr(mp, "max");
-    bullc__mp_int(mp, p->limiter_max);
-    bullc__mp_cstr(mp, "duration");
-    bullc__mp_int(mp, p->limiter_duration_ms);
-}
-
-void bullc__bmq_fetch_opts(bullc__proto *p, bullc__buf *mp, const char *token,
-                           char (*tokens)[BULLC__BMQ_TOKEN_LEN], int ntokens)
-{
-    int limiter = p->limiter_max > 0;
-    bullc__buf_reset(mp);
-    bullc__mp_map(mp, 2 + (p->name != NULL) + limiter);
-    if (ntokens > 0) {
-        bullc__mp_cstr(mp, "tokens");
-        bullc__mp_array(mp, (uint32_t)ntokens);
-        for (int i = 0; i < ntokens; i++)
-            bullc__mp_cstr(mp, tokens[i]);
-    } else {
-        bullc__mp_cstr(mp, "token");
-        bullc__mp_cstr(mp, token);
-    }
-    if (limiter)
-        bullc__bmq_write_limiter(p, mp);
-    bullc__mp_cstr(mp, "lockDuration");
-    bullc__mp_int(mp, p->lock_duration_ms);
-    if (p->name) {
-        bullc__mp_cstr(mp, "name");
-        bullc__mp_cstr(mp, p->name);
-    }
-}
-
-const bullc__proto_ops bullc__bullmq_ops = {
-    .name = "bullmq",
-    .open_worker = bmq_open_worker,
-    .open_queue = bmq_open_queue,
-    .close = bmq_close,
-    .check_server = bmq_check_server,
-    .client_name = bmq_client_name,
-    .block_cmd = bmq_block_cmd,
-    .block_reply = bmq_block_reply,
-    .block_floor_ms = bmq_block_floor_ms,
-    .start = bullc__bmq_start,
-    .settle_prepare = bullc__bmq_settle_prepare,
-    .settle_release = bullc__bmq_settle_release,
-    .xchg_build = bullc__bmq_xchg_build,
-    .xchg_decode = bullc__bmq_xchg_decode,
-    .xchg_free = bullc__bmq_xchg_free,
-    .extend_locks = bullc__bmq_extend_locks,
-    .check_stalled = bullc__bmq_check_stalled,
-    .tick = NULL,
-    .update_progress = bullc__bmq_update_progress,
-    .add_log = bullc__bmq_add_log,
-    .update_data = bullc__bmq_update_data,
-    .move_to_delayed = bullc__bmq_move_to_delayed,
-    .rate_limit = bullc__bmq_rate_limit,
-    .wait_children = bullc__bmq_wait_children,
-    .children_values = bullc__bmq_children_values,
-    .ignored_failures = bullc__bmq_ignored_failures,
-    .add = bullc__bmq_add,
-    .get_state = bullc__bmq_get_state,
-    .get_job_field = bullc__bmq_get_job_field,
-    .get_counts = bullc__bmq_get_counts,
-};

@@ -35,6 +35,19 @@ struct bullc__proto {
     atomic_uint token_seq;
 };
 
+/* ---- the protocol state (bmq_proto.c) ---------------------------------------------------- */
+
+int bullc__bmq_open_worker(bullc__proto **out, const bullc_worker_opts_t *o,
+                           const bullc__logger *log, char *err, size_t errlen);
+int bullc__bmq_open_queue(bullc__proto **out, const char *prefix, const char *queue,
+                          const bullc__logger *log, char *err, size_t errlen);
+void bullc__bmq_close(bullc__proto *p);
+int bullc__bmq_check_server(bullc__proto *p, const char *info, char *err, size_t errlen);
+const char *bullc__bmq_client_name(const bullc__proto *p);
+long long bullc__bmq_block_floor_ms(const bullc__proto *p);
+void bullc__bmq_block_cmd(bullc__proto *p, bullc__cmd *cmd, long long timeout_ms);
+void bullc__bmq_block_reply(bullc__proto *p, const bullc__reply *r, bullc__wake *out);
+
 /* ---- keys (bmq_keys.c) -------------------------------------------------------------------- */
 
 /* The keys of queue `queue` under `prefix`. BULLC_EINVAL for an empty name or one with ':'. */
@@ -54,6 +67,9 @@ int bullc__bmq_decode_next(bullc__reply *root, const bullc__reply *r, bullc_job_
                            bullc__hints *hints);
 /* The BULLC_E* code for a negative script reply (-1 no job, -2 no lock, ...). */
 int bullc__bmq_code(long long code);
+
+/* ---- fetching (bmq_fetch.c) --------------------------------------------------------------- */
+
 enum { BULLC__BMQ_TOKEN_LEN = 64 };
 /* A fresh lock token into buf (BULLC__BMQ_TOKEN_LEN bytes suffice). */
 void bullc__bmq_new_token(bullc__proto *p, char *buf, size_t n);
