@@ -1,6 +1,7 @@
 /* inventory_worker - applies the game's inventory events (reward_inventory_item, use_item) from
  * the BullMQ queue `events` to PostgreSQL, exactly once per job, and sends jobs that fail for
- * good to a dead-letter queue. See sql/schema.sql and examples/demo/ (`make demo`).
+ * good to a dead-letter queue. Each job is one call of inventory_apply() (sql/schema.sql): one
+ * round trip, one transaction. See examples/inventory/ and examples/demo/ (`make demo`).
  *
  * Configuration (environment):
  *   REDIS_URL          redis://127.0.0.1:6379
