@@ -96,10 +96,10 @@ CREATE OR REPLACE VIEW inventory_audit AS
 
 -- ---- the worker's one call per job -----------------------------------------------------------
 -- inventory_apply(queue, job_id, job_ts, name, data) applies one job in one transaction: called
--- alone in autocommit mode, it is the job's only round trip to the server. It claims the job in
--- processed_jobs first (a job delivered again returns its stored result with already_applied,
--- and applies nothing; a delivery racing with one still uncommitted waits for it), checks the
--- payload, applies the effects with their audit rows and stores the result with the claim.
+-- alone in autocommit mode, it is the job's only round trip to the server. It checks the
+-- payload, claims the job in processed_jobs (a job delivered again returns its stored result
+-- with already_applied, and applies nothing; a delivery racing with one still uncommitted waits
+-- for it), applies the effects with their audit rows and stores the result with the claim.
 --
 -- An event that can never succeed (unknown event type, invalid payload, unknown item, a rule
 -- such as an insufficient quantity) raises SQLSTATE IV001 with the reason as its message, and
