@@ -20,8 +20,10 @@
 // and its connections are gone, so every backend has flushed its counters). The table gives the
 // median run, and the spread (min-max) over runs; the C/Node spread pairs the runs in order.
 // Each run starts after a CHECKPOINT and a sync, so it pays nothing for the writes of the setup
-// or of the run before. Before each run, the fdatasync latency of an 8 kB write next to the cluster is measured (what
-// every durable commit waits for; it varies a lot on shared machines) and printed with the run.
+// or of the run before. Before each run, the fdatasync latency of an 8 kB write next to the
+// cluster is measured (what every durable commit waits for; it varies a lot on shared machines)
+// and printed with the run. A second table splits the CPU time per job between the worker,
+// PostgreSQL and Redis (Linux: read from /proc).
 //
 // Environment: BENCH_INV_JOBS (10000, a multiple of 5), BENCH_INV_CONCURRENCY (1,4,16),
 // BENCH_INV_REPEAT (3), BENCH_INV_WORKERS (node,c), BENCH_INV_FAST=1 (fsync off),
@@ -48,6 +50,7 @@ const COMMAND = {
   node: [process.execPath, [path.join(__dirname, 'inventory_node_worker.js')]],
 };
 const LABEL = { c: 'C', node: 'Node' };
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100;
 
 function events() {
   const users = Math.max(1, Math.floor(JOBS / 5));
@@ -82,6 +85,32 @@ function fsyncMs(dir, n = 50) {
     fs.unlinkSync(file);
   }
   return Number(process.hrtime.bigint() - t0) / 1e6 / n;
+}
+
+// CPU time (ms, user + system) of a process, with its exited children when `reaped`; null off Linux.
+function cpuMs(pid, reaped = false) {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    const ticks = Number(f[11]) + Number(f[12]) + (reaped ? Number(f[13]) + Number(f[14]) : 0);
+    return (ticks * 1000) / CLK_TCK;
+  } catch (_) {
+    return null;
+  }
+}
+
+// The CPU used so far by the worker, the whole PostgreSQL cluster (postmaster, its live children
+// and those it reaped: backends, WAL writer, checkpointer...) and redis-server.
+function cpuSample(pg, redis, worker) {
+  let postgres = null;
+  try {
+    const master = Number(fs.readFileSync(path.join(pg.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    postgres = cpuMs(master, true);
+    for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      if (Number(stat[1]) === master) postgres += cpuMs(pid) || 0;
+    }
+  } catch (_) { /* not Linux, or a process went away while read: no figure */ }
+  return { worker: cpuMs(worker.pid), postgres, redis: cpuMs(redis.proc.pid) };
 }
 
 // The database's counters once no backend is left in it (each flushes its counters as it exits).
@@ -137,10 +166,19 @@ async function run(pg, kind, concurrency) {
     worker.stderr.on('data', (d) => { err += d; });
     const exited = new Promise((r) => worker.once('close', (code) => r(code)));
     let counts;
+    let cpu0; // from the first finished job on, so the worker's start-up does not count
     await H.waitFor(async () => {
       counts = await queue.getJobCounts('completed', 'failed');
-      return counts.completed + counts.failed >= evs.length || worker.exitCode !== null;
+      const n = counts.completed + counts.failed;
+      if (!cpu0 && n > 0) cpu0 = { n, ...cpuSample(pg, redis, worker) };
+      return n >= evs.length || worker.exitCode !== null;
     }, { timeout: TIMEOUT_MS, interval: 100, what: `${evs.length} jobs finished by ${kind}` });
+    const cpu1 = cpuSample(pg, redis, worker);
+    const cpu = {};
+    for (const k of ['worker', 'postgres', 'redis']) {
+      const ok = cpu0 && cpu0[k] !== null && cpu1[k] !== null && evs.length > cpu0.n;
+      cpu[k] = ok ? ((cpu1[k] - cpu0[k]) * 1000) / (evs.length - cpu0.n) : NaN;
+    }
     worker.kill('SIGTERM');
     const code = await H.within(exited, 15000, 'timeout');
     if (code !== 0) throw new Error(`${kind} worker exit ${code}: ${err.slice(-2000)}`);
@@ -152,7 +190,7 @@ async function run(pg, kind, concurrency) {
     const commits = (after.commits - before.commits) - (after.sessions - before.sessions);
     const state = await pg.query('SELECT md5(string_agg(concat_ws(\':\', user_id, item_id, quantity), \',\' ' +
       'ORDER BY user_id, item_id)) FROM inventory', db.name);
-    return { kind, concurrency, jobs: evs.length, ms, commits, state, fsync };
+    return { kind, concurrency, jobs: evs.length, ms, commits, state, fsync, cpu };
   } finally {
     if (worker && worker.exitCode === null) worker.kill('SIGKILL');
     await queue.close().catch(() => {});
@@ -187,6 +225,21 @@ function table(results) {
       `${pairs.length ? times(med(x, rate) / med(n, rate)) : '–'} | ${cell(n, commitRate, int)} | ` +
       `${cell(x, commitRate, int)} | ${n.length ? range(n.map(rate), int) : '–'} | ` +
       `${x.length ? range(x.map(rate), int) : '–'} | ${pairs.length ? range(pairs, times) : '–'} |`);
+  }
+  console.log('\nCPU per job in µs (median over runs; user + system time from /proc, from the first finished ' +
+    'job on; PostgreSQL: the whole cluster):\n');
+  console.log('| concurrency | Node: worker | Node: PostgreSQL | Node: Redis | C: worker | C: PostgreSQL | C: Redis |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const c of CONC) {
+    const cells = [];
+    for (const k of ['node', 'c']) {
+      const rs = results.filter((r) => r.concurrency === c && r.kind === k);
+      for (const part of ['worker', 'postgres', 'redis']) {
+        const v = rs.length ? median(rs.map((r) => r.cpu[part])) : NaN;
+        cells.push(Number.isFinite(v) ? int(v) : '–');
+      }
+    }
+    console.log(`| ${c} | ${cells.join(' | ')} |`);
   }
   const perJob = results.map((r) => r.commits / r.jobs);
   const fsync = results.map((r) => r.fsync);
