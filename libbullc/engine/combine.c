@@ -20,13 +20,12 @@ int bullc__combiner_init(bullc__combiner *c, const bullc__conn_cfg *cfg,
     bullc__conn_init(&c->conn, cfg);
     c->ops = ops;
     c->proto = proto;
-    size_t n = 3 * BULLC__ROUND_MAX + 1;
+    size_t n = 2 * BULLC__ROUND_MAX + 1;
     c->cmds = calloc(n, sizeof *c->cmds);
     c->replies = calloc(n, sizeof *c->replies);
     c->settles = calloc(BULLC__ROUND_MAX, sizeof *c->settles);
     c->fetched = calloc(BULLC__ROUND_MAX, sizeof *c->fetched);
-    c->batch = calloc(n, sizeof *c->batch);
-    if (!c->cmds || !c->replies || !c->settles || !c->fetched || !c->batch)
+    if (!c->cmds || !c->replies || !c->settles || !c->fetched)
         return BULLC_ENOMEM;
     return 0;
 }
@@ -40,18 +39,18 @@ void bullc__combiner_free(bullc__combiner *c)
     free(c->replies);
     free(c->settles);
     free(c->fetched);
-    free(c->batch);
     pthread_mutex_destroy(&c->mu);
 }
 
-/* Takes the requests of the next round from the queue (under mu): everything queued, up to
- * BULLC__ROUND_MAX settles, jobs wanted and commands. The first request is always taken. */
-static size_t take_round(bullc__combiner *c)
+/* Takes the requests of the next round from the queue (under mu) into batch: everything
+ * queued, up to BULLC__ROUND_MAX settles, jobs wanted and commands. The first request is
+ * always taken. */
+static size_t take_round(bullc__combiner *c, bullc__req **batch)
 {
     size_t n = 0, settles = 0, cmds = 0;
     int want = 0;
     bullc__req **prev = &c->head;
-    for (bullc__req *r = c->head; r;) {
+    for (bullc__req *r = c->head; r && n < BULLC__ROUND_REQS;) {
         bullc__req *next = r->next;
         int fits = n == 0 || (r->kind == BULLC__REQ_SETTLE && settles < BULLC__ROUND_MAX) ||
                    (r->kind == BULLC__REQ_FETCH && want + r->want <= BULLC__ROUND_MAX) ||
@@ -60,7 +59,7 @@ static size_t take_round(bullc__combiner *c)
             settles += r->kind == BULLC__REQ_SETTLE;
             want += r->kind == BULLC__REQ_FETCH ? r->want : 0;
             cmds += r->kind == BULLC__REQ_CMDS ? r->ncmds : 0;
-            c->batch[n++] = r;
+            batch[n++] = r;
             *prev = next;
         } else {
             prev = &r->next;
@@ -74,11 +73,11 @@ static size_t take_round(bullc__combiner *c)
 }
 
 /* Hands the fetched jobs out to the FETCH requests, in order. */
-static void hand_out(bullc__combiner *c, size_t n)
+static void hand_out(bullc__combiner *c, bullc__req **batch, size_t n)
 {
     size_t next = 0;
     for (size_t i = 0; i < n; i++) {
-        bullc__req *r = c->batch[i];
+        bullc__req *r = batch[i];
         if (r->kind != BULLC__REQ_FETCH)
             continue;
         r->rc = c->x.rc;
@@ -93,12 +92,12 @@ static void hand_out(bullc__combiner *c, size_t n)
 }
 
 /* One round: the plain commands first, then the protocol's exchange for settles and fetches. */
-static void run_round(bullc__combiner *c, size_t n)
+static void run_round(bullc__combiner *c, bullc__req **batch, size_t n)
 {
     size_t ncmds = 0, nsettles = 0;
     int want = 0;
     for (size_t i = 0; i < n; i++) {
-        bullc__req *r = c->batch[i];
+        bullc__req *r = batch[i];
         if (r->kind == BULLC__REQ_CMDS)
             for (size_t k = 0; k < r->ncmds; k++)
                 c->cmds[ncmds++] = r->cmds[k];
@@ -122,7 +121,7 @@ static void run_round(bullc__combiner *c, size_t n)
     int rc = ncmds ? bullc__conn_exec(&c->conn, c->cmds, ncmds, c->replies) : 0;
     size_t r_at = 0;
     for (size_t i = 0; i < n; i++) {
-        bullc__req *r = c->batch[i];
+        bullc__req *r = batch[i];
         if (r->kind != BULLC__REQ_CMDS)
             continue;
         r->rc = rc;
@@ -136,44 +135,59 @@ static void run_round(bullc__combiner *c, size_t n)
             c->ops->xchg_decode(c->proto, x, xrc, NULL, "out of memory");
         else
             c->ops->xchg_decode(c->proto, x, rc, c->replies + nplain, c->conn.errstr);
-        hand_out(c, n);
+        hand_out(c, batch, n);
     }
 }
 
-void bullc__combiner_submit(bullc__combiner *c, bullc__req *req, pthread_cond_t *cv)
+/* Leads one round (called with mu held, returns with it released): takes the queued requests,
+ * carries them, passes the lead to whoever queued meanwhile, then wakes the requesters. The
+ * lead passes before the wake-ups, so the next round is on its way while they run. */
+static void lead(bullc__combiner *c)
 {
-    req->done = 0;
+    bullc__req *batch[BULLC__ROUND_REQS];
+    c->leading = 1;
+    size_t n = take_round(c, batch);
+    pthread_mutex_unlock(&c->mu);
+    run_round(c, batch, n);
+    pthread_mutex_lock(&c->mu);
+    c->leading = 0;
+    sem_t *next = c->head ? c->head->sem : NULL;
+    pthread_mutex_unlock(&c->mu);
+    if (next)
+        sem_post(next);
+    for (size_t i = 0; i < n; i++) {
+        sem_t *s = batch[i]->sem;
+        atomic_store(&batch[i]->done, 1); /* the request may be gone once this is seen */
+        sem_post(s);
+    }
+}
+
+void bullc__combiner_submit(bullc__combiner *c, bullc__req *req, sem_t *sem)
+{
+    atomic_store(&req->done, 0);
     req->next = NULL;
-    req->cv = cv;
+    req->sem = sem;
     pthread_mutex_lock(&c->mu);
     if (c->tail)
         c->tail->next = req;
     else
         c->head = req;
     c->tail = req;
-    while (!req->done) {
-        if (c->leading) {
-            /* woken when our request is done, or when we are first in line to lead */
-            pthread_cond_wait(cv, &c->mu);
-            continue;
+    for (;;) {
+        if (!c->leading) {
+            /* lead; our request is in the round unless it filled up before reaching it */
+            lead(c);
+        } else {
+            pthread_mutex_unlock(&c->mu);
+            /* posted when our request is done, or when we are first in line to lead; a post
+             * left over from an earlier request only costs one more turn of the loop */
+            while (sem_wait(sem) != 0) {
+            }
         }
-        /* lead a round; ours is in it unless the round filled up before reaching it, in which
-         * case this thread leads again */
-        c->leading = 1;
-        size_t n = take_round(c);
-        pthread_mutex_unlock(&c->mu);
-        run_round(c, n);
+        if (atomic_load(&req->done))
+            return;
         pthread_mutex_lock(&c->mu);
-        for (size_t i = 0; i < n; i++) {
-            c->batch[i]->done = 1;
-            if (c->batch[i] != req)
-                pthread_cond_signal(c->batch[i]->cv);
-        }
-        c->leading = 0;
-        if (c->head) /* what queued up meanwhile: its first thread leads the next round */
-            pthread_cond_signal(c->head->cv);
     }
-    pthread_mutex_unlock(&c->mu);
 }
 
 /* ---- the link through the combiner -------------------------------------------------------- */
@@ -190,7 +204,7 @@ static int clink_exec(bullc__link *self, bullc__cmd *const *cmds, size_t n, bull
     req.replies = replies;
     if (n > BULLC__ROUND_MAX)
         return BULLC_EINVAL; /* handler calls and maintenance send one or two */
-    bullc__combiner_submit(l->c, &req, &l->cv);
+    bullc__combiner_submit(l->c, &req, &l->sem);
     if (req.rc && err && errlen)
         snprintf(err, errlen, "%s", req.err);
     return req.rc;
@@ -200,7 +214,7 @@ int bullc__clink_init(bullc__clink *l, bullc__combiner *c)
 {
     l->link.exec = clink_exec;
     l->c = c;
-    return pthread_cond_init(&l->cv, NULL) == 0 ? 0 : BULLC_ETHREAD;
+    return sem_init(&l->sem, 0, 0) == 0 ? 0 : BULLC_ETHREAD;
 }
 
-void bullc__clink_free(bullc__clink *l) { pthread_cond_destroy(&l->cv); }
+void bullc__clink_free(bullc__clink *l) { sem_destroy(&l->sem); }

@@ -15,6 +15,7 @@
 #include "util/log.h"
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 
 
@@ -35,8 +36,8 @@ typedef struct bullc__req {
     bullc__hints hints;        /* FETCH: when it came back short */
     int rc;
     char err[256];
-    int done;
-    pthread_cond_t *cv;        /* the waiting thread's own */
+    atomic_int done;
+    sem_t *sem;                /* the waiting thread's own: posted when done, or to lead */
     struct bullc__req *next;
 } bullc__req;
 
@@ -52,8 +53,10 @@ typedef struct bullc__combiner {
     bullc__reply **replies;
     bullc__settle **settles;
     bullc_job_t **fetched;
-    bullc__req **batch;
 } bullc__combiner;
+
+/* Most requests one round takes. */
+enum { BULLC__ROUND_REQS = 3 * 64 };
 
 /* Most requests of each kind one round takes; the rest wait for the next round. */
 enum { BULLC__ROUND_MAX = 64 };
@@ -62,14 +65,14 @@ int bullc__combiner_init(bullc__combiner *c, const bullc__conn_cfg *cfg,
                          const bullc__proto_ops *ops, bullc__proto *proto);
 void bullc__combiner_free(bullc__combiner *c);
 /* Queues `req` and returns once a round has carried it (req->rc and results set). The calling
- * thread may lead that round itself; `cv` is its own condition variable. */
-void bullc__combiner_submit(bullc__combiner *c, bullc__req *req, pthread_cond_t *cv);
+ * thread may lead that round itself; `sem` is its own semaphore. */
+void bullc__combiner_submit(bullc__combiner *c, bullc__req *req, sem_t *sem);
 
-/* A bullc__link through the combiner, for one thread. */
+/* A bullc__link through the combiner, for one thread (with that thread's semaphore). */
 typedef struct bullc__clink {
     bullc__link link;
     bullc__combiner *c;
-    pthread_cond_t cv;
+    sem_t sem;
 } bullc__clink;
 
 int bullc__clink_init(bullc__clink *l, bullc__combiner *c);

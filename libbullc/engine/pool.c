@@ -96,7 +96,7 @@ void bullc__pool_refill(bullc_worker_t *w, bullc__clink *via)
     req.kind = BULLC__REQ_FETCH;
     req.want = k;
     req.jobs = jobs;
-    bullc__combiner_submit(&w->comb, &req, &via->cv);
+    bullc__combiner_submit(&w->comb, &req, &via->sem);
     if (req.got > 0)
         atomic_store(&g->drained, 0);
     pthread_mutex_lock(&g->mu);
@@ -244,7 +244,7 @@ static void send_settle(bullc__slot *s, bullc__settle *st)
         memset(&req, 0, sizeof req);
         req.kind = BULLC__REQ_SETTLE;
         req.settle = st;
-        bullc__combiner_submit(&w->comb, &req, &s->link.cv);
+        bullc__combiner_submit(&w->comb, &req, &s->link.sem);
         if (st->rc != BULLC_EIO && st->rc != BULLC_ECONNECT)
             return;
         long long now = bullc__mono_ms();

@@ -28,11 +28,24 @@ void bullc__cmd_reset(bullc__cmd *c, const bullc__script *script)
     bullc__buf_reset(&c->args);
 }
 
+/* Appends "<mark><n>\r\n" (the protocol's length headers), without printf. */
+static void header(bullc__buf *b, char mark, size_t n)
+{
+    char t[24];
+    size_t i = sizeof t;
+    t[--i] = '\n';
+    t[--i] = '\r';
+    do {
+        t[--i] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    t[--i] = mark;
+    bullc__buf_append(b, t + i, sizeof t - i);
+}
+
 static void bulk(bullc__buf *b, const void *s, size_t n)
 {
-    char head[32];
-    int h = snprintf(head, sizeof head, "$%zu\r\n", n);
-    bullc__buf_append(b, head, (size_t)h);
+    header(b, '$', n);
     bullc__buf_append(b, s, n);
     bullc__buf_append(b, "\r\n", 2);
 }
@@ -74,16 +87,12 @@ int bullc__cmd_oom(const bullc__cmd *c) { return c->keys.oom || c->args.oom; }
 
 void bullc__cmd_write(const bullc__cmd *c, bullc__buf *out, int eval)
 {
-    char head[64];
-    int h;
     if (!c->script) {
-        h = snprintf(head, sizeof head, "*%zu\r\n", c->nargs);
-        bullc__buf_append(out, head, (size_t)h);
+        header(out, '*', c->nargs);
         bullc__buf_append(out, c->args.data, c->args.len);
         return;
     }
-    h = snprintf(head, sizeof head, "*%zu\r\n", 3 + c->nkeys + c->nargs);
-    bullc__buf_append(out, head, (size_t)h);
+    header(out, '*', 3 + c->nkeys + c->nargs);
     if (eval) {
         bulk(out, "EVAL", 4);
         bulk(out, c->script->text, c->script->len);
@@ -91,8 +100,9 @@ void bullc__cmd_write(const bullc__cmd *c, bullc__buf *out, int eval)
         bulk(out, "EVALSHA", 7);
         bulk(out, c->script->sha1, 40);
     }
-    h = snprintf(head, sizeof head, "%zu", c->nkeys);
-    bulk(out, head, (size_t)h);
+    char nk[24];
+    int h = snprintf(nk, sizeof nk, "%zu", c->nkeys);
+    bulk(out, nk, (size_t)h);
     bullc__buf_append(out, c->keys.data, c->keys.len);
     bullc__buf_append(out, c->args.data, c->args.len);
 }

@@ -9,7 +9,7 @@ local function signalReady(q, gate)
   end
 end
 
--- v5-compat switch (see docs/V5-COMPAT.md "target rule"): when true, a job
+-- v5-compat switch (docs/bullmq.md §9.2, the "target rule"): when true, a job
 -- that becomes ready while meta.paused is set goes to the legacy `paused`
 -- list instead of `wait`. v6 (this build) always targets `wait`.
 local PAUSED_LIST_TARGET = false
@@ -19,7 +19,7 @@ local PAUSED_LIST_TARGET = false
 -- Pass quiet = true to skip the marker (caller signals once for a batch).
 local function pushReady(q, gate, pushCmd, jobId, quiet)
   local target = q.wait
-  -- V5-COMPAT HOOK: target rule goes here.
+  -- the 5.x target rule (docs/bullmq.md §9.2) goes here.
   if PAUSED_LIST_TARGET and gate.paused then
     target = q.paused
   end

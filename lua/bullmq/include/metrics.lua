@@ -1,4 +1,4 @@
--- metrics: per-minute counters of finished jobs (PROTOCOL.md section 7).
+-- metrics: per-minute counters of finished jobs (docs/bullmq.md §8.4).
 --@include core
 
 local function recordMetric(metricsKey, maxPoints, now)
