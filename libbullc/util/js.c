@@ -78,6 +78,77 @@ int bullc__js_index_key(const char *k, unsigned long long *out)
     return 1;
 }
 
+size_t bullc__js_utf8_len(const unsigned char *p, size_t left)
+{
+    unsigned lead = p[0];
+    size_t len;
+    unsigned smallest;
+    if (lead < 0x80)
+        return 1;
+    if (lead >= 0xc2 && lead <= 0xdf)
+        len = 2, smallest = 0x80;
+    else if (lead >= 0xe0 && lead <= 0xef)
+        len = 3, smallest = 0x800;
+    else if (lead >= 0xf0 && lead <= 0xf4)
+        len = 4, smallest = 0x10000;
+    else
+        return 0;
+    if (left < len)
+        return 0;
+    unsigned code_point = lead & (0x7fu >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        code_point = (code_point << 6) | (p[i] & 0x3f);
+    }
+    if (code_point < smallest || code_point > 0x10ffff ||
+        (code_point >= 0xd800 && code_point <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/* A key's bytes as a UTF-8 decoder reads them: one character at a time, U+FFFD for a byte that
+ * is not part of valid UTF-8. */
+typedef struct key_reader {
+    const unsigned char *at, *end;
+} key_reader;
+
+/* The next character's UTF-8 bytes (*len of them), or NULL at the end of the key. */
+static const unsigned char *next_character(key_reader *reader, size_t *len)
+{
+    static const unsigned char replacement[] = {0xef, 0xbf, 0xbd};
+    if (reader->at >= reader->end)
+        return NULL;
+    const unsigned char *start = reader->at;
+    size_t valid = bullc__js_utf8_len(start, (size_t)(reader->end - start));
+    if (valid == 0) {
+        reader->at++;
+        *len = sizeof replacement;
+        return replacement;
+    }
+    reader->at += valid;
+    *len = valid;
+    return start;
+}
+
+int bullc__js_key_compare(const char *a, const char *b)
+{
+    key_reader left = {(const unsigned char *)a, (const unsigned char *)a + strlen(a)};
+    key_reader right = {(const unsigned char *)b, (const unsigned char *)b + strlen(b)};
+    for (;;) {
+        size_t left_len = 0, right_len = 0;
+        const unsigned char *left_char = next_character(&left, &left_len);
+        const unsigned char *right_char = next_character(&right, &right_len);
+        if (!left_char || !right_char)
+            return (left_char != NULL) - (right_char != NULL);
+        int order = memcmp(left_char, right_char, left_len < right_len ? left_len : right_len);
+        if (order == 0)
+            order = (left_len > right_len) - (left_len < right_len);
+        if (order != 0)
+            return order;
+    }
+}
+
 /* A member while sorting: its position, and whether (and which) index key it is. */
 typedef struct member {
     const cJSON *first, *last;
@@ -89,7 +160,7 @@ typedef struct member {
 static int by_key_then_pos(const void *pa, const void *pb)
 {
     const member *x = pa, *y = pb;
-    int c = strcmp(x->first->string, y->first->string);
+    int c = bullc__js_key_compare(x->first->string, y->first->string);
     if (c)
         return c;
     return x->pos < y->pos ? -1 : x->pos > y->pos;
@@ -134,7 +205,7 @@ int bullc__js_props(const cJSON *obj, bullc__js_prop **props, size_t *count)
     qsort(m, n, sizeof *m, by_key_then_pos);
     size_t k = 0;
     for (i = 0; i < n; i++) {
-        if (k > 0 && strcmp(m[k - 1].first->string, m[i].first->string) == 0)
+        if (k > 0 && bullc__js_key_compare(m[k - 1].first->string, m[i].first->string) == 0)
             m[k - 1].last = m[i].first;
         else
             m[k++] = m[i];

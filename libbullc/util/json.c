@@ -239,6 +239,9 @@ char *bullc__json_fix_surrogates(const char *s)
 
 void *bullc__json_parse(const char *s)
 {
+    /* cJSON_Parse takes more than JSON.parse: trailing text, "01", "1.", raw control bytes, ... */
+    if (!bullc__json_valid(s))
+        return NULL;
     char *fixed = bullc__json_fix_surrogates(s);
     cJSON *v = fixed ? cJSON_Parse(fixed) : NULL;
     free(fixed);
@@ -326,12 +329,13 @@ int bullc_json_int(const bullc_json_t *v, long long *out)
 
 /* ---- printing with JSON.stringify's rules ------------------------------------------------- */
 
-/* The member JSON.parse keeps for `key`: the last one with that key. */
+/* The member JSON.parse keeps for `key`: the last one with that key, as JavaScript reads keys
+ * (bytes that are not UTF-8 read as U+FFFD, as bullc_json_print writes them). */
 static const cJSON *last_member(const cJSON *obj, const char *key)
 {
     const cJSON *found = NULL;
     for (const cJSON *c = obj->child; c; c = c->next)
-        if (c->string && strcmp(c->string, key) == 0)
+        if (c->string && bullc__js_key_compare(c->string, key) == 0)
             found = c;
     return found;
 }
@@ -402,35 +406,6 @@ char *bullc_json_print(const bullc_json_t *v)
     return bullc__buf_take(&b);
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if the bytes there are not one. */
-static size_t utf8_seq(const unsigned char *p, size_t left)
-{
-    unsigned c = p[0];
-    size_t n;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2, min = 0x80;
-    else if (c >= 0xe0 && c <= 0xef)
-        n = 3, min = 0x800;
-    else if (c >= 0xf0 && c <= 0xf4)
-        n = 4, min = 0x10000;
-    else
-        return 0;
-    if (left < n)
-        return 0;
-    unsigned cp = c & (0x7f >> n);
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
 void bullc__json_append_string(bullc__buf *b, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s, *end = p + n;
@@ -455,7 +430,7 @@ void bullc__json_append_string(bullc__buf *b, const char *s, size_t n)
             bullc__buf_printf(b, "\\u%04x", c);
             p++;
         } else {
-            size_t k = utf8_seq(p, (size_t)(end - p));
+            size_t k = bullc__js_utf8_len(p, (size_t)(end - p));
             if (k == 0) {
                 bullc__buf_puts(b, "\xef\xbf\xbd"); /* U+FFFD, what a UTF-8 decoder reads there */
                 p++;

@@ -120,6 +120,92 @@ static void get_takes_last_duplicate(void **state)
     cJSON_Delete(j);
 }
 
+/* Node reads job data as a JavaScript string, where every byte that is not UTF-8 becomes U+FFFD
+ * (as bullc_json_print writes it), so keys that differ only in such bytes are one key there: one
+ * property, with the last value, at the first one's place (a fuzzer found duplicates printed). */
+static void keys_as_javascript_reads_them(void **state)
+{
+    (void)state;
+    expect("{\"\xff\":1,\"\xfe\":2}", "{\"\xef\xbf\xbd\":2}");
+    expect("{\"a\xff\":1,\"b\":2,\"a\xc0\":3}", "{\"a\xef\xbf\xbd\":3,\"b\":2}");
+    /* U+FFFD written as itself is that key too */
+    expect("{\"\xef\xbf\xbd\":1,\"x\":0,\"\xff\":2}", "{\"\xef\xbf\xbd\":2,\"x\":0}");
+    /* one replacement per byte: these keys stay apart */
+    expect("{\"\xff\":1,\"\xff\xff\":2,\"\xfe\":3}", "{\"\xef\xbf\xbd\":3,\"\xef\xbf\xbd\xef\xbf\xbd\":2}");
+    /* valid UTF-8 is compared as it is */
+    expect("{\"\xc3\xa9\":1,\"\xc3\xa8\":2,\"e\":3}", "{\"\xc3\xa9\":1,\"\xc3\xa8\":2,\"e\":3}");
+
+    /* printing again gives the same text */
+    const char *in = "{\"\xfe\":{\"\xff\":1,\"\xfd\":[2]},\"k\":1,\"\xff\":{\"\x80\":3}}";
+    char *once = roundtrip(in);
+    assert_string_equal(once, "{\"\xef\xbf\xbd\":{\"\xef\xbf\xbd\":3},\"k\":1}");
+    char *twice = roundtrip(once);
+    assert_string_equal(twice, once);
+    bullc_free(once);
+    bullc_free(twice);
+
+    /* bullc_json_get finds the property the printed text shows */
+    cJSON *j = cJSON_Parse("{\"\xff\":1,\"\xfe\":2}");
+    assert_non_null(j);
+    long long n = 0;
+    const bullc_json_t *obj = (const bullc_json_t *)(const void *)j;
+    assert_int_equal(bullc_json_int(bullc_json_get(obj, "\xff"), &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(bullc_json_int(bullc_json_get(obj, "\xef\xbf\xbd"), &n), 0);
+    assert_int_equal(n, 2);
+    assert_null(bullc_json_get(obj, "\xff\xff"));
+    cJSON_Delete(j);
+}
+
+/* Texts JSON.parse refuses that cJSON_Parse would take (trailing text, number spellings, raw
+ * control bytes, a byte-order mark, bad \u escapes): the library's parser, and so the job's
+ * parsed data and opts, give NULL as bullc.h promises. */
+static const char *const not_json[] = {
+    "{\"a\":1} x", "[1] [2]", "1 2",   "{\"a\":1}}", "nulll", "01",       "[01]",
+    "{\"a\":01}",  "1.",      "[1.]",  "-.5",        "1e",    "1.e5",     "0x10",
+    "\"a\tb\"",    "\x01{}",  "{}\x01", "\xef\xbb\xbf{}",    "\"\\u00zz\"",
+};
+
+static void parse_refuses_what_json_parse_refuses(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof not_json / sizeof *not_json; i++) {
+        void *parsed = bullc__json_parse(not_json[i]);
+        if (parsed) {
+            cJSON_Delete(parsed);
+            fail_msg("bullc__json_parse took %s, which JSON.parse refuses", not_json[i]);
+        }
+    }
+    /* what JSON.parse takes still parses: lone surrogates, deep nesting within the bound */
+    cJSON *surrogate = bullc__json_parse("[\"\\ud800\"] \n");
+    assert_non_null(surrogate);
+    cJSON_Delete(surrogate);
+    char deep[1100];
+    memset(deep, '[', 512);
+    memset(deep + 512, ']', 512);
+    deep[1024] = '\0';
+    cJSON *nested = bullc__json_parse(deep);
+    assert_non_null(nested);
+    cJSON_Delete(nested);
+}
+
+static void job_views_refuse_invalid_json(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof not_json / sizeof *not_json; i++) {
+        const char *items[] = {"name", "n", "data", not_json[i], "opts", not_json[i]};
+        bullc__reply *hash = unit_array_reply(items, 6);
+        assert_non_null(hash);
+        bullc_job_t *job = NULL;
+        assert_int_equal(bullc__bmq_job_decode(hash, hash, "1", 1, &job), 0);
+        bullc__reply_free(hash); /* the job holds its own reference */
+        assert_string_equal(bullc_job_data(job), not_json[i]);
+        if (bullc_job_data_json(job) || bullc_job_opts_json(job))
+            fail_msg("job data or opts %s gave a parsed view", not_json[i]);
+        bullc__job_free(job);
+    }
+}
+
 /* Property: for many doubles the text reads back as the same value, and no shorter digit string
  * does (so it is the shortest, as ECMAScript requires). */
 static void numbers_shortest_roundtrip(void **state)
@@ -173,6 +259,9 @@ int main(void)
         cmocka_unit_test(strings_and_keys_like_javascript),
         cmocka_unit_test(big_object_order),
         cmocka_unit_test(get_takes_last_duplicate),
+        cmocka_unit_test(keys_as_javascript_reads_them),
+        cmocka_unit_test(parse_refuses_what_json_parse_refuses),
+        cmocka_unit_test(job_views_refuse_invalid_json),
         cmocka_unit_test(numbers_shortest_roundtrip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
