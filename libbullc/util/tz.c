@@ -2,6 +2,7 @@
  * the POSIX TZ rule in their footer, plus the fixed zones luxon knows ("utc", "UTC+5:30").
  * Nothing global: each bullc__tz is an immutable value, safe to share between threads. */
 #include "util/tz.h"
+#include "util/buf.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -61,27 +62,35 @@ static const char *tz_name(const char *p)
     return p - s >= 3 ? p : NULL;
 }
 
-/* [+-]hh[:mm[:ss]] -> seconds. */
-static const char *tz_hms(const char *p, long *out)
+/* The hours an offset in a POSIX TZ string may have (hh:mm:ss up to 24:59:59), and those of a
+ * rule's transition time, which RFC 8536 (3.3.1) extends to -167..167. */
+#define POSIX_OFFSET_MAX_HOURS 24
+#define RULE_TIME_MAX_HOURS 167
+
+/* [+-]hh[:mm[:ss]] -> seconds, with hh at most max_hours and mm, ss at most 59. */
+static const char *tz_hms(const char *p, long max_hours, long *out)
 {
     int sign = 1;
     if (*p == '+' || *p == '-')
         sign = *p++ == '-' ? -1 : 1;
     if (!isdigit((unsigned char)*p))
         return NULL;
-    long v[3] = {0, 0, 0};
-    for (int i = 0; i < 3; i++) {
-        if (i > 0) {
+    long parts[3] = {0, 0, 0}; /* hours, minutes, seconds */
+    const long most[3] = {max_hours, 59, 59};
+    for (int part = 0; part < 3; part++) {
+        if (part > 0) {
             if (*p != ':')
                 break;
             p++;
         }
         if (!isdigit((unsigned char)*p))
             return NULL;
-        while (isdigit((unsigned char)*p) && v[i] < 1000)
-            v[i] = v[i] * 10 + (*p++ - '0');
+        while (isdigit((unsigned char)*p) && parts[part] <= most[part])
+            parts[part] = parts[part] * 10 + (*p++ - '0');
+        if (parts[part] > most[part])
+            return NULL;
     }
-    *out = sign * (v[0] * 3600 + v[1] * 60 + v[2]);
+    *out = sign * (parts[0] * 3600 + parts[1] * 60 + parts[2]);
     return p;
 }
 
@@ -115,7 +124,7 @@ static const char *tz_rule_date(const char *p, rule_date *r)
         if (!(p = tz_num(p, &r->n)) || r->n > 365)
             return NULL;
     }
-    if (*p == '/' && !(p = tz_hms(p + 1, &r->secs)))
+    if (*p == '/' && !(p = tz_hms(p + 1, RULE_TIME_MAX_HOURS, &r->secs)))
         return NULL;
     return p;
 }
@@ -124,7 +133,7 @@ static int parse_posix(const char *p, posix_rule *r)
 {
     memset(r, 0, sizeof *r);
     long off;
-    if (!(p = tz_name(p)) || !(p = tz_hms(p, &off)))
+    if (!(p = tz_name(p)) || !(p = tz_hms(p, POSIX_OFFSET_MAX_HOURS, &off)))
         return -1;
     r->std_off = -off;
     if (*p == '\0') {
@@ -136,7 +145,7 @@ static int parse_posix(const char *p, posix_rule *r)
     r->has_dst = 1;
     r->dst_off = r->std_off + 3600;
     if (*p && *p != ',') {
-        if (!(p = tz_hms(p, &off)))
+        if (!(p = tz_hms(p, POSIX_OFFSET_MAX_HOURS, &off)))
             return -1;
         r->dst_off = -off;
     }
@@ -239,61 +248,136 @@ static long long be64(const unsigned char *p)
     return (long long)v;
 }
 
-static int parse_tzif(const unsigned char *b, size_t n, bullc__tz *z)
+/* RFC 8536 (3.2): the UT offset of a local time type, in seconds. */
+#define TZIF_MIN_UTOFF (-89999L)
+#define TZIF_MAX_UTOFF 93599L
+
+/* A TZif header's counts, and where its data block starts. */
+typedef struct tzif_block {
+    size_t isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt;
+    size_t time_bytes; /* 4 in version 1 data, 8 in version 2+ data */
+    const unsigned char *data;
+} tzif_block;
+
+/* Reads the 44-byte header at `header` (the caller checked that it is there). */
+static void read_block_header(const unsigned char *header, size_t time_bytes, tzif_block *block)
 {
-    if (n < 44 || memcmp(b, "TZif", 4) != 0)
+    size_t counts[6];
+    for (int index = 0; index < 6; index++)
+        counts[index] = (size_t)(uint32_t)be32(header + 20 + 4 * index);
+    block->isutcnt = counts[0];
+    block->isstdcnt = counts[1];
+    block->leapcnt = counts[2];
+    block->timecnt = counts[3];
+    block->typecnt = counts[4];
+    block->charcnt = counts[5];
+    block->time_bytes = time_bytes;
+    block->data = header + 44;
+}
+
+/* Bytes of the data block after its header (counts are below 2^32: no overflow in 64 bits). */
+static uint64_t block_data_size(const tzif_block *block)
+{
+    uint64_t time_bytes = block->time_bytes;
+    return block->timecnt * (time_bytes + 1) + block->typecnt * 6ull + block->charcnt +
+           block->leapcnt * (time_bytes + 4) + block->isstdcnt + (uint64_t)block->isutcnt;
+}
+
+/* The block to read: the version 1 one, or the 64-bit one after it in version 2+ files. 0, or -1
+ * when the file is too short or its headers are wrong. */
+static int find_block(const unsigned char *file, size_t size, tzif_block *block)
+{
+    if (size < 44 || memcmp(file, "TZif", 4) != 0)
         return -1;
-    int version = b[4];
-    size_t cnt[6];
-    for (int i = 0; i < 6; i++)
-        cnt[i] = (size_t)(uint32_t)be32(b + 20 + 4 * i);
-    /* isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt */
-    size_t tsize = 4;
-    size_t v1 = cnt[3] * 5 + cnt[4] * 6 + cnt[5] + cnt[2] * 8 + cnt[0] + cnt[1];
-    const unsigned char *p = b + 44;
-    if (version >= '2') {
-        if (44 + v1 + 44 > n)
+    read_block_header(file, 4, block);
+    if (file[4] < '2')
+        return 0;
+    uint64_t second = 44 + block_data_size(block);
+    if (second > size || size - second < 44 || memcmp(file + (size_t)second, "TZif", 4) != 0)
+        return -1;
+    read_block_header(file + (size_t)second, 8, block);
+    return 0;
+}
+
+/* Checks the block's types and transitions: at least one type (and at most 256), every
+ * transition naming one, every UT offset within RFC 8536's range. */
+static int check_block(const tzif_block *block, const unsigned char *file_end)
+{
+    if (block->typecnt == 0 || block->typecnt > 256 ||
+        block_data_size(block) > (uint64_t)(file_end - block->data))
+        return -1;
+    const unsigned char *type_of_transition = block->data + block->timecnt * block->time_bytes;
+    for (size_t index = 0; index < block->timecnt; index++)
+        if (type_of_transition[index] >= block->typecnt)
             return -1;
-        p = b + 44 + v1;
-        if (memcmp(p, "TZif", 4) != 0)
+    const unsigned char *types = type_of_transition + block->timecnt;
+    for (size_t index = 0; index < block->typecnt; index++) {
+        long utoff = be32(types + index * 6);
+        if (utoff < TZIF_MIN_UTOFF || utoff > TZIF_MAX_UTOFF)
             return -1;
-        for (int i = 0; i < 6; i++)
-            cnt[i] = (size_t)(uint32_t)be32(p + 20 + 4 * i);
-        p += 44;
-        tsize = 8;
     }
-    size_t need = cnt[3] * (tsize + 1) + cnt[4] * 6 + cnt[5] + cnt[2] * (tsize + 4) + cnt[0] + cnt[1];
-    if (cnt[4] == 0 || cnt[4] > 256 || (size_t)(p - b) + need > n)
+    return 0;
+}
+
+/* The footer of a version 2+ file: a POSIX TZ rule between two newlines, which rules after the
+ * last transition. No footer, or an empty one, leaves `rule` invalid (the table goes on); one
+ * that is there must be a rule. 0, -1 when malformed, -2 out of memory. */
+static int read_footer(const unsigned char *at, const unsigned char *file_end, posix_rule *rule)
+{
+    memset(rule, 0, sizeof *rule);
+    if (at >= file_end || *at != '\n')
+        return 0;
+    const unsigned char *text = at + 1;
+    const unsigned char *close = memchr(text, '\n', (size_t)(file_end - text));
+    if (!close || memchr(text, '\0', (size_t)(close - text)))
         return -1;
-    z->ntrans = cnt[3];
-    z->ntypes = cnt[4];
-    z->trans = malloc((cnt[3] ? cnt[3] : 1) * sizeof *z->trans);
-    z->idx = malloc(cnt[3] ? cnt[3] : 1);
-    z->utoff = malloc(cnt[4] * sizeof *z->utoff);
-    if (!z->trans || !z->idx || !z->utoff)
+    if (close == text)
+        return 0;
+    char *copy = bullc__strndup((const char *)text, (size_t)(close - text));
+    if (!copy)
         return -2;
-    for (size_t i = 0; i < cnt[3]; i++)
-        z->trans[i] = tsize == 8 ? be64(p + i * 8) : be32(p + i * 4);
-    p += cnt[3] * tsize;
-    for (size_t i = 0; i < cnt[3]; i++) {
-        if (p[i] >= cnt[4])
-            return -1;
-        z->idx[i] = p[i];
+    int rc = parse_posix(copy, rule) == 0 ? 0 : -1;
+    free(copy);
+    return rc;
+}
+
+/* Reads a TZif file into z, which is changed only on success. 0, -1 when malformed, -2 out of
+ * memory. */
+static int parse_tzif(const unsigned char *file, size_t size, bullc__tz *z)
+{
+    tzif_block block;
+    if (find_block(file, size, &block) != 0 || check_block(&block, file + size) != 0)
+        return -1;
+    posix_rule footer;
+    memset(&footer, 0, sizeof footer);
+    if (file[4] >= '2') {
+        int rc = read_footer(block.data + (size_t)block_data_size(&block), file + size, &footer);
+        if (rc != 0)
+            return rc;
     }
-    p += cnt[3];
-    for (size_t i = 0; i < cnt[4]; i++)
-        z->utoff[i] = be32(p + i * 6);
-    p += cnt[4] * 6 + cnt[5] + cnt[2] * (tsize + 4) + cnt[0] + cnt[1];
-    if (version >= '2' && p < b + n && *p == '\n') {
-        const unsigned char *e = memchr(p + 1, '\n', (size_t)(b + n - p - 1));
-        if (e && e - p - 1 < 128 && e > p + 1) {
-            char s[128];
-            memcpy(s, p + 1, (size_t)(e - p - 1));
-            s[e - p - 1] = '\0';
-            if (parse_posix(s, &z->footer) != 0)
-                z->footer.valid = 0;
-        }
+    size_t count = block.timecnt;
+    long long *trans = malloc((count ? count : 1) * sizeof *trans);
+    unsigned char *idx = malloc(count ? count : 1);
+    long *utoff = malloc(block.typecnt * sizeof *utoff);
+    if (!trans || !idx || !utoff) {
+        free(trans);
+        free(idx);
+        free(utoff);
+        return -2;
     }
+    const unsigned char *times = block.data;
+    for (size_t index = 0; index < count; index++)
+        trans[index] = block.time_bytes == 8 ? be64(times + index * 8) : be32(times + index * 4);
+    memcpy(idx, times + count * block.time_bytes, count);
+    const unsigned char *types = times + count * (block.time_bytes + 1);
+    for (size_t index = 0; index < block.typecnt; index++)
+        utoff[index] = be32(types + index * 6);
+    z->ntrans = count;
+    z->trans = trans;
+    z->idx = idx;
+    z->ntypes = block.typecnt;
+    z->utoff = utoff;
+    z->footer = footer;
     return 0;
 }
 
@@ -316,7 +400,7 @@ long bullc__tz_offset(const bullc__tz *z, long long ms)
 {
     if (z->fixed)
         return z->fixed_off;
-    long long t = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    long long t = ms / 1000 - (ms % 1000 < 0); /* floor, for any ms */
     if (z->ntrans == 0 || t < z->trans[0]) {
         if (z->ntrans == 0 && z->footer.valid)
             return posix_offset(&z->footer, t);
