@@ -1,7 +1,7 @@
 /* fuzz.h - what the libFuzzer targets in tests/fuzz/ share: the library's internal headers (this
  * is the only place that names them, so moving a header changes this file alone), a check macro
  * that aborts (libFuzzer then saves the input), and, for fuzz_jobhash, the one function that
- * turns input bytes into a Redis reply and decodes a job from it.
+ * turns input bytes into a reply and decodes a job from it.
  *
  * A target defines FUZZ_WANT_URL or FUZZ_WANT_JOB before including this file when it needs
  * those declarations. */
@@ -21,26 +21,16 @@
 #include "util/msgpack.h"
 #include "util/tz.h"
 
-/* the URL parser: libbullc/net/url.h after the restructure, internal.h before it */
+/* the URL parser */
 #ifdef FUZZ_WANT_URL
-#if __has_include("net/url.h")
 #include "net/url.h"
-#else
-#include "internal.h"
-#endif
 #endif
 
-/* the job-hash decoder (internal.h) and the reply type it reads: the library's own
- * (libbullc/net/reply.h) when it exists, else hiredis's */
+/* the job-hash decoder (BullMQ's, over the protocol-neutral job) and the replies it reads */
 #ifdef FUZZ_WANT_JOB
-#include "internal.h"
-#include <hiredis/hiredis.h>
-#if __has_include("net/reply.h")
+#include "job/job.h"
 #include "net/reply.h"
-#define FUZZ_LIB_REPLY 1
-#else
-#define FUZZ_LIB_REPLY 0
-#endif
+#include "proto/bullmq/bullmq.h"
 #endif
 
 /* ---- checks --------------------------------------------------------------------------------- */
@@ -188,48 +178,40 @@ static inline void fuzz_resp_field(bullc__buf *b, const fuzz_field *f)
     }
 }
 
-/* Decodes a job from the reply `s` describes, as the worker does after HGETALL: builds the
- * reply with hiredis's protocol reader (with the library's reply constructors when it has its
- * own reply type), calls bullc__job_from_reply and drops this function's hold on the reply (a
- * job may keep the reply alive). Returns what bullc__job_from_reply returned. This is the only
- * function that knows the reply type. */
+/* The reply `s` describes, in the Redis protocol. */
+static inline void fuzz_reply_bytes(const fuzz_reply_spec *s, bullc__buf *resp)
+{
+    if (s->top_array) {
+        bullc__buf_printf(resp, "*%zu\r\n", s->nfields);
+        for (size_t i = 0; i < s->nfields; i++)
+            fuzz_resp_field(resp, &s->fields[i]);
+    } else if (s->top_kind == FUZZ_STRING) {
+        fuzz_resp_bulk(resp, (const uint8_t *)"hash", 4);
+    } else {
+        bullc__buf_puts(resp, "*-1\r\n");
+    }
+    FUZZ_CHECK(!resp->oom);
+}
+
+/* Decodes a job from the reply `s` describes, as the worker does after HGETALL: parses the
+ * protocol bytes into the library's reply (bullc__reply_parse), decodes the job with BullMQ's
+ * decoder (the reply is both the root and the hash) and drops this function's reference to the
+ * reply (a job keeps its own). Returns what the decoder returned, or BULLC_ENOMEM when the reply
+ * could not be built. This is the only function that knows the reply type. */
 static inline int fuzz_decode_job(const fuzz_reply_spec *s, bullc_job_t **out)
 {
+    *out = NULL;
     bullc__buf resp;
     bullc__buf_init(&resp);
-    if (s->top_array) {
-        bullc__buf_printf(&resp, "*%zu\r\n", s->nfields);
-        for (size_t i = 0; i < s->nfields; i++)
-            fuzz_resp_field(&resp, &s->fields[i]);
-    } else if (s->top_kind == FUZZ_STRING) {
-        fuzz_resp_bulk(&resp, (const uint8_t *)"hash", 4);
-    } else {
-        bullc__buf_puts(&resp, "*-1\r\n");
-    }
-    FUZZ_CHECK(!resp.oom);
-
-#if FUZZ_LIB_REPLY
-    redisReader *rd = redisReaderCreateWithFunctions(bullc__reply_functions());
-#else
-    redisReader *rd = redisReaderCreate();
-#endif
-    FUZZ_CHECK(rd != NULL);
-    void *obj = NULL;
-    FUZZ_CHECK(redisReaderFeed(rd, resp.data, resp.len) == REDIS_OK);
-    FUZZ_CHECK(redisReaderGetReply(rd, &obj) == REDIS_OK);
-    FUZZ_CHECK(obj != NULL);
-    redisReaderFree(rd);
+    fuzz_reply_bytes(s, &resp);
+    bullc__reply *reply = NULL;
+    int rc = bullc__reply_parse(resp.data, resp.len, &reply);
     bullc__buf_free(&resp);
-
-#if FUZZ_LIB_REPLY
-    bullc__reply *reply = obj;
-    int rc = bullc__job_from_reply(reply, (const char *)s->id, s->idlen, out);
+    if (rc == BULLC_ENOMEM)
+        return rc;
+    FUZZ_CHECK(rc == 0 && reply != NULL); /* the bytes are exactly one well-formed reply */
+    rc = bullc__bmq_job_decode(reply, reply, (const char *)s->id, s->idlen, out);
     bullc__reply_free(reply);
-#else
-    redisReply *reply = obj;
-    int rc = bullc__job_from_reply(reply, (const char *)s->id, s->idlen, out);
-    freeReplyObject(reply);
-#endif
     return rc;
 }
 

@@ -19,10 +19,11 @@ FUZZ_CFLAGS := -std=c11 -g -O1 -Wall -Wextra -D_GNU_SOURCE -pthread -Iinclude -I
                -I$(B)/gen -MMD -MP $(FUZZ_SAN)
 FUZZ_LIBS := -lhiredis -lcjson -lm -pthread
 
-# what the Makefile generates (the embedded Lua scripts), made by its own rules: the sources the
-# library links with, and any generated headers its sources include (made before compiling)
-FUZZ_GEN_SRC ?= $(B)/gen/scripts_gen.c
-FUZZ_GEN_HDR ?=
+# what the Makefile generates (the BullMQ scripts: their texts and typed call builders), made by
+# its own rules: the sources the library links with, and the generated headers its sources
+# include (made before compiling). The Makefile names them GEN_C and GEN_H.
+FUZZ_GEN_SRC ?= $(or $(GEN_C),$(B)/gen/bullmq_scripts.c)
+FUZZ_GEN_HDR ?= $(or $(GEN_H),$(B)/gen/bullmq_scripts.h)
 FUZZ_LIB_SRC := $(wildcard libbullc/*.c libbullc/*/*.c libbullc/*/*/*.c)
 FUZZ_LIB_OBJ := $(patsubst libbullc/%.c,$(FUZZ_B)/obj/%.o,$(FUZZ_LIB_SRC)) \
                 $(patsubst $(B)/gen/%.c,$(FUZZ_B)/obj/gen/%.o,$(FUZZ_GEN_SRC))

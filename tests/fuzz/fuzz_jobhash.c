@@ -1,10 +1,11 @@
-/* fuzz_jobhash - the job-hash decoder (bullc__job_from_reply) on replies described by the input
- * (see fuzz_reply_spec_parse in fuzz.h for the layout).
+/* fuzz_jobhash - the job-hash decoder (bullc__bmq_job_decode, over bullc__job_from_hash) on
+ * replies described by the input (see fuzz_reply_spec_parse in fuzz.h for the layout).
  *
  * Checks: the decoder returns 0, BULLC_EBADJOB or BULLC_ENOMEM, and 0 for every flat array of
  * an even number of bulk strings with a non-empty id; on success the getters return what the
  * hash holds (id, name, data, opts with their defaults, every field by name), the parsed views
- * are safe to take and print, and bullc__job_free frees everything (LeakSanitizer). */
+ * exist exactly for valid JSON (bullc.h: NULL when invalid) and are safe to take and print, and
+ * bullc__job_free frees everything (LeakSanitizer). */
 #define FUZZ_WANT_JOB
 #include "fuzz.h"
 
@@ -37,8 +38,8 @@ static void check_default(const char *got, const fuzz_reply_spec *s, const char 
 
 static void check_view(const bullc_json_t *v, const char *text)
 {
-    if (bullc__json_valid(text))
-        FUZZ_CHECK(v != NULL); /* what the scanner accepts, the view reads */
+    /* what the scanner accepts, the view reads; what it refuses (as JSON.parse does) has none */
+    FUZZ_CHECK((v != NULL) == (bullc__json_valid(text) == 1));
     if (v) {
         char *p = bullc_json_print(v);
         FUZZ_CHECK(p != NULL);

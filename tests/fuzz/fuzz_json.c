@@ -8,6 +8,7 @@
  *    and reads lone surrogate and NUL escapes differently, so those texts only get the
  *    one-way checks (cJSON also reads a malformed \u escape as \u0000);
  *  - valid text parses, prints, and the printed text is valid and prints back to itself;
+ *    invalid text does not parse (bullc__json_parse refuses what JSON.parse refuses);
  *  - bullc_json_member_raw returns its documented codes, agrees with the scanner, finds only
  *    whole values, and (for text without escapes) finds what the parsed object holds. */
 #include "fuzz.h"
@@ -190,6 +191,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(strcmp(p1, p2) == 0); /* printing is idempotent */
         bullc_free(p1);
         bullc_free(p2);
+    } else {
+        cJSON *parsed = bullc__json_parse(s);
+        FUZZ_CHECK(parsed == NULL);
     }
 
     check_member_raw(s, valid);
