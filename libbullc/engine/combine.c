@@ -4,12 +4,38 @@
  * pipeline, with all settles and fetches merged into the protocol's exchange call, then hands
  * each request its result. While a round is in flight the next one fills up, so under load one
  * round trip (and one script call) carries many jobs, and an uncontended request costs no
- * hand-off at all (flat combining; docs/architecture.md §3). */
+ * hand-off at all (flat combining; docs/architecture.md §3). A leader that finds requests
+ * queued when its round returns sends them at once, and only then hands out the round it has:
+ * Redis works on the next round meanwhile. */
 #include "engine/engine.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Rounds one thread leads in a row before it passes the lead on (its own next job waits
+ * meanwhile, not yet renewed by the maintenance loop). */
+#define BULLC__LEAD_ROUNDS 8
+
+static int round_init(bullc__round *r)
+{
+    size_t n = 2 * BULLC__ROUND_MAX + 1;
+    r->cmds = calloc(n, sizeof *r->cmds);
+    r->replies = calloc(n, sizeof *r->replies);
+    r->x.settles = calloc(BULLC__ROUND_MAX, sizeof *r->x.settles);
+    r->x.fetched = calloc(BULLC__ROUND_MAX, sizeof *r->x.fetched);
+    return r->cmds && r->replies && r->x.settles && r->x.fetched ? 0 : BULLC_ENOMEM;
+}
+
+static void round_free(bullc__combiner *c, bullc__round *r)
+{
+    if (c->ops)
+        c->ops->xchg_free(c->proto, &r->x);
+    free(r->cmds);
+    free(r->replies);
+    free(r->x.settles);
+    free(r->x.fetched);
+}
 
 int bullc__combiner_init(bullc__combiner *c, const bullc__conn_cfg *cfg,
                          const bullc__proto_ops *ops, bullc__proto *proto)
@@ -20,32 +46,22 @@ int bullc__combiner_init(bullc__combiner *c, const bullc__conn_cfg *cfg,
     bullc__conn_init(&c->conn, cfg);
     c->ops = ops;
     c->proto = proto;
-    size_t n = 2 * BULLC__ROUND_MAX + 1;
-    c->cmds = calloc(n, sizeof *c->cmds);
-    c->replies = calloc(n, sizeof *c->replies);
-    c->settles = calloc(BULLC__ROUND_MAX, sizeof *c->settles);
-    c->fetched = calloc(BULLC__ROUND_MAX, sizeof *c->fetched);
-    if (!c->cmds || !c->replies || !c->settles || !c->fetched)
+    if (round_init(&c->rounds[0]) != 0 || round_init(&c->rounds[1]) != 0)
         return BULLC_ENOMEM;
     return 0;
 }
 
 void bullc__combiner_free(bullc__combiner *c)
 {
-    if (c->ops)
-        c->ops->xchg_free(c->proto, &c->x);
+    round_free(c, &c->rounds[0]);
+    round_free(c, &c->rounds[1]);
     bullc__conn_free(&c->conn);
-    free(c->cmds);
-    free(c->replies);
-    free(c->settles);
-    free(c->fetched);
     pthread_mutex_destroy(&c->mu);
 }
 
-/* Takes the requests of the next round from the queue (under mu) into batch: everything
- * queued, up to BULLC__ROUND_MAX settles, jobs wanted and commands. The first request is
- * always taken. */
-static size_t take_round(bullc__combiner *c, bullc__req **batch)
+/* Takes the requests of the next round from the queue (under mu): everything queued, up to
+ * BULLC__ROUND_MAX settles, jobs wanted and commands. The first request is always taken. */
+static void take_round(bullc__combiner *c, bullc__round *rd)
 {
     size_t n = 0, settles = 0, cmds = 0;
     int want = 0;
@@ -59,107 +75,135 @@ static size_t take_round(bullc__combiner *c, bullc__req **batch)
             settles += r->kind == BULLC__REQ_SETTLE;
             want += r->kind == BULLC__REQ_FETCH ? r->want : 0;
             cmds += r->kind == BULLC__REQ_CMDS ? r->ncmds : 0;
-            batch[n++] = r;
+            rd->batch[n++] = r;
             *prev = next;
         } else {
             prev = &r->next;
         }
         r = next;
     }
+    rd->n = n;
     c->tail = NULL;
     for (bullc__req *r = c->head; r; r = r->next)
         c->tail = r;
-    return n;
+}
+
+/* The round's commands: the plain ones first, then the protocol's exchange for every settle
+ * and fetch; then sends them. */
+static void send_round(bullc__combiner *c, bullc__round *rd)
+{
+    bullc__xchg *x = &rd->x;
+    size_t ncmds = 0;
+    x->nsettles = 0;
+    x->nfetch = 0;
+    for (size_t i = 0; i < rd->n; i++) {
+        bullc__req *r = rd->batch[i];
+        if (r->kind == BULLC__REQ_CMDS)
+            for (size_t k = 0; k < r->ncmds; k++)
+                rd->cmds[ncmds++] = r->cmds[k];
+        else if (r->kind == BULLC__REQ_SETTLE)
+            x->settles[x->nsettles++] = r->settle;
+        else
+            x->nfetch += r->want;
+    }
+    rd->nplain = ncmds;
+    x->ncmds = 0;
+    x->nfetched = 0;
+    rd->xrc = x->nsettles || x->nfetch ? c->ops->xchg_build(c->proto, x) : 0;
+    if (rd->xrc == 0)
+        for (size_t k = 0; k < x->ncmds; k++)
+            rd->cmds[ncmds++] = x->cmds[k];
+    rd->ncmds = ncmds;
+    rd->rc = ncmds ? bullc__conn_send(&c->conn, rd->cmds, ncmds) : 0;
+}
+
+/* Reads the round's replies (after its send, before the next send). */
+static void recv_round(bullc__combiner *c, bullc__round *rd)
+{
+    if (rd->rc == 0 && rd->ncmds)
+        rd->rc = bullc__conn_recv(&c->conn, rd->cmds, rd->ncmds, rd->replies);
 }
 
 /* Hands the fetched jobs out to the FETCH requests, in order. */
-static void hand_out(bullc__combiner *c, bullc__req **batch, size_t n)
+static void hand_out(bullc__round *rd)
 {
     size_t next = 0;
-    for (size_t i = 0; i < n; i++) {
-        bullc__req *r = batch[i];
+    for (size_t i = 0; i < rd->n; i++) {
+        bullc__req *r = rd->batch[i];
         if (r->kind != BULLC__REQ_FETCH)
             continue;
-        r->rc = c->x.rc;
-        r->hints = c->x.hints;
+        r->rc = rd->x.rc;
+        r->hints = rd->x.hints;
         r->got = 0;
-        while (r->got < (size_t)r->want && next < c->x.nfetched)
-            r->jobs[r->got++] = c->x.fetched[next++];
+        while (r->got < (size_t)r->want && next < rd->x.nfetched)
+            r->jobs[r->got++] = rd->x.fetched[next++];
     }
     /* more jobs than asked for cannot happen (the protocol takes at most nfetch) */
-    while (next < c->x.nfetched)
-        bullc__job_free(c->x.fetched[next++]);
+    while (next < rd->x.nfetched)
+        bullc__job_free(rd->x.fetched[next++]);
 }
 
-/* One round: the plain commands first, then the protocol's exchange for settles and fetches. */
-static void run_round(bullc__combiner *c, bullc__req **batch, size_t n)
+/* Gives every request of the round its results, then wakes its thread. */
+static void finish_round(bullc__combiner *c, bullc__round *rd)
 {
-    size_t ncmds = 0, nsettles = 0;
-    int want = 0;
-    for (size_t i = 0; i < n; i++) {
-        bullc__req *r = batch[i];
-        if (r->kind == BULLC__REQ_CMDS)
-            for (size_t k = 0; k < r->ncmds; k++)
-                c->cmds[ncmds++] = r->cmds[k];
-        else if (r->kind == BULLC__REQ_SETTLE)
-            c->settles[nsettles++] = r->settle;
-        else
-            want += r->want;
-    }
-    size_t nplain = ncmds;
-    bullc__xchg *x = &c->x;
-    x->settles = c->settles;
-    x->nsettles = nsettles;
-    x->nfetch = want;
-    x->fetched = c->fetched;
-    x->nfetched = 0;
-    x->ncmds = 0;
-    int xrc = nsettles || want ? c->ops->xchg_build(c->proto, x) : 0;
-    if (xrc == 0)
-        for (size_t k = 0; k < x->ncmds; k++)
-            c->cmds[ncmds++] = x->cmds[k];
-    int rc = ncmds ? bullc__conn_exec(&c->conn, c->cmds, ncmds, c->replies) : 0;
-    size_t r_at = 0;
-    for (size_t i = 0; i < n; i++) {
-        bullc__req *r = batch[i];
+    size_t at = 0;
+    for (size_t i = 0; i < rd->n; i++) {
+        bullc__req *r = rd->batch[i];
         if (r->kind != BULLC__REQ_CMDS)
             continue;
-        r->rc = rc;
+        r->rc = rd->rc;
         for (size_t k = 0; k < r->ncmds; k++)
-            r->replies[k] = c->replies[r_at++];
-        if (rc)
+            r->replies[k] = rd->replies[at++];
+        if (rd->rc)
             snprintf(r->err, sizeof r->err, "%s", c->conn.errstr);
     }
-    if (nsettles || want) {
-        if (xrc)
-            c->ops->xchg_decode(c->proto, x, xrc, NULL, "out of memory");
+    if (rd->x.nsettles || rd->x.nfetch) {
+        if (rd->xrc)
+            c->ops->xchg_decode(c->proto, &rd->x, rd->xrc, NULL, "out of memory");
         else
-            c->ops->xchg_decode(c->proto, x, rc, c->replies + nplain, c->conn.errstr);
-        hand_out(c, batch, n);
+            c->ops->xchg_decode(c->proto, &rd->x, rd->rc, rd->replies + rd->nplain,
+                                c->conn.errstr);
+        hand_out(rd);
+    }
+    for (size_t i = 0; i < rd->n; i++) {
+        sem_t *s = rd->batch[i]->sem;
+        atomic_store(&rd->batch[i]->done, 1); /* the request may be gone once this is seen */
+        sem_post(s);
     }
 }
 
-/* Leads one round (called with mu held, returns with it released): takes the queued requests,
- * carries them, passes the lead to whoever queued meanwhile, then wakes the requesters. The
- * lead passes before the wake-ups, so the next round is on its way while they run. */
+/* Leads (called with mu held, returns with it released): sends a round, and while requests
+ * keep arriving sends the next round as soon as the previous one's replies are in, before
+ * handing those out. Then passes the lead to the first thread still queued. */
 static void lead(bullc__combiner *c)
 {
-    bullc__req *batch[BULLC__ROUND_REQS];
+    bullc__round *cur = &c->rounds[0], *next = &c->rounds[1];
     c->leading = 1;
-    size_t n = take_round(c, batch);
+    take_round(c, cur);
     pthread_mutex_unlock(&c->mu);
-    run_round(c, batch, n);
+    send_round(c, cur);
+    for (int led = 1;; led++) {
+        recv_round(c, cur);
+        pthread_mutex_lock(&c->mu);
+        int more = cur->rc == 0 && c->head && led < BULLC__LEAD_ROUNDS;
+        if (more)
+            take_round(c, next);
+        pthread_mutex_unlock(&c->mu);
+        if (more)
+            send_round(c, next);
+        finish_round(c, cur);
+        if (!more)
+            break;
+        bullc__round *t = cur;
+        cur = next;
+        next = t;
+    }
     pthread_mutex_lock(&c->mu);
     c->leading = 0;
-    sem_t *next = c->head ? c->head->sem : NULL;
+    sem_t *first = c->head ? c->head->sem : NULL;
     pthread_mutex_unlock(&c->mu);
-    if (next)
-        sem_post(next);
-    for (size_t i = 0; i < n; i++) {
-        sem_t *s = batch[i]->sem;
-        atomic_store(&batch[i]->done, 1); /* the request may be gone once this is seen */
-        sem_post(s);
-    }
+    if (first)
+        sem_post(first);
 }
 
 void bullc__combiner_submit(bullc__combiner *c, bullc__req *req, sem_t *sem)
@@ -175,7 +219,7 @@ void bullc__combiner_submit(bullc__combiner *c, bullc__req *req, sem_t *sem)
     c->tail = req;
     for (;;) {
         if (!c->leading) {
-            /* lead; our request is in the round unless it filled up before reaching it */
+            /* lead; our request is in the first round unless it filled up before reaching it */
             lead(c);
         } else {
             pthread_mutex_unlock(&c->mu);
@@ -196,14 +240,14 @@ static int clink_exec(bullc__link *self, bullc__cmd *const *cmds, size_t n, bull
                       char *err, size_t errlen)
 {
     bullc__clink *l = (bullc__clink *)self;
+    if (n > BULLC__ROUND_MAX)
+        return BULLC_EINVAL; /* handler calls and maintenance send one or two */
     bullc__req req;
     memset(&req, 0, sizeof req);
     req.kind = BULLC__REQ_CMDS;
     req.cmds = cmds;
     req.ncmds = n;
     req.replies = replies;
-    if (n > BULLC__ROUND_MAX)
-        return BULLC_EINVAL; /* handler calls and maintenance send one or two */
     bullc__combiner_submit(l->c, &req, &l->sem);
     if (req.rc && err && errlen)
         snprintf(err, errlen, "%s", req.err);

@@ -41,25 +41,31 @@ typedef struct bullc__req {
     struct bullc__req *next;
 } bullc__req;
 
+/* Most requests of each kind one round takes (the rest wait for the next round), and most
+ * requests in all. */
+enum { BULLC__ROUND_MAX = 64, BULLC__ROUND_REQS = 3 * BULLC__ROUND_MAX };
+
+/* One round's requests and the leader's scratch for it. */
+typedef struct bullc__round {
+    bullc__req *batch[BULLC__ROUND_REQS];
+    size_t n;
+    bullc__cmd **cmds;       /* the plain commands, then the exchange's */
+    size_t ncmds, nplain;
+    bullc__reply **replies;
+    bullc__xchg x;           /* the protocol's exchange for the settles and fetches */
+    int xrc;                 /* building the exchange failed */
+    int rc;                  /* the round trip failed */
+} bullc__round;
+
 typedef struct bullc__combiner {
     pthread_mutex_t mu;
     bullc__req *head, *tail;
     int leading;
-    bullc__conn conn;          /* used only by the thread leading a round */
+    bullc__conn conn;          /* used only by the thread leading */
     const bullc__proto_ops *ops;
     bullc__proto *proto;
-    bullc__xchg x;             /* the leader's scratch */
-    bullc__cmd **cmds;
-    bullc__reply **replies;
-    bullc__settle **settles;
-    bullc_job_t **fetched;
+    bullc__round rounds[2];    /* a leader keeps one round in Redis while it hands out the other */
 } bullc__combiner;
-
-/* Most requests one round takes. */
-enum { BULLC__ROUND_REQS = 3 * 64 };
-
-/* Most requests of each kind one round takes; the rest wait for the next round. */
-enum { BULLC__ROUND_MAX = 64 };
 
 int bullc__combiner_init(bullc__combiner *c, const bullc__conn_cfg *cfg,
                          const bullc__proto_ops *ops, bullc__proto *proto);

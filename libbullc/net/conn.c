@@ -288,20 +288,24 @@ static int transient_error(const bullc__reply *r)
            bullc__reply_error_is(r, "TRYAGAIN") || bullc__reply_error_is(r, "MASTERDOWN");
 }
 
-/* Writes cmds[i] for each i with todo[i] set (as EVAL when `eval`), then reads their replies. */
-static int round_trip(bullc__conn *c, bullc__cmd *const *cmds, size_t n, const char *todo,
-                      int eval, bullc__reply **replies)
+/* Writes cmds[i] for each i with todo[i] set (all when todo is NULL), as EVAL when `eval`. */
+static int send_cmds(bullc__conn *c, bullc__cmd *const *cmds, size_t n, const char *todo, int eval)
 {
     for (size_t i = 0; i < n; i++)
-        if (todo[i])
+        if (!todo || todo[i])
             bullc__cmd_write(cmds[i], &c->out, eval);
     if (c->out.oom) {
         bullc__buf_reset(&c->out);
         return fail(c, BULLC_ENOMEM, "%s", "out of memory");
     }
-    int rc = flush_out(c, io_deadline(c, 0));
+    return flush_out(c, io_deadline(c, 0));
+}
+
+static int read_replies(bullc__conn *c, size_t n, const char *todo, bullc__reply **replies)
+{
+    int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
-        if (todo[i])
+        if (!todo || todo[i])
             rc = read_reply(c, io_deadline(c, 0), -1, &replies[i]);
     return rc;
 }
@@ -314,22 +318,23 @@ static void free_replies(bullc__reply **replies, size_t n)
     }
 }
 
-int bullc__conn_exec(bullc__conn *c, bullc__cmd *const *cmds, size_t n, bullc__reply **replies)
+int bullc__conn_send(bullc__conn *c, bullc__cmd *const *cmds, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        replies[i] = NULL;
     int rc = bullc__conn_ensure(c);
-    if (rc != 0)
-        return rc;
+    return rc ? rc : send_cmds(c, cmds, n, NULL, 0);
+}
+
+/* Scripts the server lost (restart, SCRIPT FLUSH) answer NOSCRIPT: sent again as EVAL, which
+ * loads them. */
+static int resend_lost_scripts(bullc__conn *c, bullc__cmd *const *cmds, size_t n,
+                               bullc__reply **replies)
+{
     char small[32];
     char *todo = n <= sizeof small ? small : malloc(n);
     if (!todo)
         return fail(c, BULLC_ENOMEM, "%s", "out of memory");
-    memset(todo, 1, n);
-    rc = round_trip(c, cmds, n, todo, 0, replies);
-    /* scripts the server lost (restart, SCRIPT FLUSH): EVAL loads them */
     size_t again = 0;
-    for (size_t i = 0; i < n && rc == 0; i++) {
+    for (size_t i = 0; i < n; i++) {
         todo[i] = cmds[i]->script && bullc__reply_error_is(replies[i], "NOSCRIPT");
         if (todo[i]) {
             bullc__reply_free(replies[i]);
@@ -337,18 +342,37 @@ int bullc__conn_exec(bullc__conn *c, bullc__cmd *const *cmds, size_t n, bullc__r
             again++;
         }
     }
-    if (rc == 0 && again)
-        rc = round_trip(c, cmds, n, todo, 1, replies);
+    int rc = 0;
+    if (again && (rc = send_cmds(c, cmds, n, todo, 1)) == 0)
+        rc = read_replies(c, n, todo, replies);
+    if (todo != small)
+        free(todo);
+    return rc;
+}
+
+int bullc__conn_recv(bullc__conn *c, bullc__cmd *const *cmds, size_t n, bullc__reply **replies)
+{
+    for (size_t i = 0; i < n; i++)
+        replies[i] = NULL;
+    int rc = c->fd < 0 ? fail(c, BULLC_EIO, "%s", "not connected") : read_replies(c, n, NULL, replies);
+    if (rc == 0)
+        rc = resend_lost_scripts(c, cmds, n, replies);
     for (size_t i = 0; i < n && rc == 0; i++)
         if (transient_error(replies[i])) {
             snprintf(c->errstr, sizeof c->errstr, "%s", replies[i]->str);
             rc = BULLC_EIO;
         }
-    if (todo != small)
-        free(todo);
     if (rc != 0)
         free_replies(replies, n);
     return rc;
+}
+
+int bullc__conn_exec(bullc__conn *c, bullc__cmd *const *cmds, size_t n, bullc__reply **replies)
+{
+    for (size_t i = 0; i < n; i++)
+        replies[i] = NULL;
+    int rc = bullc__conn_send(c, cmds, n);
+    return rc ? rc : bullc__conn_recv(c, cmds, n, replies);
 }
 
 int bullc__conn_call(bullc__conn *c, bullc__cmd *cmd, bullc__reply **reply)

@@ -47,6 +47,13 @@ void bullc__conn_free(bullc__conn *c);
  * returned. Connects first if needed. Returns 0, BULLC_EIO (the connection was lost or timed
  * out, and is closed), BULLC_ECONNECT/BULLC_EAUTH, or BULLC_ENOMEM; errstr has the detail. */
 int bullc__conn_exec(bullc__conn *c, bullc__cmd *const *cmds, size_t n, bullc__reply **replies);
+/* bullc__conn_exec in two halves, so that a caller can send the next pipeline before it
+ * handles the replies of the previous one: send writes the commands (connecting first if
+ * needed); recv reads their replies. Another pipeline may be sent only after recv of the one
+ * before it (a script the server lost is sent again inside recv). On failure of either half the
+ * connection is closed and recv must not be called. */
+int bullc__conn_send(bullc__conn *c, bullc__cmd *const *cmds, size_t n);
+int bullc__conn_recv(bullc__conn *c, bullc__cmd *const *cmds, size_t n, bullc__reply **replies);
 /* One command: bullc__conn_exec with n = 1. */
 int bullc__conn_call(bullc__conn *c, bullc__cmd *cmd, bullc__reply **reply);
 /* Sends a blocking command (BZPOPMIN ... timeout) and waits for its reply: at most timeout_ms
