@@ -7,7 +7,6 @@
 #include "util/time.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
@@ -438,85 +437,85 @@ static int alias_value(const char *s)
     return -1;
 }
 
-/* Parses one field's text into values (unsorted, as listed). */
-static int parse_field(pctx *c, int f, const char *raw, fvals *fv)
+/* A field's step 1: month and weekday names (three letters) replaced by their numbers. */
+static int replace_names(pctx *context, int field, const char *raw, sbuf *out)
 {
-    sbuf a = {0}, b = {0}, h = {0};
-    int rc = 0;
-    /* 1. names */
-    if (f == F_MONTH || f == F_DOW) {
-        for (const char *p = raw; *p;) {
-            if (isalpha((unsigned char)p[0]) && isalpha((unsigned char)p[1]) &&
-                isalpha((unsigned char)p[2])) {
-                int v = alias_value(p);
-                if (v < 0) {
-                    rc = fail(c, "Validation error, cannot resolve alias \"%c%c%c\"",
-                              tolower((unsigned char)p[0]), tolower((unsigned char)p[1]),
-                              tolower((unsigned char)p[2]));
-                    goto out;
-                }
-                sb_num(&a, v);
-                p += 3;
-            } else {
-                sb_put(&a, p, 1);
-                p++;
-            }
-        }
-    } else {
-        sb_puts(&a, raw);
+    if (field != F_MONTH && field != F_DOW) {
+        sb_puts(out, raw);
+        return out->oom ? BULLC_ENOMEM : 0;
     }
-    if (a.oom) {
-        rc = BULLC_ENOMEM;
-        goto out;
-    }
-    const char *txt = a.p ? a.p : "";
-    /* 2. characters */
-    if (!valid_chars(f, txt)) {
-        rc = fail(c, "Invalid characters, got value: %.100s", txt);
-        goto out;
-    }
-    /* 3. wildcards */
-    for (const char *p = txt; *p; p++) {
-        if (*p == '*' || *p == '?') {
-            sb_num(&b, FIELD[f].min);
-            sb_puts(&b, "-");
-            sb_num(&b, FIELD[f].max);
+    for (const char *at = raw; *at;) {
+        if (isalpha((unsigned char)at[0]) && isalpha((unsigned char)at[1]) &&
+            isalpha((unsigned char)at[2])) {
+            int value = alias_value(at);
+            if (value < 0)
+                return fail(context, "Validation error, cannot resolve alias \"%c%c%c\"",
+                            tolower((unsigned char)at[0]), tolower((unsigned char)at[1]),
+                            tolower((unsigned char)at[2]));
+            sb_num(out, value);
+            at += 3;
         } else {
-            sb_put(&b, p, 1);
+            sb_put(out, at, 1);
+            at++;
         }
     }
-    if (b.oom) {
-        rc = BULLC_ENOMEM;
-        goto out;
-    }
-    /* 4. hashed values */
-    if ((rc = expand_hashed(c, f, b.p ? b.p : "", &h)) != 0)
-        goto out;
-    /* 5. the list */
-    fv->n = 0;
-    const char *s = h.p ? h.p : "";
-    for (;;) {
-        if (fv->n > MAX_FIELD_VALUES) {
-            rc = fail(c, "too many values in the %s field (at most %d)", field_label(f),
-                      MAX_FIELD_VALUES);
-            goto out;
+    return out->oom ? BULLC_ENOMEM : 0;
+}
+
+/* A field's step 3: '*' and '?' replaced by the field's whole range. */
+static int expand_wildcards(int field, const char *text, sbuf *out)
+{
+    for (const char *at = text; *at; at++) {
+        if (*at == '*' || *at == '?') {
+            sb_num(out, FIELD[field].min);
+            sb_puts(out, "-");
+            sb_num(out, FIELD[field].max);
+        } else {
+            sb_put(out, at, 1);
         }
-        const char *e = strchr(s, ',');
-        size_t n = e ? (size_t)(e - s) : strlen(s);
-        if (n == 0) {
-            rc = fail(c, "Invalid list value format");
-            goto out;
-        }
-        if ((rc = parse_atom(c, f, s, n, fv)) != 0)
-            goto out;
-        if (!e)
-            break;
-        s = e + 1;
     }
-out:
-    free(a.p);
-    free(b.p);
-    free(h.p);
+    return out->oom ? BULLC_ENOMEM : 0;
+}
+
+/* A field's step 5: the comma-separated list, atom by atom, into `values`. */
+static int parse_list(pctx *context, int field, const char *text, fvals *values)
+{
+    values->n = 0;
+    for (const char *atom = text;;) {
+        if (values->n > MAX_FIELD_VALUES)
+            return fail(context, "too many values in the %s field (at most %d)",
+                        field_label(field), MAX_FIELD_VALUES);
+        const char *comma = strchr(atom, ',');
+        size_t len = comma ? (size_t)(comma - atom) : strlen(atom);
+        if (len == 0)
+            return fail(context, "Invalid list value format");
+        int rc = parse_atom(context, field, atom, len, values);
+        if (rc != 0)
+            return rc;
+        if (!comma)
+            return 0;
+        atom = comma + 1;
+    }
+}
+
+/* Parses one field's text into values (unsorted, as listed): names, a check of the characters,
+ * wildcards, 'H' forms, then the list. */
+static int parse_field(pctx *context, int field, const char *raw, fvals *values)
+{
+    sbuf named = {0}, ranged = {0}, hashed = {0};
+    int rc = replace_names(context, field, raw, &named);
+    const char *text = named.p ? named.p : "";
+    if (rc == 0 && !valid_chars(field, text))
+        rc = fail(context, "Invalid characters, got value: %.100s", text);
+    if (rc == 0)
+        rc = expand_wildcards(field, text, &ranged);
+    if (rc == 0)
+        rc = expand_hashed(context, field, ranged.p ? ranged.p : "", &hashed);
+    if (rc == 0)
+        rc = parse_list(context, field, hashed.p ? hashed.p : "", values);
+    free(named.p);
+    free(ranged.p);
+    free(hashed.p);
     return rc;
 }
 
@@ -582,19 +581,26 @@ void bullc__cron_free(bullc__cron *c)
     free(c);
 }
 
-int bullc__cron_parse(const char *expr, int strict, const char *hash_seed, bullc__cron **out,
-                      char *err, size_t errlen)
+/* ---- the whole expression ---------------------------------------------------------------- */
+
+/* The most days each month can have (February's in a leap year). */
+static const int LONGEST_MONTH[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+/* The PRNG state for 'H': from the seed text, else from what differs between calls (the time,
+ * the processor clock, the process, an address on the caller's stack), as cron-parser draws a
+ * random seed when it has none. */
+static uint32_t initial_seed(const char *hash_seed, const void *stack_address)
 {
-    *out = NULL;
-    pctx c = {err, errlen, strict, 0};
-    if (err && errlen)
-        err[0] = '\0';
-    if (!expr)
-        return fail(&c, "Invalid cron expression");
-    c.seed = hash_seed && *hash_seed ? seed_from(hash_seed)
-                                     : (uint32_t)((uint64_t)bullc__now_ms() * 2654435761u ^
-                                                  (uint64_t)clock() ^ (uint64_t)getpid() << 16 ^
-                                                  (uint64_t)(uintptr_t)&c);
+    if (hash_seed && *hash_seed)
+        return seed_from(hash_seed);
+    return (uint32_t)((uint64_t)bullc__now_ms() * 2654435761u ^ (uint64_t)clock() ^
+                      (uint64_t)getpid() << 16 ^ (uint64_t)(uintptr_t)stack_address);
+}
+
+/* cron-parser's predefined expressions ("@daily", ...) as the fields they stand for; any other
+ * text as it is. */
+static const char *expand_predefined(const char *expr)
+{
     static const struct {
         const char *name, *expr;
     } predefined[] = {
@@ -603,204 +609,254 @@ int bullc__cron_parse(const char *expr, int strict, const char *hash_seed, bullc
         {"@minutely", "0 * * * * *"}, {"@secondly", "* * * * * *"}, {"@weekdays", "0 0 0 * * 1-5"},
         {"@weekends", "0 0 0 * * 0,6"},
     };
-    for (size_t i = 0; i < sizeof predefined / sizeof predefined[0]; i++)
-        if (strcmp(expr, predefined[i].name) == 0)
-            expr = predefined[i].expr;
+    for (size_t index = 0; index < sizeof predefined / sizeof predefined[0]; index++)
+        if (strcmp(expr, predefined[index].name) == 0)
+            return predefined[index].expr;
+    return expr;
+}
+
+/* Splits `text` (a writable copy of the expression) at JavaScript white space into at most 7
+ * fields, as cron-parser's trim().split(/\s+/) does (an empty text is one empty field); returns
+ * how many. A separator's first byte becomes the field's NUL. */
+static int split_at_js_space(char *text, char *fields[7])
+{
+    unsigned char *at = (unsigned char *)text;
+    size_t space_len;
+    int count = 0;
+    while (*at && is_js_space(at, &space_len))
+        at += space_len;
+    if (!*at) {
+        fields[count++] = (char *)at; /* "".split -> [""] */
+        return count;
+    }
+    while (*at && count < 7) {
+        fields[count++] = (char *)at;
+        while (*at && !is_js_space(at, &space_len))
+            at++;
+        if (!*at)
+            break;
+        *at = '\0';
+        at += space_len;
+        while (*at && is_js_space(at, &space_len))
+            at += space_len;
+    }
+    return count;
+}
+
+/* Each field's text by field: five fields get second 0 first (fewer get the defaults of the
+ * leading ones), and strict mode wants six and no day of month with a day of week. */
+static int arrange_fields(pctx *context, char *const fields[], int count, const char *raw[F_COUNT])
+{
+    if (context->strict && count < 6)
+        return fail(context, "Invalid cron expression, expected 6 fields");
+    if (count > 6)
+        return fail(context, "Invalid cron expression, too many fields");
+    /* as written: second minute hour dayOfMonth month dayOfWeek */
+    static const int written_order[6] = {F_SEC, F_MIN, F_HOUR, F_DOM, F_MONTH, F_DOW};
+    static const char *const defaults[6] = {"0", "*", "*", "*", "*", "*"};
+    int missing = 6 - count;
+    for (int position = 0; position < 6; position++)
+        raw[written_order[position]] =
+            position < missing ? defaults[position] : fields[position - missing];
+    if (context->strict && strcmp(raw[F_DOM], "*") != 0 && strcmp(raw[F_DOW], "*") != 0)
+        return fail(context, "Cannot use both dayOfMonth and dayOfWeek together in strict mode!");
+    return 0;
+}
+
+/* '#n' in the day of week ("5#3": the third Friday), checked as cron-parser does: `without` gets
+ * the field's text before the '#', *nth the occurrence (99 for a fractional one, which is
+ * accepted but never matches). Without a '#', `without` is the whole text and *nth unchanged. */
+static int take_occurrence(pctx *context, const char *dow, char *without, size_t without_size,
+                           int *nth)
+{
+    snprintf(without, without_size, "%s", dow);
+    const char *hash = strchr(dow, '#');
+    if (!hash)
+        return 0;
+    const char *incompatible = strpbrk(dow, ",-/");
+    if (incompatible)
+        return fail(context, "Constraint error, invalid dayOfWeek `#` and `%c` special characters "
+                             "are incompatible", *incompatible);
+    /* +atoms[last]: Number() of the text after the last '#' (Number("") = 0, refused below) */
+    const char *last = strrchr(dow, '#');
+    const char *number_text = last + 1;
+    double occurrence = 0;
+    int is_number = 1;
+    if (*number_text) {
+        char *number_end;
+        occurrence = strtod(number_text, &number_end);
+        is_number = *number_end == '\0' && !isspace((unsigned char)*number_text);
+    }
+    if (hash != last || !is_number || isnan(occurrence) || occurrence < 1 || occurrence > 5)
+        return fail(context, "Constraint error, invalid dayOfWeek occurrence number (#)");
+    *nth = occurrence == floor(occurrence) ? (int)occurrence : 99;
+    without[hash - dow] = '\0';
+    return 0;
+}
+
+/* Every field's values, in cron-parser's order (which is the order of the 'H' draws): the day
+ * of week last, without its '#n' (*nth). */
+static int parse_fields(pctx *context, const char *const raw[F_COUNT], fvals *values, int *nth)
+{
+    static const int order[5] = {F_SEC, F_MIN, F_HOUR, F_MONTH, F_DOM};
+    for (int index = 0; index < 5; index++) {
+        int rc = parse_field(context, order[index], raw[order[index]], &values[order[index]]);
+        if (rc != 0)
+            return rc;
+    }
+    char day_of_week[MAX_EXPR_LEN + 1];
+    int rc = take_occurrence(context, raw[F_DOW], day_of_week, sizeof day_of_week, nth);
+    if (rc == 0)
+        rc = parse_field(context, F_DOW, day_of_week, &values[F_DOW]);
+    return rc;
+}
+
+/* With a single month, the days of month it never has are dropped, unless that leaves none. */
+static void drop_days_past_single_month(fvals *values)
+{
+    if (values[F_MONTH].n != 1)
+        return;
+    int longest = LONGEST_MONTH[values[F_MONTH].v[0].num - 1];
+    fvals *days = &values[F_DOM];
+    int kept = 0;
+    for (int index = 0; index < days->n; index++)
+        if (days->v[index].is_str || days->v[index].num <= longest)
+            kept++;
+    if (kept == 0)
+        return;
+    int next = 0;
+    for (int index = 0; index < days->n; index++)
+        if (days->v[index].is_str || days->v[index].num <= longest)
+            days->v[next++] = days->v[index];
+    days->n = next;
+}
+
+/* cron-parser's checks of the final values, in its order, then 'L' alone in the day of week. */
+static int check_fields(pctx *context, const fvals *values)
+{
+    static const int check_order[F_COUNT] = {F_SEC, F_MIN, F_HOUR, F_DOM, F_MONTH, F_DOW};
+    for (int index = 0; index < F_COUNT; index++) {
+        int rc = check_values(context, check_order[index], &values[check_order[index]]);
+        if (rc != 0)
+            return rc;
+    }
+    const fvals *days_of_week = &values[F_DOW];
+    for (int index = 0; index < days_of_week->n; index++)
+        if (days_of_week->v[index].is_str && strcmp(days_of_week->v[index].str, "L") == 0)
+            return fail(context, "CronDayOfWeek Validation error, unexpected standalone L");
+    return 0;
+}
+
+/* A bit per value of a field that holds numbers only, and its smallest value. */
+static uint64_t value_mask(const fvals *values, int *smallest)
+{
+    uint64_t mask = 0;
+    *smallest = 99;
+    for (int index = 0; index < values->n; index++) {
+        long long value = values->v[index].num;
+        mask |= 1ull << value;
+        if (value < *smallest)
+            *smallest = (int)value;
+    }
+    return mask;
+}
+
+/* Second, minute, hour and month masks, with the smallest second, minute and hour. */
+static void set_time_masks(bullc__cron *cron, const fvals *values)
+{
+    int smallest_month;
+    cron->sec = value_mask(&values[F_SEC], &cron->sec_min);
+    cron->min = value_mask(&values[F_MIN], &cron->min_min);
+    cron->hour = (uint32_t)value_mask(&values[F_HOUR], &cron->hour_min);
+    cron->nhours = values[F_HOUR].n;
+    cron->month = (uint16_t)value_mask(&values[F_MONTH], &smallest_month);
+}
+
+/* The day fields: wildcards, 'L' forms and masks. Returns the smallest day of month given as a
+ * number (99 when none is). */
+static int set_day_masks(bullc__cron *cron, const char *const raw[F_COUNT], const fvals *values)
+{
+    cron->dom_wild = strcmp(raw[F_DOM], "*") == 0 || strcmp(raw[F_DOM], "?") == 0;
+    cron->dow_wild = strcmp(raw[F_DOW], "*") == 0 || strcmp(raw[F_DOW], "?") == 0;
+    cron->dom_last = strchr(raw[F_DOM], 'L') != NULL;
+    cron->dow_has_last = strchr(raw[F_DOW], 'L') != NULL;
+    int first_day = 99;
+    for (int index = 0; index < values[F_DOM].n; index++) {
+        const fval *day = &values[F_DOM].v[index];
+        if (day->is_str) {
+            cron->dom_last = 1;
+        } else {
+            cron->dom |= 1u << day->num;
+            if (day->num < first_day)
+                first_day = (int)day->num;
+        }
+    }
+    for (int index = 0; index < values[F_DOW].n; index++) {
+        const fval *weekday = &values[F_DOW].v[index];
+        if (weekday->is_str) {
+            cron->dow_has_last = 1;
+            if (isdigit((unsigned char)weekday->str[0]))
+                cron->dow_last |= (uint8_t)(1u << ((weekday->str[0] - '0') % 7));
+        } else {
+            cron->dow |= (uint8_t)(1u << (weekday->num % 7));
+            cron->dow_last |= (uint8_t)(1u << (weekday->num % 7));
+        }
+    }
+    return first_day;
+}
+
+/* The cron the six fields' texts describe, in *out. */
+static int build_cron(pctx *context, const char *const raw[F_COUNT], bullc__cron **out)
+{
+    bullc__cron *cron = calloc(1, sizeof *cron);
+    fvals *values = malloc(sizeof *values * F_COUNT);
+    int rc = !cron || !values ? BULLC_ENOMEM : parse_fields(context, raw, values, &cron->nth);
+    if (rc == 0) {
+        drop_days_past_single_month(values);
+        rc = check_fields(context, values);
+    }
+    if (rc == 0) {
+        set_time_masks(cron, values);
+        int first_day = set_day_masks(cron, raw, values);
+        /* an explicit day of month the single month never has */
+        if (values[F_MONTH].n == 1 && !cron->dom_last && cron->dow_wild &&
+            first_day > LONGEST_MONTH[values[F_MONTH].v[0].num - 1])
+            rc = fail(context, "Invalid explicit day of month definition");
+    }
+    free(values);
+    if (rc == 0)
+        *out = cron;
+    else
+        free(cron);
+    return rc;
+}
+
+int bullc__cron_parse(const char *expr, int strict, const char *hash_seed, bullc__cron **out,
+                      char *err, size_t errlen)
+{
+    *out = NULL;
+    pctx context = {err, errlen, strict, 0};
+    if (err && errlen)
+        err[0] = '\0';
+    if (!expr)
+        return fail(&context, "Invalid cron expression");
+    context.seed = initial_seed(hash_seed, &context);
+    expr = expand_predefined(expr);
     if (strict && !*expr)
-        return fail(&c, "Invalid cron expression");
+        return fail(&context, "Invalid cron expression");
     if (!*expr)
         expr = "0 * * * * *";
     if (strlen(expr) > MAX_EXPR_LEN)
-        return fail(&c, "Invalid cron expression, too long, expected at most %d characters",
+        return fail(&context, "Invalid cron expression, too long, expected at most %d characters",
                     MAX_EXPR_LEN);
-
-    /* split on JS whitespace (after trimming) */
-    char *atoms[7];
-    int natoms = 0;
     char *copy = bullc__strdup(expr);
     if (!copy)
         return BULLC_ENOMEM;
-    unsigned char *p = (unsigned char *)copy;
-    size_t sl;
-    while (*p && is_js_space(p, &sl))
-        p += sl;
-    int rc = 0;
-    if (!*p) {
-        atoms[natoms++] = (char *)p; /* "".split -> [""] */
-    }
-    while (*p) {
-        if (natoms == 7)
-            break;
-        atoms[natoms++] = (char *)p;
-        while (*p && !is_js_space(p, &sl))
-            p++;
-        if (!*p)
-            break;
-        *p = '\0';
-        p += sl;
-        /* a multi-byte separator: blank out its tail */
-        while (*p && is_js_space(p, &sl)) {
-            p += sl;
-        }
-    }
-    if (strict && natoms < 6) {
-        rc = fail(&c, "Invalid cron expression, expected 6 fields");
-        goto done;
-    }
-    if (natoms > 6) {
-        rc = fail(&c, "Invalid cron expression, too many fields");
-        goto done;
-    }
+    char *fields[7];
     const char *raw[F_COUNT];
-    static const char *const defaults[6] = {"0", "*", "*", "*", "*", "*"};
-    int pad = 6 - natoms;
-    const char *ordered[6]; /* second minute hour dom month dow */
-    for (int i = 0; i < 6; i++)
-        ordered[i] = i < pad ? defaults[i] : atoms[i - pad];
-    raw[F_SEC] = ordered[0];
-    raw[F_MIN] = ordered[1];
-    raw[F_HOUR] = ordered[2];
-    raw[F_DOM] = ordered[3];
-    raw[F_MONTH] = ordered[4];
-    raw[F_DOW] = ordered[5];
-    if (strict && strcmp(raw[F_DOM], "*") != 0 && strcmp(raw[F_DOW], "*") != 0) {
-        rc = fail(&c, "Cannot use both dayOfMonth and dayOfWeek together in strict mode!");
-        goto done;
-    }
-
-    bullc__cron *cr = calloc(1, sizeof *cr);
-    fvals *fv = malloc(sizeof *fv * F_COUNT);
-    if (!cr || !fv) {
-        free(cr);
-        free(fv);
-        rc = BULLC_ENOMEM;
-        goto done;
-    }
-    static const int order[5] = {F_SEC, F_MIN, F_HOUR, F_MONTH, F_DOM};
-    for (int i = 0; i < 5 && rc == 0; i++)
-        rc = parse_field(&c, order[i], raw[order[i]], &fv[order[i]]);
-    /* '#n' in day of week */
-    char dowbuf[MAX_EXPR_LEN + 1];
-    if (rc == 0) {
-        const char *d = raw[F_DOW];
-        const char *hash = strchr(d, '#');
-        snprintf(dowbuf, sizeof dowbuf, "%s", d);
-        if (hash) {
-            const char *last = strrchr(d, '#');
-            if (strpbrk(d, ",-/")) {
-                char ch = *strpbrk(d, ",-/");
-                rc = fail(&c, "Constraint error, invalid dayOfWeek `#` and `%c` special characters "
-                              "are incompatible", ch);
-            } else {
-                /* +atoms[last]: Number() of the text after the last '#' */
-                const char *t = last + 1;
-                char *endp;
-                errno = 0;
-                double nth = *t ? strtod(t, &endp) : 0;
-                int num_ok = *t && *endp == '\0' && !isspace((unsigned char)*t);
-                if (*t == '\0') {
-                    num_ok = 1; /* Number("") = 0 -> rejected below */
-                    nth = 0;
-                }
-                if (hash != last || !num_ok || isnan(nth) || nth < 1 || nth > 5) {
-                    rc = fail(&c, "Constraint error, invalid dayOfWeek occurrence number (#)");
-                } else {
-                    /* a fractional occurrence is accepted but never matches */
-                    cr->nth = nth == floor(nth) ? (int)nth : 99;
-                    dowbuf[hash - d] = '\0';
-                }
-            }
-        }
-    }
+    int rc = arrange_fields(&context, fields, split_at_js_space(copy, fields), raw);
     if (rc == 0)
-        rc = parse_field(&c, F_DOW, dowbuf, &fv[F_DOW]);
-
-    if (rc == 0) {
-        /* day of month limited to a single month's length */
-        if (fv[F_MONTH].n == 1) {
-            static const int dim[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-            int days = dim[fv[F_MONTH].v[0].num - 1];
-            fvals *d = &fv[F_DOM];
-            int kept = 0;
-            for (int i = 0; i < d->n; i++)
-                if (d->v[i].is_str || d->v[i].num <= days)
-                    kept++;
-            if (kept > 0) {
-                int k = 0;
-                for (int i = 0; i < d->n; i++)
-                    if (d->v[i].is_str || d->v[i].num <= days)
-                        d->v[k++] = d->v[i];
-                d->n = k;
-            }
-        }
-        static const int check_order[F_COUNT] = {F_SEC, F_MIN, F_HOUR, F_DOM, F_MONTH, F_DOW};
-        for (int i = 0; i < F_COUNT && rc == 0; i++)
-            rc = check_values(&c, check_order[i], &fv[check_order[i]]);
-    }
-    if (rc == 0) {
-        for (int i = 0; i < fv[F_DOW].n; i++)
-            if (fv[F_DOW].v[i].is_str && strcmp(fv[F_DOW].v[i].str, "L") == 0)
-                rc = fail(&c, "CronDayOfWeek Validation error, unexpected standalone L");
-    }
-    if (rc == 0) {
-        cr->dom_wild = strcmp(raw[F_DOM], "*") == 0 || strcmp(raw[F_DOM], "?") == 0;
-        cr->dow_wild = strcmp(raw[F_DOW], "*") == 0 || strcmp(raw[F_DOW], "?") == 0;
-        cr->dom_last = strchr(raw[F_DOM], 'L') != NULL;
-        cr->dow_has_last = strchr(raw[F_DOW], 'L') != NULL;
-        cr->hour_min = cr->min_min = cr->sec_min = 99;
-        for (int i = 0; i < fv[F_SEC].n; i++) {
-            cr->sec |= 1ull << fv[F_SEC].v[i].num;
-            if (fv[F_SEC].v[i].num < cr->sec_min)
-                cr->sec_min = (int)fv[F_SEC].v[i].num;
-        }
-        for (int i = 0; i < fv[F_MIN].n; i++) {
-            cr->min |= 1ull << fv[F_MIN].v[i].num;
-            if (fv[F_MIN].v[i].num < cr->min_min)
-                cr->min_min = (int)fv[F_MIN].v[i].num;
-        }
-        for (int i = 0; i < fv[F_HOUR].n; i++) {
-            cr->hour |= 1u << fv[F_HOUR].v[i].num;
-            if (fv[F_HOUR].v[i].num < cr->hour_min)
-                cr->hour_min = (int)fv[F_HOUR].v[i].num;
-        }
-        cr->nhours = fv[F_HOUR].n;
-        for (int i = 0; i < fv[F_MONTH].n; i++)
-            cr->month |= (uint16_t)(1u << fv[F_MONTH].v[i].num);
-        int dom_first = 99;
-        for (int i = 0; i < fv[F_DOM].n; i++) {
-            const fval *v = &fv[F_DOM].v[i];
-            if (v->is_str) {
-                cr->dom_last = 1;
-            } else {
-                cr->dom |= 1u << v->num;
-                if (v->num < dom_first)
-                    dom_first = (int)v->num;
-            }
-        }
-        for (int i = 0; i < fv[F_DOW].n; i++) {
-            const fval *v = &fv[F_DOW].v[i];
-            if (v->is_str) {
-                cr->dow_has_last = 1;
-                if (isdigit((unsigned char)v->str[0]))
-                    cr->dow_last |= (uint8_t)(1u << ((v->str[0] - '0') % 7));
-            } else {
-                cr->dow |= (uint8_t)(1u << (v->num % 7));
-                cr->dow_last |= (uint8_t)(1u << (v->num % 7));
-            }
-        }
-        /* an explicit day of month the single month never has */
-        if (fv[F_MONTH].n == 1 && !cr->dom_last && cr->dow_wild) {
-            static const int dim[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-            if (!(dom_first <= dim[fv[F_MONTH].v[0].num - 1]))
-                rc = fail(&c, "Invalid explicit day of month definition");
-        }
-    }
-    free(fv);
-    if (rc == 0)
-        *out = cr;
-    else
-        free(cr);
-done:
+        rc = build_cron(&context, raw, out);
     free(copy);
     return rc;
 }
@@ -990,8 +1046,7 @@ static int is_leap_y(long long y)
 
 static int last_day(const dt *t)
 {
-    static const int dim[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return t->mo == 2 ? 29 - (is_leap_y(t->y) ? 0 : 1) : dim[t->mo - 1];
+    return t->mo == 2 ? 29 - (is_leap_y(t->y) ? 0 : 1) : LONGEST_MONTH[t->mo - 1];
 }
 
 static int weekday(const dt *t)
