@@ -163,105 +163,166 @@ static long long times_of(const bullc_json_t *data, const char *key)
     return bullc_json_int(bullc_json_get(data, key), &n) == 0 ? n : 1;
 }
 
+/* sleepMs: n waits n ms first. */
+static void sleep_if_asked(const bullc_json_t *data)
+{
+    long long sleep_for;
+    if (bullc_json_int(bullc_json_get(data, "sleepMs"), &sleep_for) == 0 && sleep_for > 0)
+        sleep_ms(sleep_for);
+}
+
+/* delayMs and rateLimitMs: the job leaves active for later, while it was started at most
+ * delayTimes / rateLimitTimes times. Returns 1 with the call's code in *rc when it did. */
+static int leave_for_later(bullc_job_t *job, const bullc_json_t *data, int *rc)
+{
+    long long wait_ms;
+    if (bullc_json_int(bullc_json_get(data, "delayMs"), &wait_ms) == 0 &&
+        bullc_job_attempts_started(job) <= times_of(data, "delayTimes")) {
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        long long now_ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+        *rc = bullc_job_move_to_delayed(job, now_ms + wait_ms);
+        return 1;
+    }
+    if (bullc_json_int(bullc_json_get(data, "rateLimitMs"), &wait_ms) == 0 &&
+        bullc_job_attempts_started(job) <= times_of(data, "rateLimitTimes")) {
+        *rc = bullc_job_rate_limit(job, wait_ms);
+        return 1;
+    }
+    return 0;
+}
+
+/* progress: [v, ...] reports each value as written (numbers keep their spelling). */
+static int report_progress_values(bullc_job_t *job, const bullc_json_t *data, const char *original)
+{
+    const char *raw;
+    size_t len;
+    if (bullc_json_type(bullc_json_get(data, "progress")) != BULLC_JSON_ARRAY ||
+        bullc_json_member_raw(original, "progress", &raw, &len) != 0)
+        return 0;
+    return each_element(raw, len, report_progress, job);
+}
+
+/* logs: [line, ...] adds each line (a string as it is, anything else as JSON) to the job's log. */
+static int add_log_lines(bullc_job_t *job, const bullc_json_t *data)
+{
+    const bullc_json_t *logs = bullc_json_get(data, "logs");
+    if (bullc_json_type(logs) != BULLC_JSON_ARRAY)
+        return 0;
+    for (size_t index = 0; index < bullc_json_size(logs); index++) {
+        const bullc_json_t *line = bullc_json_at(logs, index);
+        const char *text = bullc_json_string(line);
+        char *printed = text ? NULL : bullc_json_print(line);
+        if (!text && !printed)
+            return BULLC_ENOMEM;
+        int rc = bullc_job_log(job, text ? text : printed);
+        bullc_free(printed);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* updateData: v replaces the job's data with v, as written. */
+static int replace_data_if_asked(bullc_job_t *job, const char *original)
+{
+    const char *raw;
+    size_t len;
+    if (bullc_json_member_raw(original, "updateData", &raw, &len) != 0)
+        return 0;
+    char *text = strndup(raw, len);
+    if (!text)
+        return BULLC_ENOMEM;
+    int rc = bullc_job_update_data(job, text);
+    free(text);
+    return rc;
+}
+
+/* flows: "waitChildren": true parks the job while it has unfinished children (it runs again
+ * once they are done, and then goes on). BULLC_EMOVED when it was parked. */
+static int wait_for_children_if_asked(bullc_job_t *job, const bullc_json_t *data)
+{
+    if (bullc_json_type(bullc_json_get(data, "waitChildren")) != BULLC_JSON_TRUE)
+        return 0;
+    return bullc_job_move_to_waiting_children(job);
+}
+
+/* unrecoverable, fail and failAttempts: fails the job as asked. Returns 1 with the call's code in
+ * *rc when it did. */
+static int fail_if_asked(bullc_job_t *job, const bullc_json_t *data, const char *original, int *rc)
+{
+    char message[1024];
+    const bullc_json_t *reason;
+    long long attempts;
+    if ((reason = bullc_json_get(data, "unrecoverable")) != NULL) {
+        *rc = bullc_job_fail_unrecoverable(
+            job, message_of(original, reason, "unrecoverable", message, sizeof message));
+        return 1;
+    }
+    if ((reason = bullc_json_get(data, "fail")) != NULL) {
+        *rc = bullc_job_fail(job, message_of(original, reason, "fail", message, sizeof message));
+        return 1;
+    }
+    if (bullc_json_int(bullc_json_get(data, "failAttempts"), &attempts) == 0 &&
+        bullc_job_attempts_made(job) < attempts) {
+        snprintf(message, sizeof message, "attempt %ld failed", bullc_job_attempts_made(job) + 1);
+        *rc = bullc_job_fail(job, message);
+        return 1;
+    }
+    return 0;
+}
+
+/* The result: the children's values (returnChildren) or their tolerated failures
+ * (returnIgnored), else `result` exactly as the producer wrote it, else the data (as replaced by
+ * updateData if it was). */
+static int set_result_as_asked(bullc_job_t *job, const bullc_json_t *data, const char *original)
+{
+    int children = bullc_json_type(bullc_json_get(data, "returnChildren")) == BULLC_JSON_TRUE;
+    if (children || bullc_json_type(bullc_json_get(data, "returnIgnored")) == BULLC_JSON_TRUE) {
+        char *values = NULL;
+        int rc = children ? bullc_job_children_values(job, &values)
+                          : bullc_job_ignored_children_failures(job, &values);
+        if (rc == 0)
+            rc = bullc_job_set_result(job, values);
+        bullc_free(values);
+        return rc;
+    }
+    const char *raw;
+    size_t len;
+    if (bullc_json_member_raw(original, "result", &raw, &len) == 0) {
+        char *text = strndup(raw, len);
+        if (!text)
+            return BULLC_ENOMEM;
+        int rc = bullc_job_set_result(job, text);
+        free(text);
+        return rc;
+    }
+    return bullc_job_set_result(job, bullc_job_data(job));
+}
+
+/* The handler: does what the data's keys ask, in the order the top comment lists them. */
 static int echo(bullc_job_t *job, void *ud)
 {
     (void)ud;
     const bullc_json_t *data = bullc_job_data_json(job);
     if (bullc_json_type(data) != BULLC_JSON_OBJECT)
         return bullc_job_set_result(job, bullc_job_data(job));
-    /* the original text stays valid for the whole handler, even after updateData */
-    const char *orig = bullc_job_data(job);
-
-    long long n;
-    int rc;
-    const char *raw;
-    size_t len;
-    const bullc_json_t *v = bullc_json_get(data, "sleepMs");
-    if (bullc_json_int(v, &n) == 0 && n > 0)
-        sleep_ms(n);
-
-    if (bullc_json_int(bullc_json_get(data, "delayMs"), &n) == 0 &&
-        bullc_job_attempts_started(job) <= times_of(data, "delayTimes")) {
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        long long ms = (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-        return bullc_job_move_to_delayed(job, ms + n);
-    }
-    if (bullc_json_int(bullc_json_get(data, "rateLimitMs"), &n) == 0 &&
-        bullc_job_attempts_started(job) <= times_of(data, "rateLimitTimes"))
-        return bullc_job_rate_limit(job, n);
-
-    if (bullc_json_type(bullc_json_get(data, "progress")) == BULLC_JSON_ARRAY &&
-        bullc_json_member_raw(orig, "progress", &raw, &len) == 0 &&
-        (rc = each_element(raw, len, report_progress, job)) != 0)
+    /* the original text, and `data` (its parsed view), stay valid for the whole handler, even
+     * after updateData */
+    const char *original = bullc_job_data(job);
+    int rc = 0;
+    sleep_if_asked(data);
+    if (leave_for_later(job, data, &rc))
         return rc;
-    const bullc_json_t *logs = bullc_json_get(data, "logs");
-    if (bullc_json_type(logs) == BULLC_JSON_ARRAY) {
-        for (size_t i = 0; i < bullc_json_size(logs); i++) {
-            const bullc_json_t *e = bullc_json_at(logs, i);
-            const char *s = bullc_json_string(e);
-            char *printed = s ? NULL : bullc_json_print(e);
-            if (!s && !printed)
-                return BULLC_ENOMEM;
-            rc = bullc_job_log(job, s ? s : printed);
-            bullc_free(printed);
-            if (rc != 0)
-                return rc;
-        }
-    }
-    if (bullc_json_member_raw(orig, "updateData", &raw, &len) == 0) {
-        char *text = strndup(raw, len);
-        if (!text)
-            return BULLC_ENOMEM;
-        rc = bullc_job_update_data(job, text);
-        free(text);
-        if (rc != 0)
-            return rc;
-    }
-
-    /* `data`, the parsed view of the original data, stays valid after updateData */
-    /* flows: "waitChildren": true parks the job while it has unfinished children (it runs
-     * again once they are done, and then goes on) */
-    if (bullc_json_type(bullc_json_get(data, "waitChildren")) == BULLC_JSON_TRUE) {
-        rc = bullc_job_move_to_waiting_children(job);
-        if (rc != 0)
-            return rc; /* BULLC_EMOVED, or an error that fails the job */
-    }
-
-    char msg[1024];
-    if ((v = bullc_json_get(data, "unrecoverable")) != NULL)
-        return bullc_job_fail_unrecoverable(job, message_of(orig, v, "unrecoverable", msg, sizeof msg));
-    if ((v = bullc_json_get(data, "fail")) != NULL)
-        return bullc_job_fail(job, message_of(orig, v, "fail", msg, sizeof msg));
-    if ((v = bullc_json_get(data, "failAttempts")) != NULL && bullc_json_int(v, &n) == 0 &&
-        bullc_job_attempts_made(job) < n) {
-        snprintf(msg, sizeof msg, "attempt %ld failed", bullc_job_attempts_made(job) + 1);
-        return bullc_job_fail(job, msg);
-    }
-    /* flows: "returnChildren": true returns the children's values, "returnIgnored": true the
-     * children failures it tolerated */
-    int children = bullc_json_type(bullc_json_get(data, "returnChildren")) == BULLC_JSON_TRUE;
-    if (children || bullc_json_type(bullc_json_get(data, "returnIgnored")) == BULLC_JSON_TRUE) {
-        char *values = NULL;
-        rc = children ? bullc_job_children_values(job, &values)
-                      : bullc_job_ignored_children_failures(job, &values);
-        if (rc == 0)
-            rc = bullc_job_set_result(job, values);
-        bullc_free(values);
+    if ((rc = report_progress_values(job, data, original)) != 0 ||
+        (rc = add_log_lines(job, data)) != 0 || (rc = replace_data_if_asked(job, original)) != 0)
         return rc;
-    }
-
-    /* the result exactly as the producer wrote it (numbers keep their spelling) */
-    if (bullc_json_member_raw(orig, "result", &raw, &len) == 0) {
-        char *text = strndup(raw, len);
-        if (!text)
-            return BULLC_ENOMEM;
-        rc = bullc_job_set_result(job, text);
-        free(text);
+    /* BULLC_EMOVED, or an error that fails the job */
+    if ((rc = wait_for_children_if_asked(job, data)) != 0)
         return rc;
-    }
-    /* else the data, as replaced by updateData if it was */
-    return bullc_job_set_result(job, bullc_job_data(job));
+    if (fail_if_asked(job, data, original, &rc))
+        return rc;
+    return set_result_as_asked(job, data, original);
 }
 
 /* --remove-on-complete / --remove-on-fail SPEC: "true" (remove at once), "false" (keep all),
@@ -373,111 +434,139 @@ static int num_arg(const char *opt, const char *s, long lo, long hi, long *out)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* The worker option an integer flag sets, with its bounds; NULL for any other flag. */
+static int *number_option(bullc_worker_opts_t *opts, const char *flag, long *lowest,
+                          long *highest)
 {
-    bullc_worker_opts_t o;
-    bullc_worker_opts_init(&o);
-    app a = {0};
-    o.log_cb = on_log;
-    o.log_user_data = &a;
-    o.event_cb = on_event;
-    o.event_user_data = &a;
-
-    for (int i = 1; i < argc; i++) {
-        const char *k = argv[i];
-        const char *val = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-        if (!strcmp(k, "--help") || !strcmp(k, "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(k, "--quiet")) {
-            a.quiet = 1;
-            continue;
-        } else if (!strcmp(k, "--custom-backoff")) {
-            o.backoff_fn = custom_backoff;
-            continue;
-        }
-        if (!val) {
-            fprintf(stderr, "echo_worker: %s\n",
-                    strncmp(k, "--", 2) ? "unexpected argument" : "option needs a value");
-            return 2;
-        }
-        i++;
-        if (!strcmp(k, "--queue"))
-            o.queue = val;
-        else if (!strcmp(k, "--redis"))
-            o.redis_url = val;
-        else if (!strcmp(k, "--prefix"))
-            o.prefix = val;
-        else if (!strcmp(k, "--name"))
-            o.name = val;
-        else if (!strcmp(k, "--concurrency")) {
-            if (num_arg(k, val, 1, 10000, &n))
-                return 2;
-            o.concurrency = (int)n;
-        } else if (!strcmp(k, "--lock-duration")) {
-            if (num_arg(k, val, 1, 86400000, &n))
-                return 2;
-            o.lock_duration_ms = (int)n;
-        } else if (!strcmp(k, "--stalled-interval")) {
-            if (num_arg(k, val, 1, 86400000, &n))
-                return 2;
-            o.stalled_interval_ms = (int)n;
-        } else if (!strcmp(k, "--max-stalled-count")) {
-            if (num_arg(k, val, 0, 1000000, &n))
-                return 2;
-            o.max_stalled_count = (int)n;
-        } else if (!strcmp(k, "--limiter-max")) {
-            if (num_arg(k, val, 1, 2000000000, &n))
-                return 2;
-            o.limiter_max = (int)n;
-        } else if (!strcmp(k, "--limiter-duration")) {
-            if (num_arg(k, val, 1, 2000000000, &n))
-                return 2;
-            o.limiter_duration_ms = (int)n;
-        } else if (!strcmp(k, "--max-rate-limit-delay")) {
-            if (num_arg(k, val, 1, 2000000000, &n))
-                return 2;
-            o.maximum_rate_limit_delay_ms = (int)n;
-        } else if (!strcmp(k, "--metrics")) {
-            if (num_arg(k, val, 1, 2000000000, &n))
-                return 2;
-            o.metrics_max_data_points = (int)n;
-        } else if (!strcmp(k, "--max-started-attempts")) {
-            if (num_arg(k, val, 1, 2000000000, &n))
-                return 2;
-            o.max_started_attempts = (int)n;
-        } else if (!strcmp(k, "--max-jobs")) {
-            if (num_arg(k, val, 1, 2000000000, &n))
-                return 2;
-            a.max_jobs = n;
-        } else if (!strcmp(k, "--remove-on-complete")) {
-            if (keep_arg(k, val, &o.remove_on_complete))
-                return 2;
-        } else if (!strcmp(k, "--remove-on-fail")) {
-            if (keep_arg(k, val, &o.remove_on_fail))
-                return 2;
-        } else {
-            fprintf(stderr, "echo_worker: unknown option '%s' (see --help)\n", k);
-            return 2;
+    const struct {
+        const char *flag;
+        long lowest, highest;
+        int *target;
+    } options[] = {
+        {"--concurrency", 1, 10000, &opts->concurrency},
+        {"--lock-duration", 1, 86400000, &opts->lock_duration_ms},
+        {"--stalled-interval", 1, 86400000, &opts->stalled_interval_ms},
+        {"--max-stalled-count", 0, 1000000, &opts->max_stalled_count},
+        {"--limiter-max", 1, 2000000000, &opts->limiter_max},
+        {"--limiter-duration", 1, 2000000000, &opts->limiter_duration_ms},
+        {"--max-rate-limit-delay", 1, 2000000000, &opts->maximum_rate_limit_delay_ms},
+        {"--metrics", 1, 2000000000, &opts->metrics_max_data_points},
+        {"--max-started-attempts", 1, 2000000000, &opts->max_started_attempts},
+    };
+    for (size_t index = 0; index < sizeof options / sizeof *options; index++) {
+        if (strcmp(flag, options[index].flag) == 0) {
+            *lowest = options[index].lowest;
+            *highest = options[index].highest;
+            return options[index].target;
         }
     }
-    if (!o.queue || !*o.queue) {
+    return NULL;
+}
+
+/* The worker option a text flag sets; NULL for any other flag. */
+static const char **text_option(bullc_worker_opts_t *opts, const char *flag)
+{
+    const struct {
+        const char *flag;
+        const char **target;
+    } options[] = {
+        {"--queue", &opts->queue},
+        {"--redis", &opts->redis_url},
+        {"--prefix", &opts->prefix},
+        {"--name", &opts->name},
+    };
+    for (size_t index = 0; index < sizeof options / sizeof *options; index++)
+        if (strcmp(flag, options[index].flag) == 0)
+            return options[index].target;
+    return NULL;
+}
+
+/* A flag that takes a value: 0 once set, -1 (with a message) for an unknown flag or bad value. */
+static int set_value_flag(const char *flag, const char *value, bullc_worker_opts_t *opts,
+                          app *state)
+{
+    long lowest, highest, number;
+    int *number_target = number_option(opts, flag, &lowest, &highest);
+    if (number_target) {
+        if (num_arg(flag, value, lowest, highest, &number))
+            return -1;
+        *number_target = (int)number;
+        return 0;
+    }
+    const char **text_target = text_option(opts, flag);
+    if (text_target) {
+        *text_target = value;
+        return 0;
+    }
+    if (!strcmp(flag, "--max-jobs"))
+        return num_arg(flag, value, 1, 2000000000, &state->max_jobs);
+    if (!strcmp(flag, "--remove-on-complete"))
+        return keep_arg(flag, value, &opts->remove_on_complete);
+    if (!strcmp(flag, "--remove-on-fail"))
+        return keep_arg(flag, value, &opts->remove_on_fail);
+    fprintf(stderr, "echo_worker: unknown option '%s' (see --help)\n", flag);
+    return -1;
+}
+
+/* What the options must satisfy together: 0, or -1 with a message. */
+static int check_options(const bullc_worker_opts_t *opts)
+{
+    if (!opts->queue || !*opts->queue) {
         fprintf(stderr, "echo_worker: --queue NAME is required\n");
-        return 2;
+        return -1;
     }
-    if (strchr(o.queue, ':')) {
+    if (strchr(opts->queue, ':')) {
         fprintf(stderr, "echo_worker: queue name must not contain ':'\n");
-        return 2;
+        return -1;
     }
-    if ((o.limiter_max > 0) != (o.limiter_duration_ms > 0)) {
+    if ((opts->limiter_max > 0) != (opts->limiter_duration_ms > 0)) {
         fprintf(stderr, "echo_worker: --limiter-max and --limiter-duration go together\n");
-        return 2;
+        return -1;
     }
+    return 0;
+}
 
-    int rc = bullc_worker_new(&g_worker, &o);
+/* What the command line asks for. */
+typedef enum args_outcome { ARGS_RUN, ARGS_HELP, ARGS_BAD } args_outcome;
+
+/* Reads the command line into the worker's options and `state`: ARGS_RUN, ARGS_HELP (the usage
+ * was printed) or ARGS_BAD (a message was printed). */
+static args_outcome parse_args(int argc, char **argv, bullc_worker_opts_t *opts, app *state)
+{
+    for (int index = 1; index < argc; index++) {
+        const char *flag = argv[index];
+        const char *value = index + 1 < argc ? argv[index + 1] : NULL;
+        if (!strcmp(flag, "--help") || !strcmp(flag, "-h")) {
+            usage(stdout);
+            return ARGS_HELP;
+        }
+        if (!strcmp(flag, "--quiet")) {
+            state->quiet = 1;
+            continue;
+        }
+        if (!strcmp(flag, "--custom-backoff")) {
+            opts->backoff_fn = custom_backoff;
+            continue;
+        }
+        if (!value) {
+            fprintf(stderr, "echo_worker: %s\n",
+                    strncmp(flag, "--", 2) ? "unexpected argument" : "option needs a value");
+            return ARGS_BAD;
+        }
+        index++;
+        if (set_value_flag(flag, value, opts, state) != 0)
+            return ARGS_BAD;
+    }
+    return check_options(opts) == 0 ? ARGS_RUN : ARGS_BAD;
+}
+
+/* Creates g_worker with the echo handler for every job: 0, or the exit status after a message
+ * (2 for a bad option, 1 when the handler cannot be registered). */
+static int create_worker(const bullc_worker_opts_t *opts)
+{
+    int rc = bullc_worker_new(&g_worker, opts);
     if (rc == BULLC_EURL) {
-        fprintf(stderr, "echo_worker: bad --redis URL '%s'\n", o.redis_url);
+        fprintf(stderr, "echo_worker: bad --redis URL '%s'\n", opts->redis_url);
         return 2;
     }
     if (rc != 0) {
@@ -489,33 +578,64 @@ int main(int argc, char **argv)
         bullc_worker_free(g_worker);
         return 1;
     }
+    return 0;
+}
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+/* SIGINT and SIGTERM stop the worker; SIGPIPE is ignored. */
+static void handle_stop_signals(void)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+/* Runs g_worker until it stops, SIGUSR1/SIGUSR2 going to a thread that pauses and resumes it,
+ * then frees it. Returns the exit status. */
+static int run_worker(void)
+{
     /* pause/resume signals go to one thread that may call any worker function; block them
      * before the worker's threads start so that they inherit the mask */
-    static sigset_t usr;
-    sigemptyset(&usr);
-    sigaddset(&usr, SIGUSR1);
-    sigaddset(&usr, SIGUSR2);
-    pthread_sigmask(SIG_BLOCK, &usr, NULL);
-    pthread_t sig_tid;
-    int sig_thread = pthread_create(&sig_tid, NULL, signal_thread, &usr) == 0;
+    static sigset_t pause_signals;
+    sigemptyset(&pause_signals);
+    sigaddset(&pause_signals, SIGUSR1);
+    sigaddset(&pause_signals, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &pause_signals, NULL);
+    pthread_t signal_tid;
+    int has_signal_thread = pthread_create(&signal_tid, NULL, signal_thread, &pause_signals) == 0;
 
-    rc = bullc_worker_run(g_worker);
+    int rc = bullc_worker_run(g_worker);
     if (rc != 0)
         fprintf(stderr, "echo_worker: %s: %s\n", bullc_strerror(rc),
                 bullc_worker_errmsg(g_worker));
-    if (sig_thread) {
+    if (has_signal_thread) {
         atomic_store(&g_quit, 1);
-        pthread_kill(sig_tid, SIGUSR1);
-        pthread_join(sig_tid, NULL);
+        pthread_kill(signal_tid, SIGUSR1);
+        pthread_join(signal_tid, NULL);
     }
     bullc_worker_free(g_worker);
     return rc == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    bullc_worker_opts_t opts;
+    bullc_worker_opts_init(&opts);
+    app state = {0};
+    opts.log_cb = on_log;
+    opts.log_user_data = &state;
+    opts.event_cb = on_event;
+    opts.event_user_data = &state;
+
+    args_outcome args = parse_args(argc, argv, &opts, &state);
+    if (args != ARGS_RUN)
+        return args == ARGS_HELP ? 0 : 2;
+    int exit_status = create_worker(&opts);
+    if (exit_status != 0)
+        return exit_status;
+    handle_stop_signals();
+    return run_worker();
 }
