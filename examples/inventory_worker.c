@@ -142,88 +142,118 @@ static int env_int(const char *name, long lo, long hi, long dflt, long *out)
     return 0;
 }
 
+/* BULLC_LOG_LEVEL as a bullc_log_level_t, or -1 after a message. */
+static int read_log_level(void)
+{
+    static const char *const levels[] = {"error", "warn", "info", "debug"};
+    const char *name = env_or("BULLC_LOG_LEVEL", "info");
+    for (int level = 0; level < 4; level++)
+        if (!strcmp(name, levels[level]))
+            return level;
+    fprintf(stderr, "inventory_worker: BULLC_LOG_LEVEL must be error, warn, info or debug\n");
+    return -1;
+}
+
+/* The worker's numbers from the configuration (the rest is in inv_app). */
+typedef struct worker_numbers {
+    long concurrency, lock_duration_ms, stalled_interval_ms;
+} worker_numbers;
+
+/* The configuration from the environment (see the top comment): 0, or -1 after a message. */
+static int read_config(inv_app *app, worker_numbers *numbers)
+{
+    memset(app, 0, sizeof *app);
+    app->redis_url = env_or("REDIS_URL", "redis://127.0.0.1:6379");
+    app->database_url = env_or("DATABASE_URL", "");
+    app->queue = env_or("BULLC_QUEUE", "events");
+    app->prefix = env_or("BULLC_PREFIX", "bull");
+    app->crash_after_commit = getenv("BULLC_INVENTORY_TEST_CRASH_AFTER_COMMIT");
+    if (app->crash_after_commit && !*app->crash_after_commit)
+        app->crash_after_commit = NULL;
+    if ((app->log_level = read_log_level()) < 0)
+        return -1;
+    static char dlq_default[512]; /* app->dlq may point here for the whole run */
+    snprintf(dlq_default, sizeof dlq_default, "%s-dlq", app->queue);
+    app->dlq = env_or("BULLC_DLQ", dlq_default);
+    if (strchr(app->queue, ':') || strchr(app->dlq, ':') || !strcmp(app->queue, app->dlq)) {
+        fprintf(stderr, "inventory_worker: BULLC_QUEUE and BULLC_DLQ must differ and contain "
+                        "no ':'\n");
+        return -1;
+    }
+    if (env_int("BULLC_CONCURRENCY", 1, 1000, 4, &numbers->concurrency) ||
+        env_int("BULLC_LOCK_DURATION_MS", 100, 86400000, 30000, &numbers->lock_duration_ms) ||
+        env_int("BULLC_STALLED_INTERVAL_MS", 100, 86400000, 30000, &numbers->stalled_interval_ms))
+        return -1;
+    return 0;
+}
+
+/* Creates g_worker with a handler per event name and one for any other name: 0, or the exit
+ * status after a message (2 for bad configuration, 1 when a handler cannot be registered). */
+static int create_worker(inv_app *app, const worker_numbers *numbers)
+{
+    bullc_worker_opts_t opts;
+    bullc_worker_opts_init(&opts);
+    opts.redis_url = app->redis_url;
+    opts.prefix = app->prefix;
+    opts.queue = app->queue;
+    opts.name = env_or("BULLC_WORKER_NAME", "inventory_worker");
+    opts.concurrency = (int)numbers->concurrency;
+    opts.lock_duration_ms = (int)numbers->lock_duration_ms;
+    opts.stalled_interval_ms = (int)numbers->stalled_interval_ms;
+    opts.log_cb = inv_log_cb;
+    opts.log_user_data = app;
+    opts.log_level = (bullc_log_level_t)app->log_level;
+    opts.event_cb = on_event;
+    opts.event_user_data = app;
+
+    int rc = bullc_worker_new(&g_worker, &opts);
+    if (rc != 0) {
+        fprintf(stderr, "inventory_worker: %s\n",
+                rc == BULLC_EURL ? "bad REDIS_URL" : bullc_strerror(rc));
+        return 2;
+    }
+    if ((rc = bullc_worker_on(g_worker, "reward_inventory_item", inv_handle_reward, app)) ||
+        (rc = bullc_worker_on(g_worker, "use_item", inv_handle_use, app)) ||
+        (rc = bullc_worker_on(g_worker, NULL, inv_handle_unknown, app))) {
+        fprintf(stderr, "inventory_worker: %s\n", bullc_strerror(rc));
+        bullc_worker_free(g_worker);
+        return 1;
+    }
+    return 0;
+}
+
+/* SIGINT and SIGTERM stop the worker gracefully; SIGPIPE is ignored. */
+static void handle_stop_signals(void)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
 int main(void)
 {
     inv_app app;
-    memset(&app, 0, sizeof app);
-    app.redis_url = env_or("REDIS_URL", "redis://127.0.0.1:6379");
-    app.database_url = env_or("DATABASE_URL", "");
-    app.queue = env_or("BULLC_QUEUE", "events");
-    app.prefix = env_or("BULLC_PREFIX", "bull");
-    app.crash_after_commit = getenv("BULLC_INVENTORY_TEST_CRASH_AFTER_COMMIT");
-    if (app.crash_after_commit && !*app.crash_after_commit)
-        app.crash_after_commit = NULL;
-    static const char *const levels[] = {"error", "warn", "info", "debug"};
-    const char *lv = env_or("BULLC_LOG_LEVEL", "info");
-    app.log_level = -1;
-    for (int i = 0; i < 4; i++)
-        if (!strcmp(lv, levels[i]))
-            app.log_level = i;
-    if (app.log_level < 0) {
-        fprintf(stderr, "inventory_worker: BULLC_LOG_LEVEL must be error, warn, info or debug\n");
+    worker_numbers numbers;
+    if (read_config(&app, &numbers) != 0)
         return 2;
-    }
-    char dlq_default[512];
-    snprintf(dlq_default, sizeof dlq_default, "%s-dlq", app.queue);
-    app.dlq = env_or("BULLC_DLQ", dlq_default);
-    if (strchr(app.queue, ':') || strchr(app.dlq, ':') || !strcmp(app.queue, app.dlq)) {
-        fprintf(stderr, "inventory_worker: BULLC_QUEUE and BULLC_DLQ must differ and contain "
-                        "no ':'\n");
-        return 2;
-    }
-    long conc, lock_ms, stalled_ms;
-    if (env_int("BULLC_CONCURRENCY", 1, 1000, 4, &conc) ||
-        env_int("BULLC_LOCK_DURATION_MS", 100, 86400000, 30000, &lock_ms) ||
-        env_int("BULLC_STALLED_INTERVAL_MS", 100, 86400000, 30000, &stalled_ms))
-        return 2;
-
     if (pthread_key_create(&app.slot_key, inv_thread_free) != 0) {
         fprintf(stderr, "inventory_worker: cannot create a thread key\n");
         return 1;
     }
-
-    bullc_worker_opts_t o;
-    bullc_worker_opts_init(&o);
-    o.redis_url = app.redis_url;
-    o.prefix = app.prefix;
-    o.queue = app.queue;
-    o.name = env_or("BULLC_WORKER_NAME", "inventory_worker");
-    o.concurrency = (int)conc;
-    o.lock_duration_ms = (int)lock_ms;
-    o.stalled_interval_ms = (int)stalled_ms;
-    o.log_cb = inv_log_cb;
-    o.log_user_data = &app;
-    o.log_level = (bullc_log_level_t)app.log_level;
-    o.event_cb = on_event;
-    o.event_user_data = &app;
-
-    int rc = bullc_worker_new(&g_worker, &o);
-    if (rc != 0) {
-        fprintf(stderr, "inventory_worker: %s\n",
-                rc == BULLC_EURL ? "bad REDIS_URL" : bullc_strerror(rc));
+    int exit_status = create_worker(&app, &numbers);
+    if (exit_status != 0) {
         pthread_key_delete(app.slot_key);
-        return 2;
+        return exit_status;
     }
-    if ((rc = bullc_worker_on(g_worker, "reward_inventory_item", inv_handle_reward, &app)) ||
-        (rc = bullc_worker_on(g_worker, "use_item", inv_handle_use, &app)) ||
-        (rc = bullc_worker_on(g_worker, NULL, inv_handle_unknown, &app))) {
-        fprintf(stderr, "inventory_worker: %s\n", bullc_strerror(rc));
-        bullc_worker_free(g_worker);
-        pthread_key_delete(app.slot_key);
-        return 1;
-    }
+    handle_stop_signals();
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    inv_log(&app, BULLC_LOG_INFO, "queue %s (dead letters to %s), concurrency %ld",
-            app.queue, app.dlq, conc);
-    rc = bullc_worker_run(g_worker);
+    inv_log(&app, BULLC_LOG_INFO, "queue %s (dead letters to %s), concurrency %ld", app.queue,
+            app.dlq, numbers.concurrency);
+    int rc = bullc_worker_run(g_worker);
     if (rc != 0)
         fprintf(stderr, "inventory_worker: %s: %s\n", bullc_strerror(rc),
                 bullc_worker_errmsg(g_worker));
