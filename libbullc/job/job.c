@@ -1,5 +1,5 @@
-/* job.c - a decoded job: the getters handlers use, the outcome they set, and its memory (the
- * job borrows its strings from the reply it was decoded from). */
+/* job.c - a decoded job: the getters handlers use, the outcome they set, and its memory (its
+ * id and fields in one block). */
 #include "job/job.h"
 #include "util/json.h"
 
@@ -12,9 +12,7 @@ void bullc__job_free(bullc_job_t *job)
 {
     if (!job)
         return;
-    free(job->fields);
-    bullc__reply_free(job->reply);
-    free(job->id_owned);
+    free(job->block);
     cJSON_Delete(job->data_json);
     cJSON_Delete(job->opts_json);
     free(job->result);
@@ -39,8 +37,17 @@ static long long field_ll(const bullc_job_t *job, const char *name, long long df
     return n;
 }
 
-int bullc__job_from_hash(bullc__reply *root, const bullc__reply *hash, const char *id,
-                         size_t idlen, bullc_job_t **out)
+/* Bytes a job needs for its id and fields: the pointer array, then the strings. */
+static size_t block_size(const bullc__reply *hash, size_t idlen)
+{
+    size_t n = hash->elements * sizeof(char *) + idlen + 1;
+    for (size_t i = 0; i < hash->elements; i++)
+        n += hash->element[i]->len + 1;
+    return n;
+}
+
+int bullc__job_from_hash(const bullc__reply *hash, const char *id, size_t idlen,
+                         bullc_job_t **out)
 {
     *out = NULL;
     if (!hash || hash->type != BULLC__R_ARRAY || hash->elements % 2 != 0 || idlen == 0)
@@ -49,19 +56,26 @@ int bullc__job_from_hash(bullc__reply *root, const bullc__reply *hash, const cha
         if (!hash->element[i] || hash->element[i]->type != BULLC__R_STRING)
             return BULLC_EBADJOB;
     bullc_job_t *job = calloc(1, sizeof *job);
-    if (!job)
-        return BULLC_ENOMEM;
-    job->nfields = hash->elements / 2;
-    if (!(job->id_owned = bullc__strndup(id, idlen)) ||
-        (hash->elements && !(job->fields = malloc(hash->elements * sizeof *job->fields)))) {
-        bullc__job_free(job);
+    char *block = job ? malloc(block_size(hash, idlen)) : NULL;
+    if (!block) {
+        free(job);
         return BULLC_ENOMEM;
     }
-    job->id = job->id_owned;
-    for (size_t i = 0; i < hash->elements; i++)
-        job->fields[i] = hash->element[i]->str;
-    job->reply = root;
-    bullc__reply_ref(root);
+    /* one block: the field pointers, the id, then every field and value, each NUL-terminated */
+    job->block = block;
+    job->fields = (const char **)(void *)block;
+    job->nfields = hash->elements / 2;
+    char *p = block + hash->elements * sizeof(char *);
+    memcpy(p, id, idlen);
+    p[idlen] = '\0';
+    job->id = p;
+    p += idlen + 1;
+    for (size_t i = 0; i < hash->elements; i++) {
+        const bullc__reply *e = hash->element[i];
+        memcpy(p, e->str, e->len + 1);
+        job->fields[i] = p;
+        p += e->len + 1;
+    }
     job->name = bullc_job_field(job, "name");
     job->data = bullc_job_field(job, "data");
     job->opts = bullc_job_field(job, "opts");

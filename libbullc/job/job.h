@@ -1,6 +1,6 @@
 /* job.h - a job as the engine and handlers see it, whatever wire protocol it came from: decoded
- * by a protocol from its job hash (borrowing the reply's strings), lent to one handler at a time,
- * and carrying the outcome the handler sets. */
+ * by a protocol from its job hash, lent to one handler at a time, and carrying the outcome the
+ * handler sets. */
 #ifndef BULLC_JOB_JOB_H
 #define BULLC_JOB_JOB_H
 
@@ -22,10 +22,9 @@ struct bullc_job {
     const char *name;   /* "" when absent */
     const char *data;   /* JSON text, "{}" when absent */
     const char *opts;   /* JSON text, "{}" when absent */
-    const char **fields; /* flat field/value pairs, pointing into `reply` */
+    const char **fields; /* flat field/value pairs (in `block`) */
     size_t nfields;     /* number of pairs */
-    bullc__reply *reply; /* the reply the strings live in (one reference), or NULL */
-    char *id_owned;
+    char *block;        /* one allocation: the field pointers, the id, the fields' text */
     long atm;           /* attempts made before this one */
     long ats;           /* attempts started, this one included */
     long long timestamp;
@@ -44,11 +43,12 @@ struct bullc_job {
     bullc__retired *retired;
 };
 
-/* A job from a flat field/value array (an HGETALL reply element inside `root`), keeping a
- * reference to root instead of copying: BULLC_EBADJOB when `hash` is not a flat array of
- * strings or the id is empty, BULLC_ENOMEM. The attempt counters are the protocol's to set. */
-int bullc__job_from_hash(bullc__reply *root, const bullc__reply *hash, const char *id,
-                         size_t idlen, bullc_job_t **out);
+/* A job from a flat field/value array (an HGETALL reply), its text copied into one block the
+ * job owns, so the reply can be freed by the thread that read it, at once (a reply's memory
+ * then stays where it was allocated): BULLC_EBADJOB when `hash` is not a flat array of strings
+ * or the id is empty, BULLC_ENOMEM. The attempt counters are the protocol's to set. */
+int bullc__job_from_hash(const bullc__reply *hash, const char *id, size_t idlen,
+                         bullc_job_t **out);
 void bullc__job_free(bullc_job_t *job);
 /* The job's opts parsed (a cJSON *), or NULL when they are not valid JSON. */
 void *bullc__job_opts_cjson(bullc_job_t *job);

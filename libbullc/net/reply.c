@@ -1,10 +1,9 @@
-/* reply.c - the reply objects hiredis's reader builds for us: one arena per top-level reply,
- * reference-counted, so decoded jobs can borrow its strings. */
+/* reply.c - the reply objects hiredis's reader builds for us: all of one reply in one arena of
+ * a few chunks, freed at once. */
 #include "net/reply.h"
 #include "util/buf.h"
 
 #include <hiredis/hiredis.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +14,6 @@ typedef struct chunk {
 } chunk;
 
 typedef struct bullc__arena {
-    atomic_int refs;
     chunk *chunks; /* newest first; the first chunk also holds this arena and the root */
 } bullc__arena;
 
@@ -69,7 +67,6 @@ static bullc__reply *new_object(const redisReadTask *task, bullc__rtype type, si
             return NULL;
         bullc__arena *a = (bullc__arena *)(void *)c->data;
         c->used = align_up(sizeof *a);
-        atomic_init(&a->refs, 1);
         a->chunks = c;
         r = arena_alloc(a, sizeof *r + extra);
         memset(r, 0, sizeof *r);
@@ -161,15 +158,9 @@ static redisReplyObjectFunctions functions = {
 
 void *bullc__reply_functions(void) { return &functions; }
 
-void bullc__reply_ref(bullc__reply *r)
-{
-    if (r && r->arena)
-        atomic_fetch_add(&r->arena->refs, 1);
-}
-
 void bullc__reply_free(bullc__reply *r)
 {
-    if (!r || !r->arena || atomic_fetch_sub(&r->arena->refs, 1) != 1)
+    if (!r || !r->arena)
         return;
     chunk *c = r->arena->chunks;
     while (c) {

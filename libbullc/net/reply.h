@@ -1,7 +1,6 @@
 /* reply.h - Redis replies as libbullc holds them. hiredis's reader parses the protocol and
- * builds these objects through our own constructors: every object of one reply lives in one
- * arena owned by the top-level reply, and the top-level reply is reference-counted, so a job
- * decoded from a reply can point into it instead of copying its fields. */
+ * builds these objects through our own constructors, straight into one arena owned by the
+ * top-level reply (a few allocations per reply rather than two per element). */
 #ifndef BULLC_NET_REPLY_H
 #define BULLC_NET_REPLY_H
 
@@ -28,9 +27,7 @@ typedef struct bullc__reply {
     struct bullc__arena *arena;     /* top-level replies only (NULL inside an array) */
 } bullc__reply;
 
-/* Takes another reference to a top-level reply. */
-void bullc__reply_ref(bullc__reply *r);
-/* Drops a reference to a top-level reply; the last one frees it. NULL is a no-op. */
+/* Frees a top-level reply and everything in it. NULL (and an element of an array) is a no-op. */
 void bullc__reply_free(bullc__reply *r);
 
 /* Reply helpers; all accept NULL. */

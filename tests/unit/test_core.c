@@ -228,8 +228,8 @@ static void job_decode(void **state)
         "{\"attempts\":3}", "timestamp", "1700000000123", "atm", "2", "ats", "3", "extra", "x"};
     bullc__reply *h = hash_reply(kv, sizeof kv / sizeof *kv);
     bullc_job_t *job;
-    assert_int_equal(bullc__bmq_job_decode(h, h, "42", 2, &job), 0);
-    bullc__reply_free(h); /* the job keeps the reply alive */
+    assert_int_equal(bullc__bmq_job_decode(h, "42", 2, &job), 0);
+    bullc__reply_free(h); /* the job keeps its own copy */
     assert_string_equal(bullc_job_id(job), "42");
     assert_string_equal(bullc_job_name(job), "use_item");
     assert_string_equal(bullc_job_data(job), "{\"userId\":\"u1\",\"n\":[1,2]}");
@@ -268,7 +268,7 @@ static void job_decode_legacy_and_missing(void **state)
     static const char *const kv[] = {"attemptsMade", "4", "data", "not json"};
     bullc__reply *h = hash_reply(kv, 4);
     bullc_job_t *job;
-    assert_int_equal(bullc__bmq_job_decode(h, h, "7", 1, &job), 0);
+    assert_int_equal(bullc__bmq_job_decode(h, "7", 1, &job), 0);
     bullc__reply_free(h);
     assert_string_equal(bullc_job_name(job), "");
     assert_string_equal(bullc_job_opts(job), "{}");
@@ -277,7 +277,7 @@ static void job_decode_legacy_and_missing(void **state)
     bullc__job_free(job);
 
     h = hash_reply(NULL, 0);
-    assert_int_equal(bullc__bmq_job_decode(h, h, "8", 1, &job), 0);
+    assert_int_equal(bullc__bmq_job_decode(h, "8", 1, &job), 0);
     assert_string_equal(bullc_job_data(job), "{}");
     bullc__job_free(job);
     bullc__reply_free(h);
@@ -289,16 +289,16 @@ static void job_decode_rejects(void **state)
     static const char *const odd[] = {"name", "x", "data"};
     bullc__reply *h = hash_reply(odd, 3);
     bullc_job_t *job = (bullc_job_t *)1;
-    assert_int_equal(bullc__bmq_job_decode(h, h, "1", 1, &job), BULLC_EBADJOB);
+    assert_int_equal(bullc__bmq_job_decode(h, "1", 1, &job), BULLC_EBADJOB);
     assert_null(job);
     bullc__reply_free(h);
 
     static const char *const kv[] = {"name", NULL}; /* NULL: an integer element */
     h = hash_reply(kv, 2);
-    assert_int_equal(bullc__bmq_job_decode(h, h, "1", 1, &job), BULLC_EBADJOB);
-    assert_int_equal(bullc__bmq_job_decode(h, h, "", 0, &job), BULLC_EBADJOB);
+    assert_int_equal(bullc__bmq_job_decode(h, "1", 1, &job), BULLC_EBADJOB);
+    assert_int_equal(bullc__bmq_job_decode(h, "", 0, &job), BULLC_EBADJOB);
     bullc__reply_free(h);
-    assert_int_equal(bullc__bmq_job_decode(NULL, NULL, "1", 1, &job), BULLC_EBADJOB);
+    assert_int_equal(bullc__bmq_job_decode(NULL, "1", 1, &job), BULLC_EBADJOB);
 }
 
 /* ---- msgpack ---------------------------------------------------------------------------- */

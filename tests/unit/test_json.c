@@ -197,7 +197,7 @@ static void job_views_refuse_invalid_json(void **state)
         bullc__reply *hash = unit_array_reply(items, 6);
         assert_non_null(hash);
         bullc_job_t *job = NULL;
-        assert_int_equal(bullc__bmq_job_decode(hash, hash, "1", 1, &job), 0);
+        assert_int_equal(bullc__bmq_job_decode(hash, "1", 1, &job), 0);
         bullc__reply_free(hash); /* the job holds its own reference */
         assert_string_equal(bullc_job_data(job), not_json[i]);
         if (bullc_job_data_json(job) || bullc_job_opts_json(job))

@@ -214,8 +214,8 @@ static void job_decoder_random(void **state)
         snprintf(id, sizeof id, "%d", i);
         size_t idlen = below(&r, 50) ? strlen(id) : 0;
         bullc_job_t *job = (bullc_job_t *)hash; /* must be overwritten */
-        int rc = bullc__bmq_job_decode(hash, hash, id, idlen, &job);
-        bullc__reply_free(hash); /* the job keeps the reply alive */
+        int rc = bullc__bmq_job_decode(hash, id, idlen, &job);
+        bullc__reply_free(hash); /* the job keeps its own copy */
         assert_true(rc == BULLC_OK || rc == BULLC_EBADJOB);
         if (rc == BULLC_OK) {
             assert_non_null(job);

@@ -13,10 +13,10 @@ static long counter(const bullc_job_t *job, const char *field, long dflt)
     return (long)n;
 }
 
-int bullc__bmq_job_decode(bullc__reply *root, const bullc__reply *hash, const char *id,
-                          size_t idlen, bullc_job_t **out)
+int bullc__bmq_job_decode(const bullc__reply *hash, const char *id, size_t idlen,
+                          bullc_job_t **out)
 {
-    int rc = bullc__job_from_hash(root, hash, id, idlen, out);
+    int rc = bullc__job_from_hash(hash, id, idlen, out);
     if (rc != 0)
         return rc;
     bullc_job_t *job = *out;
@@ -28,8 +28,7 @@ int bullc__bmq_job_decode(bullc__reply *root, const bullc__reply *hash, const ch
     return 0;
 }
 
-int bullc__bmq_decode_next(bullc__reply *root, const bullc__reply *r, bullc_job_t **job,
-                           bullc__hints *hints)
+int bullc__bmq_decode_next(const bullc__reply *r, bullc_job_t **job, bullc__hints *hints)
 {
     *job = NULL;
     memset(hints, 0, sizeof *hints);
@@ -49,7 +48,7 @@ int bullc__bmq_decode_next(bullc__reply *root, const bullc__reply *r, bullc_job_
     if (hash && hash->type == BULLC__R_ARRAY) {
         if (!id || id->type != BULLC__R_STRING)
             return BULLC_EBADJOB;
-        return bullc__bmq_job_decode(root, hash, id->str, id->len, job);
+        return bullc__bmq_job_decode(hash, id->str, id->len, job);
     }
     return BULLC_OK;
 }

@@ -425,8 +425,7 @@ static int children_refusal(bullc__settle *s, int code)
     return BULLC__AGAIN;
 }
 
-void bullc__bmq_settle_decode(bullc__proto *p, bullc__settle *s, bullc__reply *root,
-                              const bullc__reply *r)
+void bullc__bmq_settle_decode(bullc__proto *p, bullc__settle *s, const bullc__reply *r)
 {
     (void)p;
     prepared *c = s->priv;
@@ -443,7 +442,7 @@ void bullc__bmq_settle_decode(bullc__proto *p, bullc__settle *s, bullc__reply *r
         if (c->call == BULLC__BMQ_FINISH && !c->failed &&
             (s->rc == BULLC_EPENDINGCHILDREN || s->rc == BULLC_EFAILEDCHILDREN))
             s->rc = children_refusal(s, s->rc);
-    } else if (bullc__bmq_decode_next(root, r, &s->next, &s->hints) != 0) {
+    } else if (bullc__bmq_decode_next(r, &s->next, &s->hints) != 0) {
         s->rc = BULLC_EPROTO;
         snprintf(s->errstr, sizeof s->errstr, "%s: unexpected reply", names[c->call]);
     } else if (s->next) {

@@ -106,11 +106,11 @@ int bullc__bmq_xchg_build(bullc__proto *p, bullc__xchg *x)
 
 /* A taken job (or the hints of a fetch that took none), from one moveToActive reply. Returns 1
  * when a job was taken. */
-static int take(bullc__xchg *x, xstate *st, bullc__reply *root, const bullc__reply *r, int i)
+static int take(bullc__xchg *x, xstate *st, const bullc__reply *r, int i)
 {
     bullc_job_t *job = NULL;
     bullc__hints h;
-    int rc = bullc__bmq_decode_next(root, r, &job, &h);
+    int rc = bullc__bmq_decode_next(r, &job, &h);
     if (rc != 0 || !job) {
         if (rc != 0)
             x->rc = rc;
@@ -148,9 +148,9 @@ static void decode_batch(bullc__proto *p, bullc__xchg *x, xstate *st, bullc__rep
     size_t e = 0;
     for (size_t i = 0; i < x->nsettles; i++)
         if (bullc__bmq_settle_call(x->settles[i]) == BULLC__BMQ_FINISH)
-            bullc__bmq_settle_decode(p, x->settles[i], r, r->element[e++]);
+            bullc__bmq_settle_decode(p, x->settles[i], r->element[e++]);
     for (int t = 0; e < r->elements && t < st->ntokens; t++, e++)
-        if (!take(x, st, r, r->element[e], t))
+        if (!take(x, st, r->element[e], t))
             break;
 }
 
@@ -172,15 +172,15 @@ void bullc__bmq_xchg_decode(bullc__proto *p, bullc__xchg *x, int rc, bullc__repl
     size_t n = 0;
     for (size_t i = 0; i < x->nsettles; i++)
         if (bullc__bmq_settle_call(x->settles[i]) != BULLC__BMQ_FINISH) {
-            bullc__bmq_settle_decode(p, x->settles[i], replies[n], replies[n]);
+            bullc__bmq_settle_decode(p, x->settles[i], replies[n]);
             n++;
         }
     if (st->kind == SINGLE_FINISH) {
         for (size_t i = 0; i < x->nsettles; i++)
             if (bullc__bmq_settle_call(x->settles[i]) == BULLC__BMQ_FINISH)
-                bullc__bmq_settle_decode(p, x->settles[i], replies[n], replies[n]);
+                bullc__bmq_settle_decode(p, x->settles[i], replies[n]);
     } else if (st->kind == SINGLE_ACTIVE) {
-        take(x, st, replies[n], replies[n], 0);
+        take(x, st, replies[n], 0);
     } else if (st->kind == BATCH) {
         decode_batch(p, x, st, replies[n]);
     }

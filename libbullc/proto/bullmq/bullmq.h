@@ -58,13 +58,12 @@ char *bullc__bmq_job_key(const bullc__bmq_keys *k, const char *job_id, const cha
 
 /* ---- jobs and next-job replies (bmq_job.c) ------------------------------------------------ */
 
-/* A job from its HGETALL reply (inside `root`), with BullMQ's attempt counters. */
-int bullc__bmq_job_decode(bullc__reply *root, const bullc__reply *hash, const char *id,
-                          size_t idlen, bullc_job_t **out);
+/* A job from its HGETALL reply, with BullMQ's attempt counters. */
+int bullc__bmq_job_decode(const bullc__reply *hash, const char *id, size_t idlen,
+                          bullc_job_t **out);
 /* A next-job reply ([hash, id, rateLimitMs, delayUntilMs], or an integer when nothing was
  * fetched): *job (or NULL) and the hints. BULLC_EBADJOB for any other shape. */
-int bullc__bmq_decode_next(bullc__reply *root, const bullc__reply *r, bullc_job_t **job,
-                           bullc__hints *hints);
+int bullc__bmq_decode_next(const bullc__reply *r, bullc_job_t **job, bullc__hints *hints);
 /* The BULLC_E* code for a negative script reply (-1 no job, -2 no lock, ...). */
 int bullc__bmq_code(long long code);
 
@@ -91,9 +90,8 @@ bullc__bmq_call bullc__bmq_settle_call(const bullc__settle *s);
 bullc__cmd *bullc__bmq_settle_cmd(bullc__proto *p, bullc__settle *s);
 /* Appends a prepared finish as one item of a moveToFinishedBatch call. */
 void bullc__bmq_settle_item(bullc__settle *s, bullc__cmd *batch);
-/* Decodes a settle's reply element `r` (inside root). */
-void bullc__bmq_settle_decode(bullc__proto *p, bullc__settle *s, bullc__reply *root,
-                              const bullc__reply *r);
+/* Decodes a settle's reply element `r`. */
+void bullc__bmq_settle_decode(bullc__proto *p, bullc__settle *s, const bullc__reply *r);
 int bullc__bmq_xchg_build(bullc__proto *p, bullc__xchg *x);
 void bullc__bmq_xchg_decode(bullc__proto *p, bullc__xchg *x, int rc, bullc__reply **replies,
                             const char *err);
