@@ -15,92 +15,112 @@
 
 #include <cjson/cJSON.h>
 
+/* What a scan of part of the text found about cJSON's verdict. */
+enum { NOT_COMPARABLE, COMPARABLE, GO_ON };
+
+/* The value of the 4 hex digits at p, or -1 when there are not 4 of them. */
+static long hex4_value(const unsigned char *p)
+{
+    long value = 0;
+    for (int digit = 0; digit < 4; digit++) {
+        unsigned hex = p[digit];
+        int nibble = hex >= '0' && hex <= '9'   ? (int)(hex - '0')
+                     : hex >= 'a' && hex <= 'f' ? (int)(hex - 'a' + 10)
+                     : hex >= 'A' && hex <= 'F' ? (int)(hex - 'A' + 10)
+                                                : -1;
+        if (nibble < 0)
+            return -1;
+        value = value * 16 + nibble;
+    }
+    return value;
+}
+
+/* A string from its opening quote at p[*at]: GO_ON with *at at its closing quote, COMPARABLE
+ * when the text ends inside it, NOT_COMPARABLE where cJSON reads it otherwise than JSON.parse
+ * (raw control bytes, malformed or NUL \u escapes, lone surrogate escapes). */
+static int string_comparable(const unsigned char *p, size_t *at)
+{
+    int high_pending = 0; /* right after a \u escape of a high surrogate */
+    for (size_t index = *at + 1; p[index]; index++) {
+        unsigned byte = p[index];
+        if (byte < 0x20)
+            return NOT_COMPARABLE; /* raw control byte inside a string: cJSON takes it */
+        if (byte == '"') {
+            if (high_pending)
+                return NOT_COMPARABLE;
+            *at = index;
+            return GO_ON;
+        }
+        if (byte != '\\') {
+            if (high_pending)
+                return NOT_COMPARABLE; /* a high surrogate not followed by an escape */
+            continue;
+        }
+        unsigned escaped = p[index + 1];
+        if (escaped == '\0')
+            return COMPARABLE;
+        if (escaped != 'u') {
+            if (high_pending)
+                return NOT_COMPARABLE;
+            index++;
+            continue;
+        }
+        long unit = hex4_value(p + index + 2);
+        if (unit <= 0)
+            return NOT_COMPARABLE; /* malformed (cJSON reads it as \u0000), or a NUL escape */
+        int is_high = unit >= 0xd800 && unit <= 0xdbff, is_low = unit >= 0xdc00 && unit <= 0xdfff;
+        if (high_pending ? !is_low : is_low)
+            return NOT_COMPARABLE; /* a lone surrogate */
+        high_pending = !high_pending && is_high;
+        index += 5;
+    }
+    return COMPARABLE;
+}
+
+/* A number from its first byte at p[*at]: 0 for spellings strtod takes and JSON does not ("-.5",
+ * "01", "1.", "1.e5"), else 1 with *at at its last byte. */
+static int number_comparable(const unsigned char *p, size_t *at)
+{
+    size_t end = *at;
+    if (p[end] == '-')
+        end++;
+    if (p[end] == '.')
+        return 0; /* -.5 */
+    if (p[end] == '0' && p[end + 1] >= '0' && p[end + 1] <= '9')
+        return 0; /* 01 */
+    while ((p[end] >= '0' && p[end] <= '9') || p[end] == '.' || p[end] == 'e' || p[end] == 'E' ||
+           p[end] == '+' || p[end] == '-') {
+        if (p[end] == '.' && !(p[end + 1] >= '0' && p[end + 1] <= '9'))
+            return 0; /* 1. and 1.e5 */
+        end++;
+    }
+    *at = end - 1;
+    return 1;
+}
+
 /* 1 when cJSON's verdict on `s` is comparable with JSON.parse's (see above). */
 static int cjson_comparable(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     if (p[0] == 0xef && p[1] == 0xbb && p[2] == 0xbf)
         return 0; /* cJSON skips a byte-order mark */
-    int in_str = 0, depth = 0;
-    unsigned prev_esc_hi = 0; /* 1 right after a \u escape of a high surrogate */
-    for (size_t i = 0; p[i]; i++) {
-        unsigned c = p[i];
-        if (in_str) {
-            if (c < 0x20)
-                return 0; /* raw control byte inside a string: cJSON takes it */
-            if (c == '"') {
-                if (prev_esc_hi)
-                    return 0;
-                in_str = 0;
-                continue;
-            }
-            if (c != '\\') {
-                if (prev_esc_hi)
-                    return 0; /* a high surrogate not followed by an escape */
-                continue;
-            }
-            unsigned e = p[i + 1];
-            if (e == '\0')
-                return 1;
-            if (e != 'u') {
-                if (prev_esc_hi)
-                    return 0;
-                i++;
-                continue;
-            }
-            unsigned v = 0;
-            int k;
-            for (k = 0; k < 4; k++) {
-                unsigned h = p[i + 2 + k];
-                int d = h >= '0' && h <= '9'   ? (int)(h - '0')
-                        : h >= 'a' && h <= 'f' ? (int)(h - 'a' + 10)
-                        : h >= 'A' && h <= 'F' ? (int)(h - 'A' + 10)
-                                               : -1;
-                if (d < 0)
-                    break;
-                v = v * 16 + (unsigned)d;
-            }
-            if (k < 4)
-                return 0; /* malformed: cJSON reads a bad \u escape as \u0000 */
-            if (v == 0)
-                return 0; /* NUL escape */
-            if (prev_esc_hi) {
-                if (v < 0xdc00 || v > 0xdfff)
-                    return 0; /* lone high surrogate */
-                prev_esc_hi = 0;
-            } else if (v >= 0xd800 && v <= 0xdbff) {
-                prev_esc_hi = 1;
-            } else if (v >= 0xdc00 && v <= 0xdfff) {
-                return 0; /* lone low surrogate */
-            }
-            i += 5;
-            continue;
-        }
-        if (c < 0x20 && c != ' ' && c != '\t' && c != '\n' && c != '\r')
+    int depth = 0;
+    for (size_t at = 0; p[at]; at++) {
+        unsigned byte = p[at];
+        if (byte < 0x20 && byte != '\t' && byte != '\n' && byte != '\r')
             return 0; /* cJSON skips every byte up to 0x20 as white space */
-        if (c == '"') {
-            in_str = 1;
-        } else if (c == '[' || c == '{') {
+        if (byte == '"') {
+            int verdict = string_comparable(p, &at);
+            if (verdict != GO_ON)
+                return verdict == COMPARABLE;
+        } else if (byte == '[' || byte == '{') {
             if (++depth > 500)
                 return 0; /* the scanner stops at 512 levels, cJSON at 1000 */
-        } else if (c == ']' || c == '}') {
+        } else if (byte == ']' || byte == '}') {
             depth--;
-        } else if (c == '-' || (c >= '0' && c <= '9')) {
-            /* number spellings strtod takes and JSON does not */
-            size_t j = i;
-            if (p[j] == '-')
-                j++;
-            if (p[j] == '.')
-                return 0; /* -.5 */
-            if (p[j] == '0' && p[j + 1] >= '0' && p[j + 1] <= '9')
-                return 0; /* 01 */
-            while ((p[j] >= '0' && p[j] <= '9') || p[j] == '.' || p[j] == 'e' || p[j] == 'E' ||
-                   p[j] == '+' || p[j] == '-') {
-                if (p[j] == '.' && !(p[j + 1] >= '0' && p[j + 1] <= '9'))
-                    return 0; /* 1. and 1.e5 */
-                j++;
-            }
-            i = j - 1;
+        } else if (byte == '-' || (byte >= '0' && byte <= '9')) {
+            if (!number_comparable(p, &at))
+                return 0;
         }
     }
     return 1;

@@ -47,98 +47,123 @@ typedef struct mval {
     const unsigned char *s; /* M_STR bytes */
 } mval;
 
+/* The formats held in the first byte: positive and negative fixint, fixstr (with its bytes),
+ * fixarray, fixmap. 1 when `first` is one of them, with *result 0 (or -1 when the string's
+ * bytes are missing); 0 when it is not. */
+static int read_fix_format(reader *r, unsigned first, mval *v, int *result)
+{
+    *result = 0;
+    if (first <= 0x7f) {
+        v->t = M_UINT;
+        v->u = first;
+    } else if (first >= 0xe0) {
+        v->t = M_INT;
+        v->i = (int8_t)first;
+    } else if (first >= 0xa0 && first <= 0xbf) {
+        v->t = M_STR;
+        v->n = first & 0x1f;
+        *result = take(r, (size_t)v->n, &v->s);
+    } else if (first >= 0x90 && first <= 0x9f) {
+        v->t = M_ARRAY;
+        v->n = first & 0x0f;
+    } else if (first >= 0x80 && first <= 0x8f) {
+        v->t = M_MAP;
+        v->n = first & 0x0f;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+/* uint 8/16/32/64 (0xcc..0xcf), each holding only values the next smaller format cannot. */
+static int read_unsigned(reader *r, unsigned first, mval *v)
+{
+    static const uint64_t smallest[4] = {0x80, 0x100, 0x10000, 0x100000000ULL};
+    uint64_t value;
+    if (be(r, (size_t)1 << (first - 0xcc), &value) || value < smallest[first - 0xcc])
+        return -1;
+    v->t = M_UINT;
+    v->u = value;
+    return 0;
+}
+
+/* int 8/16/32/64 (0xd0..0xd3): negatives only, each below the next smaller format's range. */
+static int read_signed(reader *r, unsigned first, mval *v)
+{
+    static const int64_t lowest_smaller[4] = {-32, INT8_MIN, INT16_MIN, INT32_MIN};
+    size_t width = (size_t)1 << (first - 0xd0);
+    uint64_t bits;
+    if (be(r, width, &bits))
+        return -1;
+    int64_t value;
+    if (width == 1)
+        value = (int8_t)bits;
+    else if (width == 2)
+        value = (int16_t)bits;
+    else if (width == 4)
+        value = (int32_t)bits;
+    else
+        memcpy(&value, &bits, sizeof value);
+    if (value >= lowest_smaller[first - 0xd0])
+        return -1;
+    v->t = M_INT;
+    v->i = value;
+    return 0;
+}
+
+/* str 8/16/32 (0xd9..0xdb) with its bytes, each only for lengths the smaller formats cannot. */
+static int read_long_string(reader *r, unsigned first, mval *v)
+{
+    static const uint64_t shortest[3] = {32, 0x100, 0x10000};
+    uint64_t length;
+    if (be(r, (size_t)1 << (first - 0xd9), &length) || length < shortest[first - 0xd9])
+        return -1;
+    v->t = M_STR;
+    v->n = length;
+    return take(r, (size_t)length, &v->s);
+}
+
+/* array 16/32 (0xdc, 0xdd) and map 16/32 (0xde, 0xdf), each only for counts the smaller
+ * formats cannot hold. */
+static int read_long_container(reader *r, unsigned first, mval *v)
+{
+    int is_16 = first == 0xdc || first == 0xde;
+    uint64_t count;
+    if (be(r, is_16 ? 2 : 4, &count) || count < (is_16 ? 16u : 0x10000u))
+        return -1;
+    v->t = (first == 0xdc || first == 0xdd) ? M_ARRAY : M_MAP;
+    v->n = count;
+    return 0;
+}
+
 /* Reads one header (and a string's bytes), refusing formats the encoder never writes and any
  * that is not the shortest for its value. */
 static int read_header(reader *r, mval *v)
 {
     const unsigned char *b;
-    uint64_t x;
     if (take(r, 1, &b))
         return -1;
-    unsigned c = b[0];
+    unsigned first = b[0];
     memset(v, 0, sizeof *v);
-    if (c <= 0x7f) {
-        v->t = M_UINT;
-        v->u = c;
-        return 0;
-    }
-    if (c >= 0xe0) {
-        v->t = M_INT;
-        v->i = (int8_t)c;
-        return 0;
-    }
-    if (c >= 0xa0 && c <= 0xbf) {
-        v->t = M_STR;
-        v->n = c & 0x1f;
-        return take(r, (size_t)v->n, &v->s);
-    }
-    if (c >= 0x90 && c <= 0x9f) {
-        v->t = M_ARRAY;
-        v->n = c & 0x0f;
-        return 0;
-    }
-    if (c >= 0x80 && c <= 0x8f) {
-        v->t = M_MAP;
-        v->n = c & 0x0f;
-        return 0;
-    }
-    switch (c) {
+    int result;
+    if (read_fix_format(r, first, v, &result))
+        return result;
+    switch (first) {
     case 0xc0: v->t = M_NIL; return 0;
     case 0xc2: v->t = M_FALSE; return 0;
     case 0xc3: v->t = M_TRUE; return 0;
-    case 0xcc: case 0xcd: case 0xce: case 0xcf: {
-        static const uint64_t min[4] = {0x80, 0x100, 0x10000, 0x100000000ULL};
-        size_t k = (size_t)1 << (c - 0xcc);
-        if (be(r, k, &x) || x < min[c - 0xcc])
-            return -1;
-        v->t = M_UINT;
-        v->u = x;
-        return 0;
-    }
-    case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
-        size_t k = (size_t)1 << (c - 0xd0);
-        if (be(r, k, &x))
-            return -1;
-        int64_t i;
-        if (k == 1)
-            i = (int8_t)x;
-        else if (k == 2)
-            i = (int16_t)x;
-        else if (k == 4)
-            i = (int32_t)x;
-        else
-            memcpy(&i, &x, sizeof i);
-        /* signed formats hold negatives only, each below the next smaller format's range */
-        static const int64_t lowest_smaller[4] = {-32, INT8_MIN, INT16_MIN, INT32_MIN};
-        if (i >= lowest_smaller[c - 0xd0])
-            return -1;
-        v->t = M_INT;
-        v->i = i;
-        return 0;
-    }
-    case 0xcb:
-        if (be(r, 8, &x))
+    case 0xcc: case 0xcd: case 0xce: case 0xcf: return read_unsigned(r, first, v);
+    case 0xd0: case 0xd1: case 0xd2: case 0xd3: return read_signed(r, first, v);
+    case 0xcb: {
+        uint64_t bits;
+        if (be(r, 8, &bits))
             return -1;
         v->t = M_F64;
-        memcpy(&v->d, &x, sizeof v->d);
-        return 0;
-    case 0xd9: case 0xda: case 0xdb: {
-        static const uint64_t min[3] = {32, 0x100, 0x10000};
-        size_t k = (size_t)1 << (c - 0xd9);
-        if (be(r, k, &x) || x < min[c - 0xd9])
-            return -1;
-        v->t = M_STR;
-        v->n = x;
-        return take(r, (size_t)x, &v->s);
-    }
-    case 0xdc: case 0xdd: case 0xde: case 0xdf: {
-        size_t k = (c == 0xdc || c == 0xde) ? 2 : 4;
-        if (be(r, k, &x) || x < (k == 2 ? 16u : 0x10000u))
-            return -1;
-        v->t = (c == 0xdc || c == 0xdd) ? M_ARRAY : M_MAP;
-        v->n = x;
+        memcpy(&v->d, &bits, sizeof v->d);
         return 0;
     }
+    case 0xd9: case 0xda: case 0xdb: return read_long_string(r, first, v);
+    case 0xdc: case 0xdd: case 0xde: case 0xdf: return read_long_container(r, first, v);
     default:
         return -1; /* bin, ext, float32, never-used 0xc1 */
     }
