@@ -195,9 +195,9 @@ static inline void fuzz_reply_bytes(const fuzz_reply_spec *s, bullc__buf *resp)
 
 /* Decodes a job from the reply `s` describes, as the worker does after HGETALL: parses the
  * protocol bytes into the library's reply (bullc__reply_parse), decodes the job with BullMQ's
- * decoder (the reply is both the root and the hash) and drops this function's reference to the
- * reply (a job keeps its own). Returns what the decoder returned, or BULLC_ENOMEM when the reply
- * could not be built. This is the only function that knows the reply type. */
+ * decoder and frees the reply at once (the job owns a copy of what it needs). Returns what the
+ * decoder returned, or BULLC_ENOMEM when the reply could not be built. This is the only
+ * function that knows the reply type. */
 static inline int fuzz_decode_job(const fuzz_reply_spec *s, bullc_job_t **out)
 {
     *out = NULL;
@@ -210,7 +210,7 @@ static inline int fuzz_decode_job(const fuzz_reply_spec *s, bullc_job_t **out)
     if (rc == BULLC_ENOMEM)
         return rc;
     FUZZ_CHECK(rc == 0 && reply != NULL); /* the bytes are exactly one well-formed reply */
-    rc = bullc__bmq_job_decode(reply, reply, (const char *)s->id, s->idlen, out);
+    rc = bullc__bmq_job_decode(reply, (const char *)s->id, s->idlen, out);
     bullc__reply_free(reply);
     return rc;
 }
