@@ -375,11 +375,6 @@ int bullc__conn_exec(bullc__conn *c, bullc__cmd *const *cmds, size_t n, bullc__r
     return rc ? rc : bullc__conn_recv(c, cmds, n, replies);
 }
 
-int bullc__conn_call(bullc__conn *c, bullc__cmd *cmd, bullc__reply **reply)
-{
-    return bullc__conn_exec(c, &cmd, 1, reply);
-}
-
 int bullc__conn_block(bullc__conn *c, bullc__cmd *cmd, long long timeout_ms, int stop_fd,
                       bullc__reply **reply)
 {

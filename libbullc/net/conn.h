@@ -54,8 +54,6 @@ int bullc__conn_exec(bullc__conn *c, bullc__cmd *const *cmds, size_t n, bullc__r
  * connection is closed and recv must not be called. */
 int bullc__conn_send(bullc__conn *c, bullc__cmd *const *cmds, size_t n);
 int bullc__conn_recv(bullc__conn *c, bullc__cmd *const *cmds, size_t n, bullc__reply **replies);
-/* One command: bullc__conn_exec with n = 1. */
-int bullc__conn_call(bullc__conn *c, bullc__cmd *cmd, bullc__reply **reply);
 /* Sends a blocking command (BZPOPMIN ... timeout) and waits for its reply: at most timeout_ms
  * plus the io timeout (a later reply means a dead connection: BULLC_EIO), and only until
  * `stop_fd` becomes readable (BULLC__STOPPED; the connection is then closed, since a reply is

@@ -170,12 +170,10 @@ void bullc__reply_free(bullc__reply *r)
     }
 }
 
-int bullc__reply_is_error(const bullc__reply *r) { return r && r->type == BULLC__R_ERROR; }
-
 int bullc__reply_error_is(const bullc__reply *r, const char *prefix)
 {
     size_t n = strlen(prefix);
-    return bullc__reply_is_error(r) && r->len >= n && memcmp(r->str, prefix, n) == 0;
+    return r && r->type == BULLC__R_ERROR && r->len >= n && memcmp(r->str, prefix, n) == 0;
 }
 
 int bullc__reply_ll(const bullc__reply *r, long long *out)

@@ -123,8 +123,6 @@ typedef struct bullc__proto_ops {
     /* The command that waits for work for up to timeout_ms, and what its reply means. */
     void (*block_cmd)(bullc__proto *p, bullc__cmd *cmd, long long timeout_ms);
     void (*block_reply)(bullc__proto *p, const bullc__reply *r, bullc__wake *out);
-    /* Shortest blocking timeout the server takes (ms). */
-    long long (*block_floor_ms)(const bullc__proto *p);
 
     /* A taken job, before its handler: 0 run it, 1 skip it (leave it as it is), or
      * BULLC_EJOBFAILED to fail it without running (reason and unrecoverable set on the job).

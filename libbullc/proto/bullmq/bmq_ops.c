@@ -10,7 +10,6 @@ const bullc__proto_ops bullc__bullmq_ops = {
     .client_name = bullc__bmq_client_name,
     .block_cmd = bullc__bmq_block_cmd,
     .block_reply = bullc__bmq_block_reply,
-    .block_floor_ms = bullc__bmq_block_floor_ms,
     .start = bullc__bmq_start,
     .settle_prepare = bullc__bmq_settle_prepare,
     .settle_release = bullc__bmq_settle_release,

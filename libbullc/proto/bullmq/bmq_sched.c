@@ -556,7 +556,8 @@ static void plan_free(plan *pl)
     free(pl);
 }
 
-int bullc__bmq_scheduler_step(bullc__proto *p, bullc__link *link, bullc_job_t *job)
+/* The job scheduler step: 0 run the job, 1 do not (Node's step threw), or a transport error. */
+static int scheduler_step(bullc__proto *p, bullc__link *link, bullc_job_t *job)
 {
     const char *rjk = bullc_job_field(job, "rjk");
     char err[256] = "";
@@ -606,7 +607,7 @@ int bullc__bmq_start(bullc__proto *p, bullc__link *link, bullc_job_t *job)
 {
     const char *rjk = bullc_job_field(job, "rjk");
     if (rjk && *rjk) {
-        int rc = bullc__bmq_scheduler_step(p, link, job);
+        int rc = scheduler_step(p, link, job);
         if (rc != 0)
             return rc;
     }

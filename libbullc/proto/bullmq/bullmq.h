@@ -44,7 +44,6 @@ int bullc__bmq_open_queue(bullc__proto **out, const char *prefix, const char *qu
 void bullc__bmq_close(bullc__proto *p);
 int bullc__bmq_check_server(bullc__proto *p, const char *info, char *err, size_t errlen);
 const char *bullc__bmq_client_name(const bullc__proto *p);
-long long bullc__bmq_block_floor_ms(const bullc__proto *p);
 void bullc__bmq_block_cmd(bullc__proto *p, bullc__cmd *cmd, long long timeout_ms);
 void bullc__bmq_block_reply(bullc__proto *p, const bullc__reply *r, bullc__wake *out);
 
@@ -100,8 +99,6 @@ void bullc__bmq_xchg_free(bullc__proto *p, bullc__xchg *x);
 /* ---- before the handler (bmq_start.c), maintenance (bmq_maint.c) -------------------------- */
 
 int bullc__bmq_start(bullc__proto *p, bullc__link *link, bullc_job_t *job);
-/* The job scheduler step (bmq_sched.c): 0 run the job, 1 do not (Node's step threw). */
-int bullc__bmq_scheduler_step(bullc__proto *p, bullc__link *link, bullc_job_t *job);
 int bullc__bmq_extend_locks(bullc__proto *p, bullc__link *link, const bullc__lock *locks,
                             size_t n);
 int bullc__bmq_check_stalled(bullc__proto *p, bullc__link *link);
