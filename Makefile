@@ -164,3 +164,6 @@ clean:
 demo: deps
 	$(MAKE) all
 	bash examples/demo/demo.sh
+
+# libFuzzer targets for the parsers of outside input (make fuzz; tests/fuzz/run.sh runs them)
+include tests/fuzz/fuzz.mk

@@ -65,6 +65,19 @@ for f in tests/interop/*.test.js; do
     count "interop/$name ($(( $(date +%s) - start ))s)" "$p" "$fl"
 done
 
+# --- libFuzzer targets: a bounded run of each from its committed seeds (tests/fuzz/README.md) ---
+if [ -z "$ONLY" ] || echo " $ONLY " | grep -q " fuzz "; then
+    out="$LOG/fuzz.log"
+    start=$(date +%s)
+    bash tests/fuzz/run.sh >"$out" 2>&1
+    rc=$?
+    p=$(grep -c '^fuzz/.*: ok$' "$out")
+    f=$(grep -c '^fuzz/.*: FAILED' "$out")
+    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    [ "$f" -ne 0 ] && cat "$out"
+    count "fuzz ($(( $(date +%s) - start ))s)" "$p" "$f"
+fi
+
 if [ -n "$SANDIR" ]; then
     reports=$(find "$SANDIR" -type f | wc -l)
     if [ "$reports" -gt 0 ]; then
