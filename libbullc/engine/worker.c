@@ -1,6 +1,7 @@
 /* worker.c - the public worker API: options, creating and freeing, handlers, run() with its
  * maintenance loop (lock renewal, stalled checks), stop, pause and resume. */
 #include "engine/engine.h"
+#include "util/sized.h"
 #include "util/time.h"
 
 #include <errno.h>
@@ -37,9 +38,7 @@ void bullc_worker_opts_init_sized(bullc_worker_opts_t *o, size_t size)
         return;
     bullc_worker_opts_t d;
     defaults(&d);
-    memcpy(o, &d, size < sizeof d ? size : sizeof d);
-    if (size > sizeof d)
-        memset((char *)o + sizeof d, 0, size - sizeof d);
+    bullc__sized_write(o, size, &d, sizeof d);
 }
 
 /* The caller's options over the defaults: the fields its struct has (README "ABI policy").
@@ -47,11 +46,7 @@ void bullc_worker_opts_init_sized(bullc_worker_opts_t *o, size_t size)
 static int read_opts(bullc_worker_opts_t *out, const bullc_worker_opts_t *in, size_t size)
 {
     defaults(out);
-    memcpy(out, in, size < sizeof *out ? size : sizeof *out);
-    for (size_t i = sizeof *out; i < size; i++)
-        if (((const unsigned char *)in)[i] != 0)
-            return BULLC_EINVAL;
-    return 0;
+    return bullc__sized_read(out, sizeof *out, in, size);
 }
 
 /* Which option is out of range (a sentence for the log), or NULL when all are valid. */

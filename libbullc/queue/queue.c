@@ -1,6 +1,7 @@
 /* queue.c - the public queue handle: a producer and reader over one connection, speaking the
  * queue's protocol (proto/proto.h). */
 #include "proto/proto.h"
+#include "util/sized.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,9 +37,7 @@ void bullc_queue_opts_init_sized(bullc_queue_opts_t *o, size_t size)
         return;
     bullc_queue_opts_t d;
     defaults(&d);
-    memcpy(o, &d, size < sizeof d ? size : sizeof d);
-    if (size > sizeof d)
-        memset((char *)o + sizeof d, 0, size - sizeof d);
+    bullc__sized_write(o, size, &d, sizeof d);
 }
 
 void bullc_queue_free(bullc_queue_t *q)
@@ -60,10 +59,8 @@ static int read_opts(bullc_queue_opts_t *out, const bullc_queue_opts_t *in, size
     defaults(out);
     if (!in)
         return BULLC_EINVAL;
-    memcpy(out, in, size < sizeof *out ? size : sizeof *out);
-    for (size_t i = sizeof *out; i < size; i++)
-        if (((const unsigned char *)in)[i] != 0)
-            return BULLC_EINVAL;
+    if (bullc__sized_read(out, sizeof *out, in, size) != 0)
+        return BULLC_EINVAL;
     if (!out->queue || !*out->queue || strchr(out->queue, ':') || !out->prefix ||
         out->connect_timeout_ms < 0)
         return BULLC_EINVAL;
@@ -170,7 +167,7 @@ int bullc_queue_get_job_field(bullc_queue_t *q, const char *job_id, const char *
 int bullc_queue_get_counts_sized(bullc_queue_t *q, bullc_job_counts_t *out, size_t size)
 {
     if (out)
-        memset(out, 0, size);
+        memset(out, 0, size); /* nothing is left unset, whatever the program's size */
     if (!q || !out)
         return BULLC_EINVAL;
     return q->ops->get_counts(q->proto, &q->link.link, out, size, q->errmsg, sizeof q->errmsg);

@@ -134,6 +134,48 @@ static void opts_defaults(void **state)
     assert_null(o.event_cb);
 }
 
+/* The ABI policy (README): a program built against an older header (a smaller struct) or a
+ * newer one (a larger struct) works with this library. */
+static void abi_older_and_newer_structs(void **state)
+{
+    (void)state;
+    /* an older program's options end before max_started_attempts: init writes only its bytes,
+     * and the fields it lacks take their defaults in the worker */
+    size_t old_size = offsetof(bullc_worker_opts_t, max_started_attempts);
+    unsigned char raw[sizeof(bullc_worker_opts_t) + 64];
+    memset(raw, 0x5a, sizeof raw);
+    bullc_worker_opts_t *o = (bullc_worker_opts_t *)(void *)raw;
+    bullc_worker_opts_init_sized(o, old_size);
+    assert_int_equal(o->concurrency, 1);
+    for (size_t i = old_size; i < sizeof raw; i++)
+        assert_int_equal(raw[i], 0x5a);
+    o->queue = "q";
+    bullc_worker_t *w = NULL;
+    assert_int_equal(bullc_worker_new_sized(&w, o, old_size), 0);
+    bullc_worker_free(w);
+
+    /* a newer program's options are larger: zeros past our fields are fine, anything else is a
+     * field this library does not know, refused */
+    memset(raw, 0, sizeof raw);
+    bullc_worker_opts_init_sized(o, sizeof raw);
+    o->queue = "q";
+    assert_int_equal(bullc_worker_new_sized(&w, o, sizeof raw), 0);
+    bullc_worker_free(w);
+    raw[sizeof raw - 1] = 1;
+    assert_int_equal(bullc_worker_new_sized(&w, o, sizeof raw), BULLC_EINVAL);
+    assert_null(w);
+
+    /* output structs: no more than the program has is written, and a larger one is zeroed */
+    bullc_job_counts_t c = {1, 2, 3, 4, 5, 6, 7, 8}, out[2];
+    memset(out, 0x5a, sizeof out);
+    bullc__sized_write(out, offsetof(bullc_job_counts_t, failed), &c, sizeof c);
+    assert_true(out[0].waiting == 1 && out[0].completed == 5);
+    assert_true(out[0].failed != 6); /* past the older program's size: untouched */
+    memset(out, 0x5a, sizeof out);
+    bullc__sized_write(out, sizeof out, &c, sizeof c);
+    assert_true(out[0].waiting_children == 8 && out[1].waiting == 0 && out[1].failed == 0);
+}
+
 static void worker_new_validates(void **state)
 {
     (void)state;
@@ -473,6 +515,7 @@ int main(void)
         cmocka_unit_test(keys_layout),
         cmocka_unit_test(base64_names),
         cmocka_unit_test(opts_defaults),
+        cmocka_unit_test(abi_older_and_newer_structs),
         cmocka_unit_test(worker_new_validates),
         cmocka_unit_test(worker_new_names_bad_option),
         cmocka_unit_test(worker_run_unreachable),

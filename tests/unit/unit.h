@@ -12,6 +12,7 @@
 #include "util/js.h"
 #include "util/json.h"
 #include "util/msgpack.h"
+#include "util/sized.h"
 #include "util/time.h"
 #include "util/tz.h"
 

@@ -1,6 +1,7 @@
 /* bmq_queue.c - the producer half of BullMQ: adding jobs as Node's Queue.add/addBulk store them
  * (docs/bullmq.md §7), and reading a job's state, fields and the queue's counts. */
 #include "bullmq.h"
+#include "util/sized.h"
 #include "util/time.h"
 
 #include <stdarg.h>
@@ -78,7 +79,10 @@ int bullc__bmq_add(bullc__proto *p, bullc__link *link, const bullc_new_job_t *jo
     long long now = bullc__now_ms();
     for (size_t i = 0; i < n && !rc; i++) {
         bullc_new_job_t j = {0};
-        memcpy(&j, (const char *)jobs + i * stride, stride < sizeof j ? stride : sizeof j);
+        if (bullc__sized_read(&j, sizeof j, (const char *)jobs + i * stride, stride) != 0) {
+            rc = set_err(err, errlen, BULLC_EINVAL, "job %zu: a field this library does not know is set", i);
+            break;
+        }
         char why[400];
         rc = bullc__newjob_prepare(&prep[i], j.name, j.data_json, j.opts_json, now, why, sizeof why);
         if (rc && n > 1)
@@ -205,6 +209,6 @@ int bullc__bmq_get_counts(bullc__proto *p, bullc__link *link, bullc_job_counts_t
     c.delayed = v[5];
     c.prioritized = v[6];
     c.waiting_children = v[7];
-    memcpy(out, &c, size < sizeof c ? size : sizeof c);
+    bullc__sized_write(out, size, &c, sizeof c);
     return 0;
 }
