@@ -97,6 +97,7 @@ typedef struct bullc__gate {
     atomic_llong limit_until;  /* rate limited until then (monotonic ms) */
     long long block_until;     /* under mu: next delayed job's due time (epoch ms, 0 none) */
     atomic_int drained;        /* the drained event was emitted and no job taken since */
+    atomic_int fetch_down;     /* fetches fail for want of a connection (logged once) */
 } bullc__gate;
 
 int bullc__gate_init(bullc__gate *g);

@@ -61,15 +61,18 @@ void bullc__pool_wake_all(bullc_worker_t *w)
     pthread_mutex_unlock(&w->gate.mu);
 }
 
-/* Notes what a short fetch said about the queue; `drained` once per empty spell, as Node. */
-static void after_short_fetch(bullc_worker_t *w, const bullc__req *req, int logged_error)
+/* Notes what a short fetch said about the queue; `drained` once per empty spell, as Node. A
+ * lost connection is logged once until a fetch works again (the blocker retries with backoff),
+ * any other error every time. */
+static void after_short_fetch(bullc_worker_t *w, const bullc__req *req)
 {
-    if (req->rc != 0) {
-        if (!logged_error)
-            bullc__log(&w->log, req->rc == BULLC_EIO ? BULLC_LOG_WARN : BULLC_LOG_ERROR,
-                       "cannot fetch jobs: %s (%s)", bullc_strerror(req->rc), req->err);
+    int transport = req->rc == BULLC_EIO || req->rc == BULLC_ECONNECT;
+    if (req->rc != 0 && (!transport || atomic_exchange(&w->gate.fetch_down, 1) == 0))
+        bullc__log(&w->log, transport ? BULLC_LOG_WARN : BULLC_LOG_ERROR,
+                   "cannot fetch jobs: %s (%s)", bullc_strerror(req->rc), req->err);
+    if (req->rc != 0)
         return;
-    }
+    atomic_store(&w->gate.fetch_down, 0);
     bullc__gate_note_delay(&w->gate, req->hints.delay_until_ms);
     bullc__gate_note_limit(&w->gate, req->hints.rate_limit_ms);
     if (req->hints.rate_limit_ms <= 0 && req->got == 0 && atomic_exchange(&w->gate.drained, 1) == 0)
@@ -119,7 +122,9 @@ void bullc__pool_refill(bullc_worker_t *w, bullc__clink *via)
             pthread_cond_signal(&s->idle_cv); /* the reservation that kept them is gone */
     pthread_mutex_unlock(&g->mu);
     if ((int)req.got < k)
-        after_short_fetch(w, &req, 0);
+        after_short_fetch(w, &req);
+    else
+        atomic_store(&g->fetch_down, 0);
 }
 
 /* Waits in the idle list until a refill hands this thread a job; NULL once the worker stops.
