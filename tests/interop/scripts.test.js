@@ -163,39 +163,110 @@ function moveToFinished(id, now, o = {}, q = Q) {
     pack(opts), o.fields ? pack(o.fields) : '']);
 }
 
-// Our moveToFinishedBatch on B against upstream's moveToFinished run once per job, in order, on A:
-// each job's reply and the whole database must be the same.
-async function moveToFinishedBatch(entries) {
+// msgpack as libbullc writes it (fixmap/fixstr, keys in the order given): moveToFinishedBatch
+// reuses the unpacked options of the jobs before when only the token differs, which this lets
+// the tests reach (msgpackr writes map16).
+function cpack(x) {
+  const out = [];
+  const str = (v) => {
+    const b = Buffer.from(v);
+    if (b.length < 32) out.push(Buffer.from([0xa0 | b.length]));
+    else if (b.length < 256) out.push(Buffer.from([0xd9, b.length]));
+    else out.push(Buffer.from([0xda, b.length >> 8, b.length & 0xff]));
+    out.push(b);
+  };
+  const enc = (v) => {
+    if (typeof v === 'string') str(v);
+    else if (v === null || typeof v === 'number' || typeof v === 'boolean') out.push(pack(v));
+    else if (Array.isArray(v)) {
+      out.push(Buffer.from(v.length < 16 ? [0x90 | v.length] : [0xdc, v.length >> 8, v.length & 0xff]));
+      v.forEach(enc);
+    } else {
+      const ks = Object.keys(v).filter((key) => v[key] !== undefined);
+      out.push(Buffer.from(ks.length < 16 ? [0x80 | ks.length] : [0xde, ks.length >> 8, ks.length & 0xff]));
+      for (const key of ks) { str(key); enc(v[key]); }
+    }
+  };
+  enc(x);
+  return Buffer.concat(out);
+}
+
+const isErr = (r) => r instanceof Error;
+function normBatchReply(r) {
+  if (isErr(r)) return 'error';
+  return normReply('moveToFinished', r);
+}
+
+// Our moveToFinishedBatch on B against, on A, upstream's moveToFinished run once per job, in
+// order, then upstream's moveToActive once per token until one takes no job: each reply (an
+// error only as an error) and the whole database must be the same.
+//   entries: [id, now, o] (o as moveToFinished's, plus o.token)
+//   opts: tokens (the extra fetches), now (theirs), wo (their options: name, limiter),
+//         cenc (options written as libbullc writes them), raises (the call
+//         itself raises, in an extra fetch)
+async function moveToFinishedBatch(entries, { tokens = [], now = T0, wo = {}, cenc = false, raises = false } = {}) {
+  const enc = cenc ? cpack : pack;
   const shared = ['wait', 'active', 'prioritized', 'events', 'stalled', 'limiter', 'delayed', 'paused',
     'meta', 'pc', 'marker'].map((s) => k(s));
   const keys = [...shared];
-  const args = [P(), T0, '']; // prefix, now for extra fetches, no extra fetches
+  const fetchOpts = (key, val) => {
+    const m = { [key]: val };
+    if (wo.limiter) m.limiter = wo.limiter;
+    m.lockDuration = 30000;
+    if (wo.name) m.name = wo.name;
+    return m;
+  };
+  const args = [P(), now, tokens.length ? enc(fetchOpts('tokens', tokens)) : ''];
   const upstream = [];
-  for (const [id, now, o] of entries) {
+  for (const [id, at, o] of entries) {
     const target = o.target || 'completed';
-    const opts = {
-      token: o.token === undefined ? 'tok' : o.token, name: o.name, keepJobs: o.keepJobs || { count: -1 },
-      limiter: o.limiter, lockDuration: 30000, attempts: o.attempts === undefined ? 0 : o.attempts,
-      maxMetricsSize: o.maxMetricsSize === undefined ? '' : o.maxMetricsSize,
-      fpof: false, cpof: false, idof: false, rdof: false,
-    };
+    let opts;
+    if (cenc) {
+      opts = { token: o.token === undefined ? 'tok' : o.token };
+      if (o.limiter) opts.limiter = o.limiter;
+      if (o.name) opts.name = o.name;
+      Object.assign(opts, { keepJobs: o.keepJobs || { count: -1 }, lockDuration: 30000,
+        attempts: o.attempts === undefined ? 0 : o.attempts,
+        maxMetricsSize: o.maxMetricsSize === undefined ? '' : o.maxMetricsSize });
+    } else {
+      opts = {
+        token: o.token === undefined ? 'tok' : o.token, name: o.name, keepJobs: o.keepJobs || { count: -1 },
+        limiter: o.limiter, lockDuration: 30000, attempts: o.attempts === undefined ? 0 : o.attempts,
+        maxMetricsSize: o.maxMetricsSize === undefined ? '' : o.maxMetricsSize,
+        fpof: false, cpof: false, idof: false, rdof: false,
+      };
+    }
     const prop = target === 'completed' ? 'returnvalue' : 'failedReason';
     const value = o.value === undefined ? (target === 'completed' ? '{"ok":1}' : 'boom') : o.value;
-    const a = [id, now, prop, value, target, o.fetchNext ? 1 : 0, pack(opts), o.fields ? pack(o.fields) : ''];
+    const fields = o.rawFields !== undefined ? o.rawFields : o.fields ? pack(o.fields) : '';
+    const a = [id, at, prop, value, target, o.fetchNext ? 1 : 0, enc(opts), fields];
     keys.push(k(target), k(id), k(`metrics:${target}`));
     args.push(...a);
     upstream.push({ keys: [...shared.slice(0, 10), k(target), k(id), k(`metrics:${target}`), k('marker')],
       args: [a[0], a[1], a[2], a[3], a[4], a[5], P(), a[6], a[7]] });
   }
+  const call = (c, s, ks, as) => c.call('EVALSHA', s, ks.length, ...ks, ...as).then((v) => v, (e) => e);
   const ra = [];
-  for (const u of upstream) ra.push(await ca.call('EVALSHA', sha.A.moveToFinished, u.keys.length, ...u.keys, ...u.args));
-  const rb = await cb.call('EVALSHA', sha.B.moveToFinishedBatch, keys.length, ...keys, ...args);
+  for (const u of upstream) ra.push(await call(ca, sha.A.moveToFinished, u.keys, u.args));
+  let raisedA = false;
+  for (const token of tokens) {
+    const r = await call(ca, sha.A.moveToActive, shared, [P(), now, enc(fetchOpts('token', token))]);
+    if (isErr(r)) { raisedA = true; break; }
+    ra.push(r);
+    if (!Array.isArray(r[0])) break;
+  }
+  const rb = await call(cb, sha.B.moveToFinishedBatch, keys, args);
   trace.push('moveToFinishedBatch');
-  assert.deepEqual(rb.map((r) => normReply('moveToFinished', r)), ra.map((r) => normReply('moveToFinished', r)),
-    'batch replies differ');
+  if (raises) {
+    assert.ok(raisedA && isErr(rb), `both raise in an extra fetch: ${rb}`);
+  } else {
+    assert.ok(!raisedA && Array.isArray(rb), `no whole-call error: ${rb}`);
+    assert.deepEqual(rb.map(normBatchReply), ra.map(normBatchReply), 'batch replies differ');
+  }
   const [sa, sb] = await Promise.all([dumpState(ca), dumpState(cb)]);
   const raw = diffStates(sa, sb);
   assert.deepEqual(raw, [], `moveToFinishedBatch: state differs:\n  ${raw.join('\n  ')}`);
+  assert.deepEqual(diffStates(maskState(sa), maskState(sb)), []);
   return rb;
 }
 
@@ -308,6 +379,221 @@ test('a batch where one finish raises: that job gets the error, the others are f
   assert.deepEqual((await cb.zrange(k('completed'), 0, -1)).sort(), ['1', '3']);
   assert.deepEqual(await cb.hmget(k('3'), 'returnvalue', 'atm'), ['{"ok":1}', '1']);
   assert.deepEqual((await cb.lrange(k('active'), 0, -1)).sort(), ['4']);
+});
+
+// Tokens of the jobs moveToActive locked, by id (what a worker keeps).
+async function activeTokens() {
+  const ids = await cb.lrange(k('active'), 0, -1);
+  const out = {};
+  for (const id of ids) out[id] = await cb.get(k(`${id}:lock`)).catch(() => null);
+  return out;
+}
+
+test('batch vs upstream: completed and failed mixed, fetch-next on and off, metrics, extra fetches, options as libbullc writes them', async () => {
+  await fresh();
+  await withQueue(async (q) => {
+    for (let i = 1; i <= 40; i++) await q.add('j', { i }, i % 5 === 0 ? { attempts: 3 } : {});
+  });
+  await cloneAtoB();
+  for (let i = 1; i <= 8; i++) await moveToActive(T0 + i, { token: `t${i}`, name: 'w' });
+  await moveStalled(T0 + 9); // the active jobs are in `stalled` now: finishes take them out
+  assert.equal(await cb.scard(k('stalled')), 8);
+  // 2 completes and fetches, 3 fails for good (fields, retries-exhausted), 5 fails with attempts
+  // left (as a final failure here: no retries-exhausted), 1 and 4 without fetch-next, metrics on
+  // some; then three idle workers
+  let tok = await activeTokens();
+  let r = await moveToFinishedBatch([
+    ['2', T0 + 60, { token: tok['2'], fetchNext: true, name: 'w', maxMetricsSize: 10 }],
+    ['3', T0 + 60, { token: tok['3'], target: 'failed', attempts: 1, fields: failFields('bad'), fetchNext: true, name: 'w' }],
+    ['1', T0 + 61, { token: tok['1'], name: 'w', maxMetricsSize: 10 }],
+    ['5', T0 + 61, { token: tok['5'], target: 'failed', attempts: 3, fields: failFields('soft'), fetchNext: true, name: 'w' }],
+    ['4', T0 + 62, { token: tok['4'], fetchNext: false, name: 'w', maxMetricsSize: 10 }],
+  ], { tokens: ['x1', 'x2', 'x3'], now: T0 + 63, wo: { name: 'w' }, cenc: true });
+  assert.equal(r.length, 8);
+  assert.ok(r.slice(5).every((x) => Array.isArray(x[0])), 'the idle workers got jobs');
+  // everything active finishes in one batch (more than a few jobs), fetching until wait runs dry,
+  // with more idle workers than jobs left
+  for (let round = 0; round < 3; round++) {
+    tok = await activeTokens();
+    const ids = Object.keys(tok);
+    r = await moveToFinishedBatch(ids.map((id, i) => [id, T0 + 100 + round * 60000 + i, {
+      token: tok[id], fetchNext: i % 3 !== 2, target: i % 4 === 3 ? 'failed' : 'completed', attempts: 1,
+      maxMetricsSize: 10,
+    }]), { tokens: round === 0 ? ['y1', 'y2'] : ['y1', 'y2', 'y3', 'y4', 'y5', 'y6', 'y7', 'y8', 'y9', 'y10',
+      'y11', 'y12', 'y13', 'y14', 'y15', 'y16', 'y17', 'y18'], now: T0 + 200 + round * 60000, cenc: true });
+    if (!(await cb.llen(k('wait')))) break;
+  }
+  assert.equal(await cb.llen(k('wait')), 0);
+  tok = await activeTokens();
+  assert.ok(Object.keys(tok).length > 0);
+  r = await moveToFinishedBatch(Object.keys(tok).map((id, i) => [id, T0 + 300000 + i, { token: tok[id], fetchNext: true }]),
+    { tokens: ['z1'], now: T0 + 300010, cenc: true });
+  assert.equal(await cb.llen(k('active')), 0);
+  assert.equal(r[r.length - 2], 0, 'the last finish drained the queue');
+});
+
+test('batch vs upstream: missing job, lost and foreign locks, not active, the same job twice, a job both finished and fetched', async () => {
+  await fresh();
+  await withQueue(async (q) => { for (let i = 1; i <= 12; i++) await q.add('j', { i }); });
+  await cloneAtoB();
+  for (let i = 1; i <= 7; i++) await moveToActive(T0 + i, { token: `t${i}` });
+  await both((c) => c.del(k('2'))); // job 2's hash is gone (its lock stays): -1
+  await both((c) => c.del(k('3:lock'))); // -2
+  // job 9 is still waiting: with token "0" it gets its fields, then -3
+  const tok = await activeTokens();
+  const r1 = await moveToFinishedBatch([
+    ['1', T0 + 20, { token: tok['1'], fetchNext: true }],
+    ['2', T0 + 20, { token: tok['2'], fetchNext: true }],
+    ['3', T0 + 20, { token: 't3', fetchNext: true }],
+    ['4', T0 + 20, { token: 'not-mine', fetchNext: true }],
+    ['9', T0 + 20, { token: '0', fields: ['x', 'y'], fetchNext: true }],
+    ['5', T0 + 21, { token: tok['5'], fetchNext: true }],
+    ['5', T0 + 22, { token: tok['5'], fetchNext: true }],
+  ], { tokens: ['e1'], now: T0 + 23, cenc: true });
+  assert.deepEqual(r1.slice(1, 5), [-1, -2, -6, -3]);
+  assert.equal(r1[6], -2, 'the same job again: its lock is gone');
+  assert.equal(await cb.hget(k('9'), 'x'), 'y');
+  // job 6 is also put at the pop end of wait: a fetch-next takes it while it is finished later
+  // in the same batch; and job 7 twice at the same time, lock given up in between
+  await both((c) => c.rpush(k('wait'), '6'));
+  const tok2 = await activeTokens();
+  await moveToFinishedBatch([
+    ['7', T0 + 40, { token: tok2['7'], fetchNext: true }],
+    ['6', T0 + 41, { token: tok2['6'], fetchNext: true }],
+    ['7', T0 + 42, { token: '0', fetchNext: true }],
+    ['6', T0 + 43, { token: tok2['7'], fetchNext: true }],
+  ], { tokens: ['e2', 'e3'], now: T0 + 44, cenc: true });
+  // few jobs (ids compared one by one) and the same checks
+  const tok3 = await activeTokens();
+  const ids = Object.keys(tok3).slice(0, 3);
+  await moveToFinishedBatch([[ids[0], T0 + 50, { token: tok3[ids[0]], fetchNext: true }],
+    [ids[0], T0 + 50, { token: tok3[ids[0]], fetchNext: true }],
+    [ids[1], T0 + 51, { token: 'wrong', target: 'failed', attempts: 1 }]], { cenc: true });
+});
+
+test('batch vs upstream: parents with pending and failed children, children finishing, deduplication, trims by count and age, removal at once', async () => {
+  await fresh();
+  await withQueue(async (q, fp) => {
+    await fp.add({ name: 'parent', queueName: Q, opts: { jobId: 'P1' }, children: [
+      { name: 'k', queueName: Q, opts: { jobId: 'P1-a' } },
+      { name: 'k', queueName: Q, opts: { jobId: 'P1-b', failParentOnFailure: true } },
+    ] });
+    await fp.add({ name: 'parent', queueName: Q, opts: { jobId: 'P2' }, children: [
+      { name: 'k', queueName: Q, opts: { jobId: 'P2-a' } },
+    ] });
+    for (let i = 1; i <= 4; i++) await q.add('d', { i }, { deduplication: { id: `dd${i % 2}` } });
+    for (let i = 1; i <= 10; i++) {
+      await q.add('t', { i }, { removeOnComplete: i <= 5 ? { count: 2 } : { age: 1, limit: 3 }, removeOnFail: true });
+    }
+  }, { flow: true });
+  // P1 and P2 are made active with their children pending (-4), P3 with a failed child (-9)
+  await both(async (c) => {
+    await c.zrem(k('waiting-children'), 'P1', 'P2');
+    await c.rpush(k('wait'), 'P1', 'P2');
+  });
+  await cloneAtoB();
+  for (let i = 0; i < 20; i++) await moveToActive(T0 + i, { token: 'f' });
+  const act = await cb.lrange(k('active'), 0, -1);
+  assert.ok(act.includes('P1') && act.includes('P1-a'));
+  const entry = (id, i, o = {}) => [id, T0 + 100 + i, { token: 'f', fetchNext: true, ...o }];
+  const r = await moveToFinishedBatch([
+    entry('P1', 0),
+    entry('P2', 1),
+    entry('P1-a', 2),
+    entry('P1-b', 3, { target: 'failed', attempts: 1 }), // fails its parent
+    entry('P1', 4), // now -9
+    entry('P2-a', 5, { value: '"child"' }), // its parent is active: nothing to release
+    entry('1', 6), entry('2', 7, { target: 'failed', attempts: 1 }), entry('3', 8), // dedup
+    ...act.filter((id) => /^\d+$/.test(id) && Number(id) > 4).map((id, i) => entry(id, 9 + i * 700, {
+      keepJobs: Number(id) <= 9 ? { count: 2 } : { age: 1, limit: 3 }, target: i % 5 === 4 ? 'failed' : 'completed',
+      attempts: 1, ...(i % 5 === 4 ? { keepJobs: { count: 0 } } : {}),
+    })),
+  ], { tokens: ['g1', 'g2'], now: T0 + 20000, cenc: true });
+  assert.deepEqual([r[0], r[1], r[4]], [-4, -4, -9]);
+  assert.ok(await cb.zcard(k('completed')) <= 4, 'trimmed');
+});
+
+test('batch vs upstream: legacy 0: ids, prioritized and delayed jobs, paused, global concurrency, rate limits', async () => {
+  await fresh();
+  await withQueue(async (q) => {
+    for (let i = 1; i <= 6; i++) await q.add('j', { i });
+    await q.add('p', {}, { priority: 2, jobId: 'pr1' });
+    await q.add('p', {}, { priority: 1, jobId: 'pr2' });
+    await q.add('d', {}, { delay: 1000, timestamp: T0, jobId: 'dl1' });
+  });
+  await cloneAtoB();
+  for (let i = 0; i < 3; i++) await moveToActive(T0 + i, { token: 'f' });
+  // a legacy id at the pop end of wait: it ends the fetch-next of the first job; "0:0" means
+  // prioritized for the next one; an extra fetch (moveToActive) drops one and pops again
+  await both((c) => c.rpush(k('wait'), '0:7', '0:0'));
+  let act = await cb.lrange(k('active'), 0, -1);
+  await moveToFinishedBatch([
+    [act[2], T0 + 10, { token: 'f', fetchNext: true }],
+    [act[1], T0 + 11, { token: 'f', fetchNext: true }],
+  ], { tokens: ['l1', 'l2'], now: T0 + 12, cenc: true });
+  await both((c) => c.rpush(k('wait'), '0:8'));
+  act = await cb.lrange(k('active'), 0, -1);
+  await moveToFinishedBatch([[act[act.length - 1], T0 + 13, { token: await cb.get(k(`${act[act.length - 1]}:lock`)), fetchNext: false }]],
+    { tokens: ['l3', 'l4'], now: T0 + 14, cenc: true });
+  // the delayed job becomes due during the batch (promotion), wait empties, prioritized next
+  act = await cb.lrange(k('active'), 0, -1);
+  let tok = await activeTokens();
+  await moveToFinishedBatch(act.map((id, i) => [id, T0 + 500 + i * 400, { token: tok[id], fetchNext: true }]),
+    { tokens: ['m1', 'm2', 'm3', 'm4'], now: T0 + 5000, cenc: true });
+  // paused: nothing is handed out
+  await withQueue(async (q) => { for (let i = 0; i < 4; i++) await q.add('k', { i }); });
+  await cloneAtoB();
+  act = await cb.lrange(k('active'), 0, -1);
+  await both((c) => c.hset(k('meta'), 'paused', '1'));
+  tok = await activeTokens();
+  await moveToFinishedBatch(act.slice(0, 1).map((id, i) => [id, T0 + 6000 + i, { token: tok[id], fetchNext: true }]),
+    { tokens: ['n1'], now: T0 + 6010, cenc: true });
+  await both((c) => c.hdel(k('meta'), 'paused'));
+  // global concurrency 2
+  await both((c) => c.hset(k('meta'), 'concurrency', '2'));
+  await moveToFinishedBatch([], { tokens: ['c1', 'c2', 'c3'], now: T0 + 6020, cenc: true });
+  act = await cb.lrange(k('active'), 0, -1);
+  tok = await activeTokens();
+  await moveToFinishedBatch(act.map((id, i) => [id, T0 + 6030 + i, { token: tok[id], fetchNext: true }]),
+    { tokens: ['c4'], now: T0 + 6040, cenc: true });
+  await both((c) => c.hdel(k('meta'), 'concurrency'));
+  // the worker's rate limit, then the queue's
+  await withQueue(async (q) => { for (let i = 0; i < 6; i++) await q.add('r', { i }); });
+  await cloneAtoB();
+  act = await cb.lrange(k('active'), 0, -1);
+  tok = await activeTokens();
+  const limiter = { max: 3, duration: 5000 };
+  await moveToFinishedBatch(act.map((id, i) => [id, T0 + 7000 + i, { token: tok[id], fetchNext: true, limiter }]),
+    { tokens: ['r1', 'r2', 'r3'], now: T0 + 7010, wo: { limiter }, cenc: true });
+  await both((c) => c.del(k('limiter')));
+  await both((c) => c.hset(k('meta'), 'max', '2', 'duration', '3000'));
+  act = await cb.lrange(k('active'), 0, -1);
+  tok = await activeTokens();
+  await moveToFinishedBatch(act.map((id, i) => [id, T0 + 8000 + i, { token: tok[id], fetchNext: true }]),
+    { tokens: ['r4', 'r5'], now: T0 + 8010, cenc: true });
+});
+
+test('batch vs upstream: jobs whose finish raises, and an extra fetch that raises', async () => {
+  await fresh();
+  await withQueue(async (q) => { for (let i = 1; i <= 14; i++) await q.add('j', { i }); });
+  await cloneAtoB();
+  for (let i = 0; i < 5; i++) await moveToActive(T0 + i, { token: 'f' });
+  // job 2's lock is not a string (raises before anything is written), job 4's fields are not
+  // msgpack (raises after its lock was released)
+  await both(async (c) => { await c.del(k('2:lock')); await c.hset(k('2:lock'), 'x', '1'); });
+  await moveToFinishedBatch([['1', T0 + 10, { token: 'f', fetchNext: true }],
+    ['2', T0 + 11, { token: 'f', fetchNext: true }],
+    ['3', T0 + 12, { token: 'f', fetchNext: true }],
+    ['4', T0 + 12, { token: 'f', fetchNext: true, target: 'failed', rawFields: Buffer.from([0x93, 0xa1]) }],
+    ['5', T0 + 12, { token: 'f', fetchNext: true }]], { tokens: ['a1'], now: T0 + 13, cenc: true });
+  // the next job in wait has a hash of the wrong type: the fetch raises after its lock and event
+  const next = (await cb.lrange(k('wait'), -1, -1))[0];
+  assert.ok(next);
+  await both(async (c) => { await c.del(k(next)); await c.set(k(next), 'not a hash'); });
+  const act = await cb.lrange(k('active'), 0, -1);
+  const tok = await activeTokens();
+  await moveToFinishedBatch(act.slice(0, 2).map((id, i) => [id, T0 + 20 + i, { token: tok[id] }]),
+    { tokens: ['b1', 'b2'], now: T0 + 30, cenc: true, raises: true });
 });
 
 test('removeOnComplete/removeOnFail by age with limit, and by count', async () => {
