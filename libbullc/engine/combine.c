@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 /* Rounds one thread leads in a row before it passes the lead on (its own next job waits
  * meanwhile, not yet renewed by the maintenance loop). */
@@ -41,9 +43,12 @@ int bullc__combiner_init(bullc__combiner *c, const bullc__conn_cfg *cfg,
                          const bullc__proto_ops *ops, bullc__proto *proto)
 {
     memset(c, 0, sizeof *c);
+    c->wake_fd = -1;
     if (pthread_mutex_init(&c->mu, NULL) != 0)
         return BULLC_ENOMEM;
     bullc__conn_init(&c->conn, cfg);
+    if ((c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+        return BULLC_ETHREAD;
     c->ops = ops;
     c->proto = proto;
     if (round_init(&c->rounds[0]) != 0 || round_init(&c->rounds[1]) != 0)
@@ -56,6 +61,8 @@ void bullc__combiner_free(bullc__combiner *c)
     round_free(c, &c->rounds[0]);
     round_free(c, &c->rounds[1]);
     bullc__conn_free(&c->conn);
+    if (c->wake_fd >= 0)
+        close(c->wake_fd);
     pthread_mutex_destroy(&c->mu);
 }
 
@@ -83,6 +90,7 @@ static void take_round(bullc__combiner *c, bullc__round *rd)
         r = next;
     }
     rd->n = n;
+    c->queued -= n;
     c->tail = NULL;
     for (bullc__req *r = c->head; r; r = r->next)
         c->tail = r;
@@ -115,13 +123,19 @@ static void send_round(bullc__combiner *c, bullc__round *rd)
             rd->cmds[ncmds++] = x->cmds[k];
     rd->ncmds = ncmds;
     rd->rc = ncmds ? bullc__conn_send(&c->conn, rd->cmds, ncmds) : 0;
+    rd->gen = c->conn.generation;
 }
 
-/* Reads the round's replies (after its send, before the next send). */
-static void recv_round(bullc__combiner *c, bullc__round *rd)
+/* Reads the replies of the oldest round in flight (`more_sent`: another one is behind it). */
+static void recv_round(bullc__combiner *c, bullc__round *rd, int more_sent)
 {
-    if (rd->rc == 0 && rd->ncmds)
-        rd->rc = bullc__conn_recv(&c->conn, rd->cmds, rd->ncmds, rd->replies);
+    if (rd->rc == 0 && rd->ncmds && rd->gen != c->conn.generation) {
+        /* sent on a connection that was lost and replaced since: its replies are gone */
+        snprintf(c->conn.errstr, sizeof c->conn.errstr, "connection lost");
+        rd->rc = BULLC_EIO;
+    } else if (rd->rc == 0 && rd->ncmds) {
+        rd->rc = bullc__conn_recv(&c->conn, rd->cmds, rd->ncmds, rd->replies, more_sent);
+    }
 }
 
 /* Hands the fetched jobs out to the FETCH requests, in order. */
@@ -172,31 +186,73 @@ static void finish_round(bullc__combiner *c, bullc__round *rd)
     }
 }
 
-/* Leads (called with mu held, returns with it released): sends a round, and while requests
- * keep arriving sends the next round as soon as the previous one's replies are in, before
- * handing those out. Then passes the lead to the first thread still queued. */
+/* Takes the queued requests into `rd` and sends them (mu held on entry, released on return). */
+static void start_round(bullc__combiner *c, bullc__round *rd)
+{
+    take_round(c, rd);
+    pthread_mutex_unlock(&c->mu);
+    send_round(c, rd);
+}
+
+/* With one round in flight, sends a second one when enough requests have queued up, waiting
+ * for them or for the first round's replies, whichever comes first. 1 when a round was sent. */
+static int start_second(bullc__combiner *c, bullc__round *first, bullc__round *spare)
+{
+    size_t enough = first->n / 2 ? first->n / 2 : 1;
+    pthread_mutex_lock(&c->mu);
+    if (c->queued < enough) {
+        c->wake_at = enough;
+        pthread_mutex_unlock(&c->mu);
+        int replies = bullc__conn_wait(&c->conn, c->wake_fd);
+        eventfd_t n;
+        pthread_mutex_lock(&c->mu);
+        c->wake_at = 0;
+        if (eventfd_read(c->wake_fd, &n) != 0 && replies) {
+            pthread_mutex_unlock(&c->mu);
+            return 0;
+        }
+    }
+    if (!c->head) {
+        pthread_mutex_unlock(&c->mu);
+        return 0;
+    }
+    start_round(c, spare);
+    return 1;
+}
+
+/* Leads (called with mu held, returns with it released): keeps rounds going, up to two in
+ * flight, while requests keep arriving and for at most BULLC__LEAD_ROUNDS rounds, then passes
+ * the lead to the first thread still queued. */
 static void lead(bullc__combiner *c)
 {
-    bullc__round *cur = &c->rounds[0], *next = &c->rounds[1];
+    bullc__round *flight[2] = {&c->rounds[0], NULL};
+    int nflight = 1, led = 1;
     c->leading = 1;
-    take_round(c, cur);
-    pthread_mutex_unlock(&c->mu);
-    send_round(c, cur);
-    for (int led = 1;; led++) {
-        recv_round(c, cur);
-        pthread_mutex_lock(&c->mu);
-        int more = cur->rc == 0 && c->head && led < BULLC__LEAD_ROUNDS;
-        if (more)
-            take_round(c, next);
-        pthread_mutex_unlock(&c->mu);
-        if (more)
-            send_round(c, next);
-        finish_round(c, cur);
-        if (!more)
-            break;
-        bullc__round *t = cur;
-        cur = next;
-        next = t;
+    start_round(c, flight[0]);
+    while (nflight > 0) {
+        if (nflight == 1 && flight[0]->rc == 0 && led < BULLC__LEAD_ROUNDS) {
+            bullc__round *spare = flight[0] == &c->rounds[0] ? &c->rounds[1] : &c->rounds[0];
+            if (start_second(c, flight[0], spare)) {
+                flight[nflight++] = spare;
+                led++;
+            }
+        }
+        recv_round(c, flight[0], nflight > 1);
+        finish_round(c, flight[0]);
+        bullc__round *done = flight[0];
+        flight[0] = flight[1];
+        flight[1] = NULL;
+        nflight--;
+        if (nflight == 0 && led < BULLC__LEAD_ROUNDS) {
+            pthread_mutex_lock(&c->mu);
+            if (c->head) {
+                start_round(c, done);
+                flight[nflight++] = done;
+                led++;
+            } else {
+                pthread_mutex_unlock(&c->mu);
+            }
+        }
     }
     pthread_mutex_lock(&c->mu);
     c->leading = 0;
@@ -217,6 +273,11 @@ void bullc__combiner_submit(bullc__combiner *c, bullc__req *req, sem_t *sem)
     else
         c->head = req;
     c->tail = req;
+    c->queued++;
+    if (c->wake_at && c->queued >= c->wake_at) {
+        c->wake_at = 0; /* one wake-up is enough */
+        eventfd_write(c->wake_fd, 1);
+    }
     for (;;) {
         if (!c->leading) {
             /* lead; our request is in the first round unless it filled up before reaching it */

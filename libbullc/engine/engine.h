@@ -55,16 +55,21 @@ typedef struct bullc__round {
     bullc__xchg x;           /* the protocol's exchange for the settles and fetches */
     int xrc;                 /* building the exchange failed */
     int rc;                  /* the round trip failed */
+    unsigned gen;            /* the connection it was sent on (bullc__conn.generation) */
 } bullc__round;
 
 typedef struct bullc__combiner {
     pthread_mutex_t mu;
     bullc__req *head, *tail;
+    size_t queued;             /* requests in the queue */
+    size_t wake_at;            /* > 0: the leader waits for replies and wants waking (wake_fd)
+                                  once this many requests are queued */
+    int wake_fd;               /* an eventfd */
     int leading;
     bullc__conn conn;          /* used only by the thread leading */
     const bullc__proto_ops *ops;
     bullc__proto *proto;
-    bullc__round rounds[2];    /* a leader keeps one round in Redis while it hands out the other */
+    bullc__round rounds[2];    /* a leader keeps up to two rounds in flight */
 } bullc__combiner;
 
 int bullc__combiner_init(bullc__combiner *c, const bullc__conn_cfg *cfg,

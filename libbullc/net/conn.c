@@ -274,6 +274,8 @@ int bullc__conn_ensure(bullc__conn *c)
         c->failures++;
         return rc;
     }
+    c->generation++;
+    c->nloaded = 0; /* a new connection may reach a server that lost its scripts */
     if (c->failures)
         bullc__log(c->cfg.log, BULLC_LOG_INFO, "%s: reconnected to Redis at %s:%d",
                    c->cfg.label ? c->cfg.label : "connection", u->host, u->port);
@@ -288,12 +290,26 @@ static int transient_error(const bullc__reply *r)
            bullc__reply_error_is(r, "TRYAGAIN") || bullc__reply_error_is(r, "MASTERDOWN");
 }
 
-/* Writes cmds[i] for each i with todo[i] set (all when todo is NULL), as EVAL when `eval`. */
+/* 1 when this connection has sent `s` as EVAL (so the server has it); else remembers that it
+ * is about to (when there is room to remember). */
+static int script_known(bullc__conn *c, const bullc__script *s)
+{
+    for (int i = 0; i < c->nloaded; i++)
+        if (c->loaded[i] == s)
+            return 1;
+    if (c->nloaded < (int)BULLC__COUNT(c->loaded))
+        c->loaded[c->nloaded++] = s;
+    return 0;
+}
+
+/* Writes cmds[i] for each i with todo[i] set (all when todo is NULL): a script as EVAL when
+ * `eval` or the first time this connection sends it, else as EVALSHA. */
 static int send_cmds(bullc__conn *c, bullc__cmd *const *cmds, size_t n, const char *todo, int eval)
 {
     for (size_t i = 0; i < n; i++)
         if (!todo || todo[i])
-            bullc__cmd_write(cmds[i], &c->out, eval);
+            bullc__cmd_write(cmds[i], &c->out,
+                             cmds[i]->script && (!script_known(c, cmds[i]->script) || eval));
     if (c->out.oom) {
         bullc__buf_reset(&c->out);
         return fail(c, BULLC_ENOMEM, "%s", "out of memory");
@@ -336,6 +352,8 @@ static int resend_lost_scripts(bullc__conn *c, bullc__cmd *const *cmds, size_t n
     size_t again = 0;
     for (size_t i = 0; i < n; i++) {
         todo[i] = cmds[i]->script && bullc__reply_error_is(replies[i], "NOSCRIPT");
+        if (todo[i])
+            c->nloaded = 0; /* SCRIPT FLUSH: every script is to be loaded again */
         if (todo[i]) {
             bullc__reply_free(replies[i]);
             replies[i] = NULL;
@@ -350,13 +368,29 @@ static int resend_lost_scripts(bullc__conn *c, bullc__cmd *const *cmds, size_t n
     return rc;
 }
 
-int bullc__conn_recv(bullc__conn *c, bullc__cmd *const *cmds, size_t n, bullc__reply **replies)
+/* With another pipeline sent after this one, commands cannot be sent again in between: a
+ * script found missing fails its pipeline as a lost connection would (its senders retry), and
+ * the next pipeline sent loads every script it uses. */
+static int lost_scripts_behind(bullc__conn *c, bullc__cmd *const *cmds, size_t n,
+                               bullc__reply **replies)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cmds[i]->script && bullc__reply_error_is(replies[i], "NOSCRIPT")) {
+            c->nloaded = 0; /* the next sends load them again */
+            return fail(c, BULLC_EIO, "%s", "the server lost our scripts; sending them again");
+        }
+    return 0;
+}
+
+int bullc__conn_recv(bullc__conn *c, bullc__cmd *const *cmds, size_t n, bullc__reply **replies,
+                     int more_sent)
 {
     for (size_t i = 0; i < n; i++)
         replies[i] = NULL;
     int rc = c->fd < 0 ? fail(c, BULLC_EIO, "%s", "not connected") : read_replies(c, n, NULL, replies);
     if (rc == 0)
-        rc = resend_lost_scripts(c, cmds, n, replies);
+        rc = more_sent ? lost_scripts_behind(c, cmds, n, replies)
+                       : resend_lost_scripts(c, cmds, n, replies);
     for (size_t i = 0; i < n && rc == 0; i++)
         if (transient_error(replies[i])) {
             snprintf(c->errstr, sizeof c->errstr, "%s", replies[i]->str);
@@ -372,7 +406,17 @@ int bullc__conn_exec(bullc__conn *c, bullc__cmd *const *cmds, size_t n, bullc__r
     for (size_t i = 0; i < n; i++)
         replies[i] = NULL;
     int rc = bullc__conn_send(c, cmds, n);
-    return rc ? rc : bullc__conn_recv(c, cmds, n, replies);
+    return rc ? rc : bullc__conn_recv(c, cmds, n, replies, 0);
+}
+
+int bullc__conn_wait(bullc__conn *c, int wake_fd)
+{
+    redisReader *r = c->reader;
+    if (c->fd < 0 || (r && r->pos < r->len))
+        return 1; /* a reply (or an error) is there to be read */
+    long long deadline = io_deadline(c, 0);
+    int w = wait_fd(c->fd, POLLIN, deadline, wake_fd);
+    return w == BULLC__STOPPED ? 0 : 1; /* ready, or a failure recv will report */
 }
 
 int bullc__conn_block(bullc__conn *c, bullc__cmd *cmd, long long timeout_ms, int stop_fd,

@@ -29,6 +29,10 @@ typedef struct bullc__conn {
     void *reader;      /* hiredis redisReader */
     bullc__buf out;    /* bytes not yet written */
     int failures;      /* consecutive failed connects */
+    const bullc__script *loaded[32]; /* scripts this connection has sent as EVAL since it
+                                        connected: sent as EVALSHA from then on */
+    int nloaded;
+    unsigned generation; /* counts connects: a pipeline sent on an earlier one has no replies */
     char errstr[256];  /* detail of the last failure */
 } bullc__conn;
 
@@ -47,13 +51,19 @@ void bullc__conn_free(bullc__conn *c);
  * returned. Connects first if needed. Returns 0, BULLC_EIO (the connection was lost or timed
  * out, and is closed), BULLC_ECONNECT/BULLC_EAUTH, or BULLC_ENOMEM; errstr has the detail. */
 int bullc__conn_exec(bullc__conn *c, bullc__cmd *const *cmds, size_t n, bullc__reply **replies);
-/* bullc__conn_exec in two halves, so that a caller can send the next pipeline before it
- * handles the replies of the previous one: send writes the commands (connecting first if
- * needed); recv reads their replies. Another pipeline may be sent only after recv of the one
- * before it (a script the server lost is sent again inside recv). On failure of either half the
- * connection is closed and recv must not be called. */
+/* bullc__conn_exec in two halves, so that several pipelines can be in flight: send writes the
+ * commands (connecting first if needed); recv reads the replies of the oldest pipeline sent.
+ * A script goes as EVAL the first time a connection sends it, as EVALSHA after that. Pass
+ * more_sent when another pipeline was sent after this one: then a script the server lost since
+ * (SCRIPT FLUSH) cannot be sent again in between, and recv fails with BULLC_EIO instead (the
+ * next sends load the scripts again). On failure of either half the connection is closed;
+ * pipelines still in flight then fail too. */
 int bullc__conn_send(bullc__conn *c, bullc__cmd *const *cmds, size_t n);
-int bullc__conn_recv(bullc__conn *c, bullc__cmd *const *cmds, size_t n, bullc__reply **replies);
+int bullc__conn_recv(bullc__conn *c, bullc__cmd *const *cmds, size_t n, bullc__reply **replies,
+                     int more_sent);
+/* Waits until a reply can be read (1; also when the connection failed: recv reports it) or
+ * `wake_fd` becomes readable (0). */
+int bullc__conn_wait(bullc__conn *c, int wake_fd);
 /* Sends a blocking command (BZPOPMIN ... timeout) and waits for its reply: at most timeout_ms
  * plus the io timeout (a later reply means a dead connection: BULLC_EIO), and only until
  * `stop_fd` becomes readable (BULLC__STOPPED; the connection is then closed, since a reply is

@@ -97,3 +97,34 @@ test('Redis down longer than the lock: in-flight jobs are recovered as stalled, 
   const r = await I.stopWorker(w);
   assert.deepEqual(r, { code: 0, signal: null }, `exit; stderr:\n${I.tail(w)}`);
 });
+
+test('SCRIPT FLUSH under a busy worker: its scripts are loaded again, every job completed once', { timeout: 90000 }, async (t) => {
+  // The worker sends each script once per connection as EVAL and then as EVALSHA, with up to
+  // two rounds of calls in flight; a flush makes the server answer NOSCRIPT in the middle.
+  const redis = await I.useRedis(t);
+  const qname = 'flush';
+  const queue = I.useQueue(t, redis, qname);
+  const client = I.useClient(t, redis);
+  const N = 2000; // 4 events per job stay under the stream's 10,000
+  const jobs = [];
+  for (let i = 0; i < N; i += 500) {
+    jobs.push(...await queue.addBulk(Array.from({ length: 500 }, (_, k) => ({ name: 'f', data: { k: i + k } }))));
+  }
+  const w = I.useWorker(t, redis, qname, ['--concurrency', '16']);
+  for (let i = 0; i < 5; i++) {
+    await I.waitCounts(queue, (c) => c.completed >= (i + 1) * 250, `${(i + 1) * 250} completed`);
+    await client.script('FLUSH');
+  }
+  await I.waitCounts(queue, (c) => c.completed === N, `${N} completed`, 60000);
+  const counts = await queue.getJobCounts();
+  assert.deepEqual([counts.failed, counts.active, counts.waiting], [0, 0, 0]);
+  const evs = await I.readStream(client, qname);
+  const per = new Map();
+  for (const e of evs.filter((x) => x.event === 'completed')) per.set(e.jobId, (per.get(e.jobId) || 0) + 1);
+  assert.equal(per.size, N, 'one completed event per job');
+  for (const [id, n] of per) assert.equal(n, 1, `job ${id}: completed events`);
+  for (const j of jobs.slice(0, 50)) await I.assertCompleted(queue, j.id, j.data);
+  assert.equal(w.done, false, `worker alive; stderr:\n${I.tail(w)}`);
+  const r = await I.stopWorker(w);
+  assert.deepEqual(r, { code: 0, signal: null }, `exit; stderr:\n${I.tail(w)}`);
+});
