@@ -95,7 +95,9 @@ local markerDone = false
 local meta, trimmed, lib, q = nil, false, nil, nil
 local lastNow, lastPlain, lastNum = nil, false, nil -- is `now` a plain ms timestamp
 local ldNum, ldText = nil, nil -- lockDuration and its text
-local replies = {}
+local replies = { false, false, false, false, false, false, false, false, false, false, false,
+  false, false, false, false, false } -- presized; what is left over is cleared at the end
+local nReplies = 0
 local idSet = nil             -- the batch's job ids (a set when there are more than a few)
 
 -- step(s): finish job s (1..n) as moveToFinished would, with its fetch-next.
@@ -111,7 +113,8 @@ local function step(s, ...)
       popHint = #tokens - t + 1
       wopts["token"] = tokens[t]
       local r = step(0, ARGV[2], wopts) or { 0, 0, 0, 0 }
-      replies[#replies + 1] = r
+      nReplies = nReplies + 1
+      replies[nReplies] = r
       if type(r[1]) ~= "table" then break end
     end
     return
@@ -535,9 +538,10 @@ for s = 1, n do
   if ARGV[a + 5] == "1" then
     fetches = fetches + 1
     local now = ARGV[a + 1]
-    if #now > 0 and #now <= 15 and not string.find(now, "%D") then
-      local t1 = tonumber(now)
-      if maxNow == nil or t1 > maxNow then maxNow = t1 end
+    if now ~= lastNow then
+      lastNow, lastPlain = now, #now > 0 and #now <= 15 and not string.find(now, "%D")
+      lastNum = lastPlain and tonumber(now)
+      if lastPlain and (maxNow == nil or lastNum > maxNow) then maxNow = lastNum end
     end
   end
   -- a job id given twice: the locks read up front do not follow the first one's finish
@@ -574,10 +578,12 @@ for s = 1, n do
   end
   replies[s] = r
 end
+nReplies = n
 
 -- The extra fetches; an error ends the call as it would have, after the gathered writes.
 local ok, err = true, nil
 if ARGV[3] ~= "" then ok, err = pcall(step, -4) end
 step(-1)
 if not ok then error(err, 0) end
+for i = nReplies + 1, 16 do replies[i] = nil end
 return replies

@@ -395,7 +395,9 @@ test('batch vs upstream: completed and failed mixed, fetch-next on and off, metr
     for (let i = 1; i <= 40; i++) await q.add('j', { i }, i % 5 === 0 ? { attempts: 3 } : {});
   });
   await cloneAtoB();
-  for (let i = 1; i <= 8; i++) await moveToActive(T0 + i, { token: `t${i}`, name: 'w' });
+  // tokens as libbullc makes them (uuid:n, so written as str8)
+  const uuid = '0f8fad5b-d9cb-469f-a165-70867728950e';
+  for (let i = 1; i <= 8; i++) await moveToActive(T0 + i, { token: `${uuid}:${i}`, name: 'w' });
   await moveStalled(T0 + 9); // the active jobs are in `stalled` now: finishes take them out
   assert.equal(await cb.scard(k('stalled')), 8);
   // 2 completes and fetches, 3 fails for good (fields, retries-exhausted), 5 fails with attempts
@@ -408,7 +410,7 @@ test('batch vs upstream: completed and failed mixed, fetch-next on and off, metr
     ['1', T0 + 61, { token: tok['1'], name: 'w', maxMetricsSize: 10 }],
     ['5', T0 + 61, { token: tok['5'], target: 'failed', attempts: 3, fields: failFields('soft'), fetchNext: true, name: 'w' }],
     ['4', T0 + 62, { token: tok['4'], fetchNext: false, name: 'w', maxMetricsSize: 10 }],
-  ], { tokens: ['x1', 'x2', 'x3'], now: T0 + 63, wo: { name: 'w' }, cenc: true });
+  ], { tokens: [`${uuid}:9`, `${uuid}:10`, `${uuid}:11`], now: T0 + 63, wo: { name: 'w' }, cenc: true });
   assert.equal(r.length, 8);
   assert.ok(r.slice(5).every((x) => Array.isArray(x[0])), 'the idle workers got jobs');
   // everything active finishes in one batch (more than a few jobs), fetching until wait runs dry,
