@@ -95,6 +95,7 @@ local markerDone = false
 local meta, trimmed, lib, q = nil, false, nil, nil
 local lastNow, lastPlain, lastNum = nil, false, nil -- is `now` a plain ms timestamp
 local ldNum, ldText = nil, nil -- lockDuration and its text
+local keepOpts, keepCount, keepFast = nil, nil, false -- the last options' keepJobs
 local replies = { false, false, false, false, false, false, false, false, false, false, false,
   false, false, false, false, false } -- presized; what is left over is cleared at the end
 local nReplies = 0
@@ -202,10 +203,16 @@ local function step(s, ...)
       attrs = rcall("HMGET", jobKey, "parentKey", "parent", "deid", "atm", "timestamp")
       if attrs[5] == false and rcall("EXISTS", jobKey) == 0 then return -1 end
     end
-    local keep = o and o["keepJobs"]
-    local keepCount = type(keep) == "table" and keep["count"]
-    if not attrs or attrs[1] or attrs[2] or attrs[3] or keepCount == false or keep["age"] ~= nil
-        or (keepCount ~= nil and (type(keepCount) ~= "number" or keepCount > 0)) then
+    if o ~= keepOpts then
+      -- keepJobs the fast path handles: no trim (count -1, 0 or none, no age)
+      keepOpts = o
+      local keep = o and o["keepJobs"]
+      keepCount = type(keep) == "table" and keep["count"]
+      keepFast = keepCount ~= false and keep["age"] == nil
+        and (keepCount == nil or (type(keepCount) == "number" and keepCount <= 0))
+    end
+    local keepCount = keepCount
+    if not attrs or attrs[1] or attrs[2] or attrs[3] or not keepFast then
       -- a parent, a deduplication id, a trim of the finished set, odd options: lib's
       return step(-2, "finishJob", { jobId = jobId, now = now, valueField = valueField,
         value = value, target = target, fetchNext = ARGV[a + 5], opts = ARGV[a + 6],
@@ -456,8 +463,11 @@ local function step(s, ...)
       pbAt = i + 1
     end
   end
-  local ats = "1"
-  if atsAt then ats = (tonumber(hash[atsAt]) or 0) + 1 end
+  local ats, atsText = "1", "1"
+  if atsAt then
+    ats = (tonumber(hash[atsAt]) or 0) + 1
+    atsText = tostring(ats)
+  end
   local name = wopts["name"]
   if name then
     rcall("HSET", jobKey, "processedOn", now, "pb", name, "ats", ats)
@@ -468,8 +478,7 @@ local function step(s, ...)
   if name then
     if pbAt then hash[pbAt] = name else hash[nh + 1] = "pb"; hash[nh + 2] = name; nh = nh + 2 end
   end
-  ats = tostring(ats)
-  if atsAt then hash[atsAt] = ats else hash[nh + 1] = "ats"; hash[nh + 2] = ats end
+  if atsAt then hash[atsAt] = atsText else hash[nh + 1] = "ats"; hash[nh + 2] = atsText end
   if not markerDone then
     rcall("ZADD", KEYS[11], "0", "0")
     markerDone = true
