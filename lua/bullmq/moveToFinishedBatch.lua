@@ -100,6 +100,10 @@ local replies = { false, false, false, false, false, false, false, false, false,
   false, false, false, false, false } -- presized; what is left over is cleared at the end
 local nReplies = 0
 local idSet = nil             -- the batch's job ids (a set when there are more than a few)
+-- Number arguments are printed by Redis with "%.17g", a costly printf: small negative indexes are
+-- passed as text, and the delayed scores as "%d" (the same text below 1e17).
+local NEG = { "-1", "-2", "-3", "-4", "-5", "-6", "-7", "-8", "-9", "-10", "-11", "-12", "-13",
+  "-14", "-15", "-16" }
 
 -- step(s): finish job s (1..n) as moveToFinished would, with its fetch-next.
 -- step(0, now, wopts): take a job as moveToActive would (nil if none).
@@ -127,7 +131,7 @@ local function step(s, ...)
         tail[lo], tail[hi] = tail[hi], tail[lo]
         lo, hi = lo + 1, hi - 1
       end
-      rcall("LTRIM", KEYS[1], 0, -(nPop + 1))
+      rcall("LTRIM", KEYS[1], "0", NEG[nPop + 1] or -(nPop + 1))
       for a = tailAt + 1, tailAt + nPop, 7000 do
         rcall("LPUSH", KEYS[2], unpack(tail, a, math.min(a + 6999, tailAt + nPop)))
       end
@@ -363,12 +367,16 @@ local function step(s, ...)
   if not (promotedUpTo and lastNum <= promotedUpTo) then
     if maxNow and lastNum <= maxNow then
       -- once: is anything due by the latest `now` of the call?
-      local due = rcall("ZRANGEBYSCORE", KEYS[7], 0, (maxNow + 1) * 0x1000 - 1, "LIMIT", 0, 1)
+      local top = (maxNow + 1) * 0x1000 - 1
+      if top < 1e17 then top = string.format("%d", top) end
+      local due = rcall("ZRANGEBYSCORE", KEYS[7], "0", top, "LIMIT", "0", "1")
       if #due == 0 then promotedUpTo = maxNow end
       maxNow = nil
     end
     if not (promotedUpTo and lastNum <= promotedUpTo) then
-      local due = rcall("ZRANGEBYSCORE", KEYS[7], 0, (now + 1) * 0x1000 - 1, "LIMIT", 0, 1000)
+      local top = (now + 1) * 0x1000 - 1
+      if top < 1e17 then top = string.format("%d", top) end
+      local due = rcall("ZRANGEBYSCORE", KEYS[7], "0", top, "LIMIT", "0", "1000")
       if #due > 0 then delegate = true else promotedUpTo = lastNum end
     end
   end
@@ -385,7 +393,7 @@ local function step(s, ...)
   if tailAt == 0 and not tailAll then
     if nPop > 0 then step(-1) end
     local want = popHint > 0 and popHint or 1
-    tail = rcall("LRANGE", KEYS[1], -want, -1)
+    tail = rcall("LRANGE", KEYS[1], NEG[want] or -want, "-1")
     tailAt = #tail
     tailAll = tailAt < want
     if tailAt > 0 and not activeOk then
