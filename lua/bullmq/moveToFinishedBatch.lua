@@ -100,6 +100,7 @@ local replies = { false, false, false, false, false, false, false, false, false,
   false, false, false, false, false } -- presized; what is left over is cleared at the end
 local nReplies = 0
 local idSet = nil             -- the batch's job ids (a set when there are more than a few)
+local fetchOpts = nil         -- ARGV[3] unpacked (when it unpacks to options with tokens)
 -- Number arguments are printed by Redis with "%.17g", a costly printf: small negative indexes are
 -- passed as text, and the delayed scores as "%d" (the same text below 1e17).
 local NEG = { "-1", "-2", "-3", "-4", "-5", "-6", "-7", "-8", "-9", "-10", "-11", "-12", "-13",
@@ -107,12 +108,13 @@ local NEG = { "-1", "-2", "-3", "-4", "-5", "-6", "-7", "-8", "-9", "-10", "-11"
 
 -- step(s): finish job s (1..n) as moveToFinished would, with its fetch-next.
 -- step(0, now, wopts): take a job as moveToActive would (nil if none).
--- step(-1): send the gathered writes. step(-2, name, ...): call lib's `name`. step(-3): the
+-- step(-1): send the gathered writes (step(-1, true): the jobs taken from wait only).
+-- step(-2, name, ...): call lib's `name`. step(-3): the
 -- end of a finish that took no job (the "drained" check). step(-4): the extra fetches.
 local function step(s, ...)
   if s == -4 then
     -- idle workers: one moveToActive per token, until one finds no job
-    local wopts = cmsgpack.unpack(ARGV[3])
+    local wopts = fetchOpts or cmsgpack.unpack(ARGV[3])
     local tokens = wopts["tokens"]
     for t = 1, #tokens do
       popHint = #tokens - t + 1
@@ -137,6 +139,7 @@ local function step(s, ...)
       end
       nPop = 0
     end
+    if ... then return end
     if delLo then
       if delGap then
         local keys, c = {}, 0
@@ -181,7 +184,7 @@ local function step(s, ...)
     return r
   end
   if s == -3 then
-    step(-1)
+    step(-1, true)
     if rcall("LLEN", KEYS[1]) == 0 and rcall("LLEN", KEYS[2]) == 0
         and rcall("ZCARD", KEYS[3]) == 0 then
       rcall("XADD", KEYS[4], "*", "event", "drained")
@@ -360,7 +363,7 @@ local function step(s, ...)
   end
   local blocked = meta[1] ~= false
   if not blocked and meta[2] then
-    step(-1)
+    step(-1, true)
     blocked = rcall("LLEN", KEYS[2]) >= tonumber(meta[2])
   end
   local delegate = false
@@ -415,7 +418,7 @@ local function step(s, ...)
     popHint = popHint - 1
   else
     -- wait is empty: prioritized next, pushed to active after the ones taken so far
-    step(-1)
+    step(-1, true)
     local top = rcall("ZPOPMIN", KEYS[3])
     if top[1] then
       jobId = top[1]
@@ -502,7 +505,10 @@ end
 local ntokens = 0
 if ARGV[3] ~= "" then
   local ok, w = pcall(cmsgpack.unpack, ARGV[3])
-  if ok and type(w) == "table" and type(w["tokens"]) == "table" then ntokens = #w["tokens"] end
+  if ok and type(w) == "table" and type(w["tokens"]) == "table" then
+    ntokens = #w["tokens"]
+    fetchOpts = w
+  end
   local now = ARGV[2]
   if ntokens > 0 and #now > 0 and #now <= 15 and not string.find(now, "%D") then
     maxNow = tonumber(now)
