@@ -400,6 +400,7 @@ test('batch vs upstream: completed and failed mixed, fetch-next on and off, metr
   for (let i = 1; i <= 8; i++) await moveToActive(T0 + i, { token: `${uuid}:${i}`, name: 'w' });
   await moveStalled(T0 + 9); // the active jobs are in `stalled` now: finishes take them out
   assert.equal(await cb.scard(k('stalled')), 8);
+  await both((c) => c.del(k('marker'))); // the batch's fetches write it again
   // 2 completes and fetches, 3 fails for good (fields, retries-exhausted), 5 fails with attempts
   // left (as a final failure here: no retries-exhausted), 1 and 4 without fetch-next, metrics on
   // some; then three idle workers
@@ -416,6 +417,7 @@ test('batch vs upstream: completed and failed mixed, fetch-next on and off, metr
   // everything active finishes in one batch (more than a few jobs), fetching until wait runs dry,
   // with more idle workers than jobs left
   for (let round = 0; round < 3; round++) {
+    await both((c) => c.del(k('marker')));
     tok = await activeTokens();
     const ids = Object.keys(tok);
     r = await moveToFinishedBatch(ids.map((id, i) => [id, T0 + 100 + round * 60000 + i, {
@@ -436,41 +438,53 @@ test('batch vs upstream: completed and failed mixed, fetch-next on and off, metr
 
 test('batch vs upstream: missing job, lost and foreign locks, not active, the same job twice, a job both finished and fetched', async () => {
   await fresh();
-  await withQueue(async (q) => { for (let i = 1; i <= 12; i++) await q.add('j', { i }); });
+  await withQueue(async (q) => { for (let i = 1; i <= 14; i++) await q.add('j', { i }); });
   await cloneAtoB();
   for (let i = 1; i <= 7; i++) await moveToActive(T0 + i, { token: `t${i}` });
   await both((c) => c.del(k('2'))); // job 2's hash is gone (its lock stays): -1
   await both((c) => c.del(k('3:lock'))); // -2
-  // job 9 is still waiting: with token "0" it gets its fields, then -3
+  // the same job twice (its lock is gone the second time), no job of the batch is in wait
   const tok = await activeTokens();
   const r1 = await moveToFinishedBatch([
     ['1', T0 + 20, { token: tok['1'], fetchNext: true }],
     ['2', T0 + 20, { token: tok['2'], fetchNext: true }],
     ['3', T0 + 20, { token: 't3', fetchNext: true }],
     ['4', T0 + 20, { token: 'not-mine', fetchNext: true }],
-    ['9', T0 + 20, { token: '0', fields: ['x', 'y'], fetchNext: true }],
     ['5', T0 + 21, { token: tok['5'], fetchNext: true }],
     ['5', T0 + 22, { token: tok['5'], fetchNext: true }],
   ], { tokens: ['e1'], now: T0 + 23, cenc: true });
-  assert.deepEqual(r1.slice(1, 5), [-1, -2, -6, -3]);
-  assert.equal(r1[6], -2, 'the same job again: its lock is gone');
-  assert.equal(await cb.hget(k('9'), 'x'), 'y');
-  // job 6 is also put at the pop end of wait: a fetch-next takes it while it is finished later
-  // in the same batch; and job 7 twice at the same time, lock given up in between
+  assert.deepEqual(r1.slice(1, 4), [-1, -2, -6]);
+  assert.equal(r1[5], -2, 'the same job again: its lock is gone');
+  // a waiting job with token "0" gets its fields, then -3 (nothing fetched in that call)
+  assert.ok((await cb.lrange(k('wait'), 0, -1)).includes('14'));
+  const r2 = await moveToFinishedBatch([['14', T0 + 30, { token: '0', fields: ['x', 'y'] }]], { cenc: true });
+  assert.deepEqual(r2, [-3]);
+  assert.equal(await cb.hget(k('14'), 'x'), 'y');
+  // job 6 is also put at the pop end of wait: job 7's fetch-next takes it (and locks it with its
+  // token) while 6 is finished later in the same batch
   await both((c) => c.rpush(k('wait'), '6'));
   const tok2 = await activeTokens();
-  await moveToFinishedBatch([
+  const r3 = await moveToFinishedBatch([
     ['7', T0 + 40, { token: tok2['7'], fetchNext: true }],
     ['6', T0 + 41, { token: tok2['6'], fetchNext: true }],
-    ['7', T0 + 42, { token: '0', fetchNext: true }],
-    ['6', T0 + 43, { token: tok2['7'], fetchNext: true }],
   ], { tokens: ['e2', 'e3'], now: T0 + 44, cenc: true });
-  // few jobs (ids compared one by one) and the same checks
+  assert.equal(r3[0][1], '6');
+  assert.equal(r3[1], -6, "job 6's lock is job 7's token now");
+  // and the same with few jobs (ids compared one by one): twice, then taken again
   const tok3 = await activeTokens();
-  const ids = Object.keys(tok3).slice(0, 3);
+  const live = [];
+  for (const id of Object.keys(tok3)) if (tok3[id] && await cb.exists(k(id))) live.push(id);
+  const ids = live.slice(0, 3);
+  assert.equal(ids.length, 3);
   await moveToFinishedBatch([[ids[0], T0 + 50, { token: tok3[ids[0]], fetchNext: true }],
     [ids[0], T0 + 50, { token: tok3[ids[0]], fetchNext: true }],
     [ids[1], T0 + 51, { token: 'wrong', target: 'failed', attempts: 1 }]], { cenc: true });
+  await both((c) => c.rpush(k('wait'), ids[2]));
+  const tok4 = await activeTokens();
+  const others = [];
+  for (const id of Object.keys(tok4)) if (id !== ids[2] && tok4[id] && await cb.exists(k(id))) others.push(id);
+  await moveToFinishedBatch([[others[0], T0 + 60, { token: tok4[others[0]], fetchNext: true }],
+    [ids[2], T0 + 61, { token: tok4[ids[2]], fetchNext: true }]], { cenc: true });
 });
 
 test('batch vs upstream: parents with pending and failed children, children finishing, deduplication, trims by count and age, removal at once', async () => {
