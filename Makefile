@@ -59,7 +59,8 @@ $(B)/obj/%.o: libbullc/%.c | $(GEN_H)
 	$(CC) $(REAL_CFLAGS) -c $< -o $@
 
 $(GEN_H): $(GEN_C)
-$(GEN_C): $(BULLMQ_LUA) lua/luagen.sh | $(B)/gen
+# the folders too: removing a script changes only its folder's time
+$(GEN_C): $(BULLMQ_LUA) lua/bullmq lua/bullmq/include lua/luagen.sh | $(B)/gen
 	sh lua/luagen.sh lua/bullmq bmq $(GEN_H) $(GEN_C)
 
 $(B)/obj/gen/bullmq_scripts.o: $(GEN_C)

@@ -8,7 +8,8 @@
 #   PREFIX  C name prefix, e.g. "bmq" (functions bullc__bmq_<script>, keys BULLC__BMQ_Q_<KEY>)
 #
 # Includes: a line that is exactly "--@include NAME" is replaced by DIR/include/NAME.lua,
-# recursively, each include at most once per script.
+# recursively, each include at most once per script (a later line naming it becomes empty, so
+# line numbers in Redis errors stay close to the sources).
 #
 # Header declarations (comment lines before the first line of code), in KEYS/ARGV order:
 #   -- @key NAME queue          a key of the queue: <prefix>:<queue>:NAME
@@ -35,6 +36,7 @@ resolve() {
             if (line ~ /^--@include [A-Za-z0-9_]+[ \t]*$/) {
                 name = line; sub(/^--@include /, "", name); sub(/[ \t]+$/, "", name)
                 if (!(name in seen)) { seen[name] = 1; emit(dir "/include/" name ".lua") }
+                else print ""
             } else print line
         }
         close(file)
@@ -62,7 +64,7 @@ function snake(s,    r, i, c) {
     }
     return r
 }
-function cstr(s) { gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); gsub(/\?/, "\\?", s); return s }
+function cstr(s) { gsub(/\\/, "\\\\\\\\", s); gsub(/"/, "\\\"", s); gsub(/\?/, "\\?", s); return s }
 function qkey(suffix,    id) {
     id = upper_id(suffix)
     if (!(id in qk_seen)) { qk_seen[id] = 1; qk_id[nq] = id; qk_suffix[nq] = suffix; nq++ }
