@@ -40,7 +40,7 @@ static void round_free(bullc__combiner *c, bullc__round *r)
 }
 
 int bullc__combiner_init(bullc__combiner *c, const bullc__conn_cfg *cfg,
-                         const bullc__proto_ops *ops, bullc__proto *proto)
+                         const bullc__proto_ops *ops, bullc__proto *proto, size_t expect)
 {
     memset(c, 0, sizeof *c);
     c->wake_fd = -1;
@@ -51,6 +51,7 @@ int bullc__combiner_init(bullc__combiner *c, const bullc__conn_cfg *cfg,
         return BULLC_ETHREAD;
     c->ops = ops;
     c->proto = proto;
+    c->expect = expect;
     if (round_init(&c->rounds[0]) != 0 || round_init(&c->rounds[1]) != 0)
         return BULLC_ENOMEM;
     return 0;
@@ -195,10 +196,14 @@ static void start_round(bullc__combiner *c, bullc__round *rd)
 }
 
 /* With one round in flight, sends a second one when enough requests have queued up, waiting
- * for them or for the first round's replies, whichever comes first. 1 when a round was sent. */
+ * for them or for the first round's replies, whichever comes first. 1 when a round was sent.
+ * Enough is half of the threads not in the first round: the two rounds then carry about as
+ * many jobs each, and Redis runs one while the handlers of the other run (with 10 threads and
+ * a first round of 9, the tenth goes alone at once instead of waiting for the 9). */
 static int start_second(bullc__combiner *c, bullc__round *first, bullc__round *spare)
 {
-    size_t enough = first->n / 2 ? first->n / 2 : 1;
+    size_t rest = c->expect > first->n ? c->expect - first->n : 0;
+    size_t enough = rest > 1 ? (rest + 1) / 2 : 1;
     pthread_mutex_lock(&c->mu);
     if (c->queued < enough) {
         c->wake_at = enough;

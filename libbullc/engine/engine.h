@@ -66,14 +66,17 @@ typedef struct bullc__combiner {
                                   once this many requests are queued */
     int wake_fd;               /* an eventfd */
     int leading;
+    size_t expect;             /* threads that queue requests under load (the concurrency) */
     bullc__conn conn;          /* used only by the thread leading */
     const bullc__proto_ops *ops;
     bullc__proto *proto;
     bullc__round rounds[2];    /* a leader keeps up to two rounds in flight */
 } bullc__combiner;
 
+/* `expect`: how many threads submit requests (the worker's concurrency), which sizes the second
+ * round a leader sends while one is in flight. */
 int bullc__combiner_init(bullc__combiner *c, const bullc__conn_cfg *cfg,
-                         const bullc__proto_ops *ops, bullc__proto *proto);
+                         const bullc__proto_ops *ops, bullc__proto *proto, size_t expect);
 void bullc__combiner_free(bullc__combiner *c);
 /* Queues `req` and returns once a round has carried it (req->rc and results set). The calling
  * thread may lead that round itself; `sem` is its own semaphore. */

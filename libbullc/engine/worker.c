@@ -171,7 +171,8 @@ static int build(bullc_worker_t *w)
     bullc__conn_cfg blk = {&w->url, &w->log, "blocking connection",
                            w->ops->client_name(w->proto), w->o.connect_timeout_ms, 0};
     bullc__conn_init(&w->blocker_conn, &blk);
-    if ((rc = bullc__combiner_init(&w->comb, &cmd, w->ops, w->proto)) != 0)
+    if ((rc = bullc__combiner_init(&w->comb, &cmd, w->ops, w->proto,
+                                    (size_t)w->o.concurrency)) != 0)
         return rc;
     return make_slots(w);
 }
