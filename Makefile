@@ -20,7 +20,7 @@ WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 REAL_CFLAGS := $(CFLAGS) $(WARN) -D_GNU_SOURCE -pthread -fPIC -fvisibility=hidden \
                -Iinclude -Ilibbullc -I$(B)/gen -MMD -MP $(SANITIZE)
 REAL_LDFLAGS := $(LDFLAGS) -pthread $(SANITIZE)
-LIBS := -lhiredis -lcjson -lm
+LIBS := -lhiredis -lcjson -lssl -lcrypto -lm
 
 LIB_SRC := $(wildcard libbullc/*/*.c libbullc/*/*/*.c)
 # Each protocol's Lua scripts become one generated C file (script texts, typed call builders).
@@ -79,7 +79,7 @@ $(B)/libbullc.so: $(LIB_OBJ)
 
 # pkg-config file for the given PREFIX/LIBDIR/INCLUDEDIR (written again by install)
 define write_pc
-	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: libbullc\nDescription: %s\nVersion: %s\nRequires.private: hiredis libcjson\nLibs: -L$${libdir} -lbullc\nLibs.private: -pthread -lm\nCflags: -I$${includedir}\n' \
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: libbullc\nDescription: %s\nVersion: %s\nRequires.private: hiredis libcjson libssl libcrypto\nLibs: -L$${libdir} -lbullc\nLibs.private: -pthread -lm\nCflags: -I$${includedir}\n' \
 	    '$(PREFIX)' '$(LIBDIR)' '$(INCLUDEDIR)' 'Process BullMQ jobs from C' '$(VERSION)' > $(1)
 endef
 

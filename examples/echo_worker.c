@@ -416,6 +416,11 @@ static void usage(FILE *f)
                "                   [--max-rate-limit-delay MS]\n"
                "                   [--max-started-attempts N] [--custom-backoff] [--quiet]\n"
                "                   [--remove-on-complete SPEC] [--remove-on-fail SPEC]\n"
+               "                   [--tls-ca FILE] [--tls-cert FILE --tls-key FILE]\n"
+               "                   [--tls-server-name NAME] [--tls-insecure]\n"
+               "  URL: redis://[user:password@]host[:port][/db], rediss://... (TLS),\n"
+               "       redis-sentinel://[user:password@]host:port,host:port,...[/db]#master,\n"
+               "       rediss-sentinel://... (a Cluster is found from any node's URL)\n"
                "  SPEC: true, false, N (keep the newest N) or age=S,count=N,limit=L (any of them)\n");
 }
 
@@ -474,6 +479,10 @@ static const char **text_option(bullc_worker_opts_t *opts, const char *flag)
         {"--redis", &opts->redis_url},
         {"--prefix", &opts->prefix},
         {"--name", &opts->name},
+        {"--tls-ca", &opts->tls.ca_file},
+        {"--tls-cert", &opts->tls.cert_file},
+        {"--tls-key", &opts->tls.key_file},
+        {"--tls-server-name", &opts->tls.server_name},
     };
     for (size_t index = 0; index < sizeof options / sizeof *options; index++)
         if (strcmp(flag, options[index].flag) == 0)
@@ -546,6 +555,10 @@ static args_outcome parse_args(int argc, char **argv, bullc_worker_opts_t *opts,
         }
         if (!strcmp(flag, "--custom-backoff")) {
             opts->backoff_fn = custom_backoff;
+            continue;
+        }
+        if (!strcmp(flag, "--tls-insecure")) {
+            opts->tls.insecure = 1;
             continue;
         }
         if (!value) {

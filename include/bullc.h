@@ -86,7 +86,9 @@ BULLC_API const char *bullc_version(void);
     XX(NOHANDLER, -22, "no handler for this job name")                                        \
     XX(MOVED, -23, "job was moved by its handler; no outcome recorded")                       \
     XX(RATELIMITED, -24, "queue is rate limited; job returned to wait")                       \
-    XX(EXISTS, -25, "a job with this id already exists")
+    XX(EXISTS, -25, "a job with this id already exists")                                      \
+    XX(TLS, -26, "TLS failed (handshake or certificate verification)")                       \
+    XX(CROSSSLOT, -27, "the queue's keys would span Redis Cluster hash slots")
 
 typedef enum bullc_error {
     BULLC_OK = 0,
@@ -301,10 +303,27 @@ typedef void (*bullc_event_cb)(bullc_event_t event, const bullc_job_t *job, cons
 typedef long long (*bullc_backoff_fn)(long attempts_made, const char *type, const char *reason,
                                       const bullc_job_t *job, void *user_data);
 
+/* TLS settings for rediss:// and rediss-sentinel:// URLs (ignored by the others). The server is
+ * verified unless `insecure`: its certificate against `ca_file` (or the system's store), and
+ * its name: the host connected to, or `server_name`. An IP address is checked against the
+ * certificate's IP addresses, a name against its DNS names. Files are read when the handle is
+ * made; the strings are copied. Its size is fixed, since the option structs embed it: later
+ * TLS settings would be appended to those. */
+typedef struct bullc_tls_opts {
+    const char *ca_file;       /* PEM CA certificates; NULL = the system's store */
+    const char *cert_file;     /* PEM client certificate for mutual TLS; NULL = none */
+    const char *key_file;      /* its PEM private key; NULL = in cert_file */
+    const char *server_name;   /* SNI and the name verified; NULL = the host connected to */
+    int insecure;              /* 1 = do not verify the server (tests only); 0 */
+} bullc_tls_opts_t;
+
 /* Worker options. Always start from bullc_worker_opts_init(), which sets BullMQ's defaults;
  * bullc_worker_new() copies everything. */
 typedef struct bullc_worker_opts {
-    const char *redis_url;     /* redis://[user:password@]host:port[/db]; "redis://127.0.0.1:6379" */
+    const char *redis_url;     /* "redis://127.0.0.1:6379"; every form is in the README
+                                  ("Connecting to Redis"): redis://, rediss:// (TLS),
+                                  redis-sentinel://, rediss-sentinel://; a Cluster is found
+                                  from any node's redis:// or rediss:// URL */
     const char *prefix;        /* key prefix, "bull" */
     const char *queue;         /* queue name (required, no ':') */
     const char *name;          /* worker name (stored as `pb`, shown by getWorkers), NULL = none */
@@ -337,14 +356,15 @@ typedef struct bullc_worker_opts {
     void *backoff_user_data;
     int maximum_rate_limit_delay_ms; /* longest idle wait while the queue is rate limited before
                                         fetching again (Node's maximumRateLimitDelay), 30000 */
+    bullc_tls_opts_t tls;      /* for rediss:// URLs */
 } bullc_worker_opts_t;
 
 /* Fills `opts` with the defaults listed above. */
 #define bullc_worker_opts_init(opts) bullc_worker_opts_init_sized((opts), sizeof(bullc_worker_opts_t))
 BULLC_API void bullc_worker_opts_init_sized(bullc_worker_opts_t *opts, size_t size);
 
-/* Creates a worker. Checks the options (BULLC_EINVAL, BULLC_EURL; which option was refused goes
- * to the options' log callback) but does not connect yet. BULLC_ENOMEM, or BULLC_ETHREAD when
+/* Creates a worker. Checks the options (BULLC_EINVAL, BULLC_EURL; BULLC_ETLS when a TLS file
+ * cannot be read; what was refused goes to the options' log callback) but does not connect yet. BULLC_ENOMEM, or BULLC_ETHREAD when
  * the stop pipe cannot be made. On error *out is NULL. */
 #define bullc_worker_new(out, opts) bullc_worker_new_sized((out), (opts), sizeof(bullc_worker_opts_t))
 BULLC_API int bullc_worker_new_sized(bullc_worker_t **out, const bullc_worker_opts_t *opts,
@@ -401,12 +421,15 @@ typedef struct bullc_queue_opts {
     bullc_log_cb log_cb;       /* NULL = silent */
     void *log_user_data;
     bullc_log_level_t log_level;
+    bullc_tls_opts_t tls;      /* for rediss:// URLs */
 } bullc_queue_opts_t;
 
 /* Fills `opts` with the defaults listed above. */
 #define bullc_queue_opts_init(opts) bullc_queue_opts_init_sized((opts), sizeof(bullc_queue_opts_t))
 BULLC_API void bullc_queue_opts_init_sized(bullc_queue_opts_t *opts, size_t size);
-/* Creates a queue handle and connects (BULLC_ECONNECT, BULLC_EAUTH, BULLC_EURL, BULLC_EINVAL).
+/* Creates a queue handle and connects (BULLC_ECONNECT, BULLC_EAUTH, BULLC_EURL, BULLC_EINVAL,
+ * BULLC_ETLS, BULLC_ECROSSSLOT; bullc_queue_errmsg() is not available then: the reason goes to
+ * the options' log callback).
  * On error *out is NULL. */
 #define bullc_queue_new(out, opts) bullc_queue_new_sized((out), (opts), sizeof(bullc_queue_opts_t))
 BULLC_API int bullc_queue_new_sized(bullc_queue_t **out, const bullc_queue_opts_t *opts,

@@ -1,6 +1,6 @@
 #!/bin/sh
 # deps.sh - installs what building and testing libbullc needs, when it is missing:
-# Debian packages (compiler, hiredis, cJSON, cmocka, redis-server, PostgreSQL, libpq; clang and
+# Debian packages (compiler, hiredis, cJSON, cmocka, OpenSSL, redis-server, PostgreSQL, libpq; clang and
 # its runtime libraries - libFuzzer, ASan, UBSan - for the fuzz targets) and the pinned npm
 # packages of the interop tests (npm ci from the committed lockfile).
 set -eu
@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 need=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
-for p in build-essential pkg-config libhiredis-dev libcjson-dev libcmocka-dev redis-server \
+for p in build-essential pkg-config libhiredis-dev libcjson-dev libcmocka-dev libssl-dev openssl redis-server \
          libpq-dev postgresql nodejs tzdata clang libclang-rt-14-dev; do
     case $p in
     nodejs) command -v node >/dev/null 2>&1 && continue ;;

@@ -184,7 +184,8 @@ void *bullc__blocker_main(void *arg);
 struct bullc_worker {
     bullc_worker_opts_t o;     /* options, strings owned */
     char *s_url, *s_prefix, *s_queue, *s_name;
-    bullc__url url;
+    bullc__server server;      /* where Redis is (shared by both connections) */
+    int made_server, made_conns; /* what build() got to, for bullc_worker_free */
     bullc__logger log;
     const bullc__proto_ops *ops;
     bullc__proto *proto;

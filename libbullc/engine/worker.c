@@ -98,15 +98,18 @@ void bullc_worker_free(bullc_worker_t *w)
         pthread_cond_destroy(&w->slots[i].idle_cv);
     }
     free(w->slots);
-    bullc__combiner_free(&w->comb);
-    bullc__conn_free(&w->blocker_conn);
+    if (w->made_conns) {
+        bullc__combiner_free(&w->comb);
+        bullc__conn_free(&w->blocker_conn);
+    }
     if (w->ops)
         w->ops->close(w->proto);
     free(w->s_url);
     free(w->s_prefix);
     free(w->s_queue);
     free(w->s_name);
-    bullc__url_free(&w->url);
+    if (w->made_server)
+        bullc__server_free(&w->server);
     bullc__gate_free(&w->gate);
     pthread_mutex_destroy(&w->lock_mu);
     pthread_cond_destroy(&w->done_cv);
@@ -161,15 +164,21 @@ static int build(bullc_worker_t *w)
     w->renew_ms = w->o.lock_renew_ms ? w->o.lock_renew_ms : w->o.lock_duration_ms / 2;
     if (w->renew_ms < 1)
         w->renew_ms = 1;
-    if ((rc = bullc__url_parse(w->s_url, &w->url, w->errmsg, sizeof w->errmsg)) != 0)
-        return rc;
     w->ops = bullc__proto_find("bullmq");
     if ((rc = w->ops->open_worker(&w->proto, &w->o, &w->log, w->errmsg, sizeof w->errmsg)) != 0)
         return rc;
-    bullc__conn_cfg cmd = {&w->url, &w->log, "command connection", NULL, w->o.connect_timeout_ms,
-                           BULLC__COMMAND_TIMEOUT_MS};
-    bullc__conn_cfg blk = {&w->url, &w->log, "blocking connection",
+    w->made_server = 1;
+    rc = bullc__server_init(&w->server, w->s_url, &w->o.tls,
+                            w->ops->key_base(w->proto), &w->log, w->o.connect_timeout_ms,
+                            w->errmsg, sizeof w->errmsg);
+    w->o.tls = (bullc_tls_opts_t){0}; /* read (the files) and copied: not the user's to keep */
+    if (rc)
+        return rc;
+    bullc__conn_cfg cmd = {&w->server, &w->log, "command connection", NULL,
+                           w->o.connect_timeout_ms, BULLC__COMMAND_TIMEOUT_MS};
+    bullc__conn_cfg blk = {&w->server, &w->log, "blocking connection",
                            w->ops->client_name(w->proto), w->o.connect_timeout_ms, 0};
+    w->made_conns = 1;
     bullc__conn_init(&w->blocker_conn, &blk);
     if ((rc = bullc__combiner_init(&w->comb, &cmd, w->ops, w->proto,
                                     (size_t)w->o.concurrency)) != 0)
@@ -201,6 +210,8 @@ int bullc_worker_new_sized(bullc_worker_t **out, const bullc_worker_opts_t *opts
     if (rc == 0)
         rc = build(w);
     if (rc != 0) {
+        if (w->errmsg[0])
+            bullc__log(&w->log, BULLC_LOG_ERROR, "bullc_worker_new: %s", w->errmsg);
         bullc_worker_free(w);
         return rc;
     }

@@ -1,48 +1,22 @@
-/* conn.c - a Redis connection on our own non-blocking socket: connect with a deadline, write
- * and read with deadlines, hiredis's reader for the protocol, scripts loaded on demand. */
+/* conn.c - a Redis connection: a socket to the node the server object names, set up on each
+ * connect, pipelines with scripts loaded on demand, and the replies that send us elsewhere. */
 #include "net/conn.h"
 #include "util/time.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <hiredis/hiredis.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-/* Keep-alive probes: first after 15 s idle, then every 5 s, 3 misses (plus our own deadlines). */
-enum { KEEPIDLE_S = 15, KEEPINTVL_S = 5, KEEPCNT = 3 };
 
 void bullc__conn_init(bullc__conn *c, const bullc__conn_cfg *cfg)
 {
     memset(c, 0, sizeof *c);
     c->cfg = *cfg;
-    c->fd = -1;
-    bullc__buf_init(&c->out);
+    bullc__sock_init(&c->sock);
 }
 
-void bullc__conn_close(bullc__conn *c)
-{
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-    if (c->reader)
-        redisReaderFree(c->reader);
-    c->reader = NULL;
-    bullc__buf_reset(&c->out);
-}
+void bullc__conn_close(bullc__conn *c) { bullc__sock_close(&c->sock); }
 
-void bullc__conn_free(bullc__conn *c)
-{
-    bullc__conn_close(c);
-    bullc__buf_free(&c->out);
-}
+void bullc__conn_free(bullc__conn *c) { bullc__sock_free(&c->sock); }
 
 static int fail(bullc__conn *c, int code, const char *fmt, const char *detail)
 {
@@ -50,174 +24,13 @@ static int fail(bullc__conn *c, int code, const char *fmt, const char *detail)
     return code;
 }
 
-/* Closes the connection after an I/O failure. */
-static int lost(bullc__conn *c, const char *what)
+/* After a socket call: when it closed the socket (an I/O failure), the server hears that the
+ * node failed, so that a sentinel or Cluster topology is looked up again. */
+static int sock_rc(bullc__conn *c, int rc)
 {
-    int e = errno;
-    snprintf(c->errstr, sizeof c->errstr, "%s: %s", what, e ? strerror(e) : "connection closed");
-    bullc__conn_close(c);
-    return BULLC_EIO;
-}
-
-/* Waits until fd is ready for `events`, the monotonic `deadline` (0 = none) passes, or stop_fd
- * is readable. 0 ready, BULLC__STOPPED, or -1 timed out (errno ETIMEDOUT) / failed. */
-static int wait_fd(int fd, short events, long long deadline, int stop_fd)
-{
-    for (;;) {
-        struct pollfd p[2] = {{fd, events, 0}, {stop_fd, POLLIN, 0}};
-        int timeout = -1;
-        if (deadline > 0) {
-            long long left = deadline - bullc__mono_ms();
-            if (left <= 0) {
-                errno = ETIMEDOUT;
-                return -1;
-            }
-            timeout = left > 60000 ? 60000 : (int)left;
-        }
-        int n = poll(p, stop_fd >= 0 ? 2 : 1, timeout);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (stop_fd >= 0 && p[1].revents)
-            return BULLC__STOPPED;
-        if (p[0].revents)
-            return 0;
-    }
-}
-
-static void set_keepalive(int fd)
-{
-    int on = 1;
-    setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-#ifdef TCP_KEEPIDLE
-    int idle = KEEPIDLE_S, intvl = KEEPINTVL_S, cnt = KEEPCNT;
-    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
-    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
-    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
-#endif
-}
-
-/* A non-blocking connect to one address, finished within the deadline. fd or -1 (errno). */
-static int connect_addr(const struct addrinfo *ai, long long deadline)
-{
-    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
-        if (errno != EINPROGRESS || wait_fd(fd, POLLOUT, deadline, -1) != 0)
-            goto fail;
-        int err = 0;
-        socklen_t len = sizeof err;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-            errno = err ? err : errno;
-            goto fail;
-        }
-    }
-    set_keepalive(fd);
-    return fd;
-fail:;
-    int e = errno;
-    close(fd);
-    errno = e;
-    return -1;
-}
-
-static int open_socket(bullc__conn *c)
-{
-    const bullc__url *u = c->cfg.url;
-    char port[16];
-    snprintf(port, sizeof port, "%d", u->port);
-    struct addrinfo hints = {0}, *res = NULL;
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    int gai = getaddrinfo(u->host, port, &hints, &res);
-    if (gai != 0) {
-        snprintf(c->errstr, sizeof c->errstr, "%s:%d: %s", u->host, u->port, gai_strerror(gai));
-        return BULLC_ECONNECT;
-    }
-    long long deadline =
-        c->cfg.connect_timeout_ms > 0 ? bullc__mono_ms() + c->cfg.connect_timeout_ms : 0;
-    int e = 0;
-    for (const struct addrinfo *ai = res; ai && c->fd < 0; ai = ai->ai_next) {
-        c->fd = connect_addr(ai, deadline);
-        e = errno;
-    }
-    freeaddrinfo(res);
-    if (c->fd < 0) {
-        snprintf(c->errstr, sizeof c->errstr, "%s:%d: %s", u->host, u->port,
-                 e == ETIMEDOUT ? "connection timed out" : strerror(e));
-        return BULLC_ECONNECT;
-    }
-    redisReader *r = redisReaderCreateWithFunctions(bullc__reply_functions());
-    if (!r) {
-        bullc__conn_close(c);
-        return fail(c, BULLC_ENOMEM, "%s", "out of memory");
-    }
-    c->reader = r;
-    return 0;
-}
-
-/* Writes everything buffered, within the deadline. */
-static int flush_out(bullc__conn *c, long long deadline)
-{
-    size_t off = 0;
-    while (off < c->out.len) {
-        ssize_t n = send(c->fd, c->out.data + off, c->out.len - off, MSG_NOSIGNAL);
-        if (n > 0) {
-            off += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-            wait_fd(c->fd, POLLOUT, deadline, -1) == 0)
-            continue;
-        return lost(c, "write");
-    }
-    bullc__buf_reset(&c->out);
-    return 0;
-}
-
-/* Reads one reply, within the deadline; stop_fd (or -1) may interrupt the wait. */
-static int read_reply(bullc__conn *c, long long deadline, int stop_fd, bullc__reply **out)
-{
-    redisReader *r = c->reader;
-    for (;;) {
-        void *obj = NULL;
-        if (redisReaderGetReply(r, &obj) != REDIS_OK) {
-            snprintf(c->errstr, sizeof c->errstr, "protocol error: %s", r->errstr);
-            bullc__conn_close(c);
-            return r->err == REDIS_ERR_OOM ? BULLC_ENOMEM : BULLC_EIO;
-        }
-        if (obj) {
-            *out = obj;
-            return 0;
-        }
-        char buf[16384];
-        ssize_t n = recv(c->fd, buf, sizeof buf, 0);
-        if (n > 0) {
-            if (redisReaderFeed(r, buf, (size_t)n) != REDIS_OK) {
-                bullc__conn_close(c);
-                return fail(c, BULLC_ENOMEM, "%s", "out of memory");
-            }
-            continue;
-        }
-        if (n == 0) {
-            errno = 0;
-            return lost(c, "read");
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return lost(c, "read");
-        int w = wait_fd(c->fd, POLLIN, deadline, stop_fd);
-        if (w == BULLC__STOPPED)
-            return w;
-        if (w != 0)
-            return lost(c, errno == ETIMEDOUT ? "no reply in time" : "read");
-    }
+    if (rc != 0 && rc != BULLC__STOPPED && !bullc__sock_is_open(&c->sock))
+        bullc__server_lost(c->cfg.server, c->sock.host, c->sock.port);
+    return rc;
 }
 
 static long long io_deadline(const bullc__conn *c, long long extra_ms)
@@ -225,6 +38,17 @@ static long long io_deadline(const bullc__conn *c, long long extra_ms)
     if (c->cfg.io_timeout_ms <= 0)
         return 0;
     return bullc__mono_ms() + c->cfg.io_timeout_ms + extra_ms;
+}
+
+static int flush_out(bullc__conn *c, long long deadline)
+{
+    return sock_rc(c, bullc__sock_flush(&c->sock, deadline, c->errstr, sizeof c->errstr));
+}
+
+static int read_reply(bullc__conn *c, long long deadline, int stop_fd, bullc__reply **out)
+{
+    return sock_rc(c, bullc__sock_read(&c->sock, deadline, stop_fd, out, c->errstr,
+                                       sizeof c->errstr));
 }
 
 /* One setup command on a fresh connection: 0, or err_code with errstr set. */
@@ -235,15 +59,11 @@ static int setup_cmd(bullc__conn *c, int err_code, int argc, const char *a0, con
     bullc__cmd_init(&cmd);
     bullc__cmd_plain(&cmd, argc, a0, a1, a2);
     bullc__reply *r = NULL;
-    int rc = bullc__cmd_oom(&cmd) ? BULLC_ENOMEM : 0;
-    if (rc == 0) {
-        bullc__cmd_write(&cmd, &c->out, 0);
-        rc = c->out.oom ? BULLC_ENOMEM : flush_out(c, io_deadline(c, 0));
-    }
-    if (rc == 0)
-        rc = read_reply(c, io_deadline(c, 0), -1, &r);
+    int rc = sock_rc(c, bullc__sock_call(&c->sock, &cmd, io_deadline(c, 0), &r, c->errstr,
+                                         sizeof c->errstr));
     if (rc == 0 && r->type == BULLC__R_ERROR) {
-        snprintf(c->errstr, sizeof c->errstr, "%s: %s", a0, r->str);
+        snprintf(c->errstr, sizeof c->errstr, "%.200s:%d: %s: %s", c->sock.host, c->sock.port, a0,
+                 r->str);
         rc = err_code;
     }
     bullc__reply_free(r);
@@ -251,26 +71,54 @@ static int setup_cmd(bullc__conn *c, int err_code, int argc, const char *a0, con
     return rc;
 }
 
-int bullc__conn_ensure(bullc__conn *c)
+/* Connects to where the server says and sets the connection up; the server may send us
+ * elsewhere (a Cluster node that does not own the slot): then once more. */
+static int connect_once(bullc__conn *c)
 {
-    if (c->fd >= 0)
-        return 0;
-    const bullc__url *u = c->cfg.url;
-    int rc = open_socket(c);
-    if (rc == 0 && u->password)
-        rc = u->user ? setup_cmd(c, BULLC_EAUTH, 3, "AUTH", u->user, u->password)
-                     : setup_cmd(c, BULLC_EAUTH, 2, "AUTH", u->password, NULL);
-    if (rc == 0 && u->db != 0) {
+    bullc__server *srv = c->cfg.server;
+    const bullc__url *u = &srv->url;
+    char host[256];
+    int port, rc;
+    for (int hops = 0;; hops++) {
+        if ((rc = bullc__server_target(srv, host, sizeof host, &port, c->errstr,
+                                       sizeof c->errstr)) != 0)
+            return rc;
+        long long deadline =
+            c->cfg.connect_timeout_ms > 0 ? bullc__mono_ms() + c->cfg.connect_timeout_ms : 0;
+        rc = bullc__sock_open(&c->sock, host, port, bullc__server_tls(srv), deadline, c->errstr,
+                              sizeof c->errstr);
+        if (rc == BULLC_ECONNECT)
+            bullc__server_lost(srv, host, port);
+        if (rc == 0 && u->password)
+            rc = u->user ? setup_cmd(c, BULLC_EAUTH, 3, "AUTH", u->user, u->password)
+                         : setup_cmd(c, BULLC_EAUTH, 2, "AUTH", u->password, NULL);
+        if (rc == 0)
+            rc = sock_rc(c, bullc__server_check(srv, &c->sock, c->errstr, sizeof c->errstr));
+        if (rc != BULLC__REDIRECT || hops == 3)
+            break;
+        bullc__sock_close(&c->sock);
+    }
+    if (rc == BULLC__REDIRECT)
+        rc = fail(c, BULLC_ECONNECT, "%s", "the Cluster keeps redirecting; will retry");
+    if (rc == 0 && u->db != 0 && !bullc__server_is_cluster(srv)) {
         char db[16];
         snprintf(db, sizeof db, "%d", u->db);
         rc = setup_cmd(c, BULLC_ECONNECT, 2, "SELECT", db, NULL);
     }
     if (rc == 0 && c->cfg.client_name)
         rc = setup_cmd(c, BULLC_ECONNECT, 3, "CLIENT", "SETNAME", c->cfg.client_name);
+    return rc;
+}
+
+int bullc__conn_ensure(bullc__conn *c)
+{
+    if (bullc__sock_is_open(&c->sock))
+        return 0;
+    int rc = connect_once(c);
     if (rc != 0) {
-        if (rc == BULLC_EIO)
+        if (rc == BULLC_EIO || rc == BULLC_EPROTO)
             rc = BULLC_ECONNECT;
-        bullc__conn_close(c);
+        bullc__sock_close(&c->sock);
         c->failures++;
         return rc;
     }
@@ -278,16 +126,54 @@ int bullc__conn_ensure(bullc__conn *c)
     c->nloaded = 0; /* a new connection may reach a server that lost its scripts */
     if (c->failures)
         bullc__log(c->cfg.log, BULLC_LOG_INFO, "%s: reconnected to Redis at %s:%d",
-                   c->cfg.label ? c->cfg.label : "connection", u->host, u->port);
+                   c->cfg.label ? c->cfg.label : "connection", c->sock.host, c->sock.port);
     c->failures = 0;
     return 0;
 }
 
-/* Errors that mean "the server cannot answer now; ask again later". */
-static int transient_error(const bullc__reply *r)
+/* A MOVED reply ("MOVED slot host:port"; an empty host is the node that answered) tells the
+ * server where the slot went. */
+static void follow_moved(bullc__conn *c, const bullc__reply *r)
 {
-    return bullc__reply_error_is(r, "LOADING") || bullc__reply_error_is(r, "BUSY") ||
-           bullc__reply_error_is(r, "TRYAGAIN") || bullc__reply_error_is(r, "MASTERDOWN");
+    const char *addr = strrchr(r->str, ' ');
+    const char *colon = addr ? strrchr(addr, ':') : NULL;
+    long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+    if (!colon || port <= 0 || port > 65535) {
+        bullc__server_lost(c->cfg.server, c->sock.host, c->sock.port);
+        return;
+    }
+    char host[256];
+    if (colon == addr + 1)
+        snprintf(host, sizeof host, "%s", c->sock.host);
+    else
+        snprintf(host, sizeof host, "%.*s", (int)(colon - addr - 1), addr + 1);
+    bullc__server_moved(c->cfg.server, host, (int)port);
+}
+
+/* Replies that say "not now" (LOADING, BUSY, MASTERDOWN, TRYAGAIN, ASK: a slot half migrated)
+ * or "not here" (MOVED; READONLY, UNBLOCKED: a master turned replica; CLUSTERDOWN): BULLC_EIO
+ * with errstr set, and "not here" also closes the connection and sends the next connect
+ * elsewhere. 0 for any other reply. */
+static int unusable_reply(bullc__conn *c, const bullc__reply *r)
+{
+    if (!r || r->type != BULLC__R_ERROR)
+        return 0;
+    static const char *const later[] = {"LOADING", "BUSY", "MASTERDOWN", "TRYAGAIN", "ASK"};
+    static const char *const elsewhere[] = {"MOVED", "READONLY", "UNBLOCKED", "CLUSTERDOWN"};
+    for (size_t i = 0; i < BULLC__COUNT(later); i++)
+        if (bullc__reply_error_is(r, later[i]))
+            return fail(c, BULLC_EIO, "%s", r->str);
+    for (size_t i = 0; i < BULLC__COUNT(elsewhere); i++)
+        if (bullc__reply_error_is(r, elsewhere[i])) {
+            snprintf(c->errstr, sizeof c->errstr, "%.200s:%d: %s", c->sock.host, c->sock.port, r->str);
+            if (i == 0)
+                follow_moved(c, r);
+            else
+                bullc__server_lost(c->cfg.server, c->sock.host, c->sock.port);
+            bullc__sock_close(&c->sock);
+            return BULLC_EIO;
+        }
+    return 0;
 }
 
 /* 1 when this connection has sent `s` as EVAL (so the server has it); else remembers that it
@@ -308,10 +194,10 @@ static int send_cmds(bullc__conn *c, bullc__cmd *const *cmds, size_t n, const ch
 {
     for (size_t i = 0; i < n; i++)
         if (!todo || todo[i])
-            bullc__cmd_write(cmds[i], &c->out,
+            bullc__cmd_write(cmds[i], &c->sock.out,
                              cmds[i]->script && (!script_known(c, cmds[i]->script) || eval));
-    if (c->out.oom) {
-        bullc__buf_reset(&c->out);
+    if (c->sock.out.oom) {
+        bullc__buf_reset(&c->sock.out);
         return fail(c, BULLC_ENOMEM, "%s", "out of memory");
     }
     return flush_out(c, io_deadline(c, 0));
@@ -387,15 +273,12 @@ int bullc__conn_recv(bullc__conn *c, bullc__cmd *const *cmds, size_t n, bullc__r
 {
     for (size_t i = 0; i < n; i++)
         replies[i] = NULL;
-    int rc = c->fd < 0 ? fail(c, BULLC_EIO, "%s", "not connected") : read_replies(c, n, NULL, replies);
+    int rc = read_replies(c, n, NULL, replies);
     if (rc == 0)
         rc = more_sent ? lost_scripts_behind(c, cmds, n, replies)
                        : resend_lost_scripts(c, cmds, n, replies);
     for (size_t i = 0; i < n && rc == 0; i++)
-        if (transient_error(replies[i])) {
-            snprintf(c->errstr, sizeof c->errstr, "%s", replies[i]->str);
-            rc = BULLC_EIO;
-        }
+        rc = unusable_reply(c, replies[i]);
     if (rc != 0)
         free_replies(replies, n);
     return rc;
@@ -411,12 +294,7 @@ int bullc__conn_exec(bullc__conn *c, bullc__cmd *const *cmds, size_t n, bullc__r
 
 int bullc__conn_wait(bullc__conn *c, int wake_fd)
 {
-    redisReader *r = c->reader;
-    if (c->fd < 0 || (r && r->pos < r->len))
-        return 1; /* a reply (or an error) is there to be read */
-    long long deadline = io_deadline(c, 0);
-    int w = wait_fd(c->fd, POLLIN, deadline, wake_fd);
-    return w == BULLC__STOPPED ? 0 : 1; /* ready, or a failure recv will report */
+    return bullc__sock_wait(&c->sock, io_deadline(c, 0), wake_fd);
 }
 
 int bullc__conn_block(bullc__conn *c, bullc__cmd *cmd, long long timeout_ms, int stop_fd,
@@ -426,9 +304,9 @@ int bullc__conn_block(bullc__conn *c, bullc__cmd *cmd, long long timeout_ms, int
     int rc = bullc__conn_ensure(c);
     if (rc != 0)
         return rc;
-    bullc__cmd_write(cmd, &c->out, 0);
-    if (c->out.oom) {
-        bullc__buf_reset(&c->out);
+    bullc__cmd_write(cmd, &c->sock.out, 0);
+    if (c->sock.out.oom) {
+        bullc__buf_reset(&c->sock.out);
         return fail(c, BULLC_ENOMEM, "%s", "out of memory");
     }
     /* the watchdog: a reply later than the command's own timeout plus the io timeout (or one
@@ -440,6 +318,10 @@ int bullc__conn_block(bullc__conn *c, bullc__cmd *cmd, long long timeout_ms, int
     rc = read_reply(c, deadline, stop_fd, reply);
     if (rc == BULLC__STOPPED)
         bullc__conn_close(c); /* the pending reply would be stale */
+    if (rc == 0 && (rc = unusable_reply(c, *reply)) != 0) {
+        bullc__reply_free(*reply);
+        *reply = NULL;
+    }
     return rc;
 }
 

@@ -1,20 +1,15 @@
-/* conn.h - one connection to Redis: our own socket (non-blocking, every wait bounded by a
- * deadline), hiredis's protocol reader, AUTH/SELECT/CLIENT SETNAME on each connect, pipelines
- * of commands with scripts loaded on demand, and blocking commands that a stop descriptor can
- * interrupt. Not thread-safe: one thread uses a connection at a time. */
+/* conn.h - one connection to Redis: a socket (sock.h) to the node the handle's server says
+ * (server.h), AUTH/SELECT/CLIENT SETNAME on each connect, pipelines of commands with scripts
+ * loaded on demand, blocking commands that a stop descriptor can interrupt, and the replies
+ * that mean "go elsewhere" or "later" (MOVED, READONLY, CLUSTERDOWN, TRYAGAIN, ...). Not
+ * thread-safe: one thread uses a connection at a time. */
 #ifndef BULLC_NET_CONN_H
 #define BULLC_NET_CONN_H
 
-#include "net/cmd.h"
-#include "net/reply.h"
-#include "net/url.h"
-#include "util/log.h"
-
-/* Returned by bullc__conn_block when the stop descriptor became readable. */
-#define BULLC__STOPPED 1
+#include "net/server.h"
 
 typedef struct bullc__conn_cfg {
-    const bullc__url *url;
+    bullc__server *server;   /* where to connect (shared by the handle's connections) */
     const bullc__logger *log;
     const char *label;       /* for log lines, e.g. "blocking connection" */
     const char *client_name; /* CLIENT SETNAME on each connect, or NULL */
@@ -25,9 +20,7 @@ typedef struct bullc__conn_cfg {
 
 typedef struct bullc__conn {
     bullc__conn_cfg cfg;
-    int fd;            /* -1 when not connected */
-    void *reader;      /* hiredis redisReader */
-    bullc__buf out;    /* bytes not yet written */
+    bullc__sock sock;
     int failures;      /* consecutive failed connects */
     const bullc__script *loaded[32]; /* scripts this connection has sent as EVAL since it
                                         connected: sent as EVALSHA from then on */
@@ -38,7 +31,7 @@ typedef struct bullc__conn {
 
 void bullc__conn_init(bullc__conn *c, const bullc__conn_cfg *cfg);
 /* Connects (and authenticates, selects, names) unless connected. 0, or BULLC_ECONNECT,
- * BULLC_EAUTH, BULLC_ENOMEM with errstr set. */
+ * BULLC_EAUTH, BULLC_ETLS, BULLC_ECROSSSLOT, BULLC_ENOMEM with errstr set. */
 int bullc__conn_ensure(bullc__conn *c);
 void bullc__conn_close(bullc__conn *c);
 /* Frees the connection's memory (closing it). */
@@ -46,9 +39,10 @@ void bullc__conn_free(bullc__conn *c);
 
 /* Sends `n` commands as one pipeline and reads one reply per command into replies[] (free each
  * with bullc__reply_free). Scripts go as EVALSHA; those the server does not have are sent again
- * as EVAL. A Redis error is a reply like any other (type BULLC__R_ERROR), except LOADING, BUSY,
- * MASTERDOWN and TRYAGAIN, which mean "try later": then no reply is kept and BULLC_EIO is
- * returned. Connects first if needed. Returns 0, BULLC_EIO (the connection was lost or timed
+ * as EVAL. A Redis error is a reply like any other (type BULLC__R_ERROR), except those that
+ * mean "try later" (LOADING, BUSY, MASTERDOWN, TRYAGAIN, ASK) or "not here" (MOVED, READONLY,
+ * CLUSTERDOWN; the connection is then closed and the server told): then no reply is kept and
+ * BULLC_EIO is returned. Connects first if needed. Returns 0, BULLC_EIO (the connection was lost or timed
  * out, and is closed), BULLC_ECONNECT/BULLC_EAUTH, or BULLC_ENOMEM; errstr has the detail. */
 int bullc__conn_exec(bullc__conn *c, bullc__cmd *const *cmds, size_t n, bullc__reply **replies);
 /* bullc__conn_exec in two halves, so that several pipelines can be in flight: send writes the

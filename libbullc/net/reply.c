@@ -170,10 +170,11 @@ void bullc__reply_free(bullc__reply *r)
     }
 }
 
-int bullc__reply_error_is(const bullc__reply *r, const char *prefix)
+int bullc__reply_error_is(const bullc__reply *r, const char *code)
 {
-    size_t n = strlen(prefix);
-    return r && r->type == BULLC__R_ERROR && r->len >= n && memcmp(r->str, prefix, n) == 0;
+    size_t n = strlen(code);
+    return r && r->type == BULLC__R_ERROR && r->len >= n && memcmp(r->str, code, n) == 0 &&
+           (r->len == n || r->str[n] == ' '); /* the whole first word: BUSY is not BUSYKEY */
 }
 
 int bullc__reply_ll(const bullc__reply *r, long long *out)

@@ -30,9 +30,9 @@ typedef struct bullc__reply {
 /* Frees a top-level reply and everything in it. NULL (and an element of an array) is a no-op. */
 void bullc__reply_free(bullc__reply *r);
 
-/* Reply helpers; both accept NULL. 1 when r is an error reply starting with `prefix`
+/* Reply helpers; both accept NULL. 1 when r is an error reply whose first word is `code`
  * ("NOSCRIPT", "LOADING", ...). */
-int bullc__reply_error_is(const bullc__reply *r, const char *prefix);
+int bullc__reply_error_is(const bullc__reply *r, const char *code);
 /* An integer reply, or a string holding a decimal integer, as a long long: 0 on success. */
 int bullc__reply_ll(const bullc__reply *r, long long *out);
 

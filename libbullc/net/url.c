@@ -1,4 +1,4 @@
-/* url.c - parses redis://[[user]:password@]host[:port][/db] connection URLs. */
+/* url.c - parses Redis connection URLs (the forms are listed in url.h). */
 #include "net/url.h"
 #include "util/buf.h"
 
@@ -68,88 +68,143 @@ void bullc__url_free(bullc__url *u)
 {
     if (!u)
         return;
-    free(u->host);
+    for (size_t i = 0; i < u->nnodes; i++)
+        free(u->nodes[i].host);
+    free(u->nodes);
+    free(u->master);
     free(u->user);
     free(u->password);
     memset(u, 0, sizeof *u);
 }
 
-int bullc__url_parse(const char *url, bullc__url *out, char *err, size_t errlen)
+/* One host[:port] or [v6][:port] from s[0..n) into a new node of u. 0, BULLC_EURL (reason in
+ * err) or BULLC_ENOMEM. */
+static int parse_node(bullc__url *u, const char *s, size_t n, int default_port, char *err,
+                      size_t errlen)
 {
-    memset(out, 0, sizeof *out);
-    out->port = 6379;
-    if (!url)
-        return set_err(err, errlen, "no URL given");
-    static const char scheme[] = "redis://";
-    if (strncmp(url, scheme, sizeof scheme - 1) != 0)
-        return set_err(err, errlen, "URL must start with redis://");
-    const char *p = url + sizeof scheme - 1;
-    const char *end = p + strlen(p);
-
-    /* authority ends at the first '/', or the end */
-    const char *slash = strchr(p, '/');
-    const char *auth_end = slash ? slash : end;
-    const char *at = NULL;
-    for (const char *q = p; q < auth_end; q++)
-        if (*q == '@')
-            at = q; /* last '@' wins: passwords may contain '@' only when escaped, be lenient */
-
-    int bad = 0;
-    if (at) {
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (colon) {
-            if (colon > p && !(out->user = pct_decode(p, (size_t)(colon - p), &bad)))
-                goto fail_mem;
-            if (!(out->password = pct_decode(colon + 1, (size_t)(at - colon - 1), &bad)))
-                goto fail_mem;
-        } else if (at > p) {
-            /* "redis://secret@host": a bare userinfo is the password, as ioredis reads it */
-            if (!(out->password = pct_decode(p, (size_t)(at - p), &bad)))
-                goto fail_mem;
-        }
-        p = at + 1;
-    }
-
-    const char *host_end = auth_end;
-    const char *hs = p, *he;
-    if (*p == '[') { /* [ipv6] */
-        const char *rb = memchr(p, ']', (size_t)(auth_end - p));
-        if (!rb) {
-            bullc__url_free(out);
+    const char *end = s + n, *hs = s, *he, *p;
+    if (n && *s == '[') {
+        const char *rb = memchr(s, ']', n);
+        if (!rb)
             return set_err(err, errlen, "unterminated [ in host");
-        }
-        hs = p + 1;
+        hs = s + 1;
         he = rb;
         p = rb + 1;
     } else {
-        const char *colon = memchr(p, ':', (size_t)(auth_end - p));
-        he = colon ? colon : host_end;
+        const char *colon = memchr(s, ':', n);
+        he = colon ? colon : end;
         p = he;
     }
-    if (he == hs) {
-        bullc__url_free(out);
+    if (he == hs)
         return set_err(err, errlen, "missing host");
-    }
-    if (!(out->host = bullc__strndup(hs, (size_t)(he - hs))))
-        goto fail_mem;
-    if (p < auth_end) {
-        if (*p != ':' ||
-            parse_int_range(p + 1, (size_t)(auth_end - p - 1), 1, 65535, &out->port) != 0) {
-            bullc__url_free(out);
-            return set_err(err, errlen, "port must be a number from 1 to 65535");
-        }
-    }
-    if (slash && slash + 1 < end) {
-        if (parse_int_range(slash + 1, (size_t)(end - slash - 1), 0, 1000000, &out->db) != 0) {
-            bullc__url_free(out);
-            return set_err(err, errlen, "database must be a non-negative number");
-        }
-    }
-    return BULLC_OK;
+    int port = default_port;
+    if (p < end && (*p != ':' || parse_int_range(p + 1, (size_t)(end - p - 1), 1, 65535, &port) != 0))
+        return set_err(err, errlen, "port must be a number from 1 to 65535");
+    bullc__hostport *nodes = realloc(u->nodes, (u->nnodes + 1) * sizeof *nodes);
+    if (!nodes)
+        return BULLC_ENOMEM;
+    u->nodes = nodes;
+    if (!(nodes[u->nnodes].host = bullc__strndup(hs, (size_t)(he - hs))))
+        return BULLC_ENOMEM;
+    nodes[u->nnodes++].port = port;
+    return 0;
+}
 
-fail_mem:
-    bullc__url_free(out);
-    if (bad)
-        return set_err(err, errlen, "bad %-escape in user or password");
-    return BULLC_ENOMEM;
+/* user:password@ (or a bare password@, as ioredis reads it) from s[0..n). */
+static int parse_userinfo(bullc__url *u, const char *s, size_t n, char *err, size_t errlen)
+{
+    int bad = 0;
+    const char *colon = memchr(s, ':', n);
+    if (colon) {
+        if (colon > s && !(u->user = pct_decode(s, (size_t)(colon - s), &bad)))
+            goto fail;
+        if (!(u->password = pct_decode(colon + 1, (size_t)(s + n - colon - 1), &bad)))
+            goto fail;
+    } else if (n > 0 && !(u->password = pct_decode(s, n, &bad))) {
+        goto fail;
+    }
+    return 0;
+fail:
+    return bad ? set_err(err, errlen, "bad %-escape in user or password") : BULLC_ENOMEM;
+}
+
+static const struct {
+    const char *prefix;
+    int tls, sentinel;
+} schemes[] = {
+    {"redis://", 0, 0},
+    {"rediss://", 1, 0},
+    {"redis-sentinel://", 0, 1},
+    {"rediss-sentinel://", 1, 1},
+};
+
+/* The scheme, and the #master of a sentinel URL; *end is where the rest stops. */
+static int parse_scheme(bullc__url *u, const char *url, const char **rest, const char **end,
+                        char *err, size_t errlen)
+{
+    size_t i = 0;
+    while (i < BULLC__COUNT(schemes) &&
+           strncmp(url, schemes[i].prefix, strlen(schemes[i].prefix)) != 0)
+        i++;
+    if (i == BULLC__COUNT(schemes))
+        return set_err(err, errlen, "URL must start with redis://, rediss://, "
+                                    "redis-sentinel:// or rediss-sentinel://");
+    u->tls = schemes[i].tls;
+    u->sentinel = schemes[i].sentinel;
+    *rest = url + strlen(schemes[i].prefix);
+    const char *hash = strchr(*rest, '#');
+    *end = hash ? hash : *rest + strlen(*rest);
+    if (!u->sentinel)
+        return hash ? set_err(err, errlen, "'#' names a sentinel master: only in "
+                                           "redis-sentinel:// URLs")
+                    : 0;
+    if (!hash || !hash[1])
+        return set_err(err, errlen, "a sentinel URL ends with #master-name");
+    int bad = 0;
+    if (!(u->master = pct_decode(hash + 1, strlen(hash + 1), &bad)))
+        return bad ? set_err(err, errlen, "bad %-escape in the master name") : BULLC_ENOMEM;
+    return 0;
+}
+
+static int parse_all(bullc__url *u, const char *url, char *err, size_t errlen)
+{
+    const char *p, *end;
+    int rc = parse_scheme(u, url, &p, &end, err, errlen);
+    if (rc)
+        return rc;
+    const char *slash = memchr(p, '/', (size_t)(end - p));
+    const char *auth_end = slash ? slash : end;
+    const char *at = NULL; /* the last '@' of the authority: a password may contain '@' */
+    for (const char *q = p; q < auth_end; q++)
+        if (*q == '@')
+            at = q;
+    if (at && (rc = parse_userinfo(u, p, (size_t)(at - p), err, errlen)) != 0)
+        return rc;
+    if (at)
+        p = at + 1;
+    for (;;) { /* host[:port], comma-separated for sentinels */
+        const char *comma = memchr(p, ',', (size_t)(auth_end - p));
+        const char *node_end = comma ? comma : auth_end;
+        if (comma && !u->sentinel)
+            return set_err(err, errlen, "several hosts: only in redis-sentinel:// URLs");
+        if ((rc = parse_node(u, p, (size_t)(node_end - p), u->sentinel ? 26379 : 6379, err,
+                             errlen)) != 0)
+            return rc;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    if (slash && slash + 1 < end &&
+        parse_int_range(slash + 1, (size_t)(end - slash - 1), 0, 1000000, &u->db) != 0)
+        return set_err(err, errlen, "database must be a non-negative number");
+    return 0;
+}
+
+int bullc__url_parse(const char *url, bullc__url *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    int rc = url ? parse_all(out, url, err, errlen) : set_err(err, errlen, "no URL given");
+    if (rc != 0)
+        bullc__url_free(out);
+    return rc;
 }

@@ -114,6 +114,9 @@ typedef struct bullc__proto_ops {
     int (*open_queue)(bullc__proto **out, const char *prefix, const char *queue,
                       const bullc__logger *log, char *err, size_t errlen);
     void (*close)(bullc__proto *p);
+    /* What every key of the queue starts with ("<prefix>:<queue>:" for BullMQ and Bull): on a
+     * Redis Cluster it must carry a hash tag, and its slot picks the node. */
+    const char *(*key_base)(const bullc__proto *p);
     /* Checks INFO's text (server version); may tune the protocol (block timeout floor). */
     int (*check_server)(bullc__proto *p, const char *info, char *err, size_t errlen);
 

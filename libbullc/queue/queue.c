@@ -13,7 +13,8 @@
 struct bullc_queue {
     char *s_url;
     char *s_queue;
-    bullc__url url;
+    bullc__server server;
+    int made;                  /* server and connection were initialised (free them) */
     bullc__logger log;
     bullc__conn conn;
     bullc__conn_link link;
@@ -44,10 +45,12 @@ void bullc_queue_free(bullc_queue_t *q)
 {
     if (!q)
         return;
-    bullc__conn_free(&q->conn);
     if (q->ops)
         q->ops->close(q->proto);
-    bullc__url_free(&q->url);
+    if (q->made) {
+        bullc__conn_free(&q->conn);
+        bullc__server_free(&q->server);
+    }
     free(q->s_url);
     free(q->s_queue);
     free(q);
@@ -83,23 +86,28 @@ int bullc_queue_new_sized(bullc_queue_t **out, const bullc_queue_opts_t *opts, s
     if (!(q->s_url = bullc__strdup(o.redis_url ? o.redis_url : "redis://127.0.0.1:6379")) ||
         !(q->s_queue = bullc__strdup(o.queue)))
         goto fail;
-    if ((rc = bullc__url_parse(q->s_url, &q->url, q->errmsg, sizeof q->errmsg)) != 0)
-        goto fail;
     q->ops = bullc__proto_find("bullmq");
     if ((rc = q->ops->open_queue(&q->proto, o.prefix, o.queue, &q->log, q->errmsg,
                                  sizeof q->errmsg)) != 0)
         goto fail;
-    bullc__conn_init(&q->conn, &(bullc__conn_cfg){&q->url, &q->log, "queue", NULL,
+    q->made = 1;
+    bullc__conn_init(&q->conn, &(bullc__conn_cfg){&q->server, &q->log, "queue", NULL,
                                                   o.connect_timeout_ms,
                                                   BULLC__QUEUE_COMMAND_TIMEOUT_MS});
+    if ((rc = bullc__server_init(&q->server, q->s_url, &o.tls, q->ops->key_base(q->proto),
+                                 &q->log, o.connect_timeout_ms, q->errmsg,
+                                 sizeof q->errmsg)) != 0)
+        goto fail;
     bullc__conn_link_init(&q->link, &q->conn);
     if ((rc = bullc__conn_ensure(&q->conn)) != 0) {
-        bullc__log(&q->log, BULLC_LOG_ERROR, "queue %s: %s", q->s_queue, q->conn.errstr);
+        snprintf(q->errmsg, sizeof q->errmsg, "%s", q->conn.errstr);
         goto fail;
     }
     *out = q;
     return BULLC_OK;
 fail:
+    if (q->errmsg[0])
+        bullc__log(&q->log, BULLC_LOG_ERROR, "queue %s: %s", o.queue, q->errmsg);
     bullc_queue_free(q);
     return rc;
 }

@@ -38,7 +38,9 @@ test('make install + README example build and process jobs', { timeout: 180000 }
   const cflags = ['-std=c11', '-Wall', '-Wextra', '-Werror', ...pc(['--cflags'])];
   const staticBin = path.join(tmp, 'worker-static');
   const sharedBin = path.join(tmp, 'worker-shared');
-  execFileSync('cc', [...cflags, src, '-o', staticBin, path.join(prefix, 'lib', 'libbullc.a'), '-lhiredis', '-lcjson', '-lm', '-pthread']);
+  // static: the archive, then what pkg-config says it needs (hiredis, cJSON, OpenSSL, ...)
+  const staticLibs = pc(['--static', '--libs']).filter((a) => a !== '-lbullc' && !a.startsWith('-L'));
+  execFileSync('cc', [...cflags, src, '-o', staticBin, path.join(prefix, 'lib', 'libbullc.a'), ...staticLibs]);
   execFileSync('cc', [...cflags, src, '-o', sharedBin, ...pc(['--libs'])]);
 
   const queue = I.useQueue(t, redis, 'events');

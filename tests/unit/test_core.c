@@ -19,8 +19,8 @@ static void url_defaults(void **state)
     (void)state;
     bullc__url u;
     assert_int_equal(bullc__url_parse("redis://localhost", &u, NULL, 0), 0);
-    assert_string_equal(u.host, "localhost");
-    assert_int_equal(u.port, 6379);
+    assert_string_equal(u.nodes[0].host, "localhost");
+    assert_int_equal(u.nodes[0].port, 6379);
     assert_null(u.user);
     assert_null(u.password);
     assert_int_equal(u.db, 0);
@@ -32,8 +32,8 @@ static void url_full(void **state)
     (void)state;
     bullc__url u;
     assert_int_equal(bullc__url_parse("redis://alice:s%40cret@127.0.0.1:6380/3", &u, NULL, 0), 0);
-    assert_string_equal(u.host, "127.0.0.1");
-    assert_int_equal(u.port, 6380);
+    assert_string_equal(u.nodes[0].host, "127.0.0.1");
+    assert_int_equal(u.nodes[0].port, 6380);
     assert_string_equal(u.user, "alice");
     assert_string_equal(u.password, "s@cret");
     assert_int_equal(u.db, 3);
@@ -42,13 +42,50 @@ static void url_full(void **state)
     assert_int_equal(bullc__url_parse("redis://:pw@h:1/", &u, NULL, 0), 0);
     assert_null(u.user);
     assert_string_equal(u.password, "pw");
-    assert_int_equal(u.port, 1);
+    assert_int_equal(u.nodes[0].port, 1);
     assert_int_equal(u.db, 0);
     bullc__url_free(&u);
 
     assert_int_equal(bullc__url_parse("redis://[::1]:7000", &u, NULL, 0), 0);
-    assert_string_equal(u.host, "::1");
-    assert_int_equal(u.port, 7000);
+    assert_string_equal(u.nodes[0].host, "::1");
+    assert_int_equal(u.nodes[0].port, 7000);
+    bullc__url_free(&u);
+}
+
+static void url_tls_and_sentinel(void **state)
+{
+    (void)state;
+    bullc__url u;
+    assert_int_equal(bullc__url_parse("rediss://u:p@example.com:6390/2", &u, NULL, 0), 0);
+    assert_true(u.tls);
+    assert_false(u.sentinel);
+    assert_int_equal(u.nnodes, 1);
+    assert_string_equal(u.nodes[0].host, "example.com");
+    assert_int_equal(u.nodes[0].port, 6390);
+    assert_string_equal(u.user, "u");
+    assert_int_equal(u.db, 2);
+    assert_null(u.master);
+    bullc__url_free(&u);
+
+    assert_int_equal(bullc__url_parse("redis-sentinel://:pw@10.0.0.1:5000,s2,[::1]:5002/4#my%20master",
+                                      &u, NULL, 0), 0);
+    assert_false(u.tls);
+    assert_true(u.sentinel);
+    assert_int_equal(u.nnodes, 3);
+    assert_string_equal(u.nodes[0].host, "10.0.0.1");
+    assert_int_equal(u.nodes[0].port, 5000);
+    assert_string_equal(u.nodes[1].host, "s2");
+    assert_int_equal(u.nodes[1].port, 26379); /* the sentinels' default port */
+    assert_string_equal(u.nodes[2].host, "::1");
+    assert_int_equal(u.nodes[2].port, 5002);
+    assert_string_equal(u.master, "my master");
+    assert_null(u.user);
+    assert_string_equal(u.password, "pw");
+    assert_int_equal(u.db, 4);
+    bullc__url_free(&u);
+
+    assert_int_equal(bullc__url_parse("rediss-sentinel://h#m", &u, NULL, 0), 0);
+    assert_true(u.tls && u.sentinel);
     bullc__url_free(&u);
 }
 
@@ -60,13 +97,15 @@ static void url_errors(void **state)
     static const char *const bad[] = {
         NULL, "", "http://h", "redis://", "redis://h:0", "redis://h:65536", "redis://h:12x",
         "redis://h:", "redis://h/x", "redis://h/-1", "redis://a:b%2@h", "redis://[::1",
-        "redis://:pa%00ss@h",
+        "redis://:pa%00ss@h", "redis://h#m", "redis://a,b", "redis-sentinel://h",
+        "redis-sentinel://h#", "redis-sentinel://h,,k#m", "redis-sentinel://h:0#m",
+        "rediss-sentinel://a:1,[::1#m", "sentinel://h#m", "rediss:/h",
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         err[0] = '\0';
         assert_int_equal(bullc__url_parse(bad[i], &u, err, sizeof err), BULLC_EURL);
         assert_true(err[0] != '\0');
-        assert_null(u.host);
+        assert_null(u.nodes);
     }
 }
 
@@ -512,6 +551,7 @@ int main(void)
         cmocka_unit_test(url_defaults),
         cmocka_unit_test(url_full),
         cmocka_unit_test(url_errors),
+        cmocka_unit_test(url_tls_and_sentinel),
         cmocka_unit_test(keys_layout),
         cmocka_unit_test(base64_names),
         cmocka_unit_test(opts_defaults),

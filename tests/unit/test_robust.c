@@ -296,7 +296,8 @@ static void newjob_options_random(void **state)
 static void url_random(void **state)
 {
     (void)state;
-    static const char *const parts[] = {"redis://", "rediss://", "user", ":", "pass", "@", "%",
+    static const char *const parts[] = {"redis://", "rediss://", "redis-sentinel://", ",", "#",
+                                        "#m", "user", ":", "pass", "@", "%",
                                         "%4", "%41", "%zz", "[", "]", "::1", "host", "/", "0",
                                         "6379", "65536", "99999999999999999999", "-1", "a.b",
                                         "", "?x=1", " "};
@@ -317,13 +318,17 @@ static void url_random(void **state)
         int rc = bullc__url_parse(b.data ? b.data : "", &u, err, sizeof err);
         assert_true(rc == 0 || rc == BULLC_EURL);
         if (rc == 0) {
-            assert_non_null(u.host);
-            assert_true(u.host[0] != '\0');
-            assert_true(u.port >= 1 && u.port <= 65535);
+            assert_true(u.nnodes >= 1);
+            assert_true(u.sentinel || u.nnodes == 1);
+            assert_true(!u.sentinel || (u.master && u.master[0]));
+            for (size_t k = 0; k < u.nnodes; k++) {
+                assert_true(u.nodes[k].host[0] != '\0');
+                assert_true(u.nodes[k].port >= 1 && u.nodes[k].port <= 65535);
+            }
             assert_true(u.db >= 0);
         } else {
             assert_true(err[0] != '\0');
-            assert_null(u.host);
+            assert_null(u.nodes);
         }
         bullc__url_free(&u);
     }

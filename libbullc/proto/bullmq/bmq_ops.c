@@ -6,6 +6,7 @@ const bullc__proto_ops bullc__bullmq_ops = {
     .open_worker = bullc__bmq_open_worker,
     .open_queue = bullc__bmq_open_queue,
     .close = bullc__bmq_close,
+    .key_base = bullc__bmq_key_base,
     .check_server = bullc__bmq_check_server,
     .client_name = bullc__bmq_client_name,
     .block_cmd = bullc__bmq_block_cmd,

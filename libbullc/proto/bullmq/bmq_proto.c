@@ -126,6 +126,8 @@ int bullc__bmq_check_server(bullc__proto *p, const char *info, char *err, size_t
 
 const char *bullc__bmq_client_name(const bullc__proto *p) { return p->client_name; }
 
+const char *bullc__bmq_key_base(const bullc__proto *p) { return p->keys.base; }
+
 void bullc__bmq_block_cmd(bullc__proto *p, bullc__cmd *cmd, long long timeout_ms)
 {
     if (timeout_ms < p->block_floor_ms)

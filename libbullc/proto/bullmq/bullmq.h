@@ -44,6 +44,7 @@ int bullc__bmq_open_queue(bullc__proto **out, const char *prefix, const char *qu
 void bullc__bmq_close(bullc__proto *p);
 int bullc__bmq_check_server(bullc__proto *p, const char *info, char *err, size_t errlen);
 const char *bullc__bmq_client_name(const bullc__proto *p);
+const char *bullc__bmq_key_base(const bullc__proto *p);
 void bullc__bmq_block_cmd(bullc__proto *p, bullc__cmd *cmd, long long timeout_ms);
 void bullc__bmq_block_reply(bullc__proto *p, const bullc__reply *r, bullc__wake *out);
 
