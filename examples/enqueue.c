@@ -26,8 +26,20 @@ static int usage(void)
     fprintf(stderr,
             "usage: " PROG " --queue Q [--redis URL] [--prefix P]\n"
             "           (NAME [DATA_JSON [OPTS_JSON]] | --bulk FILE|- | --state ID |\n"
-            "            --field ID FIELD | --counts)\n");
+            "            --field ID FIELD | --counts)\n"
+            "  URL: redis://, rediss:// (TLS), redis-sentinel://h:p,h:p#master, rediss-sentinel://,\n"
+            "       or any Cluster node's URL\n"
+            "  TLS (environment): REDIS_TLS_CA, REDIS_TLS_CERT, REDIS_TLS_KEY, REDIS_TLS_SERVER_NAME,\n"
+            "       REDIS_TLS_INSECURE=1\n");
     return 2;
+}
+
+/* The library's warnings and errors (why a connection failed) on stderr. */
+static void log_to_stderr(bullc_log_level_t level, const char *message, void *user_data)
+{
+    (void)user_data;
+    if (level <= BULLC_LOG_WARN)
+        fprintf(stderr, PROG ": %s\n", message);
 }
 
 /* Exit status for a library error code. */
@@ -206,6 +218,13 @@ int main(int argc, char **argv)
     if (!o.queue || modes != 1)
         return usage();
 
+    /* TLS settings for rediss:// URLs, from the environment as inventory_worker takes them */
+    o.tls.ca_file = getenv("REDIS_TLS_CA");
+    o.tls.cert_file = getenv("REDIS_TLS_CERT");
+    o.tls.key_file = getenv("REDIS_TLS_KEY");
+    o.tls.server_name = getenv("REDIS_TLS_SERVER_NAME");
+    o.tls.insecure = getenv("REDIS_TLS_INSECURE") && !strcmp(getenv("REDIS_TLS_INSECURE"), "1");
+    o.log_cb = log_to_stderr;
     bullc_queue_t *q = NULL;
     int rc = bullc_queue_new(&q, &o);
     if (rc) {

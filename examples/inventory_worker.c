@@ -4,7 +4,10 @@
  * round trip, one transaction. See examples/inventory/ and examples/demo/ (`make demo`).
  *
  * Configuration (environment):
- *   REDIS_URL          redis://127.0.0.1:6379
+ *   REDIS_URL          redis://127.0.0.1:6379; also rediss://, redis-sentinel://h:p,h:p#master,
+ *                      rediss-sentinel://, or any Cluster node's URL (README "Connecting to Redis")
+ *   REDIS_TLS_CA, REDIS_TLS_CERT, REDIS_TLS_KEY, REDIS_TLS_SERVER_NAME   TLS files and name
+ *   REDIS_TLS_INSECURE 1: do not verify the server (tests only)
  *   DATABASE_URL       libpq connection string or URL (unset: libpq's PG* variables)
  *   BULLC_QUEUE        events
  *   BULLC_PREFIX       bull
@@ -82,6 +85,7 @@ static void send_to_dlq(const inv_app *app, const bullc_job_t *job, const char *
             qo.log_cb = inv_log_cb;
             qo.log_user_data = (void *)app;
             qo.log_level = (bullc_log_level_t)app->log_level;
+            qo.tls = app->tls;
             if ((rc = bullc_queue_new(&t->dlq, &qo)) != 0)
                 break;
         }
@@ -170,6 +174,11 @@ static int read_config(inv_app *app, worker_numbers *numbers)
     app->crash_after_commit = getenv("BULLC_INVENTORY_TEST_CRASH_AFTER_COMMIT");
     if (app->crash_after_commit && !*app->crash_after_commit)
         app->crash_after_commit = NULL;
+    app->tls.ca_file = getenv("REDIS_TLS_CA");
+    app->tls.cert_file = getenv("REDIS_TLS_CERT");
+    app->tls.key_file = getenv("REDIS_TLS_KEY");
+    app->tls.server_name = getenv("REDIS_TLS_SERVER_NAME");
+    app->tls.insecure = !strcmp(env_or("REDIS_TLS_INSECURE", "0"), "1");
     if ((app->log_level = read_log_level()) < 0)
         return -1;
     static char dlq_default[512]; /* app->dlq may point here for the whole run */
@@ -205,6 +214,7 @@ static int create_worker(inv_app *app, const worker_numbers *numbers)
     opts.log_level = (bullc_log_level_t)app->log_level;
     opts.event_cb = on_event;
     opts.event_user_data = app;
+    opts.tls = app->tls;
 
     int rc = bullc_worker_new(&g_worker, &opts);
     if (rc != 0) {

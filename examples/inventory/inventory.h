@@ -17,6 +17,7 @@ typedef struct inv_app {
     const char *redis_url;
     const char *prefix;
     const char *crash_after_commit; /* test hook, see inventory_worker.c; NULL = off */
+    bullc_tls_opts_t tls;           /* REDIS_TLS_* (for rediss:// URLs) */
     int log_level;                  /* bullc_log_level_t */
     pthread_key_t slot_key;         /* -> inv_thread of the calling thread */
 } inv_app;
