@@ -50,6 +50,7 @@ typedef struct app {
     long max_jobs; /* 0 = unlimited */
     atomic_long finished;
     int quiet;
+    int errors_logged; /* error lines the library printed: create_worker adds none of its own */
 } app;
 
 static void on_signal(int sig)
@@ -61,9 +62,11 @@ static void on_signal(int sig)
 static void on_log(bullc_log_level_t level, const char *msg, void *ud)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};
-    const app *a = ud;
+    app *a = ud;
     if (a->quiet && level > BULLC_LOG_WARN)
         return;
+    if (level == BULLC_LOG_ERROR)
+        a->errors_logged++;
     fprintf(stderr, "echo_worker: %s: %s\n", names[level], msg);
 }
 
@@ -577,7 +580,11 @@ static args_outcome parse_args(int argc, char **argv, bullc_worker_opts_t *opts,
  * (2 for a bad option, 1 when the handler cannot be registered). */
 static int create_worker(const bullc_worker_opts_t *opts)
 {
+    const app *a = opts->log_user_data;
+    int logged = a->errors_logged;
     int rc = bullc_worker_new(&g_worker, opts);
+    if (rc != 0 && a->errors_logged > logged)
+        return 2; /* the library's error line already says why */
     if (rc == BULLC_EURL) {
         fprintf(stderr, "echo_worker: bad --redis URL '%s'\n", opts->redis_url);
         return 2;
