@@ -139,8 +139,8 @@ static void recv_round(bullc__combiner *c, bullc__round *rd, int more_sent)
     }
 }
 
-/* Hands the fetched jobs out to the FETCH requests, in order. */
-static void hand_out(bullc__round *rd)
+/* Hands the fetched jobs out to the FETCH requests, in order (`err`: why the fetch failed). */
+static void hand_out(bullc__round *rd, const char *err)
 {
     size_t next = 0;
     for (size_t i = 0; i < rd->n; i++) {
@@ -148,6 +148,8 @@ static void hand_out(bullc__round *rd)
         if (r->kind != BULLC__REQ_FETCH)
             continue;
         r->rc = rd->x.rc;
+        if (r->rc)
+            snprintf(r->err, sizeof r->err, "%s", err[0] ? err : bullc_strerror(r->rc));
         r->hints = rd->x.hints;
         r->got = 0;
         while (r->got < (size_t)r->want && next < rd->x.nfetched)
@@ -178,7 +180,7 @@ static void finish_round(bullc__combiner *c, bullc__round *rd)
         else
             c->ops->xchg_decode(c->proto, &rd->x, rd->rc, rd->replies + rd->nplain,
                                 c->conn.errstr);
-        hand_out(rd);
+        hand_out(rd, rd->xrc ? "out of memory" : rd->rc ? c->conn.errstr : "");
     }
     for (size_t i = 0; i < rd->n; i++) {
         sem_t *s = rd->batch[i]->sem;

@@ -5,15 +5,18 @@
 #include "util/time.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* Commands on the command connection should never take this long; past it the connection is
- * considered broken and rebuilt. */
-#define BULLC__COMMAND_TIMEOUT_MS 30000
+/* Commands on the command connection should never take this long (a busy Redis answers BUSY
+ * or LOADING at once); past it the connection is considered dead and rebuilt: the longer of
+ * this and twice the drain delay, so that a worker whose connections went silent recovers
+ * within about twice its drain delay (docs/architecture.md §9). */
+#define BULLC__COMMAND_TIMEOUT_MS 10000
 
 static void defaults(bullc_worker_opts_t *o)
 {
@@ -174,8 +177,12 @@ static int build(bullc_worker_t *w)
     w->o.tls = (bullc_tls_opts_t){0}; /* read (the files) and copied: not the user's to keep */
     if (rc)
         return rc;
+    long long twice = 2LL * w->o.drain_delay_ms;
+    int command_timeout_ms = twice > INT_MAX                     ? INT_MAX
+                             : twice > BULLC__COMMAND_TIMEOUT_MS ? (int)twice
+                                                                 : BULLC__COMMAND_TIMEOUT_MS;
     bullc__conn_cfg cmd = {&w->server, &w->log, "command connection", NULL,
-                           w->o.connect_timeout_ms, BULLC__COMMAND_TIMEOUT_MS};
+                           w->o.connect_timeout_ms, command_timeout_ms};
     bullc__conn_cfg blk = {&w->server, &w->log, "blocking connection",
                            w->ops->client_name(w->proto), w->o.connect_timeout_ms, 0};
     w->made_conns = 1;

@@ -28,8 +28,11 @@ static int fail(bullc__conn *c, int code, const char *fmt, const char *detail)
  * node failed, so that a sentinel or Cluster topology is looked up again. */
 static int sock_rc(bullc__conn *c, int rc)
 {
-    if (rc != 0 && rc != BULLC__STOPPED && !bullc__sock_is_open(&c->sock))
+    if (rc != 0 && rc != BULLC__STOPPED && !bullc__sock_is_open(&c->sock)) {
         bullc__server_lost(c->cfg.server, c->sock.host, c->sock.port);
+        if (c->sock.timed_out)
+            bullc__server_silence(c->cfg.server);
+    }
     return rc;
 }
 
@@ -112,8 +115,17 @@ static int connect_once(bullc__conn *c)
 
 int bullc__conn_ensure(bullc__conn *c)
 {
-    if (bullc__sock_is_open(&c->sock))
-        return 0;
+    unsigned silences = bullc__server_silences(c->cfg.server);
+    if (bullc__sock_is_open(&c->sock)) {
+        if (silences == c->silences)
+            return 0;
+        /* another connection of the handle stopped hearing from Redis: this one, opened
+         * before, probably goes the same dead way; replace it now rather than find out */
+        bullc__log(c->cfg.log, BULLC_LOG_DEBUG, "%s: replaced after another went silent",
+                   c->cfg.label ? c->cfg.label : "connection");
+        bullc__sock_close(&c->sock);
+    }
+    c->silences = silences;
     int rc = connect_once(c);
     if (rc != 0) {
         if (rc == BULLC_EIO || rc == BULLC_EPROTO)

@@ -26,6 +26,7 @@ typedef struct bullc__conn {
                                         connected: sent as EVALSHA from then on */
     int nloaded;
     unsigned generation; /* counts connects: a pipeline sent on an earlier one has no replies */
+    unsigned silences;   /* the server's count of silent connections when this one connected */
     char errstr[256];  /* detail of the last failure */
 } bullc__conn;
 

@@ -125,6 +125,11 @@ void bullc__server_lost(bullc__server *s, const char *host, int port)
     pthread_mutex_unlock(&s->mu);
 }
 
+void bullc__server_silence(bullc__server *s)
+{
+    atomic_fetch_add_explicit(&s->silences, 1, memory_order_relaxed);
+}
+
 void bullc__server_moved(bullc__server *s, const char *host, int port)
 {
     pthread_mutex_lock(&s->mu);

@@ -15,6 +15,7 @@
 #include "util/log.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 /* bullc__server_check: this node is not the one; connect again (the target has changed). */
 #define BULLC__REDIRECT 2
@@ -40,6 +41,7 @@ typedef struct bullc__server {
     bullc__hostport *nodes;     /* Cluster: the nodes of the last slot map */
     size_t nnodes;
     size_t next_sentinel;       /* the sentinel asked first next time */
+    atomic_uint silences;       /* counts connections that stopped answering (the watchdog) */
 } bullc__server;
 
 /* Parses the URL, makes the TLS context (rediss:// only), computes the key base's slot.
@@ -62,6 +64,14 @@ int bullc__server_check(bullc__server *s, bullc__sock *sock, char *err, size_t e
 /* host:port failed, or said it is not the one (READONLY, CLUSTERDOWN): find the target again
  * before the next connect (sentinel and Cluster; nothing for a plain server). */
 void bullc__server_lost(bullc__server *s, const char *host, int port);
+/* The watchdog: a connection got no reply within its deadline. The path to Redis may be dead
+ * without a reset (a failed router, a frozen VM): the handle's other connections are replaced
+ * before their next use rather than each waiting out its own deadline. */
+void bullc__server_silence(bullc__server *s);
+static inline unsigned bullc__server_silences(bullc__server *s)
+{
+    return atomic_load_explicit(&s->silences, memory_order_relaxed);
+}
 /* A MOVED reply: the slot is now served by host:port. */
 void bullc__server_moved(bullc__server *s, const char *host, int port);
 /* The TLS context (NULL: plain TCP) and whether SELECT may be sent (not on a Cluster). */

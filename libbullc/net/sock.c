@@ -49,6 +49,7 @@ static int lost(bullc__sock *s, const char *what, char *err, size_t errlen)
     int e = errno;
     snprintf(err, errlen, "%s: %s", what, e ? strerror(e) : "connection closed");
     bullc__sock_close(s);
+    s->timed_out = e == ETIMEDOUT;
     return BULLC_EIO;
 }
 
@@ -147,6 +148,7 @@ int bullc__sock_open(bullc__sock *s, const char *host, int port, bullc__tls *tls
                      long long deadline, char *err, size_t errlen)
 {
     bullc__sock_close(s);
+    s->timed_out = 0;
     snprintf(s->host, sizeof s->host, "%s", host);
     s->port = port;
     int rc = tcp_connect(s, deadline, err, errlen);
@@ -194,7 +196,7 @@ int bullc__sock_flush(bullc__sock *s, long long deadline, char *err, size_t errl
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
             wait_fd(s->fd, want, deadline, -1) == 0)
             continue;
-        return lost(s, errno == ETIMEDOUT ? "write timed out" : "write", err, errlen);
+        return lost(s, "write", err, errlen);
     }
     bullc__buf_reset(&s->out);
     return 0;

@@ -20,6 +20,7 @@ typedef struct bullc__sock {
     bullc__buf out;      /* bytes not yet written */
     char host[256];      /* the node connected to */
     int port;
+    int timed_out;       /* the last close was a read or write past its deadline */
 } bullc__sock;
 
 void bullc__sock_init(bullc__sock *s);
