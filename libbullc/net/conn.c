@@ -74,6 +74,18 @@ static int setup_cmd(bullc__conn *c, int err_code, int argc, const char *a0, con
     return rc;
 }
 
+/* The first command after a TLS handshake got no answer: a server that wants a client
+ * certificate checks it only now (TLS 1.3) and closes; say so, since the reset alone does not. */
+static void tls_hint(bullc__conn *c)
+{
+    if (strstr(c->errstr, "TLS:")) /* the server's alert was read: it says it better */
+        return;
+    size_t n = strlen(c->errstr);
+    snprintf(c->errstr + n, sizeof c->errstr - n, "%s",
+             " (closed by the server right after the TLS handshake: does it require a client "
+             "certificate?)");
+}
+
 /* Connects to where the server says and sets the connection up; the server may send us
  * elsewhere (a Cluster node that does not own the slot): then once more. */
 static int connect_once(bullc__conn *c)
@@ -97,6 +109,8 @@ static int connect_once(bullc__conn *c)
                          : setup_cmd(c, BULLC_EAUTH, 2, "AUTH", u->password, NULL);
         if (rc == 0)
             rc = sock_rc(c, bullc__server_check(srv, &c->sock, c->errstr, sizeof c->errstr));
+        if (rc == BULLC_EIO && bullc__server_tls(srv))
+            tls_hint(c);
         if (rc != BULLC__REDIRECT || hops == 3)
             break;
         bullc__sock_close(&c->sock);

@@ -47,7 +47,11 @@ void bullc__sock_free(bullc__sock *s)
 static int lost(bullc__sock *s, const char *what, char *err, size_t errlen)
 {
     int e = errno;
-    snprintf(err, errlen, "%s: %s", what, e ? strerror(e) : "connection closed");
+    const char *tls_why = s->tls ? bullc__tls_why(s->tls) : "";
+    if (tls_why[0])
+        snprintf(err, errlen, "%s: TLS: %s", what, tls_why);
+    else
+        snprintf(err, errlen, "%s: %s", what, e ? strerror(e) : "connection closed");
     bullc__sock_close(s);
     s->timed_out = e == ETIMEDOUT;
     return BULLC_EIO;

@@ -23,6 +23,7 @@ struct bullc__tls {
 
 struct bullc__tls_io {
     SSL *ssl;
+    char why[160]; /* OpenSSL's reason for the last TLS-level failure (an alert), or "" */
 };
 
 /* OpenSSL's reason for the last failure (its error queue, emptied), after `what`. */
@@ -210,6 +211,9 @@ static ssize_t io_failed(bullc__tls_io *io, int ret, short *want)
     }
     int closed = e == SSL_ERROR_ZERO_RETURN ||
                  (e == SSL_ERROR_SYSCALL && sys == 0 && ERR_peek_error() == 0);
+    unsigned long code = ERR_peek_error();
+    if (e == SSL_ERROR_SSL && code) /* e.g. the server's "certificate required" alert */
+        ERR_error_string_n(code, io->why, sizeof io->why);
     ERR_clear_error();
     if (closed)
         return 0;
@@ -242,6 +246,8 @@ ssize_t bullc__tls_write(bullc__tls_io *io, const void *buf, size_t n, short *wa
 }
 
 int bullc__tls_pending(const bullc__tls_io *io) { return SSL_pending(io->ssl) > 0; }
+
+const char *bullc__tls_why(const bullc__tls_io *io) { return io->why; }
 
 void bullc__tls_close(bullc__tls_io *io)
 {

@@ -29,6 +29,8 @@ ssize_t bullc__tls_read(bullc__tls_io *io, void *buf, size_t n, short *want);
 ssize_t bullc__tls_write(bullc__tls_io *io, const void *buf, size_t n, short *want);
 /* Decrypted bytes waiting to be read without touching the socket. */
 int bullc__tls_pending(const bullc__tls_io *io);
+/* OpenSSL's words for the last TLS-level failure of a read or write (an alert), or "". */
+const char *bullc__tls_why(const bullc__tls_io *io);
 /* Frees the session (the socket is the caller's to close). */
 void bullc__tls_close(bullc__tls_io *io);
 
