@@ -28,22 +28,23 @@
 // Environment: BENCH_INV_JOBS (10000, a multiple of 5), BENCH_INV_CONCURRENCY (1,4,16),
 // BENCH_INV_REPEAT (3), BENCH_INV_WORKERS (node,c), BENCH_INV_FAST=1 (fsync off),
 // BENCH_TIMEOUT_S (per run, 300), BULLC_BIN_DIR.
+// Paths, environment parsing and number formats come from common.js.
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawn, spawnSync } = require('node:child_process');
+const C = require('./common');
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const NM = path.join(ROOT, 'tests', 'interop', 'node_modules');
-const { Queue } = require(path.join(NM, 'bullmq'));
+const NM = C.NODE_MODULES;
+const { Queue } = C.loadBullmq();
 const IORedis = require(path.join(NM, 'ioredis'));
-const H = require(path.join(ROOT, 'tests', 'interop', 'lib', 'harness'));
-const { startPostgres } = require(path.join(ROOT, 'tests', 'interop', 'lib', 'pg'));
+const H = require(path.join(C.ROOT, 'tests', 'interop', 'lib', 'harness'));
+const { startPostgres } = require(path.join(C.ROOT, 'tests', 'interop', 'lib', 'pg'));
 
-const JOBS = Number(process.env.BENCH_INV_JOBS || 10000);
-const CONC = (process.env.BENCH_INV_CONCURRENCY || '1,4,16').split(',').map(Number);
-const REPEAT = Math.max(1, Number(process.env.BENCH_INV_REPEAT || 3));
-const KINDS = (process.env.BENCH_INV_WORKERS || 'node,c').split(',');
-const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_S || 300) * 1000;
+const JOBS = C.envNum('BENCH_INV_JOBS', 10000);
+const CONC = C.envList('BENCH_INV_CONCURRENCY', '1,4,16').map(Number);
+const REPEAT = Math.max(1, C.envNum('BENCH_INV_REPEAT', 3));
+const KINDS = C.envList('BENCH_INV_WORKERS', 'node,c');
+const TIMEOUT_MS = C.envNum('BENCH_TIMEOUT_S', 300) * 1000;
 const QUEUE = 'events';
 const COMMAND = {
   c: [path.join(H.BIN, 'inventory_worker'), []],
@@ -123,7 +124,8 @@ async function dbCounters(pg, db) {
   return { commits, sessions };
 }
 
-// First processedOn and last finishedOn of jobs 1..n (a fresh queue numbers them from 1).
+// First processedOn and last finishedOn of jobs 1..n (a fresh queue numbers them from 1): all
+// of them, not common.js queueSpan's estimate from the first finished jobs.
 async function span(redis, n) {
   const client = new IORedis({ ...redis.connection, lazyConnect: false });
   try {
@@ -200,10 +202,9 @@ async function run(pg, kind, concurrency) {
 }
 
 const rate = (r) => (r.jobs * 1000) / r.ms;
+// The lower middle value for an even count (a figure some run had), unlike common.js median.
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
-const int = (x) => Math.round(x).toLocaleString('en-US');
-const range = (xs, f) => `${f(Math.min(...xs))}–${f(Math.max(...xs))}`;
-const times = (x) => `${x.toFixed(2)}×`;
+const { fmtInt: int, spread: range, times } = C;
 
 function table(results) {
   const has = (k) => KINDS.includes(k);

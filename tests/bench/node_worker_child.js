@@ -1,0 +1,73 @@
+'use strict';
+// The Node side of the benchmark parts bench.js, cluster.js and tls.js: one plain BullMQ
+// Worker with a no-op async processor, in a process of its own so that its RSS is measured
+// alone. Started by common.js forkNodeWorker() with the environment variable BENCH_CHILD, a
+// JSON object:
+//   queue, prefix, concurrency, jobs   what to run, and after how many 'completed' events to
+//                                      report 'done'
+//   cluster: [{ host, port }, ...]     connect with IORedis.Cluster to these startup nodes, or
+//   host, port, caFile                 one server; caFile (a CA certificate file) turns TLS on
+// The Worker is made with autorun:false and says 'ready' once its connections are up; 'go'
+// starts it (the clock starts there); 'done' { ms } goes back when the jobs-th 'completed'
+// event arrives; 'quit' closes the worker and answers 'rss' { hwm, maxRSS } (kB) before
+// exiting. It exits at once if the parent goes away.
+const fs = require('node:fs');
+const path = require('node:path');
+
+const NM = path.join(__dirname, '..', 'interop', 'node_modules');
+const { Worker } = require(path.join(NM, 'bullmq'));
+const IORedis = require(path.join(NM, 'ioredis'));
+
+function hwmKb() {
+  try {
+    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${process.pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch (_) {
+    return null;
+  }
+}
+
+async function main() {
+  const cfg = JSON.parse(process.env.BENCH_CHILD);
+  process.on('disconnect', () => process.exit(3));
+  let connection;
+  let shared = null; // an IORedis.Cluster we made: bullmq does not close it, we do
+  if (cfg.cluster) {
+    shared = new IORedis.Cluster(cfg.cluster, { redisOptions: { maxRetriesPerRequest: null } });
+    shared.on('error', (err) => console.error('node worker cluster connection:', err && err.message));
+    connection = shared;
+  } else {
+    connection = { host: cfg.host, port: cfg.port, maxRetriesPerRequest: null };
+    if (cfg.caFile) connection.tls = { ca: [fs.readFileSync(cfg.caFile)] };
+  }
+  let done = 0;
+  let t0 = null;
+  const worker = new Worker(cfg.queue, async () => {}, {
+    connection,
+    prefix: cfg.prefix,
+    concurrency: cfg.concurrency,
+    autorun: false,
+  });
+  worker.on('error', (err) => console.error('node worker error:', err && err.message));
+  worker.on('completed', () => {
+    done += 1;
+    if (done === cfg.jobs) {
+      process.send({ type: 'done', ms: Number(process.hrtime.bigint() - t0) / 1e6 });
+    }
+  });
+  process.on('message', async (m) => {
+    if (m.type === 'go') {
+      t0 = process.hrtime.bigint();
+      worker.run().catch((err) => { console.error('node worker run:', err.message); process.exit(4); });
+    } else if (m.type === 'quit') {
+      try { await worker.close(); } catch (_) { /* ignore */ }
+      if (shared) shared.disconnect();
+      const maxRSS = process.resourceUsage().maxRSS; // kB
+      process.send({ type: 'rss', hwm: hwmKb(), maxRSS }, () => process.exit(0));
+    }
+  });
+  await worker.waitUntilReady();
+  process.send({ type: 'ready' });
+}
+
+main().catch((e) => { console.error('node worker child:', e); process.exit(5); });
