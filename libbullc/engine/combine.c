@@ -180,7 +180,7 @@ static void finish_round(bullc__combiner *c, bullc__round *rd)
         else
             c->ops->xchg_decode(c->proto, &rd->x, rd->rc, rd->replies + rd->nplain,
                                 c->conn.errstr);
-        hand_out(rd, rd->xrc ? "out of memory" : rd->rc ? c->conn.errstr : "");
+        hand_out(rd, rd->xrc ? "out of memory" : rd->rc ? c->conn.errstr : rd->x.err);
     }
     for (size_t i = 0; i < rd->n; i++) {
         sem_t *s = rd->batch[i]->sem;

@@ -62,12 +62,11 @@ void bullc__pool_wake_all(bullc_worker_t *w)
 }
 
 /* Notes what a short fetch said about the queue; `drained` once per empty spell, as Node. A
- * lost connection is logged once until a fetch works again (the blocker retries with backoff),
- * any other error every time. */
+ * failed fetch is logged once until a fetch works again (the blocker retries with backoff). */
 static void after_short_fetch(bullc_worker_t *w, const bullc__req *req)
 {
     int transport = req->rc == BULLC_EIO || req->rc == BULLC_ECONNECT;
-    if (req->rc != 0 && (!transport || atomic_exchange(&w->gate.fetch_down, 1) == 0))
+    if (req->rc != 0 && atomic_exchange(&w->gate.fetch_down, 1) == 0)
         bullc__log(&w->log, transport ? BULLC_LOG_WARN : BULLC_LOG_ERROR,
                    "cannot fetch jobs: %s (%s)", bullc_strerror(req->rc), req->err);
     if (req->rc != 0)
@@ -256,8 +255,8 @@ static void send_settle(bullc__slot *s, bullc__settle *st)
         if (!first_fail) {
             first_fail = now;
             bullc__log(&w->log, BULLC_LOG_WARN,
-                       "%s: job %s finished but Redis is unreachable (%s); will retry", s->label,
-                       st->job->id, st->errstr);
+                       "%s: job %s finished but Redis did not take its outcome (%s); will retry",
+                       s->label, st->job->id, st->errstr);
         }
         if (bullc__gate_stopping(&w->gate) && now - first_fail > w->o.lock_duration_ms) {
             bullc__log(&w->log, BULLC_LOG_ERROR,

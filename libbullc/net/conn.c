@@ -344,7 +344,14 @@ int bullc__conn_block(bullc__conn *c, bullc__cmd *cmd, long long timeout_ms, int
     rc = read_reply(c, deadline, stop_fd, reply);
     if (rc == BULLC__STOPPED)
         bullc__conn_close(c); /* the pending reply would be stale */
-    if (rc == 0 && (rc = unusable_reply(c, *reply)) != 0) {
+    if (rc == 0 && (rc = unusable_reply(c, *reply)) == 0 && (*reply)->type == BULLC__R_ERROR) {
+        /* the wait itself was refused (NOPERM, WRONGTYPE): a failed wait, retried after a
+         * backoff like a lost connection, never a wake-up that leads straight to a fetch */
+        snprintf(c->errstr, sizeof c->errstr, "%.200s:%d: %s", c->sock.host, c->sock.port,
+                 (*reply)->str);
+        rc = BULLC_EPROTO;
+    }
+    if (rc != 0) {
         bullc__reply_free(*reply);
         *reply = NULL;
     }

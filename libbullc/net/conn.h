@@ -62,7 +62,8 @@ int bullc__conn_wait(bullc__conn *c, int wake_fd);
 /* Sends a blocking command (BZPOPMIN ... timeout) and waits for its reply: at most timeout_ms
  * plus the io timeout (a later reply means a dead connection: BULLC_EIO), and only until
  * `stop_fd` becomes readable (BULLC__STOPPED; the connection is then closed, since a reply is
- * still pending). */
+ * still pending). An error reply (NOPERM, WRONGTYPE) is a failure too: BULLC_EPROTO, its text
+ * in errstr. */
 int bullc__conn_block(bullc__conn *c, bullc__cmd *cmd, long long timeout_ms, int stop_fd,
                       bullc__reply **reply);
 

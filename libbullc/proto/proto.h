@@ -82,6 +82,7 @@ typedef struct bullc__xchg {
     size_t nfetched;
     bullc__hints hints;      /* out: when the fetch came back short */
     int rc;                  /* out: 0, or what failed for the fetch part */
+    char err[256];           /* out: with rc, the detail (the server's words), or "" */
 } bullc__xchg;
 
 /* What the blocking wait saw. */

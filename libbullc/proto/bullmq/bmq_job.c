@@ -36,6 +36,8 @@ int bullc__bmq_decode_next(const bullc__reply *r, bullc_job_t **job, bullc__hint
         return BULLC_EBADJOB;
     if (r->type == BULLC__R_INTEGER || r->type == BULLC__R_NIL)
         return BULLC_OK; /* plain 0: nothing fetched */
+    if (r->type == BULLC__R_ERROR)
+        return BULLC_ESCRIPT; /* refused (NOPERM, OOM), not a malformed job */
     if (r->type != BULLC__R_ARRAY || r->elements < 4)
         return BULLC_EBADJOB;
     const bullc__reply *hash = r->element[0], *id = r->element[1];

@@ -431,6 +431,7 @@ void bullc__bmq_settle_decode(bullc__proto *p, bullc__settle *s, const bullc__re
     prepared *c = s->priv;
     static const char *const names[] = {"", "moveToFinished", "retryJob", "moveToDelayed"};
     s->rc = 0;
+    s->errstr[0] = '\0'; /* not an earlier attempt's transport failure */
     if (!r) {
         s->rc = BULLC_EPROTO;
         snprintf(s->errstr, sizeof s->errstr, "%s: no reply", names[c->call]);

@@ -114,7 +114,9 @@ static int take(bullc__xchg *x, xstate *st, const bullc__reply *r, int i)
     if (rc != 0 || !job) {
         if (rc != 0)
             x->rc = rc;
-        else
+        if (rc != 0 && r && r->type == BULLC__R_ERROR) /* NOPERM, OOM: the server's words */
+            snprintf(x->err, sizeof x->err, "moveToActive: %s", r->str);
+        else if (rc == 0)
             x->hints = h;
         return 0;
     }
@@ -133,6 +135,7 @@ static void fail_all(bullc__xchg *x, int rc, const char *err)
         snprintf(s->errstr, sizeof s->errstr, "%s", err);
     }
     x->rc = rc;
+    snprintf(x->err, sizeof x->err, "%s", err);
 }
 
 /* The moveToFinishedBatch reply: each finish's element, then the taken jobs. */
@@ -160,6 +163,7 @@ void bullc__bmq_xchg_decode(bullc__proto *p, bullc__xchg *x, int rc, bullc__repl
     xstate *st = x->priv;
     x->nfetched = 0;
     x->rc = 0;
+    x->err[0] = '\0';
     memset(&x->hints, 0, sizeof x->hints);
     if (rc != 0) {
         for (size_t i = 0; i < x->nsettles; i++) {
