@@ -32,7 +32,7 @@ local jobKey, jobId, now = KEYS[5], ARGV[3], ARGV[2]
 local q = {
   marker = KEYS[1], active = KEYS[2], prioritized = KEYS[3], delayed = KEYS[4],
   events = KEYS[6], meta = KEYS[7], wait = KEYS[9], limiter = KEYS[10], pc = KEYS[11],
-  paused = ARGV[1] .. "paused", -- not a declared key; only read by the v5-compat target rule
+  paused = ARGV[1] .. "paused", -- not a declared key (as in 6.7.0); the target rule needs it
 }
 
 if rcall("EXISTS", jobKey) == 0 then return -1 end

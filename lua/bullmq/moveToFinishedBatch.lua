@@ -92,7 +92,8 @@ local popHint = 1             -- how many more jobs the call may take
 local depsAbsent = false      -- no children key of a completing job exists
 local promotedUpTo, maxNow = nil, nil -- nothing delayed is due up to promotedUpTo
 local markerDone = false
-local meta, trimmed, lib, q = nil, false, nil, nil
+local meta, trimmed, lib, q = nil, false, nil, nil -- meta: the fields of gate's readMeta, in
+                              -- its order (lib is handed this snapshot)
 local lastNow, lastPlain, lastNum = nil, false, nil -- is `now` a plain ms timestamp
 local ldNum, ldText = nil, nil -- lockDuration and its text
 local keepOpts, keepCount, keepFast = nil, nil, false -- the last options' keepJobs
@@ -276,7 +277,8 @@ local function step(s, ...)
     if not trimmed then
       trimmed = true
       if not meta then
-        meta = rcall("HMGET", KEYS[9], "paused", "concurrency", "max", "duration", "opts.maxLenEvents")
+        meta = rcall("HMGET", KEYS[9], "paused", "concurrency", "max", "duration", "opts.maxLenEvents",
+          "version")
       end
       local cap = meta[5]
       if not cap then
@@ -359,7 +361,8 @@ local function step(s, ...)
 
   -- takeNextJob (§4.4)
   if not meta then
-    meta = rcall("HMGET", KEYS[9], "paused", "concurrency", "max", "duration", "opts.maxLenEvents")
+    meta = rcall("HMGET", KEYS[9], "paused", "concurrency", "max", "duration", "opts.maxLenEvents",
+      "version")
   end
   local blocked = meta[1] ~= false
   if not blocked and meta[2] then

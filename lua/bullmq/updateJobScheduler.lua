@@ -74,6 +74,17 @@ rcall("ZADD", repeatKey, nextMillis, schedulerId)
 rcall("HINCRBY", schedulerKey, "ic", 1)
 rcall("INCR", KEYS[8])
 
+-- 5.x (docs/bullmq.md §9.3): a scheduler hash without `data` (a 5.x legacy
+-- repeatable) takes the taken job's data as its template and keeps it; 6.x
+-- gives such iterations "{}".
+local takenKey = ARGV[5] .. ARGV[6]
+local v5 = not isV6Queue(q.meta)
+if v5 then
+  local template = sched[2] or rcall("HGET", takenKey, "data")
+  if template and template ~= "{}" then rcall("HSET", schedulerKey, "data", template) end
+  sched[2] = template
+end
+
 local delay = nextMillis - now
 if delay < 0 then delay = 0 end
 opts["delay"] = delay
@@ -102,4 +113,6 @@ else
   end
   rcall("XADD", q.events, "MAXLEN", "~", cap, "*", "event", "waiting", "jobId", nextId)
 end
+-- 5.x also names the next iteration on the taken job.
+if v5 then rcall("HSET", takenKey, "nrjid", nextId) end
 return nextId

@@ -168,9 +168,11 @@ for (const [label, steps] of CASES) {
 }
 
 test('add is identical to Node: paused queue (no marker, jobs in wait)', async () => {
+  // meta.version names a 6.x queue: without it, an empty paused queue gets the 5.x rule
+  // (docs/bullmq.md §9.2; v5.test.js compares that case with bullmq 5.x)
   const s = await differential('paused', [
     ['a', {}, {}], ['p', {}, { priority: 2 }], ['d', {}, { delay: DAY }],
-  ], { pause: true });
+  ], { pause: true, setup: (c) => c.hset('bull:pq:meta', 'version', 'bullmq:6.7.0') });
   assert.deepEqual(s['bull:pq:wait'].value, ['1']);
   assert.equal(s['bull:pq:marker'].value.length, 1, 'only the delayed marker');
 });

@@ -1,6 +1,7 @@
 -- enqueue: making jobs ready (wait list / prioritized) or delayed, and the
 -- marker zset that wakes blocked workers.
 --@include core
+--@include gate
 
 -- Tell blocked workers a job can be taken now, unless paused/maxed.
 local function signalReady(q, gate)
@@ -9,21 +10,27 @@ local function signalReady(q, gate)
   end
 end
 
--- v5-compat switch (docs/bullmq.md §9.2, the "target rule"): when true, a job
--- that becomes ready while meta.paused is set goes to the legacy `paused`
--- list instead of `wait`. v6 (this build) always targets `wait`.
-local PAUSED_LIST_TARGET = false
+-- The list a ready (priority 0) job goes to (docs/bullmq.md §9.2). Not
+-- paused: `wait`. Paused: a 5.x resume renames `paused` over `wait`, a 6.x
+-- resume merges `paused` into `wait`, so while paused:
+--  * `paused` exists (5.x code paused or added): `paused`, safe under both;
+--  * else `wait` exists (a 6.x pause left its backlog there): `wait`, as
+--    creating `paused` would make a 5.x resume overwrite that backlog;
+--  * else neither: `wait` if meta.version says 6.x (the 6.7.0 rule), else
+--    `paused` (5.x, or unknown: what a 5.x resume expects).
+-- Only a paused queue pays for these checks.
+local function readyListOf(q, gate)
+  if not gate.paused then return q.wait end
+  if rcall("EXISTS", q.paused) == 1 then return q.paused end
+  if rcall("EXISTS", q.wait) == 1 or isV6Queue(q.meta) then return q.wait end
+  return q.paused
+end
 
--- THE single place where every v6 path pushes a ready (priority 0) job to its
+-- THE single place where every path pushes a ready (priority 0) job to its
 -- target list. pushCmd is "LPUSH" (queued last) or "RPUSH" (runs next).
 -- Pass quiet = true to skip the marker (caller signals once for a batch).
 local function pushReady(q, gate, pushCmd, jobId, quiet)
-  local target = q.wait
-  -- the 5.x target rule (docs/bullmq.md §9.2) goes here.
-  if PAUSED_LIST_TARGET and gate.paused then
-    target = q.paused
-  end
-  rcall(pushCmd, target, jobId)
+  rcall(pushCmd, readyListOf(q, gate), jobId)
   if not quiet then signalReady(q, gate) end
 end
 

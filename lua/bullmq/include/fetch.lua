@@ -19,8 +19,9 @@ end
 -- wopts = { token, lockDuration, limiter?, name? } (msgpack from the worker).
 local function beginJob(q, prefix, jobId, now, maxJobs, windowMs, wopts)
   local jobKey = prefix .. jobId
-  -- Jobs that will only be failed (deferred failure) are not rate limited.
-  if maxJobs and rcall("HEXISTS", jobKey, "defa") == 0 then
+  -- Jobs that will only be failed (deferred failure) are not rate limited by
+  -- 6.x; 5.x counts them too (docs/bullmq.md §9.3).
+  if maxJobs and (not isV6Queue(q.meta) or rcall("HEXISTS", jobKey, "defa") == 0) then
     if rcall("INCR", q.limiter) == 1 then
       rcall("PEXPIRE", q.limiter, math.floor(math.abs(windowMs)))
     end
