@@ -23,11 +23,14 @@ REAL_LDFLAGS := $(LDFLAGS) -pthread $(SANITIZE)
 LIBS := -lhiredis -lcjson -lssl -lcrypto -lm
 
 LIB_SRC := $(wildcard libbullc/*/*.c libbullc/*/*/*.c)
-# Each protocol's Lua scripts become one generated C file (script texts, typed call builders).
-GEN_C := $(B)/gen/bullmq_scripts.c
-GEN_H := $(B)/gen/bullmq_scripts.h
-LIB_OBJ := $(patsubst libbullc/%.c,$(B)/obj/%.o,$(LIB_SRC)) $(B)/obj/gen/bullmq_scripts.o
+# Each protocol's Lua scripts become one generated C file (script texts, typed call builders):
+# lua/bullmq/ (prefix bmq) and lua/bull/ (prefix bull).
+GEN_C := $(B)/gen/bullmq_scripts.c $(B)/gen/bull_scripts.c
+GEN_H := $(B)/gen/bullmq_scripts.h $(B)/gen/bull_scripts.h
+LIB_OBJ := $(patsubst libbullc/%.c,$(B)/obj/%.o,$(LIB_SRC)) $(B)/obj/gen/bullmq_scripts.o \
+           $(B)/obj/gen/bull_scripts.o
 BULLMQ_LUA := $(wildcard lua/bullmq/*.lua lua/bullmq/include/*.lua)
+BULL_LUA := $(wildcard lua/bull/*.lua lua/bull/include/*.lua)
 
 EXAMPLES := echo_worker bullc_enqueue inventory_worker
 EXAMPLE_BINS := $(addprefix $(B)/bin/,$(EXAMPLES))
@@ -58,12 +61,15 @@ $(B)/obj/%.o: libbullc/%.c | $(GEN_H)
 	@mkdir -p $(@D)
 	$(CC) $(REAL_CFLAGS) -c $< -o $@
 
-$(GEN_H): $(GEN_C)
+$(B)/gen/bullmq_scripts.h: $(B)/gen/bullmq_scripts.c
+$(B)/gen/bull_scripts.h: $(B)/gen/bull_scripts.c
 # the folders too: removing a script changes only its folder's time
-$(GEN_C): $(BULLMQ_LUA) lua/bullmq lua/bullmq/include lua/luagen.sh | $(B)/gen
-	sh lua/luagen.sh lua/bullmq bmq $(GEN_H) $(GEN_C)
+$(B)/gen/bullmq_scripts.c: $(BULLMQ_LUA) lua/bullmq lua/bullmq/include lua/luagen.sh | $(B)/gen
+	sh lua/luagen.sh lua/bullmq bmq $(B)/gen/bullmq_scripts.h $@
+$(B)/gen/bull_scripts.c: $(BULL_LUA) lua/bull lua/bull/include lua/luagen.sh | $(B)/gen
+	sh lua/luagen.sh lua/bull bull $(B)/gen/bull_scripts.h $@
 
-$(B)/obj/gen/bullmq_scripts.o: $(GEN_C)
+$(B)/obj/gen/%.o: $(B)/gen/%.c
 	@mkdir -p $(@D)
 	$(CC) $(REAL_CFLAGS) -c $< -o $@
 

@@ -9,6 +9,11 @@
  *               [--max-rate-limit-delay MS]
  *               [--max-started-attempts N] [--custom-backoff] [--quiet]
  *               [--remove-on-complete SPEC] [--remove-on-fail SPEC]
+ *               [--protocol bullmq|bull]
+ *
+ * --protocol picks the queue's wire protocol: BullMQ 6 (the default) or legacy Bull 4, where
+ * the calls Bull lacks (rateLimitMs, waitChildren, returnChildren, returnIgnored) fail the job
+ * with the library's reason, and delayMs repeats (Bull counts no started attempts).
  *
  * Data keys (when the data is an object), in the order they act:
  *   sleepMs: n            wait n ms first
@@ -419,6 +424,7 @@ static void usage(FILE *f)
                "                   [--max-rate-limit-delay MS]\n"
                "                   [--max-started-attempts N] [--custom-backoff] [--quiet]\n"
                "                   [--remove-on-complete SPEC] [--remove-on-fail SPEC]\n"
+               "                   [--protocol bullmq|bull]\n"
                "                   [--tls-ca FILE] [--tls-cert FILE --tls-key FILE]\n"
                "                   [--tls-server-name NAME] [--tls-insecure]\n"
                "  URL: redis://[user:password@]host[:port][/db], rediss://... (TLS),\n"
@@ -482,6 +488,7 @@ static const char **text_option(bullc_worker_opts_t *opts, const char *flag)
         {"--redis", &opts->redis_url},
         {"--prefix", &opts->prefix},
         {"--name", &opts->name},
+        {"--protocol", &opts->protocol},
         {"--tls-ca", &opts->tls.ca_file},
         {"--tls-cert", &opts->tls.cert_file},
         {"--tls-key", &opts->tls.key_file},

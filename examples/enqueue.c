@@ -1,6 +1,7 @@
 /* bullc_enqueue - add jobs to a BullMQ queue from the command line, and read job state.
  *
- *   bullc_enqueue --queue Q [--redis URL] [--prefix P] NAME [DATA_JSON [OPTS_JSON]]
+ *   bullc_enqueue --queue Q [--redis URL] [--prefix P] [--protocol bullmq|bull]
+ *                 NAME [DATA_JSON [OPTS_JSON]]
  *       adds one job (as Node's queue.add) and prints its id
  *   bullc_enqueue --queue Q ... --bulk FILE|-
  *       reads lines {"name":..,"data":..,"opts":..} and adds them in one round trip (addBulk),
@@ -24,7 +25,7 @@
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: " PROG " --queue Q [--redis URL] [--prefix P]\n"
+            "usage: " PROG " --queue Q [--redis URL] [--prefix P] [--protocol bullmq|bull]\n"
             "           (NAME [DATA_JSON [OPTS_JSON]] | --bulk FILE|- | --state ID |\n"
             "            --field ID FIELD | --counts)\n"
             "  URL: redis://, rediss:// (TLS), redis-sentinel://h:p,h:p#master, rediss-sentinel://,\n"
@@ -198,6 +199,8 @@ int main(int argc, char **argv)
             o.queue = argv[++i];
         else if (!strcmp(a, "--prefix") && more)
             o.prefix = argv[++i];
+        else if (!strcmp(a, "--protocol") && more)
+            o.protocol = argv[++i];
         else if (!strcmp(a, "--bulk") && more)
             bulk_file = argv[++i];
         else if (!strcmp(a, "--state") && more)

@@ -357,6 +357,9 @@ typedef struct bullc_worker_opts {
     int maximum_rate_limit_delay_ms; /* longest idle wait while the queue is rate limited before
                                         fetching again (Node's maximumRateLimitDelay), 30000 */
     bullc_tls_opts_t tls;      /* for rediss:// URLs */
+    const char *protocol;      /* the queue's wire protocol: "bullmq" (BullMQ 6, the default;
+                                  NULL means it) or "bull" (legacy Bull 4, as @nestjs/bull
+                                  uses; docs/bull.md). Any other name: BULLC_EINVAL */
 } bullc_worker_opts_t;
 
 /* Fills `opts` with the defaults listed above. */
@@ -422,6 +425,7 @@ typedef struct bullc_queue_opts {
     void *log_user_data;
     bullc_log_level_t log_level;
     bullc_tls_opts_t tls;      /* for rediss:// URLs */
+    const char *protocol;      /* "bullmq" (NULL: the default) or "bull", as for workers */
 } bullc_queue_opts_t;
 
 /* Fills `opts` with the defaults listed above. */
@@ -471,8 +475,8 @@ BULLC_API int bullc_queue_add_bulk_sized(bullc_queue_t *queue, const bullc_new_j
                                          size_t n, size_t size, char **ids_out);
 
 /* The job's state as Node's job.getState() names it: "completed", "failed", "delayed",
- * "active", "waiting", "waiting-children", "prioritized" or "unknown". *state_out is a static
- * string (do not free). */
+ * "active", "waiting", "waiting-children", "prioritized" or "unknown" (protocol "bull": also
+ * "paused" and "stuck", as Bull names them). *state_out is a static string (do not free). */
 BULLC_API int bullc_queue_get_state(bullc_queue_t *queue, const char *job_id,
                                     const char **state_out);
 

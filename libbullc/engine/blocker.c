@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 /* Longest single blocking wait while a delayed job is pending, as Node: the queue is looked at
  * again at least this often. */
@@ -39,9 +40,19 @@ static void wait_limit(bullc_worker_t *w, long long left)
         atomic_store(&w->gate.limit_until, 0);
 }
 
+/* Hands a job the blocking command moved (BULLC__WAKE_JOB) to an idle thread's fetch; while no
+ * thread is idle it stays pending (*claim) and the blocker does not block again. */
+static void pass_claim(bullc_worker_t *w, bullc__clink *via, char **claim)
+{
+    if (bullc__pool_refill(w, via, *claim)) {
+        free(*claim);
+        *claim = NULL;
+    }
+}
+
 /* One blocking wait of up to timeout_ms; 1 when the worker stops. */
 static int block_once(bullc_worker_t *w, bullc__clink *via, long long timeout_ms, unsigned *seed,
-                      int *failures)
+                      int *failures, char **claim)
 {
     bullc__cmd cmd;
     bullc__cmd_init(&cmd);
@@ -62,17 +73,20 @@ static int block_once(bullc_worker_t *w, bullc__clink *via, long long timeout_ms
                        w->blocker_conn.errstr);
         bullc__conn_close(&w->blocker_conn);
         bullc__gate_nap(&w->gate, bullc__backoff_ms(*failures, seed));
-        bullc__pool_refill(w, via);
+        bullc__pool_refill(w, via, NULL);
         return 0;
     }
     *failures = 0;
-    bullc__wake wake;
+    bullc__wake wake = {0};
     w->ops->block_reply(w->proto, r, &wake);
     bullc__reply_free(r);
-    if (wake.kind == BULLC__WAKE_LATER)
+    if (wake.kind == BULLC__WAKE_JOB && wake.job_id) {
+        *claim = wake.job_id;
+        pass_claim(w, via, claim);
+    } else if (wake.kind == BULLC__WAKE_LATER)
         bullc__gate_note_delay(&w->gate, wake.due_ms); /* sleep on the marker until then */
     else
-        bullc__pool_refill(w, via);
+        bullc__pool_refill(w, via, NULL);
     return 0;
 }
 
@@ -104,26 +118,38 @@ void *bullc__blocker_main(void *arg)
     }
     unsigned seed = (unsigned)bullc__mono_ms();
     int failures = 0;
+    char *claim = NULL;
     for (;;) {
         int kick, due;
         long long until;
         if (wait_for_idle(w, &kick, &until))
             break;
+        if (claim) {
+            long long limited = bullc__gate_limit_left(&w->gate);
+            if (limited > 0)
+                wait_limit(w, limited);
+            pass_claim(w, &via, &claim);
+            continue;
+        }
         long long left = bullc__gate_limit_left(&w->gate);
         if (kick || left > 0) {
             if (left > 0)
                 wait_limit(w, left);
-            bullc__pool_refill(w, &via);
+            bullc__pool_refill(w, &via, NULL);
             continue;
         }
         long long timeout = block_timeout(w, until, &due);
         if (due) {
-            bullc__pool_refill(w, &via);
+            bullc__pool_refill(w, &via, NULL);
             continue;
         }
-        if (block_once(w, &via, timeout, &seed, &failures))
+        if (block_once(w, &via, timeout, &seed, &failures, &claim))
             break;
     }
+    if (claim)
+        bullc__log(&w->log, BULLC_LOG_WARN, "job %s was taken while stopping and is left for the "
+                   "stalled check", claim);
+    free(claim);
     bullc__conn_close(&w->blocker_conn);
     bullc__clink_free(&via);
     return NULL;

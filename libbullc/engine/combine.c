@@ -26,7 +26,8 @@ static int round_init(bullc__round *r)
     r->replies = calloc(n, sizeof *r->replies);
     r->x.settles = calloc(BULLC__ROUND_MAX, sizeof *r->x.settles);
     r->x.fetched = calloc(BULLC__ROUND_MAX, sizeof *r->x.fetched);
-    return r->cmds && r->replies && r->x.settles && r->x.fetched ? 0 : BULLC_ENOMEM;
+    r->x.claims = calloc(BULLC__ROUND_MAX, sizeof *r->x.claims);
+    return r->cmds && r->replies && r->x.settles && r->x.fetched && r->x.claims ? 0 : BULLC_ENOMEM;
 }
 
 static void round_free(bullc__combiner *c, bullc__round *r)
@@ -37,6 +38,7 @@ static void round_free(bullc__combiner *c, bullc__round *r)
     free(r->replies);
     free(r->x.settles);
     free(r->x.fetched);
+    free((void *)r->x.claims);
 }
 
 int bullc__combiner_init(bullc__combiner *c, const bullc__conn_cfg *cfg,
@@ -105,6 +107,7 @@ static void send_round(bullc__combiner *c, bullc__round *rd)
     size_t ncmds = 0;
     x->nsettles = 0;
     x->nfetch = 0;
+    x->nclaims = 0;
     for (size_t i = 0; i < rd->n; i++) {
         bullc__req *r = rd->batch[i];
         if (r->kind == BULLC__REQ_CMDS)
@@ -112,8 +115,11 @@ static void send_round(bullc__combiner *c, bullc__round *rd)
                 rd->cmds[ncmds++] = r->cmds[k];
         else if (r->kind == BULLC__REQ_SETTLE)
             x->settles[x->nsettles++] = r->settle;
-        else
+        else {
             x->nfetch += r->want;
+            if (r->claim && r->want > 0)
+                x->claims[x->nclaims++] = r->claim;
+        }
     }
     rd->nplain = ncmds;
     x->ncmds = 0;

@@ -31,6 +31,7 @@ typedef struct bullc__req {
     bullc__reply **replies;
     bullc__settle *settle;     /* SETTLE */
     int want;                  /* FETCH: how many jobs */
+    const char *claim;         /* FETCH: an id the blocking wait moved, taken first, or NULL */
     bullc_job_t **jobs;        /* FETCH: room for `want` jobs; *got of them filled */
     size_t got;
     bullc__hints hints;        /* FETCH: when it came back short */
@@ -163,8 +164,10 @@ typedef struct bullc__slot {
 int bullc__pool_start(bullc_worker_t *w);
 /* Takes jobs for the idle threads (at most BULLC__ROUND_MAX) and hands them out, on the calling
  * thread, whose link carries the request; notes the hints and emits `drained` when the queue
- * had none. Does nothing while stopping, locally paused or rate limited. */
-void bullc__pool_refill(bullc_worker_t *w, bullc__clink *via);
+ * had none. Does nothing while stopping, locally paused or rate limited. `claim` (or NULL): a
+ * job id the blocking wait already moved (BULLC__WAKE_JOB), taken first. Returns 1 when the
+ * fetch was sent (the claim went with it), 0 when nothing was asked. */
+int bullc__pool_refill(bullc_worker_t *w, bullc__clink *via, const char *claim);
 /* Idle threads no refill in flight will serve (under gate.mu). */
 int bullc__pool_wants_work(bullc_worker_t *w);
 /* Wakes every idle thread (after a stop). */
@@ -174,6 +177,8 @@ void bullc__pool_join(bullc_worker_t *w);
 void bullc__slot_lock(bullc__slot *s, const bullc_job_t *job);
 void bullc__worker_emit(bullc_worker_t *w, bullc_event_t ev, const bullc_job_t *job,
                         const char *detail);
+/* A delayed job falls due at due_ms (epoch): the protocol's tick, if any, runs then (worker.c). */
+void bullc__worker_tick_at(bullc_worker_t *w, long long due_ms);
 
 /* ---- the blocking wait (blocker.c) -------------------------------------------------------- */
 
@@ -207,6 +212,8 @@ struct bullc_worker {
     int threads_alive;
     int kick;                  /* the blocker should refill at once (resume) */
     pthread_mutex_t lock_mu;   /* the slots' lock fields */
+    int tick_fd;               /* an eventfd: wakes the maintenance loop to run ops->tick */
+    atomic_llong tick_due;     /* epoch ms the tick is wanted by (0: no request) */
     int running;
     char errmsg[320];
 };

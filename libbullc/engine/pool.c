@@ -72,17 +72,18 @@ static void after_short_fetch(bullc_worker_t *w, const bullc__req *req)
     if (req->rc != 0)
         return;
     atomic_store(&w->gate.fetch_down, 0);
+    bullc__worker_tick_at(w, req->hints.tick_at_ms);
     bullc__gate_note_delay(&w->gate, req->hints.delay_until_ms);
     bullc__gate_note_limit(&w->gate, req->hints.rate_limit_ms);
     if (req->hints.rate_limit_ms <= 0 && req->got == 0 && atomic_exchange(&w->gate.drained, 1) == 0)
         bullc__worker_emit(w, BULLC_EVENT_DRAINED, NULL, NULL);
 }
 
-void bullc__pool_refill(bullc_worker_t *w, bullc__clink *via)
+int bullc__pool_refill(bullc_worker_t *w, bullc__clink *via, const char *claim)
 {
     bullc__gate *g = &w->gate;
     if (bullc__gate_stopping(g) || atomic_load(&g->paused) || bullc__gate_limit_left(g) > 0)
-        return;
+        return 0;
     pthread_mutex_lock(&g->mu);
     int k = w->nidle - w->reserved;
     if (k > BULLC__ROUND_MAX)
@@ -91,12 +92,13 @@ void bullc__pool_refill(bullc_worker_t *w, bullc__clink *via)
         w->reserved += k;
     pthread_mutex_unlock(&g->mu);
     if (k <= 0)
-        return;
+        return 0;
     bullc_job_t *jobs[BULLC__ROUND_MAX];
     bullc__req req;
     memset(&req, 0, sizeof req);
     req.kind = BULLC__REQ_FETCH;
     req.want = k;
+    req.claim = claim;
     req.jobs = jobs;
     bullc__combiner_submit(&w->comb, &req, &via->sem);
     if (req.got > 0)
@@ -124,6 +126,7 @@ void bullc__pool_refill(bullc_worker_t *w, bullc__clink *via)
         after_short_fetch(w, &req);
     else
         atomic_store(&g->fetch_down, 0);
+    return 1;
 }
 
 /* Waits in the idle list until a refill hands this thread a job; NULL once the worker stops.
@@ -140,7 +143,7 @@ static bullc_job_t *wait_for_job(bullc__slot *s, int refill)
     pthread_cond_signal(&g->blocker_cv);
     pthread_mutex_unlock(&g->mu);
     if (refill)
-        bullc__pool_refill(w, &s->link);
+        bullc__pool_refill(w, &s->link, NULL);
     pthread_mutex_lock(&g->mu);
     /* a stopping thread still waits for a refill in flight, which may hand it a job */
     while (!s->job && !((g->stopping || bullc__gate_stopping(g)) && w->reserved == 0))
@@ -286,7 +289,7 @@ static bullc_job_t *settle(bullc__slot *s, bullc_job_t *job, bullc__outcome *oc)
         send_settle(s, st);
         if (st->rc != BULLC__AGAIN)
             break;
-        /* the protocol turned the completion into a failure (children) */
+        /* the protocol turned the completion into a failure (a refusal it records as one) */
         oc->failed = 1;
         oc->reason = job->fail_message;
         oc->unrecoverable = job->unrecoverable;
@@ -295,6 +298,8 @@ static bullc_job_t *settle(bullc__slot *s, bullc_job_t *job, bullc__outcome *oc)
         bullc__worker_emit(w, st->event, job, st->detail);
     else
         report_lost(s, job, st->rc, st->errstr);
+    if (st->rc == 0 && st->tick_at_ms > 0)
+        bullc__worker_tick_at(w, st->tick_at_ms);
     if (!st->next) {
         bullc__gate_note_delay(&w->gate, st->hints.delay_until_ms);
         bullc__gate_note_limit(&w->gate, st->hints.rate_limit_ms);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 /* Commands on the command connection should never take this long (a busy Redis answers BUSY
@@ -86,6 +87,8 @@ static const char *invalid_option(const bullc_worker_opts_t *o)
         return "max_started_attempts must not be negative";
     if (o->maximum_rate_limit_delay_ms < 1)
         return "maximum_rate_limit_delay_ms must be positive";
+    if (!bullc__proto_find(o->protocol))
+        return "protocol must be \"bullmq\" (or NULL) or \"bull\"";
     return NULL;
 }
 
@@ -101,6 +104,8 @@ void bullc_worker_free(bullc_worker_t *w)
         pthread_cond_destroy(&w->slots[i].idle_cv);
     }
     free(w->slots);
+    if (w->tick_fd >= 0)
+        close(w->tick_fd);
     if (w->made_conns) {
         bullc__combiner_free(&w->comb);
         bullc__conn_free(&w->blocker_conn);
@@ -167,7 +172,8 @@ static int build(bullc_worker_t *w)
     w->renew_ms = w->o.lock_renew_ms ? w->o.lock_renew_ms : w->o.lock_duration_ms / 2;
     if (w->renew_ms < 1)
         w->renew_ms = 1;
-    w->ops = bullc__proto_find("bullmq");
+    w->ops = bullc__proto_find(w->o.protocol);
+    w->o.protocol = w->ops->name; /* the user's string is not ours to keep */
     if ((rc = w->ops->open_worker(&w->proto, &w->o, &w->log, w->errmsg, sizeof w->errmsg)) != 0)
         return rc;
     w->made_server = 1;
@@ -211,7 +217,10 @@ int bullc_worker_new_sized(bullc_worker_t **out, const bullc_worker_opts_t *opts
     if (!w)
         return BULLC_ENOMEM;
     w->o = o;
+    w->tick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     int rc = bullc__gate_init(&w->gate);
+    if (w->tick_fd < 0)
+        rc = rc ? rc : BULLC_ETHREAD;
     if (pthread_mutex_init(&w->lock_mu, NULL) != 0 || bullc__cond_init_mono(&w->done_cv) != 0)
         rc = rc ? rc : BULLC_ENOMEM;
     if (rc == 0)
@@ -368,19 +377,55 @@ static void renew_locks(bullc_worker_t *w, bullc__clink *via)
     bullc__buf_free(&text);
 }
 
-/* Lock renewal and stalled checks until every handler thread has finished. */
+void bullc__worker_tick_at(bullc_worker_t *w, long long due_ms)
+{
+    if (!w->ops->tick || due_ms <= 0)
+        return;
+    long long cur = atomic_load(&w->tick_due);
+    while ((cur <= 0 || due_ms < cur) &&
+           !atomic_compare_exchange_weak(&w->tick_due, &cur, due_ms)) {
+    }
+    if (cur <= 0 || due_ms < cur)
+        eventfd_write(w->tick_fd, 1);
+}
+
+/* Runs the protocol's tick when it is due (or one was asked for by then); the next time on the
+ * monotonic clock, -1 when the protocol has none. */
+static long long run_tick(bullc_worker_t *w, bullc__clink *via, long long next_tick)
+{
+    if (!w->ops->tick)
+        return -1;
+    eventfd_t n;
+    eventfd_read(w->tick_fd, &n);
+    long long asked = atomic_load(&w->tick_due), mono = bullc__mono_ms();
+    if (asked > 0) {
+        long long at = mono + (asked - bullc__now_ms());
+        next_tick = at < next_tick ? at : next_tick;
+    }
+    if (mono < next_tick || bullc__gate_stopping(&w->gate))
+        return next_tick;
+    if (asked > 0)
+        atomic_compare_exchange_strong(&w->tick_due, &asked, 0);
+    long long ms = w->ops->tick(w->proto, &via->link);
+    return bullc__mono_ms() + (ms < 0 ? 0 : ms);
+}
+
+/* Lock renewal, stalled checks and the protocol's tick until every handler thread has
+ * finished. */
 static void maintain(bullc_worker_t *w, bullc__clink *via)
 {
     long long now = bullc__mono_ms();
     long long tick = w->renew_ms / 2 > 0 ? w->renew_ms / 2 : 1;
     long long next_renew = now + tick;
     long long next_stalled = w->o.skip_stalled_check ? -1 : now;
+    long long next_tick = now;
     for (;;) {
         now = bullc__mono_ms();
         if (!w->o.skip_lock_renewal && now >= next_renew) {
             renew_locks(w, via);
             next_renew = now + tick;
         }
+        next_tick = run_tick(w, via, next_tick);
         int stopping = bullc__gate_stopping(&w->gate);
         /* as Node, a locally paused worker runs no stalled checks */
         if (next_stalled >= 0 && now >= next_stalled && !stopping && !atomic_load(&w->gate.paused)) {
@@ -390,11 +435,13 @@ static void maintain(bullc_worker_t *w, bullc__clink *via)
         long long wake = next_renew;
         if (next_stalled >= 0 && next_stalled < wake && !stopping)
             wake = next_stalled;
+        if (next_tick >= 0 && next_tick < wake && !stopping)
+            wake = next_tick;
         long long wait = wake - bullc__mono_ms();
         wait = wait < 0 ? 0 : wait > 60000 ? 60000 : wait;
         if (!stopping) {
-            struct pollfd pfd = {w->gate.stop_pipe[0], POLLIN, 0};
-            poll(&pfd, 1, (int)wait);
+            struct pollfd pfd[2] = {{w->gate.stop_pipe[0], POLLIN, 0}, {w->tick_fd, POLLIN, 0}};
+            poll(pfd, 2, (int)wait);
             continue;
         }
         bullc__gate_observe_stop(&w->gate);

@@ -12,15 +12,16 @@
  * differences all fall inside these calls:
  *   - block_cmd/block_reply: BRPOPLPUSH wait->active instead of BZPOPMIN on a marker; the reply
  *     is a job id already moved to active, which block_reply returns as BULLC__WAKE_JOB and the
- *     next exchange claims (take_ids) instead of popping one.
+ *     next exchange claims (bullc__xchg.claims) instead of popping one.
  *   - tick: Bull's updateDelaySet, on the engine's timer (BullMQ promotes inside its fetches and
  *     leaves tick NULL).
- *   - tokens: per worker instead of per fetch; extend_locks pipelines one extendLock per job.
+ *   - tokens: per worker instead of per fetch; extend_locks checks each job's lock on its own
+ *     (Bull sends one extendLock per job; ours does them in one call, to the same effect).
  *   - settle_prepare: Bull's retry rules and backoff ((2^n - 1) * delay), attemptsMade counting
  *     failures only, its MULTI [saveStacktrace, move...] as one script of ours; the exchange may
  *     emit one command per settle where BullMQ batches them.
  *   - handler calls the protocol lacks (flows) are NULL: the public call answers BULLC_EMISUSE.
- * Nothing in engine/ changes.
+ * The engine's side of this (claims, running tick) is generic: it names no Bull key.
  *
  * Threads: a bullc__proto is immutable after open except for what its functions document; the
  * worker calls them from several threads at once (settle_prepare on handler threads, the
@@ -48,10 +49,13 @@ typedef struct bullc__outcome {
 typedef struct bullc__hints {
     long long rate_limit_ms;  /* > 0: rate limited for this long */
     long long delay_until_ms; /* > 0: a delayed job is due then (epoch ms) */
+    long long tick_at_ms;     /* > 0: run the protocol's tick then (epoch ms; the fetch put a
+                                 job in delayed that the tick promotes) */
 } bullc__hints;
 
-/* settle->rc when the protocol turned the outcome into a failure (a completion refused because
- * of children): the job's fail_message/unrecoverable hold the failure; prepare and send again. */
+/* settle->rc when the protocol turned the outcome into a failure (a completion refused: BullMQ
+ * because of children, Bull because the lock was lost): the job's fail_message/unrecoverable
+ * hold the failure; prepare and send again. */
 #define BULLC__AGAIN 2
 
 /* One job's outcome on its way to Redis. The engine owns the struct; the protocol prepares its
@@ -67,6 +71,8 @@ typedef struct bullc__settle {
     const char *detail;   /* the result or reason the event reports */
     bullc_job_t *next;    /* a job handed out with fetch-next (the engine takes it) */
     bullc__hints hints;   /* when fetch-next found no job */
+    long long tick_at_ms; /* > 0: run the protocol's tick then (epoch ms; a job it delayed
+                             falls due) */
     char errstr[256];     /* detail of a failure */
 } bullc__settle;
 
@@ -75,6 +81,9 @@ typedef struct bullc__xchg {
     bullc__settle **settles; /* in */
     size_t nsettles;
     int nfetch;              /* in: jobs wanted for idle handler threads */
+    const char **claims;     /* in: ids the blocking wait already moved (BULLC__WAKE_JOB), to
+                                take first; they count in nfetch (nclaims <= nfetch) */
+    size_t nclaims;
     bullc__cmd **cmds;       /* built: the commands to send, in order */
     size_t ncmds;
     void *priv;              /* the protocol's storage for the commands */
@@ -88,13 +97,18 @@ typedef struct bullc__xchg {
 /* What the blocking wait saw. */
 typedef enum bullc__wake_kind {
     BULLC__WAKE_READY = 1, /* a job may be ready: fetch */
-    BULLC__WAKE_LATER,     /* nothing before due_ms (epoch ms) */
-    BULLC__WAKE_TIMEOUT    /* nothing happened: fetch anyway (delayed jobs may be due) */
+    BULLC__WAKE_LATER,     /* nothing before due_ms (epoch ms; 0: nothing known, block
+                              again) */
+    BULLC__WAKE_TIMEOUT,   /* nothing happened: fetch anyway (delayed jobs may be due) */
+    BULLC__WAKE_JOB        /* the blocking command itself moved job `job_id` (to the
+                              protocol's active state, not yet locked): the next fetch must
+                              claim it (bullc__xchg.claims) */
 } bullc__wake_kind;
 
 typedef struct bullc__wake {
     bullc__wake_kind kind;
     long long due_ms;
+    char *job_id;          /* BULLC__WAKE_JOB: malloc'd by block_reply, the engine frees it */
 } bullc__wake;
 
 /* One lock to renew. */
@@ -152,7 +166,9 @@ typedef struct bullc__proto_ops {
     int (*extend_locks)(bullc__proto *p, bullc__link *link, const bullc__lock *locks, size_t n);
     /* The stalled check; logs what it recovered. */
     int (*check_stalled)(bullc__proto *p, bullc__link *link);
-    /* Periodic client-side duty (NULL when none); returns the ms until it wants to run again. */
+    /* Periodic client-side duty (NULL when none), run by the worker's maintenance thread;
+     * returns the ms until it wants to run again. The engine also runs it at a settle's
+     * tick_at_ms. */
     long long (*tick)(bullc__proto *p, bullc__link *link);
 
     /* Calls a handler makes on its running job (NULL: not offered by this protocol). */

@@ -86,7 +86,12 @@ int bullc_queue_new_sized(bullc_queue_t **out, const bullc_queue_opts_t *opts, s
     if (!(q->s_url = bullc__strdup(o.redis_url ? o.redis_url : "redis://127.0.0.1:6379")) ||
         !(q->s_queue = bullc__strdup(o.queue)))
         goto fail;
-    q->ops = bullc__proto_find("bullmq");
+    if (!(q->ops = bullc__proto_find(o.protocol))) {
+        bullc__log(&q->log, BULLC_LOG_ERROR, "bullc_queue_new: invalid option: protocol must be "
+                   "\"bullmq\" (or NULL) or \"bull\"");
+        bullc_queue_free(q);
+        return BULLC_EINVAL;
+    }
     if ((rc = q->ops->open_queue(&q->proto, o.prefix, o.queue, &q->log, q->errmsg,
                                  sizeof q->errmsg)) != 0)
         goto fail;
@@ -126,6 +131,8 @@ int bullc_queue_add(bullc_queue_t *q, const char *name, const char *data_json,
         *id_out = NULL;
     if (!q)
         return BULLC_EINVAL;
+    if (!q->ops->add)
+        return BULLC_EMISUSE; /* not offered by the queue's protocol */
     bullc_new_job_t job = {name, data_json, opts_json};
     char *id = NULL;
     int rc = q->ops->add(q->proto, &q->link.link, &job, 1, sizeof job, &id, q->errmsg,
@@ -145,6 +152,8 @@ int bullc_queue_add_bulk_sized(bullc_queue_t *q, const bullc_new_job_t *jobs, si
             ids_out[i] = NULL;
     if (!q || (n && !jobs) || size == 0)
         return BULLC_EINVAL;
+    if (!q->ops->add)
+        return BULLC_EMISUSE;
     if (n == 0)
         return 0;
     return q->ops->add(q->proto, &q->link.link, jobs, n, size, ids_out, q->errmsg,
@@ -157,6 +166,8 @@ int bullc_queue_get_state(bullc_queue_t *q, const char *job_id, const char **sta
         *state_out = NULL;
     if (!q || !job_id || !state_out)
         return BULLC_EINVAL;
+    if (!q->ops->get_state)
+        return BULLC_EMISUSE;
     return q->ops->get_state(q->proto, &q->link.link, job_id, state_out, q->errmsg,
                              sizeof q->errmsg);
 }
@@ -168,6 +179,8 @@ int bullc_queue_get_job_field(bullc_queue_t *q, const char *job_id, const char *
         *value_out = NULL;
     if (!q || !job_id || !field || !value_out)
         return BULLC_EINVAL;
+    if (!q->ops->get_job_field)
+        return BULLC_EMISUSE;
     return q->ops->get_job_field(q->proto, &q->link.link, job_id, field, value_out, q->errmsg,
                                  sizeof q->errmsg);
 }
@@ -178,5 +191,7 @@ int bullc_queue_get_counts_sized(bullc_queue_t *q, bullc_job_counts_t *out, size
         memset(out, 0, size); /* nothing is left unset, whatever the program's size */
     if (!q || !out)
         return BULLC_EINVAL;
+    if (!q->ops->get_counts)
+        return BULLC_EMISUSE;
     return q->ops->get_counts(q->proto, &q->link.link, out, size, q->errmsg, sizeof q->errmsg);
 }

@@ -1,0 +1,249 @@
+/* bull_proto.c - a Bull queue's protocol state: its keys, opening it for a worker or a queue
+ * handle, the server check, the client name getWorkers lists, and the blocking wait that moves
+ * a job from wait to active itself (docs/bull.md §1, §4.1). */
+#include "bull.h"
+#include "util/time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+void bullc__bull_keys_free(bullc__bull_keys *k)
+{
+    if (!k)
+        return;
+    free(k->base);
+    for (int i = 0; i < BULLC__BULL_Q_COUNT; i++)
+        free(k->k[i]);
+    memset(k, 0, sizeof *k);
+}
+
+int bullc__bull_keys_init(bullc__bull_keys *k, const char *prefix, const char *queue)
+{
+    memset(k, 0, sizeof *k);
+    if (!prefix || !queue || !*queue || strchr(queue, ':'))
+        return BULLC_EINVAL;
+    bullc__buf b;
+    bullc__buf_init(&b);
+    bullc__buf_printf(&b, "%s:%s:", prefix, queue);
+    k->base_len = b.len;
+    if (!(k->base = bullc__buf_take(&b)))
+        return BULLC_ENOMEM;
+    for (int i = 0; i < BULLC__BULL_Q_COUNT; i++) {
+        bullc__buf_init(&b);
+        bullc__buf_append(&b, k->base, k->base_len);
+        bullc__buf_puts(&b, bullc__bull_qkey_suffix[i]);
+        k->len[i] = b.len;
+        if (!(k->k[i] = bullc__buf_take(&b))) {
+            bullc__bull_keys_free(k);
+            return BULLC_ENOMEM;
+        }
+    }
+    return BULLC_OK;
+}
+
+char *bullc__bull_job_key(const bullc__bull_keys *k, const char *job_id)
+{
+    bullc__buf b;
+    bullc__buf_init(&b);
+    bullc__buf_append(&b, k->base, k->base_len);
+    bullc__buf_puts(&b, job_id);
+    return bullc__buf_take(&b);
+}
+
+/* A version-4 uuid in lowercase text: the worker's lock token (docs/bull.md §4.1). */
+static void new_token(char out[37])
+{
+    unsigned char r[16];
+    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
+        /* uniqueness among workers is what counts, not secrecy */
+        unsigned long long t = (unsigned long long)bullc__now_ms() * 2654435761ULL ^
+                               (unsigned long long)bullc__mono_ms() ^ (uintptr_t)out;
+        for (int i = 0; i < 16; i++)
+            r[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 73);
+    }
+    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
+    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
+    static const char hex[] = "0123456789abcdef";
+    int o = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[r[i] >> 4];
+        out[o++] = hex[r[i] & 15];
+    }
+    out[o] = '\0';
+}
+
+static void bull_close(bullc__proto *p)
+{
+    if (!p)
+        return;
+    bullc__bull_keys_free(&p->keys);
+    free(p->client_name);
+    free(p);
+}
+
+static int bull_open_queue(bullc__proto **out, const char *prefix, const char *queue,
+                           const bullc__logger *log, char *err, size_t errlen)
+{
+    bullc__proto *p = calloc(1, sizeof *p);
+    if (!p)
+        return BULLC_ENOMEM;
+    int rc = bullc__bull_keys_init(&p->keys, prefix, queue);
+    if (rc != 0) {
+        const char *why = rc == BULLC_EINVAL ? "queue must be a non-empty name without ':'"
+                                             : "out of memory";
+        snprintf(err, errlen, "%s", why);
+        bull_close(p);
+        return rc;
+    }
+    p->log = *log;
+    p->block_floor_ms = 1000;
+    new_token(p->token);
+    *out = p;
+    return 0;
+}
+
+/* "<prefix>:<base64(queue)>": what Node's getWorkers() matches (docs/bull.md §4.1). */
+static char *make_client_name(const char *prefix, const char *queue)
+{
+    char *b64 = bullc__base64(queue, strlen(queue));
+    if (!b64)
+        return NULL;
+    bullc__buf b;
+    bullc__buf_init(&b);
+    bullc__buf_printf(&b, "%s:%s", prefix, b64);
+    free(b64);
+    return bullc__buf_take(&b);
+}
+
+/* Worker options Bull has no counterpart for are refused rather than ignored. */
+static const char *unsupported(const bullc_worker_opts_t *o)
+{
+    if (o->max_started_attempts > 0)
+        return "max_started_attempts does not exist in Bull";
+    return NULL;
+}
+
+static int bull_open_worker(bullc__proto **out, const bullc_worker_opts_t *o,
+                            const bullc__logger *log, char *err, size_t errlen)
+{
+    const char *why = unsupported(o);
+    if (why) {
+        snprintf(err, errlen, "%s", why);
+        return BULLC_EINVAL;
+    }
+    bullc__proto *p = NULL;
+    int rc = bull_open_queue(&p, o->prefix, o->queue, log, err, errlen);
+    if (rc != 0)
+        return rc;
+    p->worker = 1;
+    if (!(p->client_name = make_client_name(o->prefix, o->queue))) {
+        bull_close(p);
+        return BULLC_ENOMEM;
+    }
+    p->lock_duration_ms = o->lock_duration_ms;
+    p->limiter_max = o->limiter_max;
+    p->limiter_duration_ms = o->limiter_duration_ms;
+    if (o->metrics_max_data_points > 0)
+        snprintf(p->metrics_max, sizeof p->metrics_max, "%d", o->metrics_max_data_points);
+    p->max_stalled_count = o->max_stalled_count;
+    p->stalled_interval_ms = o->stalled_interval_ms;
+    p->remove_on_complete = o->remove_on_complete;
+    p->remove_on_fail = o->remove_on_fail;
+    p->backoff_fn = o->backoff_fn;
+    p->backoff_user_data = o->backoff_user_data;
+    *out = p;
+    return 0;
+}
+
+/* Bull needs Redis 2.8.18; fractional blocking timeouts need 6.0. */
+static int bull_check_server(bullc__proto *p, const char *info, char *err, size_t errlen)
+{
+    int maj = 0, min = 0, patch = 0;
+    const char *v = info ? strstr(info, "redis_version:") : NULL;
+    if (v)
+        sscanf(v + 14, "%d.%d.%d", &maj, &min, &patch);
+    long ver = maj * 10000L + min * 100L + patch;
+    if (v && ver < 20818) {
+        snprintf(err, errlen, "Redis %d.%d.%d is too old: Bull needs 2.8.18+", maj, min, patch);
+        return BULLC_ECONNECT;
+    }
+    p->block_floor_ms = v && ver < 60000 ? 1000 : 1;
+    return 0;
+}
+
+static const char *bull_client_name(const bullc__proto *p) { return p->client_name; }
+
+static const char *bull_key_base(const bullc__proto *p) { return p->keys.base; }
+
+/* BRPOPLPUSH wait -> active: whole seconds when the timeout is (Node sends its drainDelay in
+ * seconds), else with milliseconds. */
+static void bull_block_cmd(bullc__proto *p, bullc__cmd *cmd, long long timeout_ms)
+{
+    if (timeout_ms < p->block_floor_ms)
+        timeout_ms = p->block_floor_ms;
+    if (p->block_floor_ms >= 1000 && timeout_ms % 1000)
+        timeout_ms += 1000 - timeout_ms % 1000;
+    char t[32];
+    if (timeout_ms % 1000 == 0)
+        snprintf(t, sizeof t, "%lld", timeout_ms / 1000);
+    else
+        snprintf(t, sizeof t, "%.3f", (double)timeout_ms / 1000.0);
+    bullc__cmd_plain(cmd, 4, "BRPOPLPUSH", p->keys.k[BULLC__BULL_Q_WAIT],
+                     p->keys.k[BULLC__BULL_Q_ACTIVE], t);
+}
+
+/* The reply is the id now in active (the next fetch claims it), or nil after the timeout: then
+ * nothing is fetched (as Node Bull; a fetch would publish `drained` every drain delay), since
+ * only a push into wait makes work, and that wakes the blocking pop. */
+static void bull_block_reply(bullc__proto *p, const bullc__reply *r, bullc__wake *out)
+{
+    out->kind = r && r->type == BULLC__R_NIL ? BULLC__WAKE_LATER : BULLC__WAKE_TIMEOUT;
+    out->due_ms = 0;
+    out->job_id = NULL;
+    if (!r || r->type != BULLC__R_STRING)
+        return;
+    if (!(out->job_id = bullc__strndup(r->str, r->len))) {
+        /* the job stays in active without a lock: the stalled check puts it back */
+        bullc__log(&p->log, BULLC_LOG_ERROR, "out of memory taking a job");
+        return;
+    }
+    out->kind = BULLC__WAKE_JOB;
+}
+
+const bullc__proto_ops bullc__bull_ops = {
+    .name = "bull",
+    .open_worker = bull_open_worker,
+    .open_queue = bull_open_queue,
+    .close = bull_close,
+    .key_base = bull_key_base,
+    .check_server = bull_check_server,
+    .client_name = bull_client_name,
+    .block_cmd = bull_block_cmd,
+    .block_reply = bull_block_reply,
+    .start = bullc__bull_start,
+    .settle_prepare = bullc__bull_settle_prepare,
+    .settle_release = bullc__bull_settle_release,
+    .xchg_build = bullc__bull_xchg_build,
+    .xchg_decode = bullc__bull_xchg_decode,
+    .xchg_free = bullc__bull_xchg_free,
+    .extend_locks = bullc__bull_extend_locks,
+    .check_stalled = bullc__bull_check_stalled,
+    .tick = bullc__bull_tick,
+    .update_progress = bullc__bull_update_progress,
+    .add_log = bullc__bull_add_log,
+    .update_data = bullc__bull_update_data,
+    .move_to_delayed = bullc__bull_move_to_delayed,
+    /* Bull has no worker-side rate-limit call, no flows, no ignored failures: BULLC_EMISUSE */
+    .rate_limit = NULL,
+    .wait_children = NULL,
+    .children_values = NULL,
+    .ignored_failures = NULL,
+    .add = bullc__bull_add,
+    .get_state = bullc__bull_get_state,
+    .get_job_field = bullc__bull_get_job_field,
+    .get_counts = bullc__bull_get_counts,
+};

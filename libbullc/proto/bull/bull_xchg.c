@@ -1,0 +1,132 @@
+/* bull_xchg.c - one round trip of settling and fetching (docs/bull.md §4.2): each settle is its
+ * own script call, and each wanted job one moveToActive call, first for the ids the blocking
+ * wait already moved to active, then taking the next waiting ones. */
+#include "bull.h"
+#include "util/time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct xstate {
+    bullc__cmd *fetch;   /* nfetch moveToActive calls */
+    int fetch_cap;
+    bullc__cmd **cmds;
+    size_t cap;
+    int nfetch;
+} xstate;
+
+static xstate *xstate_get(bullc__xchg *x, size_t ncmds, int nfetch)
+{
+    xstate *st = x->priv;
+    if (!st) {
+        if (!(st = calloc(1, sizeof *st)))
+            return NULL;
+        x->priv = st;
+    }
+    if (ncmds > st->cap) {
+        bullc__cmd **c = realloc(st->cmds, ncmds * sizeof *c);
+        if (!c)
+            return NULL;
+        st->cmds = c;
+        st->cap = ncmds;
+    }
+    if (nfetch > st->fetch_cap) {
+        bullc__cmd *f = realloc(st->fetch, (size_t)nfetch * sizeof *f);
+        if (!f)
+            return NULL;
+        for (int i = st->fetch_cap; i < nfetch; i++)
+            bullc__cmd_init(&f[i]);
+        st->fetch = f;
+        st->fetch_cap = nfetch;
+    }
+    return st;
+}
+
+int bullc__bull_xchg_build(bullc__proto *p, bullc__xchg *x)
+{
+    xstate *st = xstate_get(x, x->nsettles + (size_t)x->nfetch, x->nfetch);
+    if (!st)
+        return BULLC_ENOMEM;
+    size_t n = 0;
+    for (size_t i = 0; i < x->nsettles; i++)
+        st->cmds[n++] = bullc__bull_settle_cmd(p, x->settles[i]);
+    long long now = bullc__now_ms();
+    st->nfetch = x->nfetch;
+    for (int i = 0; i < x->nfetch; i++) {
+        const char *claim = (size_t)i < x->nclaims ? x->claims[i] : "";
+        bullc__bull_moveToActive(&st->fetch[i], &p->keys, p->token, p->lock_duration_ms, now,
+                                 claim, p->limiter_max, p->limiter_duration_ms);
+        st->cmds[n++] = &st->fetch[i];
+        if (bullc__cmd_oom(&st->fetch[i]))
+            return BULLC_ENOMEM;
+    }
+    x->cmds = st->cmds;
+    x->ncmds = n;
+    return 0;
+}
+
+/* A moveToActive reply: a taken job, or nothing (the queue was empty). A refusal (NOPERM,
+ * OOM) keeps the server's words for the engine, which logs them once. */
+static void take(bullc__xchg *x, bullc__proto *p, const bullc__reply *r)
+{
+    bullc_job_t *job = NULL;
+    if (r && r->type == BULLC__R_ERROR) {
+        snprintf(x->err, sizeof x->err, "moveToActive: %s", r->str);
+        x->rc = BULLC_ESCRIPT;
+        return;
+    }
+    long long due = 0;
+    if (r && r->type == BULLC__R_ARRAY && r->elements == 2 && r->element[0]->type ==
+        BULLC__R_INTEGER && bullc__reply_ll(r->element[1], &due) == 0) {
+        /* put off by the rate limit: this worker promotes it when due */
+        if (due > 0 && (x->hints.tick_at_ms <= 0 || due < x->hints.tick_at_ms))
+            x->hints.tick_at_ms = due;
+        return;
+    }
+    int rc = bullc__bull_decode_taken(p, r, &job);
+    if (rc != 0)
+        x->rc = rc;
+    else if (job)
+        x->fetched[x->nfetched++] = job;
+}
+
+void bullc__bull_xchg_decode(bullc__proto *p, bullc__xchg *x, int rc, bullc__reply **replies,
+                             const char *err)
+{
+    xstate *st = x->priv;
+    x->nfetched = 0;
+    x->rc = 0;
+    x->err[0] = '\0';
+    memset(&x->hints, 0, sizeof x->hints);
+    if (rc != 0) {
+        for (size_t i = 0; i < x->nsettles; i++) {
+            x->settles[i]->rc = rc;
+            snprintf(x->settles[i]->errstr, sizeof x->settles[i]->errstr, "%s", err ? err : "");
+        }
+        x->rc = rc;
+        snprintf(x->err, sizeof x->err, "%s", err ? err : "");
+        return;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < x->nsettles; i++)
+        bullc__bull_settle_decode(p, x->settles[i], replies[n++]);
+    for (int i = 0; i < st->nfetch; i++)
+        take(x, p, replies[n++]);
+    for (size_t i = 0; i < x->ncmds; i++)
+        bullc__reply_free(replies[i]);
+}
+
+void bullc__bull_xchg_free(bullc__proto *p, bullc__xchg *x)
+{
+    (void)p;
+    xstate *st = x->priv;
+    if (!st)
+        return;
+    for (int i = 0; i < st->fetch_cap; i++)
+        bullc__cmd_free(&st->fetch[i]);
+    free(st->fetch);
+    free(st->cmds);
+    free(st);
+    x->priv = NULL;
+}

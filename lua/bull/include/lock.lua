@@ -1,0 +1,27 @@
+-- Releases the lock a finishing call holds (docs/bull.md §4): a token of "0" skips the check.
+-- Returns 0, or -2 (no lock) / -6 (another worker's lock).
+local function releaseLock(jobKey, stalledKey, token, jobId)
+  if token == "0" then
+    return 0
+  end
+  local owner = redis.call("GET", jobKey .. ":lock")
+  if owner == token then
+    redis.call("DEL", jobKey .. ":lock")
+    redis.call("SREM", stalledKey, jobId)
+    return 0
+  end
+  if owner then
+    return -6
+  end
+  return -2
+end
+
+-- Writes the fields a failed attempt records before the move (msgpack flat [f, v, ...], or "").
+local function writeFields(jobKey, packed)
+  if packed ~= "" then
+    local flat = cmsgpack.unpack(packed)
+    if #flat > 0 then
+      redis.call("HMSET", jobKey, unpack(flat))
+    end
+  end
+end

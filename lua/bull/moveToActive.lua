@@ -1,0 +1,76 @@
+-- moveToActive: take a job for this worker (docs/bull.md §4.2): the one the blocking wait
+-- already moved to active, or the next waiting one; with a rate limit, a job over the limit
+-- goes to delayed instead (§4.11).
+-- @key wait             queue
+-- @key active           queue
+-- @key priority         queue
+-- @key stalled          queue
+-- @key limiter          queue
+-- @key delayed          queue
+-- @arg prefix           base
+-- @arg token            str     the worker's lock token
+-- @arg lockMs           int     lock duration (ms)
+-- @arg now              int     now (ms), becomes processedOn
+-- @arg jobId            str     the id already in active, or "" to take the next waiting job
+-- @arg limitMax         int     jobs per window, 0 for no rate limit
+-- @arg limitMs          int     the window (ms)
+-- Reply: [jobHashFlat, jobId] | 0 when nothing was waiting | [0, dueMs] when the job was
+--        put off by the rate limit
+--@include activate
+
+local base, token, jobId = ARGV[1], ARGV[2], ARGV[5]
+
+-- The delay the limit imposes on jobId (0: it may run, and it is counted). Jobs put off
+-- earlier are remembered in <limiter>:limited so that they pass when they come back, and so
+-- that newcomers queue up behind them.
+local function limitDelay(max, window)
+  local counter, limited = KEYS[5], KEYS[5] .. ":limited"
+  local index = KEYS[5] .. ":index"
+  local delay = 0
+  if redis.call("SISMEMBER", limited, jobId) == 1 then
+    redis.call("SREM", limited, jobId)
+    redis.call("HDEL", index, jobId)
+  else
+    local waiting = redis.call("SCARD", limited)
+    if waiting > 0 then
+      delay = waiting * window * 1.1 / max + tonumber(redis.call("PTTL", counter))
+    end
+  end
+  local count = tonumber(redis.call("GET", counter)) or 0
+  if delay == 0 and count >= max then
+    delay = tonumber(redis.call("PTTL", counter)) + (count - max) * window / max
+  end
+  if delay > 0 then
+    local due = delay + tonumber(ARGV[4])
+    redis.call("ZADD", KEYS[6], due * 0x1000 + bit.band(count, 0xfff), jobId)
+    redis.call("PUBLISH", KEYS[6], due)
+    redis.call("SADD", limited, jobId)
+    redis.call("HSET", index, jobId, limited)
+    redis.call("LREM", KEYS[2], 1, jobId)
+    return due
+  end
+  if count == 0 then
+    redis.call("PSETEX", counter, window, 1)
+  else
+    redis.call("INCR", counter)
+  end
+  return 0
+end
+
+if jobId ~= "" then
+  redis.call("SREM", KEYS[4], jobId)
+else
+  jobId = redis.call("RPOPLPUSH", KEYS[1], KEYS[2])
+  if not jobId then
+    redis.call("PUBLISH", base .. "drained", "")
+    return 0
+  end
+end
+local max = tonumber(ARGV[6])
+if max > 0 then
+  local due = limitDelay(max, tonumber(ARGV[7]))
+  if due > 0 then
+    return { 0, math.ceil(due) }
+  end
+end
+return activate(base, jobId, token, ARGV[3], ARGV[4], KEYS[3])
