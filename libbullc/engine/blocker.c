@@ -107,8 +107,10 @@ void *bullc__blocker_main(void *arg)
     for (;;) {
         int kick, due;
         long long until;
+        bullc__stats_loop(&w->stats, 1);
         if (wait_for_idle(w, &kick, &until))
             break;
+        bullc__stats_loop(&w->stats, 0);
         long long left = bullc__gate_limit_left(&w->gate);
         if (kick || left > 0) {
             if (left > 0)

@@ -196,7 +196,9 @@ static int run_handler(bullc__slot *s, bullc_job_t *job)
     }
     bullc__slot_lock(s, job);
     job->run = &s->run;
+    long long t0 = bullc__stats_mono_us();
     int rc = h->fn(job, h->ud);
+    s->run_us = bullc__stats_mono_us() - t0;
     job->run = NULL;
     bullc__slot_lock(s, NULL);
     return rc;
@@ -292,6 +294,8 @@ static bullc_job_t *settle(bullc__slot *s, bullc_job_t *job, bullc__outcome *oc)
         oc->unrecoverable = job->unrecoverable;
     }
     if (st->rc == 0)
+        bullc__stats_outcome(&w->stats, st->event, s->run_us);
+    if (st->rc == 0)
         bullc__worker_emit(w, st->event, job, st->detail);
     else
         report_lost(s, job, st->rc, st->errstr);
@@ -309,6 +313,7 @@ static bullc_job_t *handle(bullc__slot *s, bullc_job_t *job)
 {
     bullc_worker_t *w = s->w;
     atomic_store(&w->gate.drained, 0);
+    s->run_us = 0;
     bullc__outcome oc;
     int rc = start_job(s, job);
     if (rc == 1)
@@ -330,7 +335,11 @@ static void *slot_main(void *arg)
     bullc_worker_t *w = s->w;
     bullc_job_t *job = wait_for_job(s, 1);
     while (job) {
+        bullc__stats_active(&w->stats, 1);
+        bullc__log_set_job(job);
         bullc_job_t *next = handle(s, job);
+        bullc__log_set_job(NULL);
+        bullc__stats_active(&w->stats, -1);
         bullc__job_free(job);
         job = next ? next : wait_for_job(s, 1);
     }
