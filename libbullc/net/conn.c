@@ -310,6 +310,8 @@ int bullc__conn_recv(bullc__conn *c, bullc__cmd *const *cmds, size_t n, bullc__r
         rc = unusable_reply(c, replies[i]);
     if (rc != 0)
         free_replies(replies, n);
+    if (rc == 0)
+        bullc__stats_up(c->stats);
     return rc;
 }
 
@@ -358,6 +360,8 @@ int bullc__conn_block(bullc__conn *c, bullc__cmd *cmd, long long timeout_ms, int
         bullc__reply_free(*reply);
         *reply = NULL;
     }
+    if (rc == 0)
+        bullc__stats_up(c->stats);
     return rc;
 }
 

@@ -66,6 +66,12 @@ void bullc__stats_down(bullc__stats *s)
         atomic_store_explicit(&s->redis_up, 0, memory_order_relaxed);
 }
 
+void bullc__stats_up(bullc__stats *s)
+{
+    if (s && !atomic_load_explicit(&s->redis_up, memory_order_relaxed))
+        atomic_store_explicit(&s->redis_up, 1, memory_order_relaxed);
+}
+
 long long bullc__stats_mono_us(void)
 {
     struct timespec ts;

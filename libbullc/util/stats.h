@@ -35,6 +35,8 @@ void bullc__stats_loop(bullc__stats *s, int parked);
 /* A connection of the worker connected (again, when not its first) or failed. NULL s: none. */
 void bullc__stats_connected(bullc__stats *s, int again);
 void bullc__stats_down(bullc__stats *s);
+/* An exchange worked: Redis is up (a load, and a store only when it was down). NULL s: none. */
+void bullc__stats_up(bullc__stats *s);
 /* Microseconds on the monotonic clock, for run times. */
 long long bullc__stats_mono_us(void);
 

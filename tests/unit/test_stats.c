@@ -1,5 +1,6 @@
 /* test_stats.c - unit tests for worker statistics: the counters' bookkeeping, the snapshot of a
- * worker that never ran, and the exact Prometheus text of a given snapshot. */
+ * worker that never ran, the exact Prometheus text of a given snapshot; and log lines carrying
+ * their job (log_job_cb). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -170,12 +171,55 @@ static void counters_and_snapshot(void **state)
     bullc_worker_free(w);
 }
 
+/* log_job_cb gets the job the logging thread works on, and NULL once it is done with it;
+ * without log_job_cb, log_cb gets the line. */
+static const bullc_job_t *g_seen_job;
+static char g_seen_line[64];
+static int g_plain_calls;
+
+static void job_cb(bullc_log_level_t level, const char *message, const bullc_job_t *job, void *ud)
+{
+    (void)level;
+    (void)ud;
+    g_seen_job = job;
+    snprintf(g_seen_line, sizeof g_seen_line, "%s", message);
+}
+
+static void plain_cb(bullc_log_level_t level, const char *message, void *ud)
+{
+    (void)level;
+    (void)message;
+    (void)ud;
+    g_plain_calls++;
+}
+
+static void log_carries_job(void **state)
+{
+    (void)state;
+    bullc__logger lg = {plain_cb, NULL, BULLC_LOG_INFO, job_cb};
+    const bullc_job_t *fake = (const bullc_job_t *)&lg; /* only compared, never read */
+    bullc__log_set_job(fake);
+    bullc__log(&lg, BULLC_LOG_WARN, "job %d: lost", 7);
+    assert_ptr_equal(g_seen_job, fake);
+    assert_string_equal(g_seen_line, "job 7: lost");
+    bullc__log_set_job(NULL);
+    bullc__log(&lg, BULLC_LOG_INFO, "%s", "idle");
+    assert_null(g_seen_job);
+    assert_int_equal(g_plain_calls, 0);
+    bullc__log(&lg, BULLC_LOG_DEBUG, "%s", "filtered"); /* above the level */
+    assert_string_equal(g_seen_line, "idle");
+    lg.job_cb = NULL;
+    bullc__log(&lg, BULLC_LOG_INFO, "%s", "plain");
+    assert_int_equal(g_plain_calls, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(prometheus_exact_text),
         cmocka_unit_test(prometheus_refuses),
         cmocka_unit_test(counters_and_snapshot),
+        cmocka_unit_test(log_carries_job),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
