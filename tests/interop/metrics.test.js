@@ -3,13 +3,15 @@
 // counters after a known mix of jobs added by Node's Queue, the run-time
 // histogram's consistency, the queue's counts against Node's getJobCounts),
 // 404 elsewhere, and GET /healthz through a Redis outage (503 with a reason,
-// then 200 again). And BULLC_LOG_FORMAT=json: every stderr line one JSON
+// then 200 again; likewise while the path to Redis goes silent). And
+// BULLC_LOG_FORMAT=json: every stderr line one JSON
 // object, lines about a job carrying its id and name.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const H = require('./lib/harness');
 const I = require('./lib/interop');
+const { startRelay } = require('./lib/relay');
 
 function get(port, path) {
   return new Promise((resolve, reject) => {
@@ -153,6 +155,34 @@ test('healthz: 503 with a reason while Redis is down, 200 again once it is back'
   assert.ok(m2[`bullc_redis_reconnects_total{queue="${q}"}`] >= 1, 'the reconnects were counted');
   assert.equal(m2[`bullc_jobs_total{queue="${q}",outcome="completed"}`], 2);
 
+  const r = await I.stopWorker(w);
+  assert.deepEqual(r, { code: 0, signal: null }, `exit; stderr:\n${I.tail(w)}`);
+});
+
+test('healthz: 503 while the path to Redis is silent (no reset), 200 once bytes pass again', { timeout: 90000 }, async (t) => {
+  const redis = await I.useRedis(t);
+  const relay = await startRelay(redis.port);
+  t.after(() => relay.close());
+  const q = 'silent';
+  const queue = I.useQueue(t, redis, q);
+  const ev = await I.useEvents(t, redis, q);
+  const { w, port } = await startWith(t, { url: `redis://127.0.0.1:${relay.port}` }, q);
+  const before = await queue.add('x', { n: 1 });
+  await ev.waitFor('completed', before.id);
+
+  relay.blackhole({ newToo: true }); // open and new connections alike: nothing passes, nothing closes
+  const holed = Date.now();
+  const down = await healthUntil(port, (r) => r.status === 503, 10000, '503 within 10 s of the path going silent');
+  assert.match(down.body, /^(redis (unreachable|not answering)|blocking loop stalled)[^\n]*\n$/,
+    `one line with the reason: ${JSON.stringify(down.body)}`);
+
+  t.diagnostic(`503 after ${Date.now() - holed} ms: ${down.body.trim()}`);
+  relay.resume();
+  const resumed = Date.now();
+  await healthUntil(port, (r) => r.status === 200, 10000, '200 within 10 s of bytes passing again');
+  t.diagnostic(`200 after ${Date.now() - resumed} ms`);
+  const after = await queue.add('x', { n: 2 });
+  await ev.waitFor('completed', after.id);
   const r = await I.stopWorker(w);
   assert.deepEqual(r, { code: 0, signal: null }, `exit; stderr:\n${I.tail(w)}`);
 });
