@@ -64,6 +64,7 @@ typedef struct app {
 } app;
 
 static ex_http *g_http; /* --http: the endpoints, stopped before the worker is freed */
+static const ex_log *g_log; /* for run_worker's last line */
 
 static void on_signal(int sig)
 {
@@ -675,7 +676,10 @@ static int run_worker(void)
     int has_signal_thread = pthread_create(&signal_tid, NULL, signal_thread, &pause_signals) == 0;
 
     int rc = bullc_worker_run(g_worker);
-    if (rc != 0)
+    if (rc != 0 && g_log->json)
+        ex_log_printf(g_log, BULLC_LOG_ERROR, NULL, "%s: %s", bullc_strerror(rc),
+                      bullc_worker_errmsg(g_worker));
+    else if (rc != 0)
         fprintf(stderr, "echo_worker: %s: %s\n", bullc_strerror(rc),
                 bullc_worker_errmsg(g_worker));
     if (has_signal_thread) {
@@ -715,6 +719,7 @@ int main(int argc, char **argv)
     state.log_level = BULLC_LOG_INFO;
     if (ex_log_init(&state.log, "echo_worker") != 0)
         return 2;
+    g_log = &state.log;
     opts.log_job_cb = on_log_job;
     opts.log_cb = on_log;
     opts.log_user_data = &state;

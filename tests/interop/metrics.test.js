@@ -232,4 +232,19 @@ test('BULLC_LOG_FORMAT=json: every stderr line is a JSON object; job lines carry
   assert.ok(seen.has(`${ok.id}:completed`) && seen.has(`${retried.id}:failed,`) &&
             seen.has(`${retried.id}:completed`) && seen.has(`${failed.id}:failed:`), [...seen].join(' '));
   assert.ok(lines.some((l) => JSON.parse(l).message.includes('started on queue jsonlog')));
+
+  // the last line of a worker that cannot reach Redis is JSON too
+  process.env.BULLC_LOG_FORMAT = 'json';
+  let dead;
+  try {
+    dead = I.useWorker(t, { url: `redis://127.0.0.1:${await H.freePort()}` }, q);
+  } finally {
+    delete process.env.BULLC_LOG_FORMAT;
+  }
+  const exit = await H.within(dead.exited, 20000, null);
+  assert.equal(exit && exit.code, 1, `exit 1; stderr:\n${dead.stderrText()}`);
+  const deadLines = dead.stderrText().split('\n').filter((l) => l !== '');
+  assert.ok(deadLines.length >= 1);
+  for (const line of deadLines) assert.equal(JSON.parse(line).level.length > 0, true, line);
+  assert.match(JSON.parse(deadLines[deadLines.length - 1]).message, /cannot connect to Redis/);
 });
