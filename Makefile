@@ -40,6 +40,11 @@ INV_OBJ := $(patsubst examples/inventory/%.c,$(B)/obj/inventory/%.o,$(INV_SRC)) 
            $(B)/obj/inventory/inventory_worker.o
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo "-I$$(pg_config --includedir)")
 PQ_LIBS := $(shell pkg-config --libs libpq 2>/dev/null || echo "-L$$(pg_config --libdir) -lpq")
+# examples/common/: the HTTP endpoints (libmicrohttpd) and log lines the example workers share;
+# linked into those examples only, never into the library
+EX_COMMON_SRC := $(wildcard examples/common/*.c)
+EX_COMMON_OBJ := $(patsubst examples/common/%.c,$(B)/obj/excommon/%.o,$(EX_COMMON_SRC))
+MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 # helper programs the interop tests run (not cmocka suites)
@@ -113,6 +118,17 @@ $(B)/tests/%: tests/unit/%.c $(B)/libbullc.a | $(B)/tests
 
 $(B)/tests/tools/%: tests/tools/%.c $(B)/libbullc.a | $(B)/tests/tools
 	$(CC) $(REAL_CFLAGS) $< -o $@ $(B)/libbullc.a $(REAL_LDFLAGS) $(LIBS)
+
+$(B)/obj/excommon/%.o: examples/common/%.c | $(B)/obj/excommon
+	$(CC) $(REAL_CFLAGS) -c $< -o $@
+
+# the shared objects come before the library again, so that what they use of it is linked
+$(B)/bin/echo_worker $(B)/bin/inventory_worker: $(EX_COMMON_OBJ)
+$(B)/bin/echo_worker $(B)/bin/inventory_worker: LIBS := $(EX_COMMON_OBJ) $(B)/libbullc.a $(LIBS) \
+    $(MHD_LIBS)
+
+$(B)/obj/excommon:
+	mkdir -p $@
 
 $(B) $(B)/obj $(B)/obj/inventory $(B)/gen $(B)/bin $(B)/tests $(B)/tests/tools:
 	mkdir -p $@

@@ -10,10 +10,15 @@
  *               [--max-started-attempts N] [--custom-backoff] [--quiet]
  *               [--remove-on-complete SPEC] [--remove-on-fail SPEC]
  *               [--protocol bullmq|bull]
+ *               [--http HOST:PORT] [--log-level error|warn|info|debug]
  *
  * --protocol picks the queue's wire protocol: BullMQ 6 (the default) or legacy Bull 4, where
  * the calls Bull lacks (rateLimitMs, waitChildren, returnChildren, returnIgnored) fail the job
  * with the library's reason, and delayMs repeats (Bull counts no started attempts).
+ *
+ * --http serves GET /metrics (Prometheus) and GET /healthz (examples/common/http.h).
+ * BULLC_LOG_FORMAT=json makes every stderr line a JSON object (examples/common/exlog.h); at
+ * --log-level debug each recorded outcome is logged too, with its job.
  *
  * Data keys (when the data is an object), in the order they act:
  *   sleepMs: n            wait n ms first
@@ -40,6 +45,9 @@
  */
 #include <bullc.h>
 
+#include "common/exlog.h"
+#include "common/http.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -56,7 +64,13 @@ typedef struct app {
     atomic_long finished;
     int quiet;
     int errors_logged; /* error lines the library printed: create_worker adds none of its own */
+    ex_log log;        /* text or JSON lines (BULLC_LOG_FORMAT) */
+    const char *http;  /* --http HOST:PORT, or NULL */
+    int log_level;     /* --log-level (bullc_log_level_t) */
 } app;
+
+static ex_http *g_http; /* --http: the endpoints, stopped before the worker is freed */
+static const ex_log *g_log; /* for run_worker's last line */
 
 static void on_signal(int sig)
 {
@@ -64,22 +78,38 @@ static void on_signal(int sig)
     bullc_worker_stop(g_worker);
 }
 
-static void on_log(bullc_log_level_t level, const char *msg, void *ud)
+static void on_log_job(bullc_log_level_t level, const char *msg, const bullc_job_t *job, void *ud)
 {
-    static const char *const names[] = {"error", "warn", "info", "debug"};
     app *a = ud;
     if (a->quiet && level > BULLC_LOG_WARN)
         return;
     if (level == BULLC_LOG_ERROR)
         a->errors_logged++;
-    fprintf(stderr, "echo_worker: %s: %s\n", names[level], msg);
+    ex_log_write(&a->log, level, job, msg);
+}
+
+static void on_log(bullc_log_level_t level, const char *msg, void *ud)
+{
+    on_log_job(level, msg, NULL, ud);
+}
+
+/* At --log-level debug: one line per recorded outcome, with its job. */
+static void log_outcome(app *a, bullc_event_t ev, const bullc_job_t *job, const char *detail)
+{
+    if (a->quiet || a->log_level < BULLC_LOG_DEBUG)
+        return;
+    if (ev == BULLC_EVENT_COMPLETED)
+        ex_log_printf(&a->log, BULLC_LOG_DEBUG, job, "job %s completed", bullc_job_id(job));
+    else
+        ex_log_printf(&a->log, BULLC_LOG_DEBUG, job, "job %s %s: %s", bullc_job_id(job),
+                      ev == BULLC_EVENT_FAILED ? "failed" : "failed, will be retried", detail);
 }
 
 static void on_event(bullc_event_t ev, const bullc_job_t *job, const char *detail, void *ud)
 {
     app *a = ud;
-    (void)job;
-    (void)detail;
+    if (ev == BULLC_EVENT_COMPLETED || ev == BULLC_EVENT_FAILED || ev == BULLC_EVENT_RETRYING)
+        log_outcome(a, ev, job, detail);
     if (ev != BULLC_EVENT_COMPLETED && ev != BULLC_EVENT_FAILED)
         return;
     long n = atomic_fetch_add(&a->finished, 1) + 1;
@@ -427,6 +457,7 @@ static void usage(FILE *f)
                "                   [--protocol bullmq|bull]\n"
                "                   [--tls-ca FILE] [--tls-cert FILE --tls-key FILE]\n"
                "                   [--tls-server-name NAME] [--tls-insecure]\n"
+               "                   [--http HOST:PORT] [--log-level error|warn|info|debug]\n"
                "  URL: redis://[user:password@]host[:port][/db], rediss://... (TLS),\n"
                "       redis-sentinel://[user:password@]host:port,host:port,...[/db]#master,\n"
                "       rediss-sentinel://... (a Cluster is found from any node's URL)\n"
@@ -500,6 +531,20 @@ static const char **text_option(bullc_worker_opts_t *opts, const char *flag)
     return NULL;
 }
 
+/* --log-level error|warn|info|debug: the worker's log level (and its outcome lines at debug). */
+static int level_arg(const char *value, bullc_worker_opts_t *opts, app *state)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(value, names[i])) {
+            opts->log_level = (bullc_log_level_t)i;
+            state->log_level = i;
+            return 0;
+        }
+    fprintf(stderr, "echo_worker: --log-level: error, warn, info or debug\n");
+    return -1;
+}
+
 /* A flag that takes a value: 0 once set, -1 (with a message) for an unknown flag or bad value. */
 static int set_value_flag(const char *flag, const char *value, bullc_worker_opts_t *opts,
                           app *state)
@@ -519,6 +564,10 @@ static int set_value_flag(const char *flag, const char *value, bullc_worker_opts
     }
     if (!strcmp(flag, "--max-jobs"))
         return num_arg(flag, value, 1, 2000000000, &state->max_jobs);
+    if (!strcmp(flag, "--http"))
+        return (state->http = value), 0;
+    if (!strcmp(flag, "--log-level"))
+        return level_arg(value, opts, state);
     if (!strcmp(flag, "--remove-on-complete"))
         return keep_arg(flag, value, &opts->remove_on_complete);
     if (!strcmp(flag, "--remove-on-fail"))
@@ -635,7 +684,10 @@ static int run_worker(void)
     int has_signal_thread = pthread_create(&signal_tid, NULL, signal_thread, &pause_signals) == 0;
 
     int rc = bullc_worker_run(g_worker);
-    if (rc != 0)
+    if (rc != 0 && g_log->json)
+        ex_log_printf(g_log, BULLC_LOG_ERROR, NULL, "%s: %s", bullc_strerror(rc),
+                      bullc_worker_errmsg(g_worker));
+    else if (rc != 0)
         fprintf(stderr, "echo_worker: %s: %s\n", bullc_strerror(rc),
                 bullc_worker_errmsg(g_worker));
     if (has_signal_thread) {
@@ -643,8 +695,28 @@ static int run_worker(void)
         pthread_kill(signal_tid, SIGUSR1);
         pthread_join(signal_tid, NULL);
     }
+    ex_http_stop(g_http);
     bullc_worker_free(g_worker);
     return rc == 0 ? 0 : 1;
+}
+
+/* --http: the endpoints, reading the queue's counts with the worker's Redis settings. 0, or
+ * -1 after a message (the worker is freed). */
+static int start_http(const bullc_worker_opts_t *opts, app *state)
+{
+    bullc_queue_opts_t qo;
+    bullc_queue_opts_init(&qo);
+    qo.redis_url = opts->redis_url;
+    qo.prefix = opts->prefix;
+    qo.queue = opts->queue;
+    qo.connect_timeout_ms = opts->connect_timeout_ms;
+    qo.tls = opts->tls;
+    char err[256];
+    if (ex_http_start(&g_http, state->http, g_worker, &qo, err, sizeof err) == 0)
+        return 0;
+    ex_log_printf(&state->log, BULLC_LOG_ERROR, NULL, "--http: %s", err);
+    bullc_worker_free(g_worker);
+    return -1;
 }
 
 int main(int argc, char **argv)
@@ -652,6 +724,11 @@ int main(int argc, char **argv)
     bullc_worker_opts_t opts;
     bullc_worker_opts_init(&opts);
     app state = {0};
+    state.log_level = BULLC_LOG_INFO;
+    if (ex_log_init(&state.log, "echo_worker") != 0)
+        return 2;
+    g_log = &state.log;
+    opts.log_job_cb = on_log_job;
     opts.log_cb = on_log;
     opts.log_user_data = &state;
     opts.event_cb = on_event;
@@ -663,6 +740,8 @@ int main(int argc, char **argv)
     int exit_status = create_worker(&opts);
     if (exit_status != 0)
         return exit_status;
+    if (state.http && start_http(&opts, &state) != 0)
+        return 1;
     handle_stop_signals();
     return run_worker();
 }

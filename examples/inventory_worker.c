@@ -16,6 +16,8 @@
  *   BULLC_WORKER_NAME  shown by Queue.getWorkers() (default inventory_worker)
  *   BULLC_LOCK_DURATION_MS, BULLC_STALLED_INTERVAL_MS   BullMQ's 30000 / 30000
  *   BULLC_LOG_LEVEL    error|warn|info|debug (info)
+ *   BULLC_LOG_FORMAT   text (default) or json: one JSON object per line (examples/common/exlog.h)
+ *   BULLC_HTTP         HOST:PORT: serve GET /metrics and GET /healthz (examples/common/http.h)
  *   BULLC_INVENTORY_TEST_CRASH_AFTER_COMMIT   test hook only: "1" (any job) or a job id makes
  *                      the process _exit(86) right after that job's transaction commits and
  *                      before Redis records its completion (used to test redelivery).
@@ -24,6 +26,7 @@
  * Redis cannot be used, 2 on bad configuration.
  */
 #include "inventory/inventory.h"
+#include "common/http.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -47,7 +50,7 @@ static void send_to_dlq(const inv_app *app, const bullc_job_t *job, const char *
 {
     inv_thread *t = inv_thread_get(app);
     if (!t) {
-        inv_log(app, BULLC_LOG_ERROR, "job %s: out of memory; not added to the DLQ",
+        inv_log_job(app, job, BULLC_LOG_ERROR, "job %s: out of memory; not added to the DLQ",
                 bullc_job_id(job));
         return;
     }
@@ -69,7 +72,7 @@ static void send_to_dlq(const inv_app *app, const bullc_job_t *job, const char *
     jw_int(&w, bullc_job_attempts_made(job) + 1); /* including the one that just failed */
     jw_lit(&w, "}");
     if (w.oom) {
-        inv_log(app, BULLC_LOG_ERROR, "job %s: out of memory; not added to the DLQ",
+        inv_log_job(app, job, BULLC_LOG_ERROR, "job %s: out of memory; not added to the DLQ",
                 bullc_job_id(job));
         jw_free(&w);
         return;
@@ -92,7 +95,7 @@ static void send_to_dlq(const inv_app *app, const bullc_job_t *job, const char *
         char *id = NULL;
         rc = bullc_queue_add(t->dlq, bullc_job_name(job), w.p, NULL, &id);
         if (rc == 0) {
-            inv_log(app, BULLC_LOG_INFO, "job %s (%s) failed for good: added to %s as job %s",
+            inv_log_job(app, job, BULLC_LOG_INFO, "job %s (%s) failed for good: added to %s as job %s",
                     bullc_job_id(job), bullc_job_name(job), app->dlq, id ? id : "?");
             bullc_free(id);
             break;
@@ -104,7 +107,7 @@ static void send_to_dlq(const inv_app *app, const bullc_job_t *job, const char *
         t->dlq = NULL;
     }
     if (rc != 0)
-        inv_log(app, BULLC_LOG_ERROR, "job %s (%s): could not add it to the DLQ %s: %s",
+        inv_log_job(app, job, BULLC_LOG_ERROR, "job %s (%s): could not add it to the DLQ %s: %s",
                 bullc_job_id(job), bullc_job_name(job), app->dlq, bullc_strerror(rc));
     jw_free(&w);
 }
@@ -115,7 +118,7 @@ static void on_event(bullc_event_t ev, const bullc_job_t *job, const char *detai
     if (ev == BULLC_EVENT_FAILED && job)
         send_to_dlq(app, job, detail);
     else if (ev == BULLC_EVENT_LOCK_LOST && job)
-        inv_log(app, BULLC_LOG_WARN, "job %s: lock lost (%s)", bullc_job_id(job),
+        inv_log_job(app, job, BULLC_LOG_WARN, "job %s: lock lost (%s)", bullc_job_id(job),
                 detail ? detail : "");
 }
 
@@ -179,8 +182,9 @@ static int read_config(inv_app *app, worker_numbers *numbers)
     app->tls.key_file = getenv("REDIS_TLS_KEY");
     app->tls.server_name = getenv("REDIS_TLS_SERVER_NAME");
     app->tls.insecure = !strcmp(env_or("REDIS_TLS_INSECURE", "0"), "1");
-    if ((app->log_level = read_log_level()) < 0)
+    if ((app->log_level = read_log_level()) < 0 || ex_log_init(&app->log, "inventory_worker") != 0)
         return -1;
+    app->http = getenv("BULLC_HTTP");
     static char dlq_default[512]; /* app->dlq may point here for the whole run */
     snprintf(dlq_default, sizeof dlq_default, "%s-dlq", app->queue);
     app->dlq = env_or("BULLC_DLQ", dlq_default);
@@ -210,6 +214,7 @@ static int create_worker(inv_app *app, const worker_numbers *numbers)
     opts.lock_duration_ms = (int)numbers->lock_duration_ms;
     opts.stalled_interval_ms = (int)numbers->stalled_interval_ms;
     opts.log_cb = inv_log_cb;
+    opts.log_job_cb = inv_log_job_cb;
     opts.log_user_data = app;
     opts.log_level = (bullc_log_level_t)app->log_level;
     opts.event_cb = on_event;
@@ -244,6 +249,23 @@ static void handle_stop_signals(void)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* BULLC_HTTP: the endpoints, reading the queue's counts with the worker's Redis settings. 0, or
+ * -1 after a message. */
+static int start_http(const inv_app *app, ex_http **out)
+{
+    bullc_queue_opts_t qo;
+    bullc_queue_opts_init(&qo);
+    qo.redis_url = app->redis_url;
+    qo.prefix = app->prefix;
+    qo.queue = app->queue;
+    qo.tls = app->tls;
+    char err[256];
+    if (ex_http_start(out, app->http, g_worker, &qo, err, sizeof err) == 0)
+        return 0;
+    inv_log(app, BULLC_LOG_ERROR, "BULLC_HTTP: %s", err);
+    return -1;
+}
+
 int main(void)
 {
     inv_app app;
@@ -259,6 +281,12 @@ int main(void)
         pthread_key_delete(app.slot_key);
         return exit_status;
     }
+    ex_http *http = NULL;
+    if (app.http && *app.http && start_http(&app, &http) != 0) {
+        bullc_worker_free(g_worker);
+        pthread_key_delete(app.slot_key);
+        return 1;
+    }
     handle_stop_signals();
 
     inv_log(&app, BULLC_LOG_INFO, "queue %s (dead letters to %s), concurrency %ld", app.queue,
@@ -267,6 +295,7 @@ int main(void)
     if (rc != 0)
         fprintf(stderr, "inventory_worker: %s: %s\n", bullc_strerror(rc),
                 bullc_worker_errmsg(g_worker));
+    ex_http_stop(http);
     bullc_worker_free(g_worker);
     /* the handler threads freed their own slots when they ended; this thread's, if any, now */
     inv_thread_free(pthread_getspecific(app.slot_key));

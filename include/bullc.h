@@ -120,6 +120,15 @@ typedef enum bullc_log_level {
  * threads, concurrently: make it thread-safe. */
 typedef void (*bullc_log_cb)(bullc_log_level_t level, const char *message, void *user_data);
 
+typedef struct bullc_job bullc_job_t;
+
+/* Like bullc_log_cb, with the job the line is about (one being taken, or whose outcome could
+ * not be recorded), or NULL for lines about no job. The job is valid
+ * only during the call; read it with bullc_job_id()/bullc_job_name() (and the other getters).
+ * Set as bullc_worker_opts_t.log_job_cb; same threads and thread-safety as bullc_log_cb. */
+typedef void (*bullc_log_job_cb)(bullc_log_level_t level, const char *message,
+                                 const bullc_job_t *job, void *user_data);
+
 /* ---------------------------------------------------------------------------------------------
  * Parsed JSON (read-only view of a job's data)
  * ------------------------------------------------------------------------------------------- */
@@ -360,6 +369,8 @@ typedef struct bullc_worker_opts {
     const char *protocol;      /* the queue's wire protocol: "bullmq" (BullMQ 6, the default;
                                   NULL means it) or "bull" (legacy Bull 4, as @nestjs/bull
                                   uses; docs/bull.md). Any other name: BULLC_EINVAL */
+    bullc_log_job_cb log_job_cb; /* NULL = none; when set, log lines go to it (with their job)
+                                    instead of log_cb, with log_user_data and log_level */
 } bullc_worker_opts_t;
 
 /* Fills `opts` with the defaults listed above. */
@@ -405,6 +416,74 @@ BULLC_API void bullc_worker_resume(bullc_worker_t *worker);
 
 /* Detail of the last error from bullc_worker_run() (Redis's or the OS's text). Never NULL. */
 BULLC_API const char *bullc_worker_errmsg(const bullc_worker_t *worker);
+
+/* ---------------------------------------------------------------------------------------------
+ * Worker statistics and health
+ *
+ * bullc_worker_stats() copies a running (or stopped) worker's counters: cheap enough to call on
+ * every scrape. Counters are kept with atomic increments on the job path (no lock); each field
+ * is read atomically, but fields read together may be a job apart while jobs are finishing.
+ * ------------------------------------------------------------------------------------------- */
+
+/* Buckets of the handler run-time histogram (upper bounds in duration_le, Prometheus's default
+ * 5 ms ... 10 s; runs above the last bound count only in duration_count). */
+#define BULLC_STATS_BUCKETS 11
+
+typedef struct bullc_worker_stats {
+    const char *queue;                  /* the queue's name, borrowed from the worker */
+    /* Outcomes Redis recorded (an outcome that could not be recorded, e.g. a lost lock, counts
+     * nowhere; nor does a job its handler moved: delayed, rate limited, waiting-children). */
+    unsigned long long completed;       /* completed */
+    unsigned long long failed;          /* failed for good: attempts used up, unrecoverable,
+                                           no handler, deferred failure, ... */
+    unsigned long long retried;         /* failed attempts that will run again */
+    /* The handler run-time histogram: one observation per outcome counted above, its value the
+     * wall time of the handler call that led to it (0 when the job failed without running: no
+     * handler, deferred failure, too many starts). So duration_count = completed + failed +
+     * retried, up to jobs finishing while the snapshot is taken. */
+    unsigned long long duration_count;
+    double duration_sum_s;
+    double duration_le[BULLC_STATS_BUCKETS];             /* bucket upper bounds, seconds */
+    unsigned long long duration_buckets[BULLC_STATS_BUCKETS]; /* cumulative: runs <= le[i] */
+    long long active;                   /* jobs handler threads hold now (<= concurrency) */
+    int concurrency;                    /* the worker's concurrency option */
+    int running;                        /* 1 between bullc_worker_run()'s start and return */
+    int redis_up;                       /* 1 when the last connect or exchange on the worker's
+                                           connections worked; 0 after one failed (a dead
+                                           connection is seen within the drain delay plus a
+                                           second while idle, or the command timeout) */
+    unsigned long long reconnects;      /* connects of the worker's two connections after their
+                                           first: lost connections replaced, failovers */
+    int loop_parked;                    /* 1 while the blocking loop has nothing to wait for
+                                           (every handler thread busy, paused, not running) */
+    long long loop_age_ms;              /* ms since the blocking loop last came round; 0 when
+                                           parked or never started */
+    long long loop_last_unix_ms;        /* when it last came round, ms since the epoch; 0 never */
+    int loop_stalled;                   /* 1 when it runs and has not come round for longer than
+                                           a healthy round takes: max(drain_delay_ms, 10 s) plus
+                                           any rate-limit wait in progress, plus 10 s */
+} bullc_worker_stats_t;
+
+/* Fills `out` with the worker's counters. Thread-safe (any thread, while run() runs or not);
+ * not async-signal-safe. BULLC_EINVAL for NULL arguments. */
+#define bullc_worker_stats(worker, out) \
+    bullc_worker_stats_sized((worker), (out), sizeof(bullc_worker_stats_t))
+BULLC_API int bullc_worker_stats_sized(const bullc_worker_t *worker, bullc_worker_stats_t *out,
+                                       size_t size);
+
+/* Renders `stats` in the Prometheus text exposition format 0.0.4 (serve it with
+ * "Content-Type: text/plain; version=0.0.4"), every series labelled queue="<queue>":
+ *   bullc_jobs_total{outcome="completed"|"failed"|"retried"}  counter
+ *   bullc_job_duration_seconds                                histogram (_bucket, _sum, _count)
+ *   bullc_jobs_active, bullc_concurrency, bullc_worker_running, bullc_redis_up,
+ *   bullc_blocking_loop_age_seconds, bullc_blocking_loop_stalled  gauges
+ *   bullc_redis_reconnects_total                             counter
+ * each with its # HELP and # TYPE lines. *text_out is a NUL-terminated string the caller frees
+ * with bullc_free(); NULL on error. BULLC_EINVAL, BULLC_ENOMEM. Thread-safe. */
+#define bullc_worker_stats_prometheus(stats, text_out) \
+    bullc_worker_stats_prometheus_sized((stats), sizeof(bullc_worker_stats_t), (text_out))
+BULLC_API int bullc_worker_stats_prometheus_sized(const bullc_worker_stats_t *stats, size_t size,
+                                                  char **text_out);
 
 
 /* ---------------------------------------------------------------------------------------------

@@ -120,7 +120,7 @@ static int parse_use(bullc_job_t *job, payload *p)
 
 static int fail_for_good(bullc_job_t *job, const inv_app *app, const char *msg)
 {
-    inv_log(app, BULLC_LOG_INFO, "job %s (%s) rejected: %s", bullc_job_id(job),
+    inv_log_job(app, job, BULLC_LOG_INFO, "job %s (%s) rejected: %s", bullc_job_id(job),
             bullc_job_name(job), msg);
     return bullc_job_fail_unrecoverable(job, msg);
 }
@@ -145,7 +145,7 @@ static int fail_db(bullc_job_t *job, const inv_app *app, const inv_dberr *e)
         snprintf(msg, sizeof msg, "database error (SQLSTATE %s): %s", e->sqlstate, e->msg);
     if (e->cls == INV_PERMANENT)
         return fail_for_good(job, app, msg);
-    inv_log(app, BULLC_LOG_WARN, "job %s (%s) attempt %ld failed: %s", bullc_job_id(job),
+    inv_log_job(app, job, BULLC_LOG_WARN, "job %s (%s) attempt %ld failed: %s", bullc_job_id(job),
             bullc_job_name(job), bullc_job_attempts_made(job) + 1, msg);
     return bullc_job_fail(job, msg);
 }
@@ -193,7 +193,7 @@ static void maybe_crash(const inv_app *app, bullc_job_t *job)
 {
     const char *v = app->crash_after_commit;
     if (v && (!strcmp(v, "1") || !strcmp(v, bullc_job_id(job)))) {
-        inv_log(app, BULLC_LOG_WARN, "test hook: exiting after the commit of job %s",
+        inv_log_job(app, job, BULLC_LOG_WARN, "test hook: exiting after the commit of job %s",
                 bullc_job_id(job));
         _exit(86);
     }
@@ -208,14 +208,14 @@ static int complete(bullc_job_t *job, const inv_app *app, PGresult *r, int lost)
     } else {
         if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
             maybe_crash(app, job);
-            inv_log(app, BULLC_LOG_DEBUG, "job %s (%s) applied: %s", bullc_job_id(job),
+            inv_log_job(app, job, BULLC_LOG_DEBUG, "job %s (%s) applied: %s", bullc_job_id(job),
                     bullc_job_name(job), PQgetvalue(r, 0, 1));
         } else if (lost) {
-            inv_log(app, BULLC_LOG_INFO, "job %s (%s): the connection was lost during COMMIT, "
+            inv_log_job(app, job, BULLC_LOG_INFO, "job %s (%s): the connection was lost during COMMIT, "
                     "which did commit; completing it with the stored result", bullc_job_id(job),
                     bullc_job_name(job));
         } else {
-            inv_log(app, BULLC_LOG_INFO, "job %s (%s) was already applied; completing it with "
+            inv_log_job(app, job, BULLC_LOG_INFO, "job %s (%s) was already applied; completing it with "
                     "the stored result", bullc_job_id(job), bullc_job_name(job));
         }
         rc = bullc_job_set_result(job, PQgetvalue(r, 0, 1));
@@ -249,7 +249,7 @@ static int run_event(bullc_job_t *job, const inv_app *app, const payload *p)
     free(data);
     if (!r) {
         if (lost && err.cls == INV_TRANSIENT)
-            inv_log(app, BULLC_LOG_WARN, "job %s (%s): the connection was lost during the call "
+            inv_log_job(app, job, BULLC_LOG_WARN, "job %s (%s): the connection was lost during the call "
                     "and the server is out of reach; whether it committed is unknown for now",
                     bullc_job_id(job), bullc_job_name(job));
         return fail_db(job, app, &err);

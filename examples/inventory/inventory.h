@@ -6,6 +6,8 @@
 
 #include <bullc.h>
 #include <libpq-fe.h>
+
+#include "../common/exlog.h"
 #include <pthread.h>
 #include <stddef.h>
 
@@ -19,6 +21,8 @@ typedef struct inv_app {
     const char *crash_after_commit; /* test hook, see inventory_worker.c; NULL = off */
     bullc_tls_opts_t tls;           /* REDIS_TLS_* (for rediss:// URLs) */
     int log_level;                  /* bullc_log_level_t */
+    ex_log log;                     /* text or JSON lines (BULLC_LOG_FORMAT) */
+    const char *http;               /* BULLC_HTTP=HOST:PORT, or NULL */
     pthread_key_t slot_key;         /* -> inv_thread of the calling thread */
 } inv_app;
 
@@ -39,6 +43,11 @@ void inv_thread_free(void *slot);
 void inv_log(const inv_app *app, bullc_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void inv_log_cb(bullc_log_level_t level, const char *message, void *user_data);
+/* The same for a line about `job` (its id and name go into JSON lines). */
+void inv_log_job(const inv_app *app, const bullc_job_t *job, bullc_log_level_t level,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void inv_log_job_cb(bullc_log_level_t level, const char *message, const bullc_job_t *job,
+                    void *user_data);
 
 /* ---- JSON text writer: strings are escaped, invalid UTF-8 becomes U+FFFD ---------------- */
 

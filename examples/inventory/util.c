@@ -31,13 +31,11 @@ void inv_thread_free(void *slot)
     free(t);
 }
 
-static const char *const level_names[] = {"error", "warn", "info", "debug"};
-
-static void emit(bullc_log_level_t level, const char *msg)
+/* One line in the configured format (one fprintf: lines never interleave). */
+static void emit(const inv_app *app, bullc_log_level_t level, const bullc_job_t *job,
+                 const char *msg)
 {
-    /* one fprintf per line: stdio locks the stream, so lines never interleave */
-    fprintf(stderr, "inventory_worker: %s: %s\n",
-            level_names[level <= BULLC_LOG_DEBUG ? level : BULLC_LOG_DEBUG], msg);
+    ex_log_write(&app->log, level, job, msg);
 }
 
 void inv_log(const inv_app *app, bullc_log_level_t level, const char *fmt, ...)
@@ -49,14 +47,33 @@ void inv_log(const inv_app *app, bullc_log_level_t level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    emit(level, line);
+    emit(app, level, NULL, line);
+}
+
+void inv_log_job(const inv_app *app, const bullc_job_t *job, bullc_log_level_t level,
+                 const char *fmt, ...)
+{
+    if ((int)level > app->log_level)
+        return;
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    emit(app, level, job, line);
 }
 
 void inv_log_cb(bullc_log_level_t level, const char *message, void *user_data)
 {
+    inv_log_job_cb(level, message, NULL, user_data);
+}
+
+void inv_log_job_cb(bullc_log_level_t level, const char *message, const bullc_job_t *job,
+                    void *user_data)
+{
     const inv_app *app = user_data;
     if ((int)level <= app->log_level)
-        emit(level, message);
+        emit(app, level, job, message);
 }
 
 /* ---- JSON writer ------------------------------------------------------------------------ */

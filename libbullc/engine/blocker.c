@@ -122,8 +122,10 @@ void *bullc__blocker_main(void *arg)
     for (;;) {
         int kick, due;
         long long until;
+        bullc__stats_loop(&w->stats, 1);
         if (wait_for_idle(w, &kick, &until))
             break;
+        bullc__stats_loop(&w->stats, 0);
         if (claim) {
             long long limited = bullc__gate_limit_left(&w->gate);
             if (limited > 0)

@@ -13,6 +13,7 @@
 
 #include "proto/proto.h"
 #include "util/log.h"
+#include "util/stats.h"
 
 #include <pthread.h>
 #include <semaphore.h>
@@ -157,6 +158,7 @@ typedef struct bullc__slot {
     const char *lock_job_id;
     const char *lock_token;
     long long lock_renewed_ms; /* monotonic */
+    long long run_us;          /* the current job's handler run time (0 = it did not run) */
 } bullc__slot;
 
 /* Starts the handler threads. BULLC_ETHREAD when one cannot be started (those that were are
@@ -216,6 +218,7 @@ struct bullc_worker {
     atomic_llong tick_due;     /* epoch ms the tick is wanted by (0: no request) */
     int running;
     char errmsg[320];
+    bullc__stats stats;        /* bullc_worker_stats (engine/stats.c) */
 };
 
 #endif

@@ -108,8 +108,8 @@ int bullc__pool_refill(bullc_worker_t *w, bullc__clink *via, const char *claim)
     for (size_t i = 0; i < req.got; i++) {
         bullc__slot *s = pop_idle(w);
         if (!s) { /* cannot happen: k idle threads were reserved for this fetch */
-            bullc__log(&w->log, BULLC_LOG_ERROR, "job %s fetched with no thread to run it",
-                       jobs[i]->id);
+            bullc__log_job(&w->log, jobs[i], BULLC_LOG_ERROR,
+                           "job %s fetched with no thread to run it", jobs[i]->id);
             bullc__job_free(jobs[i]);
             continue;
         }
@@ -178,8 +178,9 @@ static int start_job(bullc__slot *s, bullc_job_t *job)
         if (bullc__gate_stopping(&w->gate))
             return 1; /* left active: the stalled check requeues it */
         if (failures == 0)
-            bullc__log(&w->log, BULLC_LOG_WARN, "%s: job %s: Redis unreachable before its "
-                       "handler (%s); retrying", s->label, job->id, bullc_strerror(rc));
+            bullc__log_job(&w->log, job, BULLC_LOG_WARN,
+                           "%s: job %s: Redis unreachable before its handler (%s); retrying",
+                           s->label, job->id, bullc_strerror(rc));
         bullc__gate_nap(&w->gate, bullc__backoff_ms(failures + 1, &s->seed));
     }
 }
@@ -199,7 +200,9 @@ static int run_handler(bullc__slot *s, bullc_job_t *job)
     }
     bullc__slot_lock(s, job);
     job->run = &s->run;
+    long long t0 = bullc__stats_mono_us();
     int rc = h->fn(job, h->ud);
+    s->run_us = bullc__stats_mono_us() - t0;
     job->run = NULL;
     bullc__slot_lock(s, NULL);
     return rc;
@@ -211,7 +214,7 @@ static int outcome_of(bullc_worker_t *w, bullc_job_t *job, int rc, bullc__outcom
 {
     if (job->moved) {
         if (rc != BULLC_EMOVED && rc != BULLC_ERATELIMITED)
-            bullc__log(&w->log, BULLC_LOG_WARN,
+            bullc__log_job(&w->log, job, BULLC_LOG_WARN,
                        "job %s: handler moved its job but returned %s; no outcome recorded",
                        job->id, bullc_errname(rc));
         return 1;
@@ -233,8 +236,9 @@ static int outcome_of(bullc_worker_t *w, bullc_job_t *job, int rc, bullc__outcom
 static void report_lost(bullc__slot *s, bullc_job_t *job, int rc, const char *detail)
 {
     bullc_worker_t *w = s->w;
-    bullc__log(&w->log, BULLC_LOG_WARN, "%s: could not record the outcome of job %s: %s%s%s",
-               s->label, job->id, bullc_strerror(rc), detail[0] ? " - " : "", detail);
+    bullc__log_job(&w->log, job, BULLC_LOG_WARN,
+                   "%s: could not record the outcome of job %s: %s%s%s", s->label, job->id,
+                   bullc_strerror(rc), detail[0] ? " - " : "", detail);
     if (rc == BULLC_ELOCKMISSING || rc == BULLC_ELOCKMISMATCH)
         bullc__worker_emit(w, BULLC_EVENT_LOCK_LOST, job, bullc_strerror(rc));
 }
@@ -257,12 +261,12 @@ static void send_settle(bullc__slot *s, bullc__settle *st)
         long long now = bullc__mono_ms();
         if (!first_fail) {
             first_fail = now;
-            bullc__log(&w->log, BULLC_LOG_WARN,
+            bullc__log_job(&w->log, st->job, BULLC_LOG_WARN,
                        "%s: job %s finished but Redis did not take its outcome (%s); will retry",
                        s->label, st->job->id, st->errstr);
         }
         if (bullc__gate_stopping(&w->gate) && now - first_fail > w->o.lock_duration_ms) {
-            bullc__log(&w->log, BULLC_LOG_ERROR,
+            bullc__log_job(&w->log, st->job, BULLC_LOG_ERROR,
                        "%s: gave up recording job %s; its lock expires and a stalled check "
                        "will requeue it",
                        s->label, st->job->id);
@@ -282,8 +286,8 @@ static bullc_job_t *settle(bullc__slot *s, bullc_job_t *job, bullc__outcome *oc)
     st->fetch_next = !bullc__gate_stopping(&w->gate) && !atomic_load(&w->gate.paused);
     for (;;) {
         if (w->ops->settle_prepare(w->proto, st, oc) != 0) {
-            bullc__log(&w->log, BULLC_LOG_ERROR, "job %s: out of memory recording its outcome",
-                       job->id);
+            bullc__log_job(&w->log, job, BULLC_LOG_ERROR,
+                           "job %s: out of memory recording its outcome", job->id);
             return NULL; /* the lock expires and the stalled check requeues it */
         }
         send_settle(s, st);
@@ -294,6 +298,8 @@ static bullc_job_t *settle(bullc__slot *s, bullc_job_t *job, bullc__outcome *oc)
         oc->reason = job->fail_message;
         oc->unrecoverable = job->unrecoverable;
     }
+    if (st->rc == 0)
+        bullc__stats_outcome(&w->stats, st->event, s->run_us);
     if (st->rc == 0)
         bullc__worker_emit(w, st->event, job, st->detail);
     else
@@ -314,6 +320,7 @@ static bullc_job_t *handle(bullc__slot *s, bullc_job_t *job)
 {
     bullc_worker_t *w = s->w;
     atomic_store(&w->gate.drained, 0);
+    s->run_us = 0;
     bullc__outcome oc;
     int rc = start_job(s, job);
     if (rc == 1)
@@ -335,7 +342,9 @@ static void *slot_main(void *arg)
     bullc_worker_t *w = s->w;
     bullc_job_t *job = wait_for_job(s, 1);
     while (job) {
+        bullc__stats_active(&w->stats, 1);
         bullc_job_t *next = handle(s, job);
+        bullc__stats_active(&w->stats, -1);
         bullc__job_free(job);
         job = next ? next : wait_for_job(s, 1);
     }

@@ -168,7 +168,7 @@ static int build(bullc_worker_t *w)
     int rc = own_strings(w);
     if (rc)
         return rc;
-    w->log = (bullc__logger){w->o.log_cb, w->o.log_user_data, w->o.log_level};
+    w->log = (bullc__logger){w->o.log_cb, w->o.log_user_data, w->o.log_level, w->o.log_job_cb};
     w->renew_ms = w->o.lock_renew_ms ? w->o.lock_renew_ms : w->o.lock_duration_ms / 2;
     if (w->renew_ms < 1)
         w->renew_ms = 1;
@@ -196,6 +196,7 @@ static int build(bullc_worker_t *w)
     if ((rc = bullc__combiner_init(&w->comb, &cmd, w->ops, w->proto,
                                     (size_t)w->o.concurrency)) != 0)
         return rc;
+    w->comb.conn.stats = w->blocker_conn.stats = &w->stats;
     return make_slots(w);
 }
 
@@ -209,7 +210,7 @@ int bullc_worker_new_sized(bullc_worker_t **out, const bullc_worker_opts_t *opts
         return BULLC_EINVAL;
     const char *bad = invalid_option(&o);
     if (bad) {
-        bullc__logger lg = {o.log_cb, o.log_user_data, o.log_level};
+        bullc__logger lg = {o.log_cb, o.log_user_data, o.log_level, o.log_job_cb};
         bullc__log(&lg, BULLC_LOG_ERROR, "bullc_worker_new: invalid option: %s", bad);
         return BULLC_EINVAL;
     }
@@ -217,6 +218,7 @@ int bullc_worker_new_sized(bullc_worker_t **out, const bullc_worker_opts_t *opts
     if (!w)
         return BULLC_ENOMEM;
     w->o = o;
+    bullc__stats_init(&w->stats);
     w->tick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     int rc = bullc__gate_init(&w->gate);
     if (w->tick_fd < 0)
@@ -481,6 +483,7 @@ int bullc_worker_run(bullc_worker_t *w)
     if (bullc__gate_stopping(&w->gate))
         return BULLC_OK; /* stopped before it ran */
     w->running = 1;
+    atomic_store(&w->stats.running, 1);
     bullc__clink via;
     int rc = bullc__clink_init(&via, &w->comb);
     if (rc == 0)
@@ -507,6 +510,7 @@ int bullc_worker_run(bullc_worker_t *w)
     bullc__clink_free(&via);
     if (rc == 0)
         bullc__log(&w->log, BULLC_LOG_INFO, "worker %s stopped", w->ops->client_name(w->proto));
+    atomic_store(&w->stats.running, 0);
     w->running = 0;
     return rc;
 }

@@ -29,6 +29,7 @@ static int fail(bullc__conn *c, int code, const char *fmt, const char *detail)
 static int sock_rc(bullc__conn *c, int rc)
 {
     if (rc != 0 && rc != BULLC__STOPPED && !bullc__sock_is_open(&c->sock)) {
+        bullc__stats_down(c->stats);
         bullc__server_lost(c->cfg.server, c->sock.host, c->sock.port);
         if (c->sock.timed_out)
             bullc__server_silence(c->cfg.server);
@@ -146,9 +147,11 @@ int bullc__conn_ensure(bullc__conn *c)
             rc = BULLC_ECONNECT;
         bullc__sock_close(&c->sock);
         c->failures++;
+        bullc__stats_down(c->stats);
         return rc;
     }
     c->generation++;
+    bullc__stats_connected(c->stats, c->generation > 1);
     c->nloaded = 0; /* a new connection may reach a server that lost its scripts */
     if (c->failures)
         bullc__log(c->cfg.log, BULLC_LOG_INFO, "%s: reconnected to Redis at %s:%d",
@@ -307,6 +310,8 @@ int bullc__conn_recv(bullc__conn *c, bullc__cmd *const *cmds, size_t n, bullc__r
         rc = unusable_reply(c, replies[i]);
     if (rc != 0)
         free_replies(replies, n);
+    if (rc == 0)
+        bullc__stats_up(c->stats);
     return rc;
 }
 
@@ -355,6 +360,8 @@ int bullc__conn_block(bullc__conn *c, bullc__cmd *cmd, long long timeout_ms, int
         bullc__reply_free(*reply);
         *reply = NULL;
     }
+    if (rc == 0)
+        bullc__stats_up(c->stats);
     return rc;
 }
 

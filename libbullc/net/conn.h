@@ -7,6 +7,7 @@
 #define BULLC_NET_CONN_H
 
 #include "net/server.h"
+#include "util/stats.h"
 
 typedef struct bullc__conn_cfg {
     bullc__server *server;   /* where to connect (shared by the handle's connections) */
@@ -28,6 +29,8 @@ typedef struct bullc__conn {
     unsigned generation; /* counts connects: a pipeline sent on an earlier one has no replies */
     unsigned silences;   /* the server's count of silent connections when this one connected */
     char errstr[256];  /* detail of the last failure */
+    bullc__stats *stats; /* a worker's: connects and failures are counted there; or NULL (set
+                            after bullc__conn_init) */
 } bullc__conn;
 
 void bullc__conn_init(bullc__conn *c, const bullc__conn_cfg *cfg);

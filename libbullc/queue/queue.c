@@ -82,7 +82,7 @@ int bullc_queue_new_sized(bullc_queue_t **out, const bullc_queue_opts_t *opts, s
     if (!q)
         return BULLC_ENOMEM;
     int rc = BULLC_ENOMEM;
-    q->log = (bullc__logger){o.log_cb, o.log_user_data, o.log_level};
+    q->log = (bullc__logger){o.log_cb, o.log_user_data, o.log_level, NULL};
     if (!(q->s_url = bullc__strdup(o.redis_url ? o.redis_url : "redis://127.0.0.1:6379")) ||
         !(q->s_queue = bullc__strdup(o.queue)))
         goto fail;
