@@ -168,7 +168,7 @@ static int parse_scheme(bullc__url *u, const char *url, const char **rest, const
 
 static int parse_all(bullc__url *u, const char *url, char *err, size_t errlen)
 {
-    const char *p, *end;
+    const char *p = url, *end = url; /* set by parse_scheme (initialised for -O1 warnings) */
     int rc = parse_scheme(u, url, &p, &end, err, errlen);
     if (rc)
         return rc;
