@@ -48,6 +48,7 @@ static void pass_claim(bullc_worker_t *w, bullc__clink *via, char **claim)
         free(*claim);
         *claim = NULL;
     }
+    atomic_store(&w->gate.claim_waiting, *claim != NULL);
 }
 
 /* One blocking wait of up to timeout_ms; 1 when the worker stops. */

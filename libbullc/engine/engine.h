@@ -108,6 +108,9 @@ typedef struct bullc__gate {
     long long block_until;     /* under mu: next delayed job's due time (epoch ms, 0 none) */
     atomic_int drained;        /* the drained event was emitted and no job taken since */
     atomic_int fetch_down;     /* fetches fail for want of a connection (logged once) */
+    atomic_int claim_waiting;  /* the blocker holds a job it moved and no idle thread to run
+                                  it: finishing threads take no fetch-next and do not fetch for
+                                  themselves, so that job is the next one run (not starved) */
 } bullc__gate;
 
 int bullc__gate_init(bullc__gate *g);

@@ -135,15 +135,23 @@ static bullc_job_t *wait_for_job(bullc__slot *s, int refill)
 {
     bullc_worker_t *w = s->w;
     bullc__gate *g = &w->gate;
+    /* a thread that fetches for itself wakes the blocker only if that fetch was not sent (a
+     * short one wakes it in refill): otherwise both would take jobs at once, and a job the
+     * blocking command moved could wait behind the ones this fetch took */
+    refill = refill && !atomic_load(&g->claim_waiting);
     pthread_mutex_lock(&g->mu);
     s->idle = 1;
     s->next_idle = w->idle_head;
     w->idle_head = s;
     w->nidle++;
-    pthread_cond_signal(&g->blocker_cv);
+    if (!refill)
+        pthread_cond_signal(&g->blocker_cv);
     pthread_mutex_unlock(&g->mu);
-    if (refill)
-        bullc__pool_refill(w, &s->link, NULL);
+    if (refill && !bullc__pool_refill(w, &s->link, NULL)) {
+        pthread_mutex_lock(&g->mu);
+        pthread_cond_signal(&g->blocker_cv);
+        pthread_mutex_unlock(&g->mu);
+    }
     pthread_mutex_lock(&g->mu);
     /* a stopping thread still waits for a refill in flight, which may hand it a job */
     while (!s->job && !((g->stopping || bullc__gate_stopping(g)) && w->reserved == 0))
@@ -283,7 +291,8 @@ static bullc_job_t *settle(bullc__slot *s, bullc_job_t *job, bullc__outcome *oc)
     bullc__settle *st = &s->settle;
     st->job = job;
     /* as Node: no next job while closing or locally paused */
-    st->fetch_next = !bullc__gate_stopping(&w->gate) && !atomic_load(&w->gate.paused);
+    st->fetch_next = !bullc__gate_stopping(&w->gate) && !atomic_load(&w->gate.paused) &&
+                     !atomic_load(&w->gate.claim_waiting);
     for (;;) {
         if (w->ops->settle_prepare(w->proto, st, oc) != 0) {
             bullc__log_job(&w->log, job, BULLC_LOG_ERROR,
