@@ -140,7 +140,8 @@ static int command_flags(cli *c)
         } else if (!strcmp(a, "--all") || !strcmp(a, "--all-failed") || !strcmp(a, "--delayed") ||
                    !strcmp(a, "--force") || !strcmp(a, "--follow")) {
             int *dst = !strcmp(a, "--all") ? &c->all : !strcmp(a, "--all-failed") ? &c->all_failed
-                     : a[2] == 'd' ? &c->delayed : a[3] == 'o' ? &c->force : &c->follow;
+                     : !strcmp(a, "--delayed") ? &c->delayed : !strcmp(a, "--force") ? &c->force
+                     : &c->follow;
             *dst = 1;
         } else if (a[0] == '-' && a[1] == '-') {
             fprintf(stderr, PROG ": unknown flag %s\n", a);
