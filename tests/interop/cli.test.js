@@ -411,3 +411,65 @@ async function sameStateAsSnapshot() {
   await restore(ca);
   await sameState('errors change nothing');
 }
+
+// ---------------------------------------------------------------- TLS flags
+
+test('TLS flags: mutual TLS works, a foreign CA is refused (one line), --tls-insecure skips it', async (t) => {
+  const T = require('./lib/topology');
+  const certs = T.makeCerts();
+  t.after(() => certs.cleanup());
+  const r = await T.startRedisTls({ certs, authClients: true });
+  t.after(() => r.cleanup());
+  const client = ['--tls-cert', certs.clientCert, '--tls-key', certs.clientKey];
+  let res = await bullc(r, ['add', 'tq', 'x', '{"over":"tls"}'], { globals: ['--tls-ca', certs.ca, ...client] });
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal(res.stdout, '1\n');
+  const job = await withQueue(r, (q) => q.getJob('1'), 'tq');
+  assert.deepEqual(job.data, { over: 'tls' });
+
+  res = await bullc(r, ['counts', 'tq'], { globals: ['--tls-ca', certs.otherCa, ...client] });
+  assert.equal(res.code, 1, res.stderr);
+  assert.equal(res.stdout, '');
+  assert.equal(res.stderr.trim().split('\n').length, 1, res.stderr);
+  assert.match(res.stderr, /^bullc: TLS failed .*certificate/);
+
+  res = await bullc(r, ['--json', 'counts', 'tq'], { globals: ['--tls-ca', certs.otherCa, '--tls-insecure', ...client] });
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal(JSON.parse(res.stdout).waiting, 1);
+  res = await bullc(r, ['counts', 'tq'], { globals: ['--tls-ca', certs.ca] });
+  assert.equal(res.code, 1, 'no client certificate');
+});
+
+// ---------------------------------------------------------------- flows
+
+test('remove in a flow: a parent with its children, the last child of a waiting parent', async () => {
+  const { FlowProducer } = require('bullmq');
+  const flow = async (redis) => {
+    const fp = new FlowProducer({ connection: redis.connection });
+    try {
+      // one child per parent wherever a removal walks children: a set's member order is the
+      // server's own (it may differ between two servers), and Node walks it as we do
+      await fp.add({
+        name: 'parent', queueName: 'fq', opts: { jobId: 'P' },
+        children: [{ name: 'c2', queueName: 'fq2', opts: { jobId: 'C2' }, children: [{ name: 'g', queueName: 'fq2', opts: { jobId: 'G' } }] }],
+      });
+      await fp.add({ name: 'p2', queueName: 'fq', opts: { jobId: 'P2' }, children: [{ name: 'only', queueName: 'fq2', opts: { jobId: 'O' } }] });
+      await fp.add({
+        name: 'p3', queueName: 'fq', opts: { jobId: 'P3' },
+        children: [{ name: 'c1', queueName: 'fq', opts: { jobId: 'C1' } }, { name: 'c3', queueName: 'fq', opts: { jobId: 'C3' } }],
+      });
+    } finally {
+      await fp.close();
+    }
+  };
+  for (const [label, queue, id] of [['parent with children', 'fq', 'P'], ['a child', 'fq', 'C1'],
+    ['the only child (parent released)', 'fq2', 'O'], ['a grandchild', 'fq2', 'G']]) {
+    await Promise.all([ca.flushall(), cb.flushall()]);
+    await Promise.all([flow(A), flow(B)]);
+    await withQueue(A, async (q) => assert.equal(await q.remove(id), 1), queue);
+    const r = await bullc(B, ['remove', queue, id]);
+    assert.equal(r.code, 0, `${label}: ${r.stderr}`);
+    assert.equal(r.stdout, '1\n');
+    await sameState(`remove ${label}`);
+  }
+});
