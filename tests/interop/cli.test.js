@@ -473,3 +473,49 @@ test('remove in a flow: a parent with its children, the last child of a waiting 
     await sameState(`remove ${label}`);
   }
 });
+
+test('flows: drain and clean delete a parent left without children in its queue, release it in another; retry puts a failed child back among its parent\'s dependencies', async () => {
+  const { FlowProducer } = require('bullmq');
+  const build = async (redis) => {
+    const fp = new FlowProducer({ connection: redis.connection });
+    try {
+      await fp.add({ name: 'p', queueName: 'fq', opts: { jobId: 'P' }, children: [{ name: 'c', queueName: 'fq', opts: { jobId: 'C' } }] });
+      await fp.add({ name: 'p2', queueName: 'fq', opts: { jobId: 'P2' }, children: [{ name: 'o', queueName: 'fq2', opts: { jobId: 'O' } }] });
+      await fp.add({
+        name: 'p3', queueName: 'fq3', opts: { jobId: 'P3' },
+        children: [{ name: 'f', queueName: 'fq4', opts: { jobId: 'F', ignoreDependencyOnFailure: true } }],
+      });
+    } finally {
+      await fp.close();
+    }
+    // F fails once: P3 is released with F among its ignored failures
+    const w = new Worker('fq4', async () => { throw new Error('child failed'); }, { connection: redis.connection });
+    await withQueue(redis, (q) => H.waitFor(async () => (await q.getJobCounts('failed')).failed === 1,
+      { timeout: 20000, what: 'F failed' }), 'fq4');
+    await w.close();
+  };
+  const cases = [
+    ['drain fq', 'fq', (q) => q.drain(), ['drain', 'fq'], ''],
+    ['drain fq2', 'fq2', (q) => q.drain(), ['drain', 'fq2'], ''],
+    ['clean fq waiting', 'fq', (q) => q.clean(0, 0, 'wait'), ['clean', 'fq', 'waiting', '--grace', '0'], 'C\n'],
+    ['clean fq2 waiting', 'fq2', (q) => q.clean(0, 0, 'wait'), ['clean', 'fq2', 'waiting', '--grace', '0'], 'O\n'],
+    ['retry F', 'fq4', async (q) => (await Job.fromId(q, 'F')).retry(), ['retry', 'fq4', 'F'], '1\n'],
+    ['retry fq4 --all-failed', 'fq4', (q) => q.retryJobs(), ['retry', 'fq4', '--all-failed'], '1\n'],
+  ];
+  await ca.flushall();
+  await build(A);
+  const snap = [];
+  for (const key of await ca.keys('*')) snap.push([key, await ca.dumpBuffer(key), await ca.pttl(key)]);
+  const load = async (c) => {
+    await c.flushall();
+    for (const [key, dump, pttl] of snap) await c.restore(key, pttl > 0 ? pttl : 0, dump);
+  };
+  for (const [label, queue, nodeOp, args, stdout] of cases) {
+    await Promise.all([load(ca), load(cb)]);
+    await withQueue(A, nodeOp, queue);
+    const r = await bullc(B, args);
+    assert.equal(r.code, 0, `${label}: ${r.stderr}`);
+    assert.equal(r.stdout, stdout, label);
+    await sameState(label);
+  }
+});
