@@ -276,9 +276,9 @@ static int cmd_add(cli *c, bullc_queue_t *q)
 {
     char *id = NULL;
     int rc = bullc_queue_add(q, c->pos[1], c->npos > 2 ? c->pos[2] : "{}", c->opts_json, &id);
-    if (rc == BULLC_EJSON || rc == BULLC_EINVAL) {
+    if (rc == BULLC_EJSON || rc == BULLC_EINVAL) { /* nothing was added */
         fprintf(stderr, PROG ": %s: %s\n", bullc_strerror(rc), bullc_queue_errmsg(q));
-        return 2;
+        return usage(NULL);
     }
     if (rc)
         return fail(q, rc, NULL);

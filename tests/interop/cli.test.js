@@ -233,6 +233,7 @@ test('add: ids as Node gives them, data defaults to {}, bad JSON adds nothing', 
     const r = await bullc(B, ['add', Q, ...bad]);
     assert.equal(r.code, 2, `${bad}: ${r.stderr}`);
     assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^bullc: invalid (JSON|argument): .*\nusage: bullc/);
   }
   await sameState('bad adds add nothing');
 });
@@ -281,7 +282,8 @@ test('queues, counts and jobs agree with Node', async () => {
 
 test('job --json: every key, as Node reads the job', async () => {
   await restore(cb);
-  for (const id of ['1', '4', '7', '10', '13', '14', '15', '16']) {
+  await withQueue(B, (q) => q.add('tel', { t: 1 }, { telemetry: { metadata: 'm', omitContext: true } }));
+  for (const id of ['1', '4', '7', '10', '13', '14', '15', '16', '17']) {
     const want = await withQueue(B, async (q) => {
       const j = await Job.fromId(q, id);
       const n = (v) => (v === undefined || Number.isNaN(v) ? null : v);

@@ -166,10 +166,31 @@ static cJSON *int_or_null(const char *text)
     return cJSON_CreateNumber((double)strtoll(text, NULL, 10));
 }
 
+/* Stored `tm` and `omc` become telemetry.metadata and telemetry.omitContext, as Node shows them. */
+static void telemetry_opts(cJSON *o)
+{
+    static const char *const pairs[][2] = {{"tm", "metadata"}, {"omc", "omitContext"}};
+    for (size_t i = 0; i < BULLC__COUNT(pairs); i++) {
+        cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(o, pairs[i][0]);
+        if (!v)
+            continue;
+        cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "telemetry");
+        if (!cJSON_IsObject(t)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(o, "telemetry");
+            cJSON_AddItemToObject(o, "telemetry", t = cJSON_CreateObject());
+        }
+        if (!t || (!cJSON_ReplaceItemInObjectCaseSensitive(t, pairs[i][1], v) &&
+                   !cJSON_AddItemToObject(t, pairs[i][1], v)))
+            cJSON_Delete(v);
+    }
+}
+
 /* The stored options with Node's long names (de -> deduplication, kl -> keepLogs, ...). */
 static cJSON *long_opts(const char *text)
 {
     cJSON *o = json_or(text ? text : "{}", cJSON_CreateObject());
+    if (cJSON_IsObject(o))
+        telemetry_opts(o);
     for (cJSON *m = o ? o->child : NULL; m; m = m->next) {
         const char *l = m->string ? bullc__bmq_long_name(m->string) : NULL;
         char *s = l && strcmp(l, m->string) ? bullc__strdup(l) : NULL;
