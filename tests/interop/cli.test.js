@@ -97,8 +97,8 @@ async function sameState(what) {
 async function differential(label, nodeOp, args, { code = 0, stdout, setup } = {}) {
   await Promise.all([restore(ca), restore(cb)]);
   if (setup) {
-    await withQueue(A, setup);
-    await withQueue(B, setup);
+    await withQueue(A, (q) => setup(q, ca));
+    await withQueue(B, (q) => setup(q, cb));
   }
   const nodeResult = await withQueue(A, nodeOp);
   const r = await bullc(B, args);
@@ -136,6 +136,19 @@ test('pause and resume', async () => {
   });
   await differential('resume, nothing ready, delayed jobs', (q) => q.resume(), ['resume', Q], {
     setup: async (q) => { await q.pause(); await q.drain(); },
+  });
+  // a 5.x pause left the backlog in the legacy `paused` list: renamed back, or appended to wait
+  await differential('resume, legacy paused list only', (q) => q.resume(), ['resume', Q], {
+    setup: async (q, c) => {
+      await q.pause();
+      await c.rename(`bull:${Q}:wait`, `bull:${Q}:paused`);
+    },
+  });
+  await differential('resume, legacy paused list and wait', (q) => q.resume(), ['resume', Q], {
+    setup: async (q, c) => {
+      await q.pause();
+      await c.rpush(`bull:${Q}:paused`, 'x1', 'x2');
+    },
   });
 });
 
