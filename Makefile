@@ -183,6 +183,19 @@ clean:
 
 -include $(wildcard $(B)/obj/*.d $(B)/obj/*/*.d $(B)/obj/*/*/*.d $(B)/bin/*.d $(B)/tests/*.d)
 
+# The admin tool bullc (examples/bullc.c; README "The bullc tool"), installed in BINDIR.
+BINDIR ?= $(PREFIX)/bin
+all examples: $(B)/bin/bullc
+$(B)/bin/bullc: examples/bullc_fmt.h
+install: install-bullc
+uninstall: uninstall-bullc
+.PHONY: install-bullc uninstall-bullc
+install-bullc: all
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 755 $(B)/bin/bullc $(DESTDIR)$(BINDIR)/bullc
+uninstall-bullc:
+	rm -f $(DESTDIR)$(BINDIR)/bullc
+
 # The inventory worker end to end: private Redis + PostgreSQL, the Node producer's story.
 demo: deps
 	$(MAKE) all

@@ -117,6 +117,41 @@ typedef struct bullc__lock {
     const char *token;
 } bullc__lock;
 
+/* ---- queue administration ---------------------------------------------------------------
+ * One request type for every admin call of a queue handle (Node's Queue and Job methods of the
+ * same meaning; docs/bullmq.md "Admin operations"), so a protocol adds one op for all of them. */
+typedef enum bullc__admin_op {
+    BULLC__ADM_QUEUES = 1, /* -> items: queue names under the prefix, sorted */
+    BULLC__ADM_JOBS,       /* state, a = start, b = end -> items: ids in Node's getJobs order */
+    BULLC__ADM_JOB,        /* id -> json: the whole job */
+    BULLC__ADM_RETRY,      /* id: a failed job back to wait */
+    BULLC__ADM_RETRY_ALL,  /* -> count: every failed job back to wait */
+    BULLC__ADM_PROMOTE,    /* id: a delayed job made ready */
+    BULLC__ADM_PROMOTE_ALL, /* -> count */
+    BULLC__ADM_REMOVE,     /* id */
+    BULLC__ADM_CLEAN,      /* state, a = grace ms, b = limit (0 none) -> items: ids removed */
+    BULLC__ADM_PAUSE,      /* flag: 1 pause, 0 resume */
+    BULLC__ADM_DRAIN,      /* flag: delayed jobs too */
+    BULLC__ADM_OBLITERATE, /* flag: force */
+    BULLC__ADM_LOGS,       /* id -> items: log lines */
+    BULLC__ADM_WORKERS,    /* -> json: [{name, addr, rawname}] */
+    BULLC__ADM_EVENTS      /* id = after this id, a = count (0 all), b = block ms (< 0 none)
+                              -> json: [{id, event, ...}] */
+} bullc__admin_op;
+
+typedef struct bullc__admin {
+    bullc__admin_op op;
+    const char *id;
+    const char *state;
+    long long a, b;
+    int flag;
+    /* results, malloc'd (the caller frees them) */
+    char **items;
+    size_t nitems;
+    long long count;
+    char *json;
+} bullc__admin;
+
 typedef struct bullc__proto_ops {
     const char *name;
 
@@ -193,6 +228,8 @@ typedef struct bullc__proto_ops {
                          char **value, char *err, size_t errlen);
     int (*get_counts)(bullc__proto *p, bullc__link *link, bullc_job_counts_t *out, size_t size,
                       char *err, size_t errlen);
+    /* Queue administration (NULL: not offered, the public calls answer BULLC_EMISUSE). */
+    int (*admin)(bullc__proto *p, bullc__link *link, bullc__admin *req, char *err, size_t errlen);
 } bullc__proto_ops;
 
 /* The protocol for a name ("bullmq"), or NULL. */

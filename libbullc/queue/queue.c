@@ -195,3 +195,155 @@ int bullc_queue_get_counts_sized(bullc_queue_t *q, bullc_job_counts_t *out, size
         return BULLC_EMISUSE;
     return q->ops->get_counts(q->proto, &q->link.link, out, size, q->errmsg, sizeof q->errmsg);
 }
+
+/* ---- queue administration: one protocol request per call (proto/proto.h) ------------------ */
+
+void bullc_strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+static int admin(bullc_queue_t *q, bullc__admin *req)
+{
+    if (!q)
+        return BULLC_EINVAL;
+    if (!q->ops->admin)
+        return BULLC_EMISUSE;
+    q->errmsg[0] = '\0';
+    int rc = q->ops->admin(q->proto, &q->link.link, req, q->errmsg, sizeof q->errmsg);
+    if (rc) {
+        bullc_strv_free(req->items);
+        free(req->json);
+        req->items = NULL;
+        req->json = NULL;
+        req->nitems = 0;
+    }
+    return rc;
+}
+
+/* Runs req and hands its list of strings out (an empty list is an array holding NULL). */
+static int admin_list(bullc_queue_t *q, bullc__admin *req, char ***out, size_t *n)
+{
+    if (out)
+        *out = NULL;
+    if (n)
+        *n = 0;
+    int rc = admin(q, req);
+    if (rc == 0 && !req->items && !(req->items = calloc(1, sizeof *req->items)))
+        rc = BULLC_ENOMEM;
+    if (rc == 0 && out) {
+        *out = req->items;
+        req->items = NULL;
+    }
+    if (rc == 0 && n)
+        *n = req->nitems;
+    bullc_strv_free(req->items);
+    return rc;
+}
+
+static int admin_json(bullc_queue_t *q, bullc__admin *req, char **out)
+{
+    if (!out)
+        return BULLC_EINVAL;
+    *out = NULL;
+    int rc = admin(q, req);
+    if (rc == 0)
+        *out = req->json;
+    return rc;
+}
+
+static int admin_count(bullc_queue_t *q, bullc__admin *req, long long *count)
+{
+    int rc = admin(q, req);
+    if (count)
+        *count = rc == 0 ? req->count : 0;
+    return rc;
+}
+
+int bullc_queue_list_queues(bullc_queue_t *q, char ***names, size_t *n)
+{
+    return admin_list(q, &(bullc__admin){.op = BULLC__ADM_QUEUES}, names, n);
+}
+
+int bullc_queue_get_jobs(bullc_queue_t *q, const char *state, long long start, long long end,
+                         char ***ids, size_t *n)
+{
+    bullc__admin req = {.op = BULLC__ADM_JOBS, .state = state, .a = start, .b = end};
+    return admin_list(q, &req, ids, n);
+}
+
+int bullc_queue_get_job_json(bullc_queue_t *q, const char *id, char **json)
+{
+    return admin_json(q, &(bullc__admin){.op = BULLC__ADM_JOB, .id = id}, json);
+}
+
+int bullc_queue_retry_job(bullc_queue_t *q, const char *id)
+{
+    return admin(q, &(bullc__admin){.op = BULLC__ADM_RETRY, .id = id});
+}
+
+int bullc_queue_retry_failed(bullc_queue_t *q, long long *count)
+{
+    return admin_count(q, &(bullc__admin){.op = BULLC__ADM_RETRY_ALL}, count);
+}
+
+int bullc_queue_promote_job(bullc_queue_t *q, const char *id)
+{
+    return admin(q, &(bullc__admin){.op = BULLC__ADM_PROMOTE, .id = id});
+}
+
+int bullc_queue_promote_all(bullc_queue_t *q, long long *count)
+{
+    return admin_count(q, &(bullc__admin){.op = BULLC__ADM_PROMOTE_ALL}, count);
+}
+
+int bullc_queue_remove_job(bullc_queue_t *q, const char *id)
+{
+    return admin(q, &(bullc__admin){.op = BULLC__ADM_REMOVE, .id = id});
+}
+
+int bullc_queue_clean(bullc_queue_t *q, const char *state, long long grace_ms, long long limit,
+                      char ***ids, size_t *n)
+{
+    bullc__admin req = {.op = BULLC__ADM_CLEAN, .state = state, .a = grace_ms, .b = limit};
+    return admin_list(q, &req, ids, n);
+}
+
+int bullc_queue_pause(bullc_queue_t *q)
+{
+    return admin(q, &(bullc__admin){.op = BULLC__ADM_PAUSE, .flag = 1});
+}
+
+int bullc_queue_resume(bullc_queue_t *q)
+{
+    return admin(q, &(bullc__admin){.op = BULLC__ADM_PAUSE, .flag = 0});
+}
+
+int bullc_queue_drain(bullc_queue_t *q, int delayed)
+{
+    return admin(q, &(bullc__admin){.op = BULLC__ADM_DRAIN, .flag = delayed});
+}
+
+int bullc_queue_obliterate(bullc_queue_t *q, int force)
+{
+    return admin(q, &(bullc__admin){.op = BULLC__ADM_OBLITERATE, .flag = force});
+}
+
+int bullc_queue_get_logs(bullc_queue_t *q, const char *id, char ***lines, size_t *n)
+{
+    return admin_list(q, &(bullc__admin){.op = BULLC__ADM_LOGS, .id = id}, lines, n);
+}
+
+int bullc_queue_get_workers(bullc_queue_t *q, char **json)
+{
+    return admin_json(q, &(bullc__admin){.op = BULLC__ADM_WORKERS}, json);
+}
+
+int bullc_queue_read_events(bullc_queue_t *q, const char *after_id, long long count,
+                            long long block_ms, char **json)
+{
+    bullc__admin req = {.op = BULLC__ADM_EVENTS, .id = after_id, .a = count, .b = block_ms};
+    return admin_json(q, &req, json);
+}

@@ -20,7 +20,8 @@ test('make install + README example build and process jobs', { timeout: 180000 }
   const header = fs.readFileSync(path.join(H.ROOT, 'include', 'bullc.h'), 'utf8');
   const [, major, minor] = header.match(/BULLC_VERSION_STRING "(\d+)\.(\d+)\.\d+"/);
   const soname = major === '0' ? `libbullc.so.0.${minor}` : `libbullc.so.${major}`;
-  for (const f of ['include/bullc.h', 'lib/libbullc.a', 'lib/libbullc.so', `lib/${soname}`, 'lib/pkgconfig/bullc.pc']) {
+  for (const f of ['include/bullc.h', 'lib/libbullc.a', 'lib/libbullc.so', `lib/${soname}`, 'lib/pkgconfig/bullc.pc',
+    'bin/bullc']) {
     assert.ok(fs.existsSync(path.join(prefix, f)), `${f} installed`);
   }
   const dyn = execFileSync('objdump', ['-p', path.join(prefix, 'lib', 'libbullc.so')]).toString();
@@ -64,4 +65,8 @@ test('make install + README example build and process jobs', { timeout: 180000 }
     assert.equal(b.attemptsMade, 1, 'unrecoverable: no retry despite attempts: 3');
     assert.match(out, new RegExp(`rewarding u1 \\(job ${good.id}\\)`));
   }
+  // the installed admin tool reads what the workers left
+  const counts = execFileSync(path.join(prefix, 'bin', 'bullc'), ['--redis', redis.url, 'counts', 'events']);
+  assert.match(counts.toString(), /^completed 2$/m);
+  assert.match(counts.toString(), /^failed 2$/m);
 });

@@ -32,4 +32,5 @@ const bullc__proto_ops bullc__bullmq_ops = {
     .get_state = bullc__bmq_get_state,
     .get_job_field = bullc__bmq_get_job_field,
     .get_counts = bullc__bmq_get_counts,
+    .admin = bullc__bmq_admin,
 };

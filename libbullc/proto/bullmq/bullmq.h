@@ -153,4 +153,9 @@ int bullc__bmq_get_job_field(bullc__proto *p, bullc__link *link, const char *id,
 int bullc__bmq_get_counts(bullc__proto *p, bullc__link *link, bullc_job_counts_t *out,
                           size_t size, char *err, size_t errlen);
 
+/* ---- queue administration (bmq_admin.c, bmq_admin_read.c) ----------------------------- */
+
+int bullc__bmq_admin(bullc__proto *p, bullc__link *link, bullc__admin *req, char *err,
+                     size_t errlen);
+
 #endif

@@ -1,0 +1,443 @@
+/* bmq_admin_read.c - the readers of queue administration for BullMQ queues: queues under a
+ * prefix, jobs of a state, a whole job, logs, connected workers and the events stream, each as
+ * Node's Queue getter of the same meaning answers (docs/bullmq.md "Admin operations"). */
+#include "bmq_admin.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void bullc__adm_free_items(bullc__admin *req)
+{
+    for (size_t i = 0; req->items && i < req->nitems; i++)
+        free(req->items[i]);
+    free(req->items);
+    req->items = NULL;
+    req->nitems = 0;
+}
+
+int bullc__adm_append(bullc__admin *dst, bullc__admin *src, char *err, size_t errlen)
+{
+    char **v = realloc(dst->items, (dst->nitems + src->nitems + 1) * sizeof *v);
+    if (!v)
+        return bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
+    dst->items = v;
+    for (size_t i = 0; i < src->nitems; i++)
+        v[dst->nitems++] = src->items[i];
+    v[dst->nitems] = NULL;
+    src->nitems = 0;
+    return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A key "<prefix>:<name>:meta" or "<prefix>:<name>:id" names a queue; adds <name>. */
+static int add_queue_of(bullc__admin *out, const bullc__reply *k, size_t plen, char *err,
+                        size_t errlen)
+{
+    const char *name = k->str + plen + 1, *end = k->str + k->len;
+    const char *colon = memchr(name, ':', (size_t)(end - name));
+    if (!colon || colon == name || (strcmp(colon, ":meta") && strcmp(colon, ":id")))
+        return 0;
+    char *s = bullc__strndup(name, (size_t)(colon - name));
+    char **v = s ? realloc(out->items, (out->nitems + 2) * sizeof *v) : NULL;
+    if (!v) {
+        free(s);
+        return bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
+    }
+    out->items = v;
+    v[out->nitems++] = s;
+    v[out->nitems] = NULL;
+    return 0;
+}
+
+/* Every queue under the handle's prefix: SCAN for their meta and id keys, sorted, once each. */
+static int list_queues(bullc__proto *p, bullc__link *link, bullc__admin *req, char *err,
+                       size_t errlen)
+{
+    size_t plen = p->keys.base_len - 1; /* "<prefix>:<queue>:" -> "<prefix>" */
+    while (plen > 0 && p->keys.base[plen - 1] != ':')
+        plen--;
+    plen = plen ? plen - 1 : 0;
+    bullc__buf pat;
+    bullc__buf_init(&pat);
+    for (size_t i = 0; i < plen; i++) { /* the prefix literally, then any queue */
+        if (strchr("*?[]\\", p->keys.base[i]))
+            bullc__buf_append(&pat, "\\", 1);
+        bullc__buf_append(&pat, &p->keys.base[i], 1);
+    }
+    bullc__buf_puts(&pat, ":*");
+    char cursor[32] = "0";
+    int rc = pat.oom ? bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory") : 0;
+    do {
+        bullc__cmd cmd;
+        bullc__cmd_init(&cmd);
+        bullc__cmd_plain(&cmd, 6, "SCAN", cursor, "MATCH", pat.data, "COUNT", "1000");
+        bullc__reply *r = NULL;
+        if (rc || (rc = bullc__adm_call(link, &cmd, &r, err, errlen)) != 0)
+            break;
+        if (r->type != BULLC__R_ARRAY || r->elements != 2 || r->element[0]->len >= sizeof cursor ||
+            r->element[1]->type != BULLC__R_ARRAY)
+            rc = bullc__adm_err(err, errlen, BULLC_EPROTO, "SCAN: unexpected reply");
+        for (size_t i = 0; rc == 0 && i < r->element[1]->elements; i++)
+            rc = add_queue_of(req, r->element[1]->element[i], plen, err, errlen);
+        if (rc == 0)
+            memcpy(cursor, r->element[0]->str, r->element[0]->len + 1);
+        bullc__reply_free(r);
+    } while (rc == 0 && strcmp(cursor, "0"));
+    bullc__buf_free(&pat);
+    if (rc == 0 && req->nitems) {
+        qsort(req->items, req->nitems, sizeof *req->items, cmp_str);
+        size_t n = 1;
+        for (size_t i = 1; i < req->nitems; i++) {
+            if (strcmp(req->items[i], req->items[n - 1]))
+                req->items[n++] = req->items[i];
+            else
+                free(req->items[i]);
+        }
+        req->nitems = n;
+        req->items[n] = NULL;
+    }
+    return rc;
+}
+
+/* Ids of one state from a to b: lists from the head (newest first), sets highest score first. */
+static int list_jobs(bullc__proto *p, bullc__link *link, bullc__admin *req, char *err,
+                     size_t errlen)
+{
+    static const char *const lists[] = {"wait", "paused", "active"};
+    static const char *const sets[] = {"completed", "failed", "delayed", "prioritized",
+                                       "waiting-children"};
+    const char *st = req->state && !strcmp(req->state, "waiting") ? "wait" : req->state;
+    const char *verb = NULL;
+    for (size_t i = 0; st && i < BULLC__COUNT(lists); i++)
+        verb = !strcmp(st, lists[i]) ? "LRANGE" : verb;
+    for (size_t i = 0; st && i < BULLC__COUNT(sets); i++)
+        verb = !strcmp(st, sets[i]) ? "ZREVRANGE" : verb;
+    if (!verb)
+        return bullc__adm_err(err, errlen, BULLC_EINVAL, "unknown state %s", st ? st : "(none)");
+    char *key = bullc__bmq_job_key(&p->keys, st, NULL), a[32], b[32];
+    if (!key)
+        return bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
+    snprintf(a, sizeof a, "%lld", req->a);
+    snprintf(b, sizeof b, "%lld", req->b);
+    bullc__cmd cmd;
+    bullc__cmd_init(&cmd);
+    bullc__cmd_plain(&cmd, 4, verb, key, a, b);
+    free(key);
+    bullc__reply *r;
+    int rc = bullc__adm_call(link, &cmd, &r, err, errlen);
+    if (rc == 0)
+        rc = bullc__adm_strings(r, req, err, errlen);
+    bullc__reply_free(r);
+    size_t n = 0; /* pre-v5 "0:<n>" markers are no jobs */
+    for (size_t i = 0; rc == 0 && i < req->nitems; i++) {
+        if (!strncmp(req->items[i], "0:", 2))
+            free(req->items[i]);
+        else
+            req->items[n++] = req->items[i];
+    }
+    if (rc == 0) {
+        req->nitems = n;
+        req->items[n] = NULL;
+    }
+    return rc;
+}
+
+/* A job hash field as Node's Job.fromJSON reads it. */
+static cJSON *json_or(const char *text, cJSON *dflt)
+{
+    cJSON *v = text ? cJSON_Parse(text) : NULL;
+    if (v) {
+        cJSON_Delete(dflt);
+        return v;
+    }
+    return dflt;
+}
+
+static cJSON *int_or_null(const char *text)
+{
+    if (!text)
+        return cJSON_CreateNull();
+    return cJSON_CreateNumber((double)strtoll(text, NULL, 10));
+}
+
+/* Stored `tm` and `omc` become telemetry.metadata and telemetry.omitContext, as Node shows them. */
+static void telemetry_opts(cJSON *o)
+{
+    static const char *const pairs[][2] = {{"tm", "metadata"}, {"omc", "omitContext"}};
+    for (size_t i = 0; i < BULLC__COUNT(pairs); i++) {
+        cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(o, pairs[i][0]);
+        if (!v)
+            continue;
+        cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "telemetry");
+        if (!cJSON_IsObject(t)) {
+            cJSON_DeleteItemFromObjectCaseSensitive(o, "telemetry");
+            cJSON_AddItemToObject(o, "telemetry", t = cJSON_CreateObject());
+        }
+        if (!t || (!cJSON_ReplaceItemInObjectCaseSensitive(t, pairs[i][1], v) &&
+                   !cJSON_AddItemToObject(t, pairs[i][1], v)))
+            cJSON_Delete(v);
+    }
+}
+
+/* The stored options with Node's long names (de -> deduplication, kl -> keepLogs, ...). */
+static cJSON *long_opts(const char *text)
+{
+    cJSON *o = json_or(text ? text : "{}", cJSON_CreateObject());
+    if (cJSON_IsObject(o))
+        telemetry_opts(o);
+    for (cJSON *m = o ? o->child : NULL; m; m = m->next) {
+        const char *l = m->string ? bullc__bmq_long_name(m->string) : NULL;
+        char *s = l && strcmp(l, m->string) ? bullc__strdup(l) : NULL;
+        if (s) {
+            if (!(m->type & cJSON_StringIsConst))
+                cJSON_free(m->string);
+            m->string = s;
+            m->type &= ~cJSON_StringIsConst;
+        }
+    }
+    return o;
+}
+
+static const char *field(const bullc__reply *h, const char *name)
+{
+    for (size_t i = 0; i + 1 < h->elements; i += 2)
+        if (!strcmp(h->element[i]->str, name))
+            return h->element[i + 1]->str;
+    return NULL;
+}
+
+/* The job object: every key, null when the job has none (Node's defaults otherwise). */
+static int job_json(const bullc__reply *h, const char *id, const char *state, char **out)
+{
+    cJSON *o = cJSON_CreateObject();
+    const char *name = field(h, "name"), *reason = field(h, "failedReason");
+    cJSON_AddItemToObject(o, "id", cJSON_CreateString(id));
+    cJSON_AddItemToObject(o, "name", name ? cJSON_CreateString(name) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "data", json_or(field(h, "data"), cJSON_CreateObject()));
+    cJSON_AddItemToObject(o, "opts", long_opts(field(h, "opts")));
+    cJSON_AddItemToObject(o, "progress", json_or(field(h, "progress"), cJSON_CreateNumber(0)));
+    const char *atm = field(h, "atm"), *ats = field(h, "ats");
+    cJSON_AddItemToObject(o, "attemptsMade", int_or_null(atm ? atm : "0"));
+    cJSON_AddItemToObject(o, "attemptsStarted", int_or_null(ats ? ats : "0"));
+    cJSON_AddItemToObject(o, "timestamp", int_or_null(field(h, "timestamp")));
+    cJSON_AddItemToObject(o, "processedOn", int_or_null(field(h, "processedOn")));
+    cJSON_AddItemToObject(o, "finishedOn", int_or_null(field(h, "finishedOn")));
+    cJSON_AddItemToObject(o, "returnvalue", json_or(field(h, "returnvalue"), cJSON_CreateNull()));
+    cJSON_AddItemToObject(o, "failedReason",
+                          reason ? cJSON_CreateString(reason) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "stacktrace", json_or(field(h, "stacktrace"), cJSON_CreateArray()));
+    cJSON_AddItemToObject(o, "delay", int_or_null(field(h, "delay")));
+    cJSON_AddItemToObject(o, "priority", int_or_null(field(h, "priority")));
+    cJSON_AddItemToObject(o, "state", cJSON_CreateString(state));
+    *out = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return *out ? 0 : BULLC_ENOMEM;
+}
+
+static int read_job(bullc__proto *p, bullc__link *link, bullc__admin *req, char *err,
+                    size_t errlen)
+{
+    char *key = bullc__bmq_job_key(&p->keys, req->id, NULL);
+    if (!key)
+        return bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
+    bullc__cmd cmd;
+    bullc__cmd_init(&cmd);
+    bullc__cmd_plain(&cmd, 2, "HGETALL", key);
+    free(key);
+    bullc__reply *h;
+    int rc = bullc__adm_call(link, &cmd, &h, err, errlen);
+    if (rc)
+        return rc;
+    const char *state = NULL;
+    if (h->type != BULLC__R_ARRAY)
+        rc = bullc__adm_err(err, errlen, BULLC_EPROTO, "HGETALL: unexpected reply");
+    else if (h->elements == 0)
+        rc = bullc__adm_err(err, errlen, BULLC_ENOJOB, "job %s does not exist", req->id);
+    else
+        rc = bullc__bmq_get_state(p, link, req->id, &state, err, errlen);
+    if (rc == 0 && job_json(h, req->id, state, &req->json) != 0)
+        rc = bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
+    bullc__reply_free(h);
+    return rc;
+}
+
+/* A job's log lines, oldest first (Node's getJobLogs). */
+static int read_logs(bullc__proto *p, bullc__link *link, bullc__admin *req, char *err,
+                     size_t errlen)
+{
+    char *key = bullc__bmq_job_key(&p->keys, req->id, NULL);
+    char *logs = bullc__bmq_job_key(&p->keys, req->id, ":logs");
+    bullc__cmd cmd;
+    bullc__cmd_init(&cmd);
+    bullc__reply *r = NULL;
+    int rc = key && logs ? 0 : bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
+    if (rc == 0) {
+        bullc__cmd_plain(&cmd, 2, "EXISTS", key);
+        rc = bullc__adm_call(link, &cmd, &r, err, errlen);
+    }
+    if (rc == 0 && (r->type != BULLC__R_INTEGER || r->integer == 0))
+        rc = bullc__adm_err(err, errlen, BULLC_ENOJOB, "job %s does not exist", req->id);
+    bullc__reply_free(r);
+    r = NULL;
+    if (rc == 0) {
+        bullc__cmd_init(&cmd);
+        bullc__cmd_plain(&cmd, 4, "LRANGE", logs, "0", "-1");
+        if ((rc = bullc__adm_call(link, &cmd, &r, err, errlen)) == 0)
+            rc = bullc__adm_strings(r, req, err, errlen);
+    }
+    bullc__reply_free(r);
+    bullc__cmd_free(&cmd);
+    free(key);
+    free(logs);
+    return rc;
+}
+
+/* One CLIENT LIST line's `field=` value (up to the next space) as a new cJSON string. */
+static cJSON *client_field(const char *line, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i + n < len; i++) {
+        if ((i == 0 || line[i - 1] == ' ') && !strncmp(line + i, name, n) && line[i + n] == '=') {
+            const char *v = line + i + n + 1, *end = memchr(v, ' ', len - (i + n + 1));
+            size_t vlen = end ? (size_t)(end - v) : len - (i + n + 1);
+            char *s = bullc__strndup(v, vlen);
+            cJSON *j = s ? cJSON_CreateString(s) : NULL;
+            free(s);
+            return j;
+        }
+    }
+    return cJSON_CreateString("");
+}
+
+/* The connections named as this queue's workers (Node's getWorkers): "<prefix>:<base64(queue)>"
+ * or that followed by ":w:<name>". */
+static int read_workers(bullc__proto *p, bullc__link *link, bullc__admin *req, char *err,
+                        size_t errlen)
+{
+    size_t qlen = 0;
+    while (qlen + 1 < p->keys.base_len && p->keys.base[p->keys.base_len - 2 - qlen] != ':')
+        qlen++;
+    const char *queue = p->keys.base + p->keys.base_len - 1 - qlen;
+    char *b64 = bullc__base64(queue, qlen);
+    bullc__buf want;
+    bullc__buf_init(&want);
+    bullc__buf_append(&want, p->keys.base, p->keys.base_len - 1 - qlen);
+    bullc__buf_puts(&want, b64 ? b64 : "");
+    free(b64);
+    bullc__cmd cmd;
+    bullc__cmd_init(&cmd);
+    bullc__cmd_plain(&cmd, 2, "CLIENT", "LIST");
+    bullc__reply *r = NULL;
+    int rc = want.oom || !b64 ? bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory")
+                              : bullc__adm_call(link, &cmd, &r, err, errlen);
+    if (rc == 0 && r->type != BULLC__R_STRING && r->type != BULLC__R_STATUS)
+        rc = bullc__adm_err(err, errlen, BULLC_EPROTO, "CLIENT LIST: unexpected reply");
+    cJSON *arr = cJSON_CreateArray();
+    for (const char *line = rc ? NULL : r->str; line && *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        cJSON *raw = client_field(line, len, "name");
+        const char *rn = cJSON_GetStringValue(raw);
+        if (rn && !strncmp(rn, want.data, want.len) &&
+            (rn[want.len] == '\0' || !strncmp(rn + want.len, ":w:", 3))) {
+            cJSON *w = cJSON_CreateObject();
+            cJSON_AddItemToObject(w, "name", rn[want.len] ? cJSON_CreateString(rn + want.len + 3)
+                                                          : cJSON_CreateNull());
+            cJSON_AddItemToObject(w, "addr", client_field(line, len, "addr"));
+            cJSON_AddItemToObject(w, "rawname", raw);
+            cJSON_AddItemToArray(arr, w);
+        } else {
+            cJSON_Delete(raw);
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    if (rc == 0 && !(req->json = cJSON_PrintUnformatted(arr)))
+        rc = bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
+    cJSON_Delete(arr);
+    bullc__reply_free(r);
+    bullc__buf_free(&want);
+    return rc;
+}
+
+/* One stream entry [id, [field, value, ...]] as {"id", field: value...} (values as strings). */
+static cJSON *event_json(const bullc__reply *e)
+{
+    if (e->type != BULLC__R_ARRAY || e->elements != 2 || e->element[1]->type != BULLC__R_ARRAY)
+        return NULL;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddItemToObject(o, "id", cJSON_CreateString(e->element[0]->str));
+    const bullc__reply *f = e->element[1];
+    for (size_t i = 0; i + 1 < f->elements; i += 2)
+        cJSON_AddItemToObject(o, f->element[i]->str, cJSON_CreateString(f->element[i + 1]->str));
+    return o;
+}
+
+/* Entries after req->id (XREAD: exclusive), at most req->a, waiting req->b ms for the first. */
+static int read_events(bullc__proto *p, bullc__link *link, bullc__admin *req, char *err,
+                       size_t errlen)
+{
+    char *key = bullc__bmq_job_key(&p->keys, "events", NULL), count[32], block[32];
+    if (!key)
+        return bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
+    snprintf(count, sizeof count, "%lld", req->a > 0 ? req->a : 1000);
+    snprintf(block, sizeof block, "%lld", req->b);
+    const char *after = req->id && *req->id ? req->id : "0";
+    bullc__cmd cmd;
+    bullc__cmd_init(&cmd);
+    if (req->b >= 0)
+        bullc__cmd_plain(&cmd, 8, "XREAD", "COUNT", count, "BLOCK", block, "STREAMS", key, after);
+    else
+        bullc__cmd_plain(&cmd, 6, "XREAD", "COUNT", count, "STREAMS", key, after);
+    free(key);
+    bullc__reply *r;
+    int rc = bullc__adm_call(link, &cmd, &r, err, errlen);
+    if (rc)
+        return rc;
+    cJSON *arr = cJSON_CreateArray();
+    const bullc__reply *entries = NULL;
+    if (r->type == BULLC__R_ARRAY && r->elements == 1 && r->element[0]->type == BULLC__R_ARRAY &&
+        r->element[0]->elements == 2)
+        entries = r->element[0]->element[1];
+    else if (r->type != BULLC__R_NIL)
+        rc = bullc__adm_err(err, errlen, BULLC_EPROTO, "XREAD: unexpected reply");
+    for (size_t i = 0; rc == 0 && entries && i < entries->elements; i++) {
+        cJSON *e = event_json(entries->element[i]);
+        if (!e)
+            rc = bullc__adm_err(err, errlen, BULLC_EPROTO, "XREAD: unexpected entry");
+        cJSON_AddItemToArray(arr, e);
+    }
+    if (rc == 0 && !(req->json = cJSON_PrintUnformatted(arr)))
+        rc = bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
+    cJSON_Delete(arr);
+    bullc__reply_free(r);
+    return rc;
+}
+
+int bullc__bmq_admin_read(bullc__proto *p, bullc__link *link, bullc__admin *req, char *err,
+                          size_t errlen)
+{
+    switch (req->op) {
+    case BULLC__ADM_QUEUES:
+        return list_queues(p, link, req, err, errlen);
+    case BULLC__ADM_JOBS:
+        return list_jobs(p, link, req, err, errlen);
+    case BULLC__ADM_WORKERS:
+        return read_workers(p, link, req, err, errlen);
+    case BULLC__ADM_EVENTS:
+        return read_events(p, link, req, err, errlen);
+    case BULLC__ADM_JOB:
+    case BULLC__ADM_LOGS:
+        if (!req->id)
+            return bullc__adm_err(err, errlen, BULLC_EINVAL, "no job id");
+        return req->op == BULLC__ADM_JOB ? read_job(p, link, req, err, errlen)
+                                         : read_logs(p, link, req, err, errlen);
+    default:
+        return bullc__adm_err(err, errlen, BULLC_EINVAL, "unknown admin request %d", (int)req->op);
+    }
+}
