@@ -1,6 +1,6 @@
 /* bullc - look at and administer BullMQ queues from the command line (README "The bullc tool").
  *
- *   bullc [--redis URL] [--prefix P] [--protocol bullmq] [--json] [TLS flags] COMMAND ARGS...
+ *   bullc [--redis URL] [--prefix P] [--protocol bullmq|bull] [--json] [TLS flags] COMMAND ARGS...
  *
  * Every command is one call of the library's queue API (include/bullc.h, "Queue
  * administration"), so what it leaves in Redis is what Node's Queue and Job methods leave.
@@ -18,7 +18,7 @@
 #define PROG "bullc"
 
 static const char USAGE[] =
-    "usage: " PROG " [--redis URL] [--prefix P] [--protocol bullmq] [--json]\n"
+    "usage: " PROG " [--redis URL] [--prefix P] [--protocol bullmq|bull] [--json]\n"
     "            [--tls-ca FILE] [--tls-cert FILE] [--tls-key FILE] [--tls-server-name NAME]\n"
     "            [--tls-insecure] COMMAND ...\n"
     "  queues | counts Q | jobs Q STATE [--start N] [--end N] | job Q ID\n"
@@ -81,7 +81,7 @@ static int global_flag(cli *c, int argc, char **argv, int *i)
         return c->json = 1;
     if (!strcmp(a, "--tls-insecure"))
         return c->opts.tls.insecure = 1;
-    const char **slot[] = {&c->opts.redis_url, &c->opts.prefix, NULL, &c->opts.tls.ca_file,
+    const char **slot[] = {&c->opts.redis_url, &c->opts.prefix, &c->opts.protocol, &c->opts.tls.ca_file,
                            &c->opts.tls.cert_file, &c->opts.tls.key_file,
                            &c->opts.tls.server_name};
     for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) {
@@ -92,13 +92,11 @@ static int global_flag(cli *c, int argc, char **argv, int *i)
             return 2;
         }
         const char *v = argv[++*i];
-        if (!slot[k] && strcmp(v, "bullmq")) {
-            fprintf(stderr, PROG ": protocol %s is %s\n", v,
-                    strcmp(v, "bull") ? "unknown" : "not supported yet");
+        if (slot[k] == &c->opts.protocol && strcmp(v, "bullmq") && strcmp(v, "bull")) {
+            fprintf(stderr, PROG ": unknown protocol %s (bullmq or bull)\n", v);
             return 2;
         }
-        if (slot[k])
-            *slot[k] = v;
+        *slot[k] = v;
         return 1;
     }
     return 0;

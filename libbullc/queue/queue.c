@@ -124,6 +124,13 @@ const char *bullc_queue_errmsg(const bullc_queue_t *q)
     return q->errmsg[0] ? q->errmsg : "no error";
 }
 
+/* A call the queue's protocol does not offer: BULLC_EMISUSE, with the reason in errmsg. */
+static int not_offered(bullc_queue_t *q, const char *what)
+{
+    snprintf(q->errmsg, sizeof q->errmsg, "%s is not offered for %s queues", what, q->ops->name);
+    return BULLC_EMISUSE;
+}
+
 int bullc_queue_add(bullc_queue_t *q, const char *name, const char *data_json,
                     const char *opts_json, char **id_out)
 {
@@ -132,7 +139,7 @@ int bullc_queue_add(bullc_queue_t *q, const char *name, const char *data_json,
     if (!q)
         return BULLC_EINVAL;
     if (!q->ops->add)
-        return BULLC_EMISUSE; /* not offered by the queue's protocol */
+        return not_offered(q, "adding jobs");
     bullc_new_job_t job = {name, data_json, opts_json};
     char *id = NULL;
     int rc = q->ops->add(q->proto, &q->link.link, &job, 1, sizeof job, &id, q->errmsg,
@@ -153,7 +160,7 @@ int bullc_queue_add_bulk_sized(bullc_queue_t *q, const bullc_new_job_t *jobs, si
     if (!q || (n && !jobs) || size == 0)
         return BULLC_EINVAL;
     if (!q->ops->add)
-        return BULLC_EMISUSE;
+        return not_offered(q, "adding jobs");
     if (n == 0)
         return 0;
     return q->ops->add(q->proto, &q->link.link, jobs, n, size, ids_out, q->errmsg,
@@ -167,7 +174,7 @@ int bullc_queue_get_state(bullc_queue_t *q, const char *job_id, const char **sta
     if (!q || !job_id || !state_out)
         return BULLC_EINVAL;
     if (!q->ops->get_state)
-        return BULLC_EMISUSE;
+        return not_offered(q, "reading a job's state");
     return q->ops->get_state(q->proto, &q->link.link, job_id, state_out, q->errmsg,
                              sizeof q->errmsg);
 }
@@ -180,7 +187,7 @@ int bullc_queue_get_job_field(bullc_queue_t *q, const char *job_id, const char *
     if (!q || !job_id || !field || !value_out)
         return BULLC_EINVAL;
     if (!q->ops->get_job_field)
-        return BULLC_EMISUSE;
+        return not_offered(q, "reading a job's field");
     return q->ops->get_job_field(q->proto, &q->link.link, job_id, field, value_out, q->errmsg,
                                  sizeof q->errmsg);
 }
@@ -192,7 +199,7 @@ int bullc_queue_get_counts_sized(bullc_queue_t *q, bullc_job_counts_t *out, size
     if (!q || !out)
         return BULLC_EINVAL;
     if (!q->ops->get_counts)
-        return BULLC_EMISUSE;
+        return not_offered(q, "counting jobs");
     return q->ops->get_counts(q->proto, &q->link.link, out, size, q->errmsg, sizeof q->errmsg);
 }
 
@@ -210,7 +217,7 @@ static int admin(bullc_queue_t *q, bullc__admin *req)
     if (!q)
         return BULLC_EINVAL;
     if (!q->ops->admin)
-        return BULLC_EMISUSE;
+        return not_offered(q, "queue administration");
     q->errmsg[0] = '\0';
     int rc = q->ops->admin(q->proto, &q->link.link, req, q->errmsg, sizeof q->errmsg);
     if (rc) {

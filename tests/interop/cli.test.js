@@ -416,9 +416,9 @@ test('errors: exit codes, one stderr line, nothing on stdout', async () => {
   await usageError(['nosuch', Q]);
   await usageError(['counts']);
   await usageError(['counts', Q], ['--bogus']);
-  const r = await bullc(B, ['counts', Q], { globals: ['--protocol', 'bull'] });
+  const r = await bullc(B, ['counts', Q], { globals: ['--protocol', 'nosuch'] });
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /not supported yet/);
+  assert.match(r.stderr, /unknown protocol nosuch/);
   await sameStateAsSnapshot();
 });
 
@@ -533,4 +533,29 @@ test('flows: drain and clean delete a parent left without children in its queue,
     assert.equal(r.stdout, stdout, label);
     await sameState(label);
   }
+});
+
+test('--protocol bull: add and counts on a Bull 4 queue (read back by Bull), admin commands refused with the reason', async () => {
+  const Bull = require('bull');
+  await ca.flushall();
+  const r = await bullc(A, ['add', 'bq', 'job', '{"a":1}'], { globals: ['--protocol', 'bull'] });
+  assert.equal(r.code, 0, r.stderr);
+  const id = r.stdout.trim();
+  const q = new Bull('bq', { redis: { host: '127.0.0.1', port: A.port } });
+  try {
+    const job = await q.getJob(id);
+    assert.deepEqual(job.data, { a: 1 });
+    assert.equal(await job.getState(), 'waiting');
+  } finally {
+    await q.close();
+  }
+  const counts = await bullc(A, ['--json', 'counts', 'bq'], { globals: ['--protocol', 'bull'] });
+  assert.equal(counts.code, 0, counts.stderr);
+  assert.equal(JSON.parse(counts.stdout).waiting, 1);
+  const pause = await bullc(A, ['pause', 'bq'], { globals: ['--protocol', 'bull'] });
+  assert.equal(pause.code, 1);
+  assert.equal(pause.stdout, '');
+  assert.match(pause.stderr, /^bullc: .*not offered for bull queues\n$/);
+  const bad = await bullc(A, ['counts', 'bq'], { globals: ['--protocol', 'bullx'] });
+  assert.equal(bad.code, 2);
 });
