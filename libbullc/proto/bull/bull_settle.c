@@ -3,6 +3,7 @@
  * thread as one script call (Bull's MULTI of saveStacktrace and the move, in one script of
  * ours), sent by the exchange (bull_xchg.c), decoded back here. */
 #include "bull.h"
+#include "proto/shared/shared.h"
 #include "util/js.h"
 #include "util/json.h"
 #include "util/msgpack.h"
@@ -92,27 +93,10 @@ static char *event_json(const char *id, const char *val)
  * stackTraceLimit when that is set and not 0. NULL on OOM. */
 static char *next_stacktrace(bullc_job_t *job, const char *entry)
 {
-    const char *prev = bullc_job_field(job, "stacktrace");
-    cJSON *arr = prev ? cJSON_Parse(prev) : NULL;
-    if (arr && !cJSON_IsArray(arr)) {
-        cJSON_Delete(arr);
-        arr = NULL;
-    }
-    if (!arr && !(arr = cJSON_CreateArray()))
-        return NULL;
-    cJSON *s = cJSON_CreateString(entry);
-    if (!s) {
-        cJSON_Delete(arr);
-        return NULL;
-    }
-    cJSON_AddItemToArray(arr, s);
     const cJSON *lim = opt(job, "stackTraceLimit");
-    if (cJSON_IsNumber(lim) && lim->valuedouble >= 1)
-        while (cJSON_GetArraySize(arr) > (int)lim->valuedouble)
-            cJSON_DeleteItemFromArray(arr, 0);
-    char *out = cJSON_PrintUnformatted(arr);
-    cJSON_Delete(arr);
-    return out;
+    long long limit = cJSON_IsNumber(lim) && lim->valuedouble >= 1 ? (long long)lim->valuedouble
+                                                                   : -1;
+    return bullc__proto_stacktrace(job, entry, limit);
 }
 
 /* ---- retries ------------------------------------------------------------------------------ */
@@ -365,28 +349,28 @@ static int refused_completion(bullc__settle *s, long long code)
     return BULLC__AGAIN;
 }
 
-void bullc__bull_settle_decode(bullc__proto *p, bullc__settle *s, const bullc__reply *r)
+/* A reply that came back: a refusal, the next job (fetch-next), or nothing. */
+static void decode_reply(bullc__proto *p, bullc__settle *s, const prepared *c,
+                         const bullc__reply *r, const char *name)
 {
-    prepared *c = s->priv;
-    static const char *const names[] = {"", "moveToFinished", "retryJob", "moveToDelayed"};
-    s->rc = 0;
-    s->errstr[0] = '\0'; /* not an earlier attempt's transport failure */
-    if (!r) {
-        s->rc = BULLC_EPROTO;
-        snprintf(s->errstr, sizeof s->errstr, "%s: no reply", names[c->kind]);
-    } else if (r->type == BULLC__R_ERROR) {
-        s->rc = BULLC_ESCRIPT;
-        snprintf(s->errstr, sizeof s->errstr, "%s: %s", names[c->kind], r->str);
-    } else if (r->type == BULLC__R_INTEGER && r->integer < 0) {
+    if (r->type == BULLC__R_INTEGER && r->integer < 0) {
         s->rc = bullc__bull_code(r->integer);
         if (c->completion && s->rc != BULLC_EPROTO)
             s->rc = refused_completion(s, r->integer);
     } else if (bullc__bull_decode_taken(p, r, &s->next) != 0) {
         s->rc = BULLC_EPROTO;
-        snprintf(s->errstr, sizeof s->errstr, "%s: unexpected reply", names[c->kind]);
+        snprintf(s->errstr, sizeof s->errstr, "%s: unexpected reply", name);
     } else if (c->kind == DELAY) {
         s->tick_at_ms = c->due_ms; /* this worker promotes it when due */
     }
+}
+
+void bullc__bull_settle_decode(bullc__proto *p, bullc__settle *s, const bullc__reply *r)
+{
+    prepared *c = s->priv;
+    static const char *const names[] = {"", "moveToFinished", "retryJob", "moveToDelayed"};
+    if (!bullc__proto_settle_failed(s, names[c->kind], r))
+        decode_reply(p, s, c, r, names[c->kind]);
     /* a repeat iteration added before the handler is promoted when due, too */
     long long due = atomic_exchange(&p->repeat_due, 0);
     if (due > 0 && (s->tick_at_ms <= 0 || due < s->tick_at_ms))

@@ -2,6 +2,7 @@
  * complete, retry at once, retry after a backoff, or fail for good; prepared on the handler's
  * thread, sent by the exchange (bmq_xchg.c), decoded back here. */
 #include "bullmq.h"
+#include "proto/shared/shared.h"
 #include "util/js.h"
 #include "util/msgpack.h"
 #include "util/time.h"
@@ -94,30 +95,7 @@ static void write_keep_jobs(bullc__buf *mp, bullc_job_t *job, const char *key,
  * stackTraceLimit entries. NULL on OOM. */
 static char *next_stacktrace(bullc_job_t *job, const char *entry)
 {
-    cJSON *arr = NULL;
-    const char *prev = bullc_job_field(job, "stacktrace");
-    if (prev) {
-        arr = cJSON_Parse(prev);
-        if (arr && !cJSON_IsArray(arr)) {
-            cJSON_Delete(arr);
-            arr = NULL;
-        }
-    }
-    if (!arr && !(arr = cJSON_CreateArray()))
-        return NULL;
-    cJSON *s = cJSON_CreateString(entry);
-    if (!s) {
-        cJSON_Delete(arr);
-        return NULL;
-    }
-    cJSON_AddItemToArray(arr, s);
-    long long limit = opt_int(job, "stackTraceLimit", -1);
-    if (limit >= 0)
-        while (cJSON_GetArraySize(arr) > limit)
-            cJSON_DeleteItemFromArray(arr, 0);
-    char *out = cJSON_PrintUnformatted(arr);
-    cJSON_Delete(arr);
-    return out;
+    return bullc__proto_stacktrace(job, entry, opt_int(job, "stackTraceLimit", -1));
 }
 
 /* ---- retries ------------------------------------------------------------------------------ */
@@ -425,29 +403,29 @@ static int children_refusal(bullc__settle *s, int code)
     return BULLC__AGAIN;
 }
 
-void bullc__bmq_settle_decode(bullc__proto *p, bullc__settle *s, const bullc__reply *r)
+/* A reply that came back: a refusal, the next job (fetch-next), or nothing. */
+static void decode_reply(bullc__settle *s, const prepared *c, const bullc__reply *r,
+                         const char *name)
 {
-    (void)p;
-    prepared *c = s->priv;
-    static const char *const names[] = {"", "moveToFinished", "retryJob", "moveToDelayed"};
-    s->rc = 0;
-    s->errstr[0] = '\0'; /* not an earlier attempt's transport failure */
-    if (!r) {
-        s->rc = BULLC_EPROTO;
-        snprintf(s->errstr, sizeof s->errstr, "%s: no reply", names[c->call]);
-    } else if (r->type == BULLC__R_ERROR) {
-        s->rc = BULLC_ESCRIPT;
-        snprintf(s->errstr, sizeof s->errstr, "%s: %s", names[c->call], r->str);
-    } else if (r->type == BULLC__R_INTEGER && r->integer < 0) {
+    if (r->type == BULLC__R_INTEGER && r->integer < 0) {
         s->rc = bullc__bmq_code(r->integer);
         if (c->call == BULLC__BMQ_FINISH && !c->failed &&
             (s->rc == BULLC_EPENDINGCHILDREN || s->rc == BULLC_EFAILEDCHILDREN))
             s->rc = children_refusal(s, s->rc);
     } else if (bullc__bmq_decode_next(r, &s->next, &s->hints) != 0) {
         s->rc = BULLC_EPROTO;
-        snprintf(s->errstr, sizeof s->errstr, "%s: unexpected reply", names[c->call]);
+        snprintf(s->errstr, sizeof s->errstr, "%s: unexpected reply", name);
     } else if (s->next) {
         /* a job handed out with fetch-next keeps the finished job's token (as Node) */
         memcpy(s->next->token, s->job->token, sizeof s->next->token);
     }
+}
+
+void bullc__bmq_settle_decode(bullc__proto *p, bullc__settle *s, const bullc__reply *r)
+{
+    (void)p;
+    prepared *c = s->priv;
+    static const char *const names[] = {"", "moveToFinished", "retryJob", "moveToDelayed"};
+    if (!bullc__proto_settle_failed(s, names[c->call], r))
+        decode_reply(s, c, r, names[c->call]);
 }
