@@ -15,19 +15,14 @@
 
 /* A settle's prepared call. */
 typedef struct prepared {
+    bullc__settle_base b; /* b.cmd: RETRY and DELAY: the call; FINISH: moveToFinished, built
+                             when sent alone; b.opts: msgpack options of a FINISH or DELAY;
+                             b.fields: msgpack [failedReason, ..., stacktrace, ...] */
     bullc__bmq_call call;
-    bullc__cmd cmd;      /* RETRY and DELAY: the call; FINISH: moveToFinished, built when sent
-                            alone */
     int cmd_built;
-    char *job_key;
     const char *set_key, *metrics_key;
     long long now;
     int failed;
-    const char *value;   /* returnvalue JSON, or the failure reason */
-    char *reason;        /* owned copy of the failure reason */
-    char *stack;         /* the stacktrace JSON after this failure */
-    bullc__buf opts;     /* msgpack options of a FINISH */
-    bullc__buf fields;   /* msgpack [failedReason, ..., stacktrace, ...] of a failure */
     bullc_event_t event;
 } prepared;
 
@@ -89,13 +84,6 @@ static void write_keep_jobs(bullc__buf *mp, bullc_job_t *job, const char *key,
         bullc__mp_cstr(mp, "limit");
         bullc__mp_int(mp, dflt->limit);
     }
-}
-
-/* The stacktrace JSON array after this failure: previous entries plus `entry`, keeping the last
- * stackTraceLimit entries. NULL on OOM. */
-static char *next_stacktrace(bullc_job_t *job, const char *entry)
-{
-    return bullc__proto_stacktrace(job, entry, opt_int(job, "stackTraceLimit", -1));
 }
 
 /* ---- retries ------------------------------------------------------------------------------ */
@@ -190,17 +178,17 @@ static int should_retry(bullc__proto *p, bullc_job_t *job, const bullc__outcome 
 
 static void write_fields(prepared *c)
 {
-    bullc__mp_array(&c->fields, 4);
-    bullc__mp_cstr(&c->fields, "failedReason");
-    bullc__mp_cstr(&c->fields, c->reason);
-    bullc__mp_cstr(&c->fields, "stacktrace");
-    bullc__mp_cstr(&c->fields, c->stack);
+    bullc__mp_array(&c->b.fields, 4);
+    bullc__mp_cstr(&c->b.fields, "failedReason");
+    bullc__mp_cstr(&c->b.fields, c->b.reason);
+    bullc__mp_cstr(&c->b.fields, "stacktrace");
+    bullc__mp_cstr(&c->b.fields, c->b.stack);
 }
 
 /* moveToFinished's options (docs/bullmq.md §4.5). */
 static void write_finish_opts(bullc__proto *p, bullc_job_t *job, prepared *c)
 {
-    bullc__buf *mp = &c->opts;
+    bullc__buf *mp = &c->b.opts;
     int limiter = p->limiter_max > 0;
     bullc__mp_map(mp, 5 + (p->name != NULL) + limiter);
     bullc__mp_cstr(mp, "token");
@@ -246,45 +234,23 @@ static void prepare_retry(bullc__proto *p, bullc__settle *s, prepared *c, double
     if (delay == 0) {
         c->call = BULLC__BMQ_RETRY;
         const char *push = cJSON_IsTrue(opt(job, "lifo")) ? "RPUSH" : "LPUSH";
-        bullc__bmq_retryJob(&c->cmd, &p->keys, c->job_key, c->now, push, job->id, job->token,
-                            c->fields.data, c->fields.len);
+        bullc__bmq_retryJob(&c->b.cmd, &p->keys, c->b.job_key, c->now, push, job->id, job->token,
+                            c->b.fields.data, c->b.fields.len);
         return;
     }
     c->call = BULLC__BMQ_DELAY;
     if (s->fetch_next)
-        bullc__bmq_fetch_opts(p, &c->opts, job->token, NULL, 0);
+        bullc__bmq_fetch_opts(p, &c->b.opts, job->token, NULL, 0);
     /* the delay as Node sends its number (String(delay)) */
     bullc__buf dl;
     bullc__buf_init(&dl);
     bullc__js_number(&dl, delay);
-    bullc__bmq_moveToDelayed(&c->cmd, &p->keys, c->job_key, c->now, job->id, job->token,
-                             dl.oom ? "0" : dl.data, "0", c->fields.data, c->fields.len,
-                             s->fetch_next ? "1" : "0", c->opts.data, c->opts.len);
+    bullc__bmq_moveToDelayed(&c->b.cmd, &p->keys, c->b.job_key, c->now, job->id, job->token,
+                             dl.oom ? "0" : dl.data, "0", c->b.fields.data, c->b.fields.len,
+                             s->fetch_next ? "1" : "0", c->b.opts.data, c->b.opts.len);
     if (dl.oom)
-        c->cmd.args.oom = 1;
+        c->b.cmd.args.oom = 1;
     bullc__buf_free(&dl);
-}
-
-static prepared *prepared_get(bullc__settle *s)
-{
-    prepared *c = s->priv;
-    if (!c) {
-        if (!(c = calloc(1, sizeof *c)))
-            return NULL;
-        bullc__cmd_init(&c->cmd);
-        bullc__buf_init(&c->opts);
-        bullc__buf_init(&c->fields);
-        s->priv = c;
-    }
-    free(c->job_key);
-    free(c->reason);
-    free(c->stack);
-    c->job_key = c->reason = c->stack = NULL;
-    c->cmd_built = 0;
-    bullc__cmd_reset(&c->cmd, NULL);
-    bullc__buf_reset(&c->opts);
-    bullc__buf_reset(&c->fields);
-    return c;
 }
 
 static int prepare_failure(bullc__proto *p, bullc__settle *s, prepared *c,
@@ -292,17 +258,11 @@ static int prepare_failure(bullc__proto *p, bullc__settle *s, prepared *c,
 {
     double delay = 0;
     int retry = should_retry(p, s->job, oc, &delay);
-    bullc__buf entry;
-    bullc__buf_init(&entry);
-    bullc__buf_printf(&entry, "%s: %s", oc->unrecoverable ? "UnrecoverableError" : "Error",
-                      oc->reason);
-    char *e = bullc__buf_take(&entry);
-    c->stack = e ? next_stacktrace(s->job, e) : NULL;
-    free(e);
-    c->reason = bullc__strdup(oc->reason);
-    if (!c->stack || !c->reason)
+    /* the stored stacktrace keeps its last stackTraceLimit entries */
+    if (bullc__proto_settle_failure(&c->b, s->job,
+                                    oc->unrecoverable ? "UnrecoverableError" : "Error",
+                                    oc->reason, opt_int(s->job, "stackTraceLimit", -1)))
         return BULLC_ENOMEM;
-    c->value = c->reason;
     c->event = retry ? BULLC_EVENT_RETRYING : BULLC_EVENT_FAILED;
     if (retry)
         prepare_retry(p, s, c, delay);
@@ -313,27 +273,23 @@ static int prepare_failure(bullc__proto *p, bullc__settle *s, prepared *c,
 
 int bullc__bmq_settle_prepare(bullc__proto *p, bullc__settle *s, const bullc__outcome *oc)
 {
-    prepared *c = prepared_get(s);
+    prepared *c = bullc__proto_settle_begin(s, sizeof *c, p->keys.base, p->keys.base_len);
     if (!c)
         return BULLC_ENOMEM;
-    s->rc = 0;
-    s->next = NULL;
-    memset(&s->hints, 0, sizeof s->hints);
+    c->cmd_built = 0;
     c->now = bullc__now_ms();
     c->failed = oc->failed;
-    if (!(c->job_key = bullc__bmq_job_key(&p->keys, s->job->id, NULL)))
-        return BULLC_ENOMEM;
     int rc = 0;
     if (oc->failed) {
         rc = prepare_failure(p, s, c, oc);
     } else {
-        c->value = oc->result ? oc->result : "null";
+        c->b.value = oc->result ? oc->result : "null";
         c->event = BULLC_EVENT_COMPLETED;
         prepare_finish(p, s->job, c);
     }
     s->event = c->event;
-    s->detail = c->value;
-    if (rc == 0 && (bullc__cmd_oom(&c->cmd) || c->opts.oom || c->fields.oom))
+    s->detail = c->b.value;
+    if (rc == 0 && bullc__proto_settle_oom(&c->b))
         rc = BULLC_ENOMEM;
     return rc;
 }
@@ -341,17 +297,7 @@ int bullc__bmq_settle_prepare(bullc__proto *p, bullc__settle *s, const bullc__ou
 void bullc__bmq_settle_release(bullc__proto *p, bullc__settle *s)
 {
     (void)p;
-    prepared *c = s->priv;
-    if (!c)
-        return;
-    bullc__cmd_free(&c->cmd);
-    bullc__buf_free(&c->opts);
-    bullc__buf_free(&c->fields);
-    free(c->job_key);
-    free(c->reason);
-    free(c->stack);
-    free(c);
-    s->priv = NULL;
+    bullc__proto_settle_free(s);
 }
 
 bullc__bmq_call bullc__bmq_settle_call(const bullc__settle *s)
@@ -369,22 +315,22 @@ bullc__cmd *bullc__bmq_settle_cmd(bullc__proto *p, bullc__settle *s)
 {
     prepared *c = s->priv;
     if (c->call == BULLC__BMQ_FINISH && !c->cmd_built) {
-        bullc__bmq_moveToFinished(&c->cmd, &p->keys, c->set_key, c->job_key, c->metrics_key,
-                                  s->job->id, c->now, value_field(c), c->value, target(c),
-                                  s->fetch_next ? "1" : "0", c->opts.data, c->opts.len,
-                                  c->fields.data, c->fields.len);
+        bullc__bmq_moveToFinished(&c->b.cmd, &p->keys, c->set_key, c->b.job_key, c->metrics_key,
+                                  s->job->id, c->now, value_field(c), c->b.value, target(c),
+                                  s->fetch_next ? "1" : "0", c->b.opts.data, c->b.opts.len,
+                                  c->b.fields.data, c->b.fields.len);
         c->cmd_built = 1;
     }
-    return &c->cmd;
+    return &c->b.cmd;
 }
 
 void bullc__bmq_settle_item(bullc__settle *s, bullc__cmd *batch)
 {
     prepared *c = s->priv;
-    bullc__bmq_moveToFinishedBatch_each(batch, c->set_key, c->job_key, c->metrics_key, s->job->id,
-                                        c->now, value_field(c), c->value, target(c),
-                                        s->fetch_next ? "1" : "0", c->opts.data, c->opts.len,
-                                        c->fields.data, c->fields.len);
+    bullc__bmq_moveToFinishedBatch_each(batch, c->set_key, c->b.job_key, c->metrics_key, s->job->id,
+                                        c->now, value_field(c), c->b.value, target(c),
+                                        s->fetch_next ? "1" : "0", c->b.opts.data, c->b.opts.len,
+                                        c->b.fields.data, c->b.fields.len);
 }
 
 /* ---- results ------------------------------------------------------------------------------ */

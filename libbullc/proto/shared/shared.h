@@ -73,6 +73,33 @@ int bullc__proto_add(bullc__proto *p, bullc__link *link, const bullc__adder *a,
 
 /* ---- settling and the exchange (shared_settle.c) ------------------------------------------ */
 
+/* What every prepared settle holds, whatever the protocol: its command, the job's key, the
+ * value it records and a failure's texts. A protocol's prepared settle begins with one. */
+typedef struct bullc__settle_base {
+    bullc__cmd cmd;
+    char *job_key;
+    const char *value; /* returnvalue JSON, or the failure reason */
+    char *reason;      /* owned copy of the failure reason */
+    char *stack;       /* the stacktrace JSON after this failure */
+    bullc__buf opts;   /* the call's msgpack options (Bull: the keep rule) */
+    bullc__buf fields; /* msgpack fields a failed attempt records */
+} bullc__settle_base;
+
+/* Starts preparing s: s->priv as a zeroed `size`-byte settle beginning with a
+ * bullc__settle_base on first use, its base emptied after; s's results reset; the job's key
+ * ("<base><jobId>") made. NULL on OOM (prepare answers BULLC_ENOMEM). The protocol resets its
+ * own members. */
+void *bullc__proto_settle_begin(bullc__settle *s, size_t size, const char *key_base,
+                                size_t base_len);
+/* Frees the base of s->priv and s->priv (its own members freed first by the protocol). */
+void bullc__proto_settle_free(bullc__settle *s);
+/* A failure's texts: the reason copied (and made the value) and the stacktrace with
+ * "<kind>: <reason>" added (bullc__proto_stacktrace). BULLC_ENOMEM. */
+int bullc__proto_settle_failure(bullc__settle_base *b, bullc_job_t *job, const char *kind,
+                                const char *reason, long long limit);
+/* 1 when building the command or a buffer ran out of memory. */
+int bullc__proto_settle_oom(const bullc__settle_base *b);
+
 /* The stacktrace JSON after a failure: the stored entries plus `entry`, keeping the last
  * `limit` of them (limit < 0: all). NULL on OOM. */
 char *bullc__proto_stacktrace(bullc_job_t *job, const char *entry, long long limit);

@@ -32,6 +32,68 @@ char *bullc__proto_stacktrace(bullc_job_t *job, const char *entry, long long lim
     return out;
 }
 
+void *bullc__proto_settle_begin(bullc__settle *s, size_t size, const char *key_base,
+                                size_t base_len)
+{
+    bullc__settle_base *b = s->priv;
+    if (!b) {
+        if (!(b = calloc(1, size)))
+            return NULL;
+        bullc__cmd_init(&b->cmd);
+        bullc__buf_init(&b->opts);
+        bullc__buf_init(&b->fields);
+        s->priv = b;
+    }
+    free(b->job_key);
+    free(b->reason);
+    free(b->stack);
+    b->job_key = b->reason = b->stack = NULL;
+    bullc__cmd_reset(&b->cmd, NULL);
+    bullc__buf_reset(&b->opts);
+    bullc__buf_reset(&b->fields);
+    s->rc = 0;
+    s->next = NULL;
+    memset(&s->hints, 0, sizeof s->hints);
+    b->job_key = bullc__proto_job_key(key_base, base_len, s->job->id, NULL);
+    return b->job_key ? b : NULL;
+}
+
+void bullc__proto_settle_free(bullc__settle *s)
+{
+    bullc__settle_base *b = s->priv;
+    if (!b)
+        return;
+    bullc__cmd_free(&b->cmd);
+    bullc__buf_free(&b->opts);
+    bullc__buf_free(&b->fields);
+    free(b->job_key);
+    free(b->reason);
+    free(b->stack);
+    free(b);
+    s->priv = NULL;
+}
+
+int bullc__proto_settle_failure(bullc__settle_base *b, bullc_job_t *job, const char *kind,
+                                const char *reason, long long limit)
+{
+    bullc__buf entry;
+    bullc__buf_init(&entry);
+    bullc__buf_printf(&entry, "%s: %s", kind, reason);
+    char *e = bullc__buf_take(&entry);
+    b->stack = e ? bullc__proto_stacktrace(job, e, limit) : NULL;
+    free(e);
+    b->reason = bullc__strdup(reason);
+    if (!b->stack || !b->reason)
+        return BULLC_ENOMEM;
+    b->value = b->reason;
+    return 0;
+}
+
+int bullc__proto_settle_oom(const bullc__settle_base *b)
+{
+    return bullc__cmd_oom(&b->cmd) || b->opts.oom || b->fields.oom;
+}
+
 int bullc__proto_settle_failed(bullc__settle *s, const char *call, const bullc__reply *r)
 {
     s->rc = 0;
