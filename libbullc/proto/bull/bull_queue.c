@@ -31,16 +31,7 @@ int bullc__bull_add(bullc__proto *p, bullc__link *link, const bullc_new_job_t *j
 static int read_call(bullc__link *link, bullc__cmd *cmd, bullc__reply **r, char *err,
                      size_t errlen)
 {
-    int rc = bullc__cmd_oom(cmd) ? BULLC_ENOMEM : bullc__link_call(link, cmd, r, err, errlen);
-    if (rc == BULLC_ECONNECT)
-        rc = BULLC_EIO;
-    if (rc == 0 && (*r)->type == BULLC__R_ERROR) {
-        snprintf(err, errlen, "%s", (*r)->str);
-        bullc__reply_free(*r);
-        *r = NULL;
-        rc = BULLC_ESCRIPT;
-    }
-    return rc;
+    return bullc__proto_read(link, cmd, NULL, r, err, errlen);
 }
 
 int bullc__bull_get_state(bullc__proto *p, bullc__link *link, const char *id,

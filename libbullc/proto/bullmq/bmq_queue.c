@@ -40,21 +40,13 @@ int bullc__bmq_add(bullc__proto *p, bullc__link *link, const bullc_new_job_t *jo
     return bullc__proto_add(p, link, &adder, jobs, n, stride, ids, err, errlen);
 }
 
-/* Runs one command for a read; an error reply becomes BULLC_ESCRIPT with its text. */
+/* Runs one command for a read, then frees it; an error reply becomes BULLC_ESCRIPT with the
+ * command's name and the text. */
 static int read_call(bullc__link *link, bullc__cmd *cmd, bullc__reply **r, char *err,
                      size_t errlen)
 {
-    int rc = bullc__cmd_oom(cmd) ? set_err(err, errlen, BULLC_ENOMEM, "out of memory")
-                                 : bullc__link_call(link, cmd, r, err, errlen);
-    if (rc == BULLC_ECONNECT)
-        rc = BULLC_EIO;
-    if (rc == 0 && (*r)->type == BULLC__R_ERROR) {
-        char tmp[64];
-        rc = set_err(err, errlen, BULLC_ESCRIPT, "%s: %s", bullc__cmd_name(cmd, tmp, sizeof tmp),
-                     (*r)->str);
-        bullc__reply_free(*r);
-        *r = NULL;
-    }
+    char name[64];
+    int rc = bullc__proto_read(link, cmd, bullc__cmd_name(cmd, name, sizeof name), r, err, errlen);
     bullc__cmd_free(cmd);
     return rc;
 }

@@ -39,6 +39,10 @@ long bullc__proto_redis_version(const char *info, int v[3]);
 /* Runs cmd; an error reply becomes BULLC_ESCRIPT with "<what>: <text>" in err. */
 int bullc__proto_call(bullc__link *link, bullc__cmd *cmd, const char *what, bullc__reply **r,
                       char *err, size_t errlen);
+/* Runs one command for a read (a queue handle's); a lost connection is BULLC_EIO, an error
+ * reply BULLC_ESCRIPT with its text in err (after "<what>: " when what is given) and *r NULL. */
+int bullc__proto_read(bullc__link *link, bullc__cmd *cmd, const char *what, bullc__reply **r,
+                      char *err, size_t errlen);
 /* Runs a script whose reply is an integer into *out, frees cmd; a failure is logged. The
  * caller turns a negative reply into its protocol's code. */
 int bullc__proto_int_call(const bullc__logger *log, bullc__link *link, bullc__cmd *cmd,

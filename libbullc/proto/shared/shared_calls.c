@@ -16,6 +16,25 @@ int bullc__proto_call(bullc__link *link, bullc__cmd *cmd, const char *what, bull
     return rc;
 }
 
+int bullc__proto_read(bullc__link *link, bullc__cmd *cmd, const char *what, bullc__reply **r,
+                      char *err, size_t errlen)
+{
+    int rc = BULLC_ENOMEM;
+    if (bullc__cmd_oom(cmd))
+        snprintf(err, errlen, "out of memory");
+    else
+        rc = bullc__link_call(link, cmd, r, err, errlen);
+    if (rc == BULLC_ECONNECT)
+        rc = BULLC_EIO;
+    if (rc == 0 && (*r)->type == BULLC__R_ERROR) {
+        snprintf(err, errlen, "%s%s%s", what ? what : "", what ? ": " : "", (*r)->str);
+        bullc__reply_free(*r);
+        *r = NULL;
+        rc = BULLC_ESCRIPT;
+    }
+    return rc;
+}
+
 int bullc__proto_int_call(const bullc__logger *log, bullc__link *link, bullc__cmd *cmd,
                           long long *out)
 {
