@@ -18,7 +18,7 @@ int bullc__bull_extend_locks(bullc__proto *p, bullc__link *link, const bullc__lo
         bullc__mp_cstr(&ids, locks[i].job_id);
     bullc__cmd cmd;
     bullc__cmd_init(&cmd);
-    bullc__bull_extendLocks(&cmd, &p->keys, p->token, p->lock_duration_ms, ids.data, ids.len);
+    bullc__bull_extendLocks(&cmd, &p->keys, p->token, p->w.lock_duration_ms, ids.data, ids.len);
     bullc__reply *r = NULL;
     char err[256] = "out of memory";
     int rc = ids.oom ? BULLC_ENOMEM : bullc__proto_call(link, &cmd, "extendLocks", &r, err, sizeof err);
@@ -33,8 +33,8 @@ int bullc__bull_check_stalled(bullc__proto *p, bullc__link *link)
 {
     bullc__cmd cmd;
     bullc__cmd_init(&cmd);
-    bullc__bull_moveStalledJobsToWait(&cmd, &p->keys, p->max_stalled_count, bullc__now_ms(),
-                                      p->stalled_interval_ms);
+    bullc__bull_moveStalledJobsToWait(&cmd, &p->keys, p->w.max_stalled_count, bullc__now_ms(),
+                                      p->w.stalled_interval_ms);
     bullc__reply *r = NULL;
     char err[256] = "out of memory";
     int rc = bullc__proto_call(link, &cmd, "moveStalledJobsToWait", &r, err, sizeof err);

@@ -80,17 +80,9 @@ static int bull_open_worker(bullc__proto **out, const bullc_worker_opts_t *o,
         bull_close(p);
         return BULLC_ENOMEM;
     }
-    p->lock_duration_ms = o->lock_duration_ms;
-    p->limiter_max = o->limiter_max;
-    p->limiter_duration_ms = o->limiter_duration_ms;
+    bullc__proto_wopts_copy(&p->w, o);
     if (o->metrics_max_data_points > 0)
         snprintf(p->metrics_max, sizeof p->metrics_max, "%d", o->metrics_max_data_points);
-    p->max_stalled_count = o->max_stalled_count;
-    p->stalled_interval_ms = o->stalled_interval_ms;
-    p->remove_on_complete = o->remove_on_complete;
-    p->remove_on_fail = o->remove_on_fail;
-    p->backoff_fn = o->backoff_fn;
-    p->backoff_user_data = o->backoff_user_data;
     *out = p;
     return 0;
 }

@@ -113,8 +113,8 @@ static int backoff_delay(bullc__proto *p, bullc_job_t *job, long made, const cha
         type = cJSON_IsString(ty) ? ty->valuestring : "";
         base = cJSON_IsNumber(d) ? d->valuedouble : 0;
     }
-    if (p->backoff_fn && strcmp(type, "fixed") != 0 && strcmp(type, "exponential") != 0) {
-        long long d = p->backoff_fn(made, type, reason, job, p->backoff_user_data);
+    if (p->w.backoff_fn && strcmp(type, "fixed") != 0 && strcmp(type, "exponential") != 0) {
+        long long d = p->w.backoff_fn(made, type, reason, job, p->w.backoff_user_data);
         *delay = (double)d;
         return d != -1;
     }
@@ -188,8 +188,8 @@ static void build_finish(bullc__proto *p, bullc__settle *s, prepared *c, int fai
                                s->job->id, now,
                                failed ? "failedReason" : "returnvalue", c->b.value, p->token,
                                c->b.opts.data, c->b.opts.len, c->event,
-                               s->fetch_next && !failed && !p->limiter_max ? "1" : "0",
-                               p->lock_duration_ms, c->b.fields.data, c->b.fields.len,
+                               s->fetch_next && !failed && !p->w.limiter_max ? "1" : "0",
+                               p->w.lock_duration_ms, c->b.fields.data, c->b.fields.len,
                                p->metrics_max);
 }
 
@@ -234,7 +234,7 @@ static int prepare_failure(bullc__proto *p, bullc__settle *s, prepared *c,
     s->event = BULLC_EVENT_FAILED;
     if (!(c->event = event_json(s->job->id, c->b.reason)))
         return BULLC_ENOMEM;
-    write_keep(&c->b.opts, s->job, "removeOnFail", &p->remove_on_fail);
+    write_keep(&c->b.opts, s->job, "removeOnFail", &p->w.remove_on_fail);
     build_finish(p, s, c, 1, now);
     return 0;
 }
@@ -267,7 +267,7 @@ int bullc__bull_settle_prepare(bullc__proto *p, bullc__settle *s, const bullc__o
         /* a handler that set no result is Node's undefined: the event carries no val */
         if (!(c->event = event_json(s->job->id, s->job->result ? c->b.value : NULL)))
             return BULLC_ENOMEM;
-        write_keep(&c->b.opts, s->job, "removeOnComplete", &p->remove_on_complete);
+        write_keep(&c->b.opts, s->job, "removeOnComplete", &p->w.remove_on_complete);
         build_finish(p, s, c, 0, now);
     }
     s->detail = c->b.value;

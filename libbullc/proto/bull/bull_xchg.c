@@ -51,8 +51,8 @@ int bullc__bull_xchg_build(bullc__proto *p, bullc__xchg *x)
     st->nfetch = x->nfetch;
     for (int i = 0; i < x->nfetch; i++) {
         const char *claim = (size_t)i < x->nclaims ? x->claims[i] : "";
-        bullc__bull_moveToActive(&st->fetch[i], &p->keys, p->token, p->lock_duration_ms, now,
-                                 claim, p->limiter_max, p->limiter_duration_ms);
+        bullc__bull_moveToActive(&st->fetch[i], &p->keys, p->token, p->w.lock_duration_ms, now,
+                                 claim, p->w.limiter_max, p->w.limiter_duration_ms);
         st->cmds[n++] = &st->fetch[i];
         if (bullc__cmd_oom(&st->fetch[i]))
             return BULLC_ENOMEM;

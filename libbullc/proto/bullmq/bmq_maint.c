@@ -19,7 +19,7 @@ int bullc__bmq_extend_locks(bullc__proto *p, bullc__link *link, const bullc__loc
     bullc__cmd cmd;
     bullc__cmd_init(&cmd);
     bullc__bmq_extendLocks(&cmd, &p->keys, tokens.data, tokens.len, ids.data, ids.len,
-                           p->lock_duration_ms);
+                           p->w.lock_duration_ms);
     bullc__reply *r = NULL;
     char err[256] = "out of memory";
     int rc = tokens.oom || ids.oom
@@ -37,8 +37,8 @@ int bullc__bmq_check_stalled(bullc__proto *p, bullc__link *link)
 {
     bullc__cmd cmd;
     bullc__cmd_init(&cmd);
-    bullc__bmq_moveStalledJobsToWait(&cmd, &p->keys, p->max_stalled_count, bullc__now_ms(),
-                                     p->stalled_interval_ms);
+    bullc__bmq_moveStalledJobsToWait(&cmd, &p->keys, p->w.max_stalled_count, bullc__now_ms(),
+                                     p->w.stalled_interval_ms);
     bullc__reply *r = NULL;
     char err[256] = "out of memory";
     int rc = bullc__proto_call(link, &cmd, "moveStalledJobsToWait", &r, err, sizeof err);

@@ -56,17 +56,9 @@ int bullc__bmq_open_worker(bullc__proto **out, const bullc_worker_opts_t *o,
         bullc__bmq_close(p);
         return BULLC_ENOMEM;
     }
-    p->lock_duration_ms = o->lock_duration_ms;
-    p->limiter_max = o->limiter_max;
-    p->limiter_duration_ms = o->limiter_duration_ms;
-    p->remove_on_complete = o->remove_on_complete;
-    p->remove_on_fail = o->remove_on_fail;
+    bullc__proto_wopts_copy(&p->w, o);
     p->metrics_max_data_points = o->metrics_max_data_points;
     p->max_started_attempts = o->max_started_attempts;
-    p->max_stalled_count = o->max_stalled_count;
-    p->stalled_interval_ms = o->stalled_interval_ms;
-    p->backoff_fn = o->backoff_fn;
-    p->backoff_user_data = o->backoff_user_data;
     bullc__proto_uuid(p->uuid);
     *out = p;
     return 0;

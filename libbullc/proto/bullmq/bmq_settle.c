@@ -132,8 +132,8 @@ static int backoff_delay(bullc__proto *p, bullc_job_t *job, long n, const char *
         max = base;
     } else if (strcmp(type, "exponential") == 0) {
         max = round(pow(2, (double)(n - 1)) * base);
-    } else if (p->backoff_fn) {
-        long long d = p->backoff_fn(n, type, reason, job, p->backoff_user_data);
+    } else if (p->w.backoff_fn) {
+        long long d = p->w.backoff_fn(n, type, reason, job, p->w.backoff_user_data);
         *delay = (double)d;
         return d != -1;
     } else {
@@ -189,7 +189,7 @@ static void write_fields(prepared *c)
 static void write_finish_opts(bullc__proto *p, bullc_job_t *job, prepared *c)
 {
     bullc__buf *mp = &c->b.opts;
-    int limiter = p->limiter_max > 0;
+    int limiter = p->w.limiter_max > 0;
     bullc__mp_map(mp, 5 + (p->name != NULL) + limiter);
     bullc__mp_cstr(mp, "token");
     bullc__mp_cstr(mp, job->token);
@@ -201,11 +201,11 @@ static void write_finish_opts(bullc__proto *p, bullc_job_t *job, prepared *c)
     }
     bullc__mp_cstr(mp, "keepJobs");
     if (c->failed)
-        write_keep_jobs(mp, job, "removeOnFail", &p->remove_on_fail);
+        write_keep_jobs(mp, job, "removeOnFail", &p->w.remove_on_fail);
     else
-        write_keep_jobs(mp, job, "removeOnComplete", &p->remove_on_complete);
+        write_keep_jobs(mp, job, "removeOnComplete", &p->w.remove_on_complete);
     bullc__mp_cstr(mp, "lockDuration");
-    bullc__mp_int(mp, p->lock_duration_ms);
+    bullc__mp_int(mp, p->w.lock_duration_ms);
     bullc__mp_cstr(mp, "attempts");
     bullc__mp_int(mp, opt_int(job, "attempts", 0));
     bullc__mp_cstr(mp, "maxMetricsSize");

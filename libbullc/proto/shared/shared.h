@@ -24,7 +24,21 @@ char *bullc__proto_job_key(const char *base, size_t base_len, const char *job_id
  * rc. */
 int bullc__proto_open_error(int rc, char *err, size_t errlen);
 
-/* ---- the worker's identity (shared_open.c) ------------------------------------------------ */
+/* ---- the worker's identity and options (shared_open.c) ------------------------------------ */
+
+/* The worker options both protocols keep as given. */
+typedef struct bullc__proto_wopts {
+    int lock_duration_ms;
+    int limiter_max, limiter_duration_ms; /* the worker's rate limit (0: none) */
+    int max_stalled_count;
+    int stalled_interval_ms;
+    bullc_keep_jobs_t remove_on_complete, remove_on_fail; /* when a job has no rule */
+    bullc_backoff_fn backoff_fn;
+    void *backoff_user_data;
+} bullc__proto_wopts;
+
+/* Copies those options from o. */
+void bullc__proto_wopts_copy(bullc__proto_wopts *w, const bullc_worker_opts_t *o);
 
 /* A version-4 uuid in lowercase text. */
 void bullc__proto_uuid(char out[37]);

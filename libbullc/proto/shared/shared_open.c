@@ -1,6 +1,6 @@
 /* shared_open.c - what a worker says about itself and learns of its server, alike in both
- * protocols: the uuid its lock tokens carry, the client name Node's getWorkers() lists, and the
- * server's version. */
+ * protocols: the options it keeps, the uuid its lock tokens carry, the client name Node's
+ * getWorkers() lists, and the server's version. */
 #include "proto/shared/shared.h"
 #include "util/time.h"
 
@@ -9,6 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+
+void bullc__proto_wopts_copy(bullc__proto_wopts *w, const bullc_worker_opts_t *o)
+{
+    w->lock_duration_ms = o->lock_duration_ms;
+    w->limiter_max = o->limiter_max;
+    w->limiter_duration_ms = o->limiter_duration_ms;
+    w->max_stalled_count = o->max_stalled_count;
+    w->stalled_interval_ms = o->stalled_interval_ms;
+    w->remove_on_complete = o->remove_on_complete;
+    w->remove_on_fail = o->remove_on_fail;
+    w->backoff_fn = o->backoff_fn;
+    w->backoff_user_data = o->backoff_user_data;
+}
 
 void bullc__proto_uuid(char out[37])
 {
