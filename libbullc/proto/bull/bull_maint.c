@@ -21,7 +21,8 @@ int bullc__bull_extend_locks(bullc__proto *p, bullc__link *link, const bullc__lo
     bullc__bull_extendLocks(&cmd, &p->keys, p->token, p->w.lock_duration_ms, ids.data, ids.len);
     bullc__reply *r = NULL;
     char err[256] = "out of memory";
-    int rc = ids.oom ? BULLC_ENOMEM : bullc__proto_call(link, &cmd, "extendLocks", &r, err, sizeof err);
+    int rc = ids.oom ? BULLC_ENOMEM
+                     : bullc__proto_call(link, &cmd, "extendLocks", &r, err, sizeof err);
     bullc__proto_log_renewal(&p->log, rc, err, r);
     bullc__reply_free(r);
     bullc__cmd_free(&cmd);
@@ -42,7 +43,8 @@ int bullc__bull_check_stalled(bullc__proto *p, bullc__link *link)
         bullc__log(&p->log, BULLC_LOG_WARN, "stalled check failed: %s (%s)", bullc_strerror(rc),
                    err);
     } else if (r->type == BULLC__R_ARRAY && r->elements == 2) {
-        bullc__proto_log_ids(&p->log, r->element[0], "stalled more than allowable limit and was failed");
+        bullc__proto_log_ids(&p->log, r->element[0],
+                             "stalled more than allowable limit and was failed");
         bullc__proto_log_ids(&p->log, r->element[1], "stalled and was moved back to wait");
     }
     bullc__reply_free(r);
