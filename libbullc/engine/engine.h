@@ -182,8 +182,6 @@ void bullc__pool_join(bullc_worker_t *w);
 void bullc__slot_lock(bullc__slot *s, const bullc_job_t *job);
 void bullc__worker_emit(bullc_worker_t *w, bullc_event_t ev, const bullc_job_t *job,
                         const char *detail);
-/* A delayed job falls due at due_ms (epoch): the protocol's tick, if any, runs then (worker.c). */
-void bullc__worker_tick_at(bullc_worker_t *w, long long due_ms);
 
 /* ---- the blocking wait (blocker.c) -------------------------------------------------------- */
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 
 void bullc__worker_emit(bullc_worker_t *w, bullc_event_t ev, const bullc_job_t *job,
                         const char *detail)
@@ -61,6 +62,20 @@ void bullc__pool_wake_all(bullc_worker_t *w)
     pthread_mutex_unlock(&w->gate.mu);
 }
 
+/* A delayed job falls due at due_ms (epoch): the maintenance loop runs the protocol's tick, if
+ * any, by then (worker.c reads tick_due when tick_fd wakes it). */
+static void ask_tick(bullc_worker_t *w, long long due_ms)
+{
+    if (!w->ops->tick || due_ms <= 0)
+        return;
+    long long cur = atomic_load(&w->tick_due);
+    while ((cur <= 0 || due_ms < cur) &&
+           !atomic_compare_exchange_weak(&w->tick_due, &cur, due_ms)) {
+    }
+    if (cur <= 0 || due_ms < cur)
+        eventfd_write(w->tick_fd, 1);
+}
+
 /* Notes what a short fetch said about the queue; `drained` once per empty spell, as Node. A
  * failed fetch is logged once until a fetch works again (the blocker retries with backoff). */
 static void after_short_fetch(bullc_worker_t *w, const bullc__req *req)
@@ -72,7 +87,7 @@ static void after_short_fetch(bullc_worker_t *w, const bullc__req *req)
     if (req->rc != 0)
         return;
     atomic_store(&w->gate.fetch_down, 0);
-    bullc__worker_tick_at(w, req->hints.tick_at_ms);
+    ask_tick(w, req->hints.tick_at_ms);
     bullc__gate_note_delay(&w->gate, req->hints.delay_until_ms);
     bullc__gate_note_limit(&w->gate, req->hints.rate_limit_ms);
     if (req->hints.rate_limit_ms <= 0 && req->got == 0 && atomic_exchange(&w->gate.drained, 1) == 0)
@@ -314,7 +329,7 @@ static bullc_job_t *settle(bullc__slot *s, bullc_job_t *job, bullc__outcome *oc)
     else
         report_lost(s, job, st->rc, st->errstr);
     if (st->rc == 0 && st->tick_at_ms > 0)
-        bullc__worker_tick_at(w, st->tick_at_ms);
+        ask_tick(w, st->tick_at_ms);
     if (!st->next) {
         bullc__gate_note_delay(&w->gate, st->hints.delay_until_ms);
         bullc__gate_note_limit(&w->gate, st->hints.rate_limit_ms);

@@ -379,18 +379,6 @@ static void renew_locks(bullc_worker_t *w, bullc__clink *via)
     bullc__buf_free(&text);
 }
 
-void bullc__worker_tick_at(bullc_worker_t *w, long long due_ms)
-{
-    if (!w->ops->tick || due_ms <= 0)
-        return;
-    long long cur = atomic_load(&w->tick_due);
-    while ((cur <= 0 || due_ms < cur) &&
-           !atomic_compare_exchange_weak(&w->tick_due, &cur, due_ms)) {
-    }
-    if (cur <= 0 || due_ms < cur)
-        eventfd_write(w->tick_fd, 1);
-}
-
 /* Runs the protocol's tick when it is due (or one was asked for by then); the next time on the
  * monotonic clock, -1 when the protocol has none. */
 static long long run_tick(bullc_worker_t *w, bullc__clink *via, long long next_tick)

@@ -219,21 +219,6 @@ static int read_values(bullc__bull_newjob *job, const cJSON *o, long long now, c
                           : BULLC_ENOMEM;
 }
 
-/* The checked options object (NULL text: {}). */
-static int parse_opts(const char *opts_json, cJSON **out, char *err, size_t errlen)
-{
-    *out = opts_json ? bullc__json_parse(opts_json) : cJSON_CreateObject();
-    if (!*out) {
-        snprintf(err, errlen, opts_json ? "opts are not valid JSON" : "out of memory");
-        return opts_json ? BULLC_EJSON : BULLC_ENOMEM;
-    }
-    if (!cJSON_IsObject(*out)) {
-        snprintf(err, errlen, "opts must be a JSON object");
-        return BULLC_EINVAL;
-    }
-    return 0;
-}
-
 int bullc__bull_newjob_from(bullc__bull_newjob *job, const char *name, const char *data_json,
                             const cJSON *opts, long long now_ms, char *err, size_t errlen)
 {
@@ -250,31 +235,6 @@ int bullc__bull_newjob_from(bullc__bull_newjob *job, const char *name, const cha
         snprintf(err, errlen, "out of memory");
     if (rc != 0)
         bullc__bull_newjob_free(job);
-    return rc;
-}
-
-int bullc__bull_newjob_prepare(bullc__bull_newjob *job, const char *name, const char *data_json,
-                               const char *opts_json, long long now_ms, char *err, size_t errlen)
-{
-    memset(job, 0, sizeof *job);
-    cJSON *o = NULL;
-    int rc = parse_opts(opts_json, &o, err, errlen);
-    const cJSON *rep = rc == 0 ? cJSON_GetObjectItemCaseSensitive(o, "repeat") : NULL;
-    if (rc == 0 && cJSON_IsObject(rep)) {
-        /* Queue.add of a repeatable job adds its first iteration */
-        rc = bullc__bull_repeat_next(job, name, data_json, o, now_ms, err, errlen);
-        if (rc == 0) {
-            snprintf(err, errlen, "repeat: the series ends before its first iteration");
-            rc = BULLC_EINVAL;
-        }
-        rc = rc == 1 ? 0 : rc;
-    } else if (rc == 0 && rep && !cJSON_IsNull(rep)) {
-        snprintf(err, errlen, "repeat must be an object");
-        rc = BULLC_EINVAL;
-    } else if (rc == 0) {
-        rc = bullc__bull_newjob_from(job, name, data_json, o, now_ms, err, errlen);
-    }
-    cJSON_Delete(o);
     return rc;
 }
 

@@ -2,15 +2,58 @@
  * them (docs/bull.md §3), and reading a job's state, fields and the queue's counts. */
 #include "bull.h"
 #include "proto/shared/shared.h"
+#include "util/json.h"
 #include "util/sized.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* The checked options object (NULL text: {}). */
+static int parse_opts(const char *opts_json, cJSON **out, char *err, size_t errlen)
+{
+    *out = opts_json ? bullc__json_parse(opts_json) : cJSON_CreateObject();
+    if (!*out) {
+        snprintf(err, errlen, opts_json ? "opts are not valid JSON" : "out of memory");
+        return opts_json ? BULLC_EJSON : BULLC_ENOMEM;
+    }
+    if (!cJSON_IsObject(*out)) {
+        snprintf(err, errlen, "opts must be a JSON object");
+        return BULLC_EINVAL;
+    }
+    return 0;
+}
+
+/* A job as Queue.add stores it: a repeatable job's first iteration, or the job itself. */
+static int newjob_prepare(bullc__bull_newjob *job, const char *name, const char *data_json,
+                          const char *opts_json, long long now_ms, char *err, size_t errlen)
+{
+    memset(job, 0, sizeof *job);
+    cJSON *o = NULL;
+    int rc = parse_opts(opts_json, &o, err, errlen);
+    const cJSON *rep = rc == 0 ? cJSON_GetObjectItemCaseSensitive(o, "repeat") : NULL;
+    if (rc == 0 && cJSON_IsObject(rep)) {
+        /* Queue.add of a repeatable job adds its first iteration */
+        rc = bullc__bull_repeat_next(job, name, data_json, o, now_ms, err, errlen);
+        if (rc == 0) {
+            snprintf(err, errlen, "repeat: the series ends before its first iteration");
+            rc = BULLC_EINVAL;
+        }
+        rc = rc == 1 ? 0 : rc;
+    } else if (rc == 0 && rep && !cJSON_IsNull(rep)) {
+        snprintf(err, errlen, "repeat must be an object");
+        rc = BULLC_EINVAL;
+    } else if (rc == 0) {
+        rc = bullc__bull_newjob_from(job, name, data_json, o, now_ms, err, errlen);
+    }
+    cJSON_Delete(o);
+    return rc;
+}
+
 static int prepare(void *job, const bullc_new_job_t *j, long long now_ms, char *why, size_t n)
 {
-    return bullc__bull_newjob_prepare(job, j->name, j->data_json, j->opts_json, now_ms, why, n);
+    return newjob_prepare(job, j->name, j->data_json, j->opts_json, now_ms, why, n);
 }
 
 static void build(bullc__cmd *cmd, const bullc__proto *p, const void *job)

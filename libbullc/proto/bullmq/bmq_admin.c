@@ -9,34 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int bullc__adm_err(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-int bullc__adm_call(bullc__link *link, bullc__cmd *cmd, bullc__reply **r, char *err,
-                    size_t errlen)
-{
-    *r = NULL;
-    int rc = bullc__cmd_oom(cmd) ? bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory")
-                                 : bullc__link_call(link, cmd, r, err, errlen);
-    if (rc == BULLC_ECONNECT)
-        rc = BULLC_EIO;
-    if (rc == 0 && (*r)->type == BULLC__R_ERROR) {
-        char tmp[64];
-        rc = bullc__adm_err(err, errlen, BULLC_ESCRIPT, "%s: %s",
-                            bullc__cmd_name(cmd, tmp, sizeof tmp), (*r)->str);
-        bullc__reply_free(*r);
-        *r = NULL;
-    }
-    bullc__cmd_free(cmd);
-    return rc;
-}
-
 /* Runs a script whose reply is an integer into *out. */
 static int int_call(bullc__link *link, bullc__cmd *cmd, long long *out, char *err, size_t errlen)
 {
@@ -48,23 +20,6 @@ static int int_call(bullc__link *link, bullc__cmd *cmd, long long *out, char *er
         *out = r->integer;
     bullc__reply_free(r);
     return rc;
-}
-
-int bullc__adm_strings(const bullc__reply *r, bullc__admin *req, char *err, size_t errlen)
-{
-    if (r->type != BULLC__R_ARRAY)
-        return bullc__adm_err(err, errlen, BULLC_EPROTO, "unexpected reply");
-    req->items = calloc(r->elements + 1, sizeof *req->items);
-    if (!req->items)
-        return bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
-    for (size_t i = 0; i < r->elements; i++) {
-        const bullc__reply *e = r->element[i];
-        if (e->type != BULLC__R_STRING)
-            return bullc__adm_err(err, errlen, BULLC_EPROTO, "unexpected reply");
-        if (!(req->items[req->nitems++] = bullc__strndup(e->str, e->len)))
-            return bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
-    }
-    return 0;
 }
 
 /* Retry, promote or remove one job. */

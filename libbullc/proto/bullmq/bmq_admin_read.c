@@ -8,28 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-void bullc__adm_free_items(bullc__admin *req)
-{
-    for (size_t i = 0; req->items && i < req->nitems; i++)
-        free(req->items[i]);
-    free(req->items);
-    req->items = NULL;
-    req->nitems = 0;
-}
-
-int bullc__adm_append(bullc__admin *dst, bullc__admin *src, char *err, size_t errlen)
-{
-    char **v = realloc(dst->items, (dst->nitems + src->nitems + 1) * sizeof *v);
-    if (!v)
-        return bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
-    dst->items = v;
-    for (size_t i = 0; i < src->nitems; i++)
-        v[dst->nitems++] = src->items[i];
-    v[dst->nitems] = NULL;
-    src->nitems = 0;
-    return 0;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
