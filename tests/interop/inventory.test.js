@@ -22,12 +22,13 @@ let pg;
 before(async () => { pg = await startPostgres(); });
 after(async () => { if (pg) await pg.cleanup(); });
 
+// BullMQ unless the test says bull: an exported BULLC_PROTOCOL must not change the BullMQ tests.
 function startWorker(t, redis, db, env = {}) {
   const child = spawn(WORKER, [], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: {
       ...process.env, REDIS_URL: redis.url, DATABASE_URL: db.url, BULLC_QUEUE: Q,
-      BULLC_CONCURRENCY: '4', BULLC_LOG_LEVEL: 'info', ...env,
+      BULLC_CONCURRENCY: '4', BULLC_LOG_LEVEL: 'info', BULLC_PROTOCOL: 'bullmq', ...env,
     },
   });
   let err = '';
