@@ -24,6 +24,7 @@ class EventsService {
   constructor(queue, dlq) {
     this.queue = queue;
     this.dlq = dlq;
+    for (const q of [queue, dlq]) q.on('error', (e) => console.error(`redis: ${e.message}`));
   }
 
   // Fires one event; returns the Bull job.
@@ -97,7 +98,9 @@ async function tell(events) {
 }
 
 async function main() {
-  const app = await NestFactory.createApplicationContext(AppModule, { logger: ['error', 'warn'] });
+  // abortOnError false: a start-up error is reported below (exit 1), not by process.abort()
+  const app = await NestFactory.createApplicationContext(AppModule,
+    { logger: ['error', 'warn'], abortOnError: false });
   let surprises;
   try {
     const versions = ['@nestjs/core', '@nestjs/bull', 'bull']
