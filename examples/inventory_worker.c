@@ -17,7 +17,8 @@
  *                      queue and of the dead-letter queue (the DLQ's jobs are then Bull jobs)
  *   BULLC_CONCURRENCY  4 (one PostgreSQL connection per handler thread)
  *   BULLC_DLQ          <queue>-dlq
- *   BULLC_WORKER_NAME  shown by Queue.getWorkers() (default inventory_worker)
+ *   BULLC_WORKER_NAME  shown by BullMQ's Queue.getWorkers() (default inventory_worker; Bull
+ *                      names no worker)
  *   BULLC_LOCK_DURATION_MS, BULLC_STALLED_INTERVAL_MS   30000 / 30000 (as in BullMQ and Bull)
  *   BULLC_LOG_LEVEL    error|warn|info|debug (info)
  *   BULLC_LOG_FORMAT   text (default) or json: one JSON object per line (examples/common/exlog.h)
