@@ -1,7 +1,9 @@
 /* inventory_worker - applies the game's inventory events (reward_inventory_item, use_item) from
- * the BullMQ queue `events` to PostgreSQL, exactly once per job, and sends jobs that fail for
- * good to a dead-letter queue. Each job is one call of inventory_apply() (sql/schema.sql): one
- * round trip, one transaction. See examples/inventory/ and examples/demo/ (`make demo`).
+ * the queue `events` to PostgreSQL, exactly once per job, and sends jobs that fail for good to a
+ * dead-letter queue. Each job is one call of inventory_apply() (sql/schema.sql): one round trip,
+ * one transaction. The queue is a BullMQ 6 queue, or with BULLC_PROTOCOL=bull a legacy Bull 4
+ * queue (what @nestjs/bull producers use; docs/bull.md), and so is its dead-letter queue. See
+ * examples/inventory/ and examples/demo/ (`make demo`, `BULLC_PROTOCOL=bull make demo`).
  *
  * Configuration (environment):
  *   REDIS_URL          redis://127.0.0.1:6379; also rediss://, redis-sentinel://h:p,h:p#master,
@@ -11,10 +13,13 @@
  *   DATABASE_URL       libpq connection string or URL (unset: libpq's PG* variables)
  *   BULLC_QUEUE        events
  *   BULLC_PREFIX       bull
+ *   BULLC_PROTOCOL     bullmq (BullMQ 6, the default) or bull (Bull 4): the wire protocol of the
+ *                      queue and of the dead-letter queue (the DLQ's jobs are then Bull jobs)
  *   BULLC_CONCURRENCY  4 (one PostgreSQL connection per handler thread)
  *   BULLC_DLQ          <queue>-dlq
- *   BULLC_WORKER_NAME  shown by Queue.getWorkers() (default inventory_worker)
- *   BULLC_LOCK_DURATION_MS, BULLC_STALLED_INTERVAL_MS   BullMQ's 30000 / 30000
+ *   BULLC_WORKER_NAME  shown by BullMQ's Queue.getWorkers() (default inventory_worker; Bull
+ *                      names no worker)
+ *   BULLC_LOCK_DURATION_MS, BULLC_STALLED_INTERVAL_MS   30000 / 30000 (as in BullMQ and Bull)
  *   BULLC_LOG_LEVEL    error|warn|info|debug (info)
  *   BULLC_LOG_FORMAT   text (default) or json: one JSON object per line (examples/common/exlog.h)
  *   BULLC_HTTP         HOST:PORT: serve GET /metrics and GET /healthz (examples/common/http.h)
@@ -85,6 +90,7 @@ static void send_to_dlq(const inv_app *app, const bullc_job_t *job, const char *
             qo.redis_url = app->redis_url;
             qo.prefix = app->prefix;
             qo.queue = app->dlq;
+            qo.protocol = app->protocol;
             qo.log_cb = inv_log_cb;
             qo.log_user_data = (void *)app;
             qo.log_level = (bullc_log_level_t)app->log_level;
@@ -174,6 +180,12 @@ static int read_config(inv_app *app, worker_numbers *numbers)
     app->database_url = env_or("DATABASE_URL", "");
     app->queue = env_or("BULLC_QUEUE", "events");
     app->prefix = env_or("BULLC_PREFIX", "bull");
+    app->protocol = env_or("BULLC_PROTOCOL", "bullmq");
+    if (strcmp(app->protocol, "bullmq") != 0 && strcmp(app->protocol, "bull") != 0) {
+        fprintf(stderr, "inventory_worker: BULLC_PROTOCOL must be bullmq or bull, got '%s'\n",
+                app->protocol);
+        return -1;
+    }
     app->crash_after_commit = getenv("BULLC_INVENTORY_TEST_CRASH_AFTER_COMMIT");
     if (app->crash_after_commit && !*app->crash_after_commit)
         app->crash_after_commit = NULL;
@@ -209,6 +221,7 @@ static int create_worker(inv_app *app, const worker_numbers *numbers)
     opts.redis_url = app->redis_url;
     opts.prefix = app->prefix;
     opts.queue = app->queue;
+    opts.protocol = app->protocol;
     opts.name = env_or("BULLC_WORKER_NAME", "inventory_worker");
     opts.concurrency = (int)numbers->concurrency;
     opts.lock_duration_ms = (int)numbers->lock_duration_ms;
@@ -258,6 +271,7 @@ static int start_http(const inv_app *app, ex_http **out)
     qo.redis_url = app->redis_url;
     qo.prefix = app->prefix;
     qo.queue = app->queue;
+    qo.protocol = app->protocol;
     qo.tls = app->tls;
     char err[256];
     if (ex_http_start(out, app->http, g_worker, &qo, err, sizeof err) == 0)
@@ -289,8 +303,9 @@ int main(void)
     }
     handle_stop_signals();
 
-    inv_log(&app, BULLC_LOG_INFO, "queue %s (dead letters to %s), concurrency %ld", app.queue,
-            app.dlq, numbers.concurrency);
+    inv_log(&app, BULLC_LOG_INFO, "%s queue %s (dead letters to %s), concurrency %ld",
+            strcmp(app.protocol, "bull") ? "BullMQ" : "Bull", app.queue, app.dlq,
+            numbers.concurrency);
     int rc = bullc_worker_run(g_worker);
     if (rc != 0)
         fprintf(stderr, "inventory_worker: %s: %s\n", bullc_strerror(rc),

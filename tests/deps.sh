@@ -3,7 +3,7 @@
 # Debian packages (compiler, hiredis, cJSON, cmocka, OpenSSL, redis-server, PostgreSQL, libpq,
 # libmicrohttpd for the example workers' HTTP endpoints; clang and
 # its runtime libraries - libFuzzer, ASan, UBSan - for the fuzz targets) and the pinned npm
-# packages of the interop tests (npm ci from the committed lockfile).
+# packages of the interop tests and the demo's producers (npm ci from the committed lockfile).
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -29,7 +29,8 @@ if ! command -v npm >/dev/null 2>&1; then
     echo "deps: installing npm"
     apt-get install -y -qq npm >/dev/null
 fi
-if [ ! -d tests/interop/node_modules/bullmq ] ||
+# (a folder of every kind of package: bullmq and bull for the tests, @nestjs/bull for the demo)
+if [ ! -d tests/interop/node_modules/bullmq ] || [ ! -d tests/interop/node_modules/@nestjs/bull ] ||
    [ tests/interop/package-lock.json -nt tests/interop/node_modules/.package-lock.json ]; then
     echo "deps: npm ci (tests/interop)"
     (cd tests/interop && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)

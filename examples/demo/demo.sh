@@ -5,8 +5,13 @@
 # runs the Node producer's story (examples/demo/producer.js, bullmq 6.7.0), prints each job's
 # outcome as Node sees it and the final user_inventory, then stops everything it started.
 #
+# BULLC_PROTOCOL=bull (`BULLC_PROTOCOL=bull make demo`): the same story on a legacy Bull 4 queue,
+# told by a NestJS application on @nestjs/bull (examples/demo/producer-nest.js, bull 4.16.5), with
+# the worker and its dead-letter queue in Bull mode. The default, bullmq, is the above.
+#
 # REDIS_URL / DATABASE_URL point it at existing servers instead (the schema is applied there:
-# it is idempotent). BULLC_BIN_DIR (build/bin), PG_BIN (PostgreSQL's bin folder).
+# it is idempotent). BULLC_BIN_DIR (build/bin), PG_BIN (PostgreSQL's bin folder). The Node
+# packages are those of tests/interop (installed from its lockfile by `make deps`, npm ci).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -16,8 +21,18 @@ export NODE_PATH="$root/tests/interop/node_modules"
 say() { printf '\n== %s\n' "$*"; }
 die() { echo "demo: $*" >&2; exit 1; }
 
+BULLC_PROTOCOL=${BULLC_PROTOCOL:-bullmq}
+case $BULLC_PROTOCOL in
+bullmq) producer=examples/demo/producer.js packages="bullmq" ;;
+bull) producer=examples/demo/producer-nest.js packages="bull @nestjs/bull @nestjs/core" ;;
+*) die "BULLC_PROTOCOL must be bullmq or bull, not '$BULLC_PROTOCOL'" ;;
+esac
+export BULLC_PROTOCOL # the worker's and its dead-letter queue's protocol
+
 [ -x "$BIN/inventory_worker" ] || die "$BIN/inventory_worker is not built (run make)"
-[ -d "$NODE_PATH/bullmq" ] || die "bullmq is not installed (run make deps)"
+for p in $packages; do
+    [ -d "$NODE_PATH/$p" ] || die "$p is not installed (run make deps)"
+done
 
 # as root, PostgreSQL runs as `postgres`, which must be able to reach the folder: /tmp always is,
 # a TMPDIR under /root is not
@@ -90,10 +105,10 @@ echo "schema and seed applied"
 
 "$BIN/inventory_worker" 2>"$tmp/worker.log" &
 worker_pid=$!
-say "inventory_worker started (pid $worker_pid); the story:"
+say "inventory_worker started (pid $worker_pid, $BULLC_PROTOCOL queue); the story:"
 echo
 status=0
-node examples/demo/producer.js || status=$?
+node "$producer" || status=$?
 
 say "user_inventory"
 psql -X -d "$DATABASE_URL" -c "SELECT * FROM user_inventory ORDER BY user_id, item_id"

@@ -2,34 +2,13 @@
 // The demo's producer: what a NestJS/Next.js service does with @nestjs/bullmq - it only fires
 // events into the queue and reads outcomes; the C inventory_worker does the business logic.
 // Fires a short story, prints each job's outcome as Node's bullmq sees it, then the dead
-// letters. Exits 1 if an outcome is not the one the story expects.
-//   REDIS_URL (redis://127.0.0.1:6379), BULLC_QUEUE (events), BULLC_DLQ (<queue>-dlq)
+// letters. Exits 1 if an outcome is not the one the story expects. The story and the settings
+// (REDIS_URL, BULLC_QUEUE, BULLC_DLQ, DEMO_USER_SUFFIX) are in story.js; producer-nest.js tells
+// the same story on Bull 4 through @nestjs/bull (`BULLC_PROTOCOL=bull make demo`).
 const { Queue, QueueEvents } = require('bullmq');
+const { redis, QUEUE, DLQ, SUFFIX, STORY, JOB_OPTS } = require('./story');
 
-const url = new URL(process.env.REDIS_URL || 'redis://127.0.0.1:6379');
-const connection = {
-  host: url.hostname, port: Number(url.port || 6379),
-  username: url.username || undefined, password: url.password || undefined,
-  db: Number(url.pathname.slice(1) || 0), maxRetriesPerRequest: null,
-};
-const QUEUE = process.env.BULLC_QUEUE || 'events';
-const DLQ = process.env.BULLC_DLQ || `${QUEUE}-dlq`;
-// appended to the user ids, so the story starts afresh on a database that has seen it before
-const SUFFIX = process.env.DEMO_USER_SUFFIX || '';
-
-// [event, data, the outcome the story expects]
-const STORY = [
-  ['reward_inventory_item', { userId: 'alice', items: ['welcome_chest', 'key'] }, 'completed'],
-  ['reward_inventory_item', { userId: 'alice', items: ['welcome_chest', 'key'] }, 'completed'], // repeated
-  ['reward_inventory_item', { userId: 'bob', items: ['welcome_chest', 'welcome_chest'] }, 'completed'],
-  ['use_item', { userId: 'alice', itemId: 'welcome_chest' }, 'completed'],
-  ['use_item', { userId: 'alice', itemId: 'key', quantity: 2 }, 'completed'],
-  ['use_item', { userId: 'bob', itemId: 'key' }, 'failed'], // bob has no key
-  ['use_item', { userId: 'alice', itemId: 'key', quantity: 0 }, 'failed'], // invalid payload
-  ['use_item', { userId: 'bob', itemId: 'welcome_chest' }, 'completed'],
-  ['use_item', { userId: 'bob', itemId: 'gold', quantity: 10 }, 'failed'], // gold cannot be used
-  ['open_portal', { userId: 'bob' }, 'failed'], // no such event
-];
+const connection = { ...redis, maxRetriesPerRequest: null };
 
 async function main() {
   const queue = new Queue(QUEUE, { connection });
@@ -44,10 +23,7 @@ async function main() {
     for (const [name, story, expected] of STORY) {
       n++;
       const data = { ...story, userId: story.userId + SUFFIX };
-      // the options a NestJS service would give: retries with backoff for transient failures
-      const job = await queue.add(name, data, {
-        attempts: 3, backoff: { type: 'exponential', delay: 500 }, removeOnComplete: 1000,
-      });
+      const job = await queue.add(name, data, JOB_OPTS);
       let outcome;
       let text;
       try {

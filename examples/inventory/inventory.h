@@ -18,6 +18,8 @@ typedef struct inv_app {
     const char *dlq;
     const char *redis_url;
     const char *prefix;
+    const char *protocol;           /* "bullmq" or "bull" (BULLC_PROTOCOL): the worker's and the
+                                       DLQ's wire protocol */
     const char *crash_after_commit; /* test hook, see inventory_worker.c; NULL = off */
     bullc_tls_opts_t tls;           /* REDIS_TLS_* (for rediss:// URLs) */
     int log_level;                  /* bullc_log_level_t */

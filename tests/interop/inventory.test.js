@@ -4,11 +4,14 @@
 // rules (once-ever rewards, all-or-nothing, no negative quantities under a 20-way race),
 // exactly-once effects across a crash between COMMIT and the completion in Redis, a PostgreSQL
 // restart while jobs flow, every class of bad input, hostile strings, the dead-letter queue,
-// and that the audit rows always sum to the inventory.
+// and that the audit rows always sum to the inventory. The 'bull:' tests run the same worker with
+// BULLC_PROTOCOL=bull against the real npm bull 4.16.5 (what @nestjs/bull drives): outcomes read
+// back through Bull's Queue, retries, redelivery and the dead-letter queue as a Bull queue.
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
+const Bull = require('bull');
 const I = require('./lib/interop');
 const { startPostgres } = require('./lib/pg');
 
@@ -19,12 +22,13 @@ let pg;
 before(async () => { pg = await startPostgres(); });
 after(async () => { if (pg) await pg.cleanup(); });
 
+// BullMQ unless the test says bull: an exported BULLC_PROTOCOL must not change the BullMQ tests.
 function startWorker(t, redis, db, env = {}) {
   const child = spawn(WORKER, [], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: {
       ...process.env, REDIS_URL: redis.url, DATABASE_URL: db.url, BULLC_QUEUE: Q,
-      BULLC_CONCURRENCY: '4', BULLC_LOG_LEVEL: 'info', ...env,
+      BULLC_CONCURRENCY: '4', BULLC_LOG_LEVEL: 'info', BULLC_PROTOCOL: 'bullmq', ...env,
     },
   });
   let err = '';
@@ -508,4 +512,208 @@ test('one round trip and one transaction per job (and one per connection to prep
   }
   assert.deepEqual(await inventory(db), Object.fromEntries(['u1', 'u2', 'u3'].map((u) => [u, { key: 1, gold: 100 }])));
   await assertAuditSums(db);
+});
+
+// ---- Bull mode: BULLC_PROTOCOL=bull, a Node Bull 4 producer and reader -----------------------
+
+// A Node Bull Queue (producer and reader), closed when the test ends.
+function useBull(t, redis, name) {
+  const q = new Bull(name, { redis: { host: '127.0.0.1', port: redis.port } });
+  q.on('error', () => {});
+  I.defer(t, () => q.close().catch(() => {}));
+  return q;
+}
+
+async function setupBull(t, env) {
+  const redis = await I.useRedis(t);
+  const db = await pg.createDb();
+  const queue = useBull(t, redis, Q);
+  const dlq = useBull(t, redis, `${Q}-dlq`);
+  const start = (e = {}) => startWorker(t, redis, db, { BULLC_PROTOCOL: 'bull', ...env, ...e });
+  return { redis, db, queue, dlq, start };
+}
+
+// The jobs once Bull's getState says they finished, read after that (their final fields).
+async function finishedBull(queue, ids, timeout = 30000) {
+  const jobs = {};
+  await I.waitFor(async () => {
+    for (const id of ids) {
+      if (jobs[id]) continue;
+      const job = await queue.getJob(String(id));
+      const st = job && await job.getState();
+      if (st === 'completed' || st === 'failed') jobs[id] = await queue.getJob(String(id));
+    }
+    return Object.keys(jobs).length === ids.length;
+  }, { timeout, what: `${ids.length} Bull jobs finished`, interval: 50 });
+  return ids.map((id) => jobs[id]);
+}
+
+// The DLQ's waiting jobs once there are n, by the id of the job they stand for.
+async function deadLetters(dlq, n) {
+  let dead = [];
+  await I.waitFor(async () => {
+    dead = await dlq.getWaiting();
+    return dead.length >= n;
+  }, { what: `${n} Bull jobs in the DLQ`, timeout: 15000 });
+  assert.equal(dead.length, n, 'nothing else in the DLQ');
+  return Object.fromEntries(dead.map((j) => [j.data.jobId, j]));
+}
+
+test('bull: the story through a Node Bull producer: results, refusals, audit, the DLQ as a Bull queue', { timeout: 60000 }, async (t) => {
+  const { redis, db, queue, dlq, start } = await setupBull(t);
+  const w = start();
+  const story = [
+    ['reward_inventory_item', { userId: 'alice', items: ['welcome_chest', 'key', 'key'] }, 'completed', { granted: ['welcome_chest', 'key'], alreadyGranted: [] }],
+    ['reward_inventory_item', { userId: 'alice', items: ['welcome_chest', 'key'] }, 'completed', { granted: [], alreadyGranted: ['welcome_chest', 'key'] }],
+    ['reward_inventory_item', { userId: 'bob', items: ['welcome_chest'] }, 'completed', { granted: ['welcome_chest'], alreadyGranted: [] }],
+    ['use_item', { userId: 'alice', itemId: 'welcome_chest' }, 'completed', { used: 1, remaining: 0, granted: { key: 3, gold: 100 } }],
+    ['use_item', { userId: 'alice', itemId: 'key', quantity: 2 }, 'completed', { used: 2, remaining: 2, granted: {} }],
+    ['use_item', { userId: 'bob', itemId: 'key' }, 'failed', 'insufficient quantity: user bob has 0 of key, needs 1'],
+    ['use_item', { userId: 'alice', itemId: 'key', quantity: 0 }, 'failed', 'invalid payload: quantity must be an integer from 1 to 1000'],
+    ['use_item', { userId: 'bob', itemId: 'gold', quantity: 10 }, 'failed', 'item cannot be used: gold'],
+    ['open_portal', { userId: 'bob' }, 'failed', 'unknown event type: open_portal'],
+    ['reward_inventory_item', { userId: 'alice', items: ['welcome_chest', 'gold'] }, 'completed', { granted: ['gold'], alreadyGranted: ['welcome_chest'] }],
+  ];
+  const ids = [];
+  for (const [name, data] of story) {
+    // what a NestJS service gives: retries with backoff for transient failures
+    const j = await queue.add(name, data, { attempts: 3, backoff: { type: 'exponential', delay: 200 } });
+    ids.push(j.id);
+    await finishedBull(queue, [j.id]); // one after the other: the story's order
+  }
+  const done = await finishedBull(queue, ids);
+  for (let i = 0; i < story.length; i++) {
+    const [name, data, state, expected] = story[i];
+    const j = done[i];
+    const what = `${i}: ${name} ${JSON.stringify(data)}`;
+    assert.equal(await j.getState(), state, `${what}: ${j.failedReason}`);
+    assert.equal(j.name, name, what);
+    assert.deepEqual(j.data, data, what);
+    if (state === 'completed') {
+      assert.deepEqual(j.returnvalue, expected, what);
+      assert.equal(j.attemptsMade, 0, `${what}: Bull counts failed attempts only`);
+    } else {
+      assert.equal(j.failedReason, expected, what);
+      assert.equal(j.attemptsMade, 1, `${what}: refused for good, not retried`);
+      assert.deepEqual(j.stacktrace, [`Error: ${expected}`], what);
+    }
+    assert.ok(j.finishedOn >= j.processedOn && j.processedOn >= j.timestamp, what);
+  }
+  assert.deepEqual(await queue.getJobCounts(),
+    { waiting: 0, active: 0, completed: 6, failed: 4, delayed: 0, paused: 0 });
+
+  assert.deepEqual(await inventory(db), {
+    alice: { key: 2, gold: 101 }, // the chest was used up; granted once ever, not again
+    bob: { welcome_chest: 1 },
+  });
+  // one audit row per change, each with the Bull job that made it
+  const audit = await pg.rows("SELECT job_id, action, item_id, delta FROM inventory_audit WHERE user_id = 'alice' ORDER BY at, action DESC, item_id", db.name);
+  assert.deepEqual(audit, [
+    [ids[0], 'reward', 'key', '1'], [ids[0], 'reward', 'welcome_chest', '1'],
+    [ids[3], 'use', 'welcome_chest', '-1'], [ids[3], 'effect', 'gold', '100'], [ids[3], 'effect', 'key', '3'],
+    [ids[4], 'use', 'key', '-2'],
+    [ids[9], 'reward', 'gold', '1'],
+  ]);
+  assert.equal(await pg.query('SELECT count(*) FROM processed_jobs', db.name), '6', 'refused jobs leave no row');
+  await assertAuditSums(db);
+
+  // the four refusals, as Bull jobs in events-dlq: Bull's own add (its options completed as
+  // Bull completes them; no BullMQ events stream or marker)
+  const byId = await deadLetters(dlq, 4);
+  for (const i of [5, 6, 7, 8]) {
+    const d = byId[ids[i]];
+    assert.ok(d, `job ${ids[i]} in the DLQ`);
+    assert.equal(d.name, story[i][0]);
+    assert.deepEqual(d.data, { jobId: ids[i], name: story[i][0], data: story[i][1], failedReason: story[i][3], attemptsMade: 1 });
+    assert.equal(d.opts.attempts, 1);
+    assert.equal(d.opts.delay, 0);
+    assert.ok(Number.isFinite(d.opts.timestamp), 'Bull writes the timestamp into opts');
+    assert.equal(await d.getState(), 'waiting');
+  }
+  const client = I.useClient(t, redis);
+  assert.deepEqual(await client.exists(`bull:${Q}-dlq:events`, `bull:${Q}-dlq:marker`, `bull:${Q}:events`), 0, 'no BullMQ keys');
+  await stop(w);
+});
+
+test('bull: transient database failures are retried with Bull\'s backoff; the exhausted one reaches the DLQ with every attempt counted', { timeout: 90000 }, async (t) => {
+  const { db, queue, dlq, start } = await setupBull(t);
+  const w = start();
+  const ok = await queue.add('reward_inventory_item', { userId: 'u1', items: ['key'] });
+  await finishedBull(queue, [ok.id]);
+  await pg.stop('fast');
+  let exhausted;
+  let retried;
+  try {
+    exhausted = await queue.add('reward_inventory_item', { userId: 'u2', items: ['key'] }, { attempts: 2, backoff: 200 });
+    const [f] = await finishedBull(queue, [exhausted.id]);
+    assert.equal(await f.getState(), 'failed');
+    assert.equal(f.attemptsMade, 2, 'both attempts made');
+    assert.match(f.failedReason, /^database unavailable: /);
+    assert.equal(f.stacktrace.length, 2);
+    // this one fails while the database is down, then waits for its backoff
+    retried = await queue.add('use_item', { userId: 'u1', itemId: 'key' },
+      { attempts: 20, backoff: { type: 'exponential', delay: 100 } });
+    await I.waitFor(async () => (await queue.getJob(retried.id)).attemptsMade >= 2,
+      { what: 'two failed attempts', timeout: 20000 });
+  } finally {
+    await pg.start();
+  }
+  const [r] = await finishedBull(queue, [retried.id], 60000);
+  assert.equal(await r.getState(), 'completed', r.failedReason);
+  assert.deepEqual(r.returnvalue, { used: 1, remaining: 0, granted: {} });
+  assert.ok(r.attemptsMade >= 2, 'it needed more than one attempt');
+  assert.match(r.stacktrace[0], /^Error: database unavailable/);
+  assert.deepEqual(await inventory(db), {}, 'the key was used once');
+  assert.equal(await pg.query("SELECT count(*) FROM inventory_audit WHERE action = 'use'", db.name), '1');
+
+  const byId = await deadLetters(dlq, 1);
+  const d = byId[exhausted.id];
+  assert.equal(d.name, 'reward_inventory_item');
+  assert.deepEqual(d.data.data, { userId: 'u2', items: ['key'] });
+  assert.equal(d.data.attemptsMade, 2, 'both attempts counted');
+  assert.equal(d.data.failedReason, (await queue.getJob(exhausted.id)).failedReason);
+  assert.equal(await pg.query("SELECT count(*) FROM reward_grants WHERE user_id = 'u2'", db.name), '0');
+  await assertAuditSums(db);
+  await stop(w);
+});
+
+test('bull: killed between COMMIT and completion: Bull\'s stalled check redelivers, nothing is applied twice, the stored result completes the job', { timeout: 60000 }, async (t) => {
+  const FAST = { BULLC_LOCK_DURATION_MS: '1000', BULLC_STALLED_INTERVAL_MS: '500' };
+  const { db, queue, dlq, start } = await setupBull(t, FAST);
+  const w0 = start();
+  const reward = await queue.add('reward_inventory_item', { userId: 'u1', items: ['welcome_chest'] });
+  await finishedBull(queue, [reward.id]);
+  await stop(w0);
+
+  for (const [jobId, name, data] of [
+    ['crash-use', 'use_item', { userId: 'u1', itemId: 'welcome_chest' }],
+    ['crash-reward', 'reward_inventory_item', { userId: 'u1', items: ['key', 'gold'] }],
+  ]) {
+    const w1 = start({ BULLC_INVENTORY_TEST_CRASH_AFTER_COMMIT: jobId });
+    await queue.add(name, data, { jobId, attempts: 3 });
+    const r1 = await I.within(w1.exited, 15000, null);
+    assert.deepEqual(r1, { code: 86, signal: null }, `test hook exit; stderr:\n${w1.stderrText()}`);
+    assert.equal(await (await queue.getJob(jobId)).getState(), 'active', 'Redis never heard of the completion');
+    const stored = await pg.query(`SELECT result FROM processed_jobs WHERE job_id = '${jobId}'`, db.name);
+    assert.ok(stored, 'the transaction committed');
+
+    const w2 = start();
+    const [j] = await finishedBull(queue, [jobId], 20000);
+    assert.equal(await j.getState(), 'completed', j.failedReason);
+    assert.deepEqual(j.returnvalue, JSON.parse(stored), 'completed with the stored result');
+    assert.equal(j.attemptsMade, 0, 'the redelivery was no failed attempt');
+    assert.match(w2.stderrText(), new RegExp(`job ${jobId} \\(${name}\\) was already applied`));
+    await stop(w2);
+  }
+  assert.deepEqual(await inventory(db), { u1: { key: 4, gold: 101 } }, 'each effect once');
+  assert.equal(await pg.query("SELECT count(*) FROM inventory_audit WHERE job_id = 'crash-use'", db.name), '3');
+  assert.equal(await pg.query("SELECT count(*) FROM inventory_audit WHERE job_id = 'crash-reward'", db.name), '2');
+  assert.equal((await dlq.getJobCounts()).waiting, 0, 'nothing in the DLQ');
+  await assertAuditSums(db);
+});
+
+test('BULLC_PROTOCOL other than bullmq or bull: exit status 2 with the reason, nothing started', { timeout: 20000 }, async (t) => {
+  const child = startWorker(t, { url: 'redis://127.0.0.1:1' }, { url: 'postgresql://127.0.0.1:1/x' }, { BULLC_PROTOCOL: 'bull4' });
+  assert.deepEqual(await I.within(child.exited, 10000, null), { code: 2, signal: null });
+  assert.match(child.stderrText(), /BULLC_PROTOCOL must be bullmq or bull, got 'bull4'/);
 });
