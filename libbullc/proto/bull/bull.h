@@ -98,6 +98,11 @@ typedef struct bullc__bull_newjob {
     char next_ms[40];   /* ... and the iteration's time */
 } bullc__bull_newjob;
 
+/* Checks and completes the options as Node Bull's Queue.add does, a repeatable job becoming its
+ * first iteration (bull_queue.c). BULLC_EINVAL (bad option), BULLC_EJSON or BULLC_ENOMEM with the
+ * reason in err; *job then holds nothing to free. */
+int bullc__bull_newjob_prepare(bullc__bull_newjob *job, const char *name, const char *data_json,
+                               const char *opts_json, long long now_ms, char *err, size_t errlen);
 void bullc__bull_newjob_free(bullc__bull_newjob *job);
 /* Checks and completes parsed options as Node Bull's Queue.add does, for a plain add (repeat
  * not looked at): BULLC_EINVAL (bad option), BULLC_EJSON or BULLC_ENOMEM with the reason in err;

@@ -25,9 +25,8 @@ static int parse_opts(const char *opts_json, cJSON **out, char *err, size_t errl
     return 0;
 }
 
-/* A job as Queue.add stores it: a repeatable job's first iteration, or the job itself. */
-static int newjob_prepare(bullc__bull_newjob *job, const char *name, const char *data_json,
-                          const char *opts_json, long long now_ms, char *err, size_t errlen)
+int bullc__bull_newjob_prepare(bullc__bull_newjob *job, const char *name, const char *data_json,
+                               const char *opts_json, long long now_ms, char *err, size_t errlen)
 {
     memset(job, 0, sizeof *job);
     cJSON *o = NULL;
@@ -53,7 +52,7 @@ static int newjob_prepare(bullc__bull_newjob *job, const char *name, const char 
 
 static int prepare(void *job, const bullc_new_job_t *j, long long now_ms, char *why, size_t n)
 {
-    return newjob_prepare(job, j->name, j->data_json, j->opts_json, now_ms, why, n);
+    return bullc__bull_newjob_prepare(job, j->name, j->data_json, j->opts_json, now_ms, why, n);
 }
 
 static void build(bullc__cmd *cmd, const bullc__proto *p, const void *job)
