@@ -20,7 +20,7 @@ static int call(bullc__link *link, bullc__cmd *cmd, const char *what, bullc__rep
     return rc;
 }
 
-int bullc__bull_extend_locks(bullc__proto *p, bullc__link *link, const bullc__lock *locks,
+int bullc__bull_extend_locks(bullc__proto *p, bullc__link *link, bullc__lock *locks,
                              size_t n)
 {
     bullc__buf ids;
@@ -40,9 +40,7 @@ int bullc__bull_extend_locks(bullc__proto *p, bullc__link *link, const bullc__lo
     } else if (r->type == BULLC__R_ARRAY) {
         for (size_t i = 0; i < r->elements; i++)
             if (r->element[i]->type == BULLC__R_STRING)
-                bullc__log(&p->log, BULLC_LOG_WARN,
-                           "lock of job %s could not be renewed: another worker may run it",
-                           r->element[i]->str);
+                bullc__lock_lost(&p->log, locks, n, r->element[i]->str);
     }
     bullc__reply_free(r);
     bullc__cmd_free(&cmd);
