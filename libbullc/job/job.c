@@ -198,3 +198,12 @@ int bullc_job_fail_unrecoverable(bullc_job_t *job, const char *message)
 {
     return set_fail(job, message, 1);
 }
+
+long bullc__job_counter(const bullc_job_t *job, const char *field, long dflt)
+{
+    const char *v = bullc_job_field(job, field);
+    long long n;
+    if (!v || bullc__parse_ll(v, strlen(v), &n) != 0 || n < 0 || n > 0x7fffffffL)
+        return dflt;
+    return (long)n;
+}

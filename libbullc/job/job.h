@@ -64,5 +64,8 @@ int bullc__job_swap_data(bullc_job_t *job, char *copy);
 /* Sets the failure reason (copied) and the unrecoverable flag; keeps the old reason when out of
  * memory. */
 void bullc__job_set_failure(bullc_job_t *job, const char *reason, int unrecoverable);
+/* A non-negative integer field (an attempt counter the protocol reads), or dflt when the field
+ * is absent or not such a number. */
+long bullc__job_counter(const bullc_job_t *job, const char *field, long dflt);
 
 #endif

@@ -14,14 +14,3 @@ const bullc__proto_ops *bullc__proto_find(const char *name)
             return all[i];
     return NULL;
 }
-
-void bullc__lock_lost(const bullc__logger *log, bullc__lock *locks, size_t n, const char *id)
-{
-    bullc__log(log, BULLC_LOG_WARN,
-               "lock of job %s could not be renewed: another worker may run it; its handler is "
-               "told to stop",
-               id);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(locks[i].job_id, id) == 0)
-            locks[i].lost = 1;
-}

@@ -234,10 +234,6 @@ typedef struct bullc__proto_ops {
     int (*admin)(bullc__proto *p, bullc__link *link, bullc__admin *req, char *err, size_t errlen);
 } bullc__proto_ops;
 
-/* For extend_locks: logs that the lock of job `id` could not be renewed and marks the locks of
- * that id lost. */
-void bullc__lock_lost(const bullc__logger *log, bullc__lock *locks, size_t n, const char *id);
-
 /* The protocol for a name ("bullmq"), or NULL. */
 const bullc__proto_ops *bullc__proto_find(const char *name);
 

@@ -22,9 +22,4 @@
 -- Reply: the job id (the existing one for a duplicate custom id)
 --@include add
 
-return addJob(
-  { wait = KEYS[1], paused = KEYS[2], metaPaused = KEYS[3], id = KEYS[4], delayed = KEYS[5],
-    priority = KEYS[6] },
-  { base = ARGV[1], customId = ARGV[2], name = ARGV[3], data = ARGV[4], opts = ARGV[5],
-    timestamp = ARGV[6], delay = ARGV[7], due = ARGV[8], priority = ARGV[9],
-    pushCmd = ARGV[10], token = ARGV[11], deid = ARGV[12], deTtl = ARGV[13] })
+return addJobFromArgs()

@@ -29,16 +29,9 @@
 
 local jobId, now, base = ARGV[1], ARGV[2], ARGV[9]
 local target, jobKey = KEYS[2], KEYS[3]
-if redis.call("EXISTS", jobKey) == 0 then
-  return -1
-end
-writeFields(jobKey, ARGV[11])
-local rc = releaseLock(jobKey, KEYS[6], ARGV[5], jobId)
-if rc < 0 then
+local rc = leaveActive(jobKey, KEYS[1], KEYS[6], ARGV[5], jobId, ARGV[11])
+if rc ~= 0 then
   return rc
-end
-if redis.call("LREM", KEYS[1], -1, jobId) < 1 then
-  return -3
 end
 freeDebounce(base, redis.call("HGET", jobKey, "deid"))
 

@@ -16,16 +16,9 @@
 --@include push
 
 local jobId, jobKey = ARGV[2], KEYS[3]
-if redis.call("EXISTS", jobKey) == 0 then
-  return -1
-end
-writeFields(jobKey, ARGV[4])
-local rc = releaseLock(jobKey, KEYS[6], ARGV[3], jobId)
-if rc < 0 then
+local rc = leaveActive(jobKey, KEYS[1], KEYS[6], ARGV[3], jobId, ARGV[4])
+if rc ~= 0 then
   return rc
-end
-if redis.call("LREM", KEYS[1], -1, jobId) < 1 then
-  return -3
 end
 local list = readyList(KEYS[4], KEYS[2], KEYS[5])
 pushReady(jobKey, KEYS[7], list, ARGV[1], jobId)

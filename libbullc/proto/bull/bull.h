@@ -6,6 +6,7 @@
 
 #include "bull_scripts.h" /* generated from lua/bull/ */
 #include "proto/proto.h"
+#include "proto/shared/shared.h"
 #include "util/buf.h"
 
 #include <stdatomic.h>
@@ -24,14 +25,8 @@ struct bullc__proto {
     int worker;                 /* opened for a worker */
     char *client_name;          /* "<prefix>:<base64(queue)>" */
     char token[37];             /* the worker's lock token: one uuid for all its jobs */
-    int lock_duration_ms;
-    int limiter_max, limiter_duration_ms; /* Bull's worker rate limit (0: none) */
+    bullc__proto_wopts w;       /* the worker's options (w.limiter_*: Bull's rate limit) */
     char metrics_max[24];       /* data points the metrics keep, "" for no metrics */
-    int max_stalled_count;
-    int stalled_interval_ms;
-    bullc_keep_jobs_t remove_on_complete, remove_on_fail; /* when a job has no rule */
-    bullc_backoff_fn backoff_fn;
-    void *backoff_user_data;
     long long block_floor_ms;   /* shortest BRPOPLPUSH timeout the server takes */
     atomic_llong repeat_due;    /* earliest due time of a job this worker delayed outside a
                                    settle (epoch ms, 0 none): the next settle asks for a tick

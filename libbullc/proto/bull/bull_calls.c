@@ -3,6 +3,7 @@
  * script and writes what Node Bull's Job methods write. Bull has no flows, no
  * ignored-failure lists and no worker-side rate-limit call: those stay NULL in the table. */
 #include "bull.h"
+#include "proto/shared/shared.h"
 #include "util/js.h"
 #include "util/json.h"
 #include "util/time.h"
@@ -15,26 +16,8 @@
 /* Runs a script whose reply is an integer; -1 and the lock codes become BULLC_E* codes. */
 static int int_call(bullc__proto *p, bullc__link *link, bullc__cmd *cmd, long long *out)
 {
-    bullc__reply *r = NULL;
-    char err[256] = "out of memory";
-    int rc = bullc__cmd_oom(cmd) ? BULLC_ENOMEM : bullc__link_call(link, cmd, &r, err, sizeof err);
-    const char *name = cmd->script ? cmd->script->name : "command";
-    if (rc == 0 && r->type == BULLC__R_ERROR) {
-        snprintf(err, sizeof err, "%s", r->str);
-        rc = BULLC_ESCRIPT;
-    } else if (rc == 0 && r->type != BULLC__R_INTEGER) {
-        snprintf(err, sizeof err, "unexpected reply");
-        rc = BULLC_EPROTO;
-    }
-    if (rc != 0)
-        bullc__log(&p->log, BULLC_LOG_WARN, "%s failed: %s (%s)", name, bullc_strerror(rc), err);
-    else
-        *out = r->integer;
-    bullc__reply_free(r);
-    bullc__cmd_free(cmd);
-    if (rc == 0 && *out < 0)
-        rc = bullc__bull_code(*out);
-    return rc;
+    int rc = bullc__proto_int_call(&p->log, link, cmd, out);
+    return rc == 0 && *out < 0 ? bullc__bull_code(*out) : rc;
 }
 
 int bullc__bull_update_progress(bullc__proto *p, bullc__link *link, bullc_job_t *job,

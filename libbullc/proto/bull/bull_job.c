@@ -1,18 +1,9 @@
 /* bull_job.c - Bull jobs decoded from what the scripts return (docs/bull.md §2). */
 #include "bull.h"
+#include "proto/shared/shared.h"
 
 #include <stdio.h>
 #include <string.h>
-
-/* A non-negative integer field, or dflt. */
-static long counter(const bullc_job_t *job, const char *field, long dflt)
-{
-    const char *v = bullc_job_field(job, field);
-    long long n;
-    if (!v || bullc__parse_ll(v, strlen(v), &n) != 0 || n < 0 || n > 0x7fffffffL)
-        return dflt;
-    return (long)n;
-}
 
 int bullc__bull_decode_taken(bullc__proto *p, const bullc__reply *r, bullc_job_t **job)
 {
@@ -28,7 +19,7 @@ int bullc__bull_decode_taken(bullc__proto *p, const bullc__reply *r, bullc_job_t
     if (rc != 0)
         return rc;
     /* Bull counts failed attempts only; it keeps no count of starts */
-    (*job)->atm = counter(*job, "attemptsMade", 0);
+    (*job)->atm = bullc__job_counter(*job, "attemptsMade", 0);
     (*job)->ats = (*job)->atm + 1;
     snprintf((*job)->token, sizeof (*job)->token, "%s", p->token);
     return 0;
@@ -36,16 +27,5 @@ int bullc__bull_decode_taken(bullc__proto *p, const bullc__reply *r, bullc_job_t
 
 int bullc__bull_code(long long code)
 {
-    switch (code) {
-    case -1:
-        return BULLC_ENOJOB;
-    case -2:
-        return BULLC_ELOCKMISSING;
-    case -3:
-        return BULLC_ENOTINSTATE;
-    case -6:
-        return BULLC_ELOCKMISMATCH;
-    default:
-        return BULLC_EPROTO;
-    }
+    return bullc__proto_code(code); /* Bull's scripts answer only the codes both share */
 }

@@ -2,78 +2,30 @@
  * handle, the server check, the client name getWorkers lists, and the blocking wait that moves
  * a job from wait to active itself (docs/bull.md §1, §4.1). */
 #include "bull.h"
+#include "proto/shared/shared.h"
 #include "util/time.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 void bullc__bull_keys_free(bullc__bull_keys *k)
 {
     if (!k)
         return;
-    free(k->base);
-    for (int i = 0; i < BULLC__BULL_Q_COUNT; i++)
-        free(k->k[i]);
-    memset(k, 0, sizeof *k);
+    bullc__proto_keys_free(&k->base, k->k, BULLC__BULL_Q_COUNT);
+    k->base_len = 0;
 }
 
 int bullc__bull_keys_init(bullc__bull_keys *k, const char *prefix, const char *queue)
 {
-    memset(k, 0, sizeof *k);
-    if (!prefix || !queue || !*queue || strchr(queue, ':'))
-        return BULLC_EINVAL;
-    bullc__buf b;
-    bullc__buf_init(&b);
-    bullc__buf_printf(&b, "%s:%s:", prefix, queue);
-    k->base_len = b.len;
-    if (!(k->base = bullc__buf_take(&b)))
-        return BULLC_ENOMEM;
-    for (int i = 0; i < BULLC__BULL_Q_COUNT; i++) {
-        bullc__buf_init(&b);
-        bullc__buf_append(&b, k->base, k->base_len);
-        bullc__buf_puts(&b, bullc__bull_qkey_suffix[i]);
-        k->len[i] = b.len;
-        if (!(k->k[i] = bullc__buf_take(&b))) {
-            bullc__bull_keys_free(k);
-            return BULLC_ENOMEM;
-        }
-    }
-    return BULLC_OK;
+    return bullc__proto_keys_init(&k->base, &k->base_len, k->k, k->len, BULLC__BULL_Q_COUNT,
+                                  bullc__bull_qkey_suffix, prefix, queue);
 }
 
 char *bullc__bull_job_key(const bullc__bull_keys *k, const char *job_id)
 {
-    bullc__buf b;
-    bullc__buf_init(&b);
-    bullc__buf_append(&b, k->base, k->base_len);
-    bullc__buf_puts(&b, job_id);
-    return bullc__buf_take(&b);
-}
-
-/* A version-4 uuid in lowercase text: the worker's lock token (docs/bull.md §4.1). */
-static void new_token(char out[37])
-{
-    unsigned char r[16];
-    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
-        /* uniqueness among workers is what counts, not secrecy */
-        unsigned long long t = (unsigned long long)bullc__now_ms() * 2654435761ULL ^
-                               (unsigned long long)bullc__mono_ms() ^ (uintptr_t)out;
-        for (int i = 0; i < 16; i++)
-            r[i] = (unsigned char)(t >> ((i % 8) * 8)) ^ (unsigned char)(i * 73);
-    }
-    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-    static const char hex[] = "0123456789abcdef";
-    int o = 0;
-    for (int i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[o++] = '-';
-        out[o++] = hex[r[i] >> 4];
-        out[o++] = hex[r[i] & 15];
-    }
-    out[o] = '\0';
+    return bullc__proto_job_key(k->base, k->base_len, job_id, NULL);
 }
 
 static void bull_close(bullc__proto *p)
@@ -93,30 +45,14 @@ static int bull_open_queue(bullc__proto **out, const char *prefix, const char *q
         return BULLC_ENOMEM;
     int rc = bullc__bull_keys_init(&p->keys, prefix, queue);
     if (rc != 0) {
-        const char *why = rc == BULLC_EINVAL ? "queue must be a non-empty name without ':'"
-                                             : "out of memory";
-        snprintf(err, errlen, "%s", why);
         bull_close(p);
-        return rc;
+        return bullc__proto_open_error(rc, err, errlen);
     }
     p->log = *log;
     p->block_floor_ms = 1000;
-    new_token(p->token);
+    bullc__proto_uuid(p->token); /* the worker's lock token (docs/bull.md §4.1) */
     *out = p;
     return 0;
-}
-
-/* "<prefix>:<base64(queue)>": what Node's getWorkers() matches (docs/bull.md §4.1). */
-static char *make_client_name(const char *prefix, const char *queue)
-{
-    char *b64 = bullc__base64(queue, strlen(queue));
-    if (!b64)
-        return NULL;
-    bullc__buf b;
-    bullc__buf_init(&b);
-    bullc__buf_printf(&b, "%s:%s", prefix, b64);
-    free(b64);
-    return bullc__buf_take(&b);
 }
 
 /* Worker options Bull has no counterpart for are refused rather than ignored. */
@@ -140,21 +76,13 @@ static int bull_open_worker(bullc__proto **out, const bullc_worker_opts_t *o,
     if (rc != 0)
         return rc;
     p->worker = 1;
-    if (!(p->client_name = make_client_name(o->prefix, o->queue))) {
+    if (!(p->client_name = bullc__proto_client_name(o->prefix, o->queue, NULL))) {
         bull_close(p);
         return BULLC_ENOMEM;
     }
-    p->lock_duration_ms = o->lock_duration_ms;
-    p->limiter_max = o->limiter_max;
-    p->limiter_duration_ms = o->limiter_duration_ms;
+    bullc__proto_wopts_copy(&p->w, o);
     if (o->metrics_max_data_points > 0)
         snprintf(p->metrics_max, sizeof p->metrics_max, "%d", o->metrics_max_data_points);
-    p->max_stalled_count = o->max_stalled_count;
-    p->stalled_interval_ms = o->stalled_interval_ms;
-    p->remove_on_complete = o->remove_on_complete;
-    p->remove_on_fail = o->remove_on_fail;
-    p->backoff_fn = o->backoff_fn;
-    p->backoff_user_data = o->backoff_user_data;
     *out = p;
     return 0;
 }
@@ -162,16 +90,13 @@ static int bull_open_worker(bullc__proto **out, const bullc_worker_opts_t *o,
 /* Bull needs Redis 2.8.18; fractional blocking timeouts need 6.0. */
 static int bull_check_server(bullc__proto *p, const char *info, char *err, size_t errlen)
 {
-    int maj = 0, min = 0, patch = 0;
-    const char *v = info ? strstr(info, "redis_version:") : NULL;
-    if (v)
-        sscanf(v + 14, "%d.%d.%d", &maj, &min, &patch);
-    long ver = maj * 10000L + min * 100L + patch;
-    if (v && ver < 20818) {
-        snprintf(err, errlen, "Redis %d.%d.%d is too old: Bull needs 2.8.18+", maj, min, patch);
+    int v[3];
+    long ver = bullc__proto_redis_version(info, v);
+    if (ver >= 0 && ver < 20818) {
+        snprintf(err, errlen, "Redis %d.%d.%d is too old: Bull needs 2.8.18+", v[0], v[1], v[2]);
         return BULLC_ECONNECT;
     }
-    p->block_floor_ms = v && ver < 60000 ? 1000 : 1;
+    p->block_floor_ms = ver >= 0 && ver < 60000 ? 1000 : 1;
     return 0;
 }
 

@@ -3,6 +3,7 @@
  * thread as one script call (Bull's MULTI of saveStacktrace and the move, in one script of
  * ours), sent by the exchange (bull_xchg.c), decoded back here. */
 #include "bull.h"
+#include "proto/shared/shared.h"
 #include "util/js.h"
 #include "util/json.h"
 #include "util/msgpack.h"
@@ -18,15 +19,10 @@ typedef enum call { FINISH = 1, RETRY, DELAY } call;
 
 /* A settle's prepared call. */
 typedef struct prepared {
+    bullc__settle_base b; /* b.opts: the msgpack keep rule of a FINISH; b.fields: msgpack
+                             [stacktrace, .., failedReason, .., attemptsMade, ..] */
     call kind;
-    bullc__cmd cmd;
-    char *job_key;
-    char *reason;       /* owned copy of the failure reason */
-    char *stack;        /* the stacktrace JSON after this failure */
     char *event;        /* the JSON published on the completed/failed channel */
-    const char *value;  /* returnvalue JSON, or the failure reason */
-    bullc__buf keep;    /* msgpack keep rule of a FINISH */
-    bullc__buf fields;  /* msgpack [stacktrace, .., failedReason, .., attemptsMade, ..] */
     int completion;     /* a FINISH to completed */
     long long due_ms;   /* DELAY: when the job is due again */
 } prepared;
@@ -88,31 +84,12 @@ static char *event_json(const char *id, const char *val)
     return bullc__buf_take(&b);
 }
 
-/* The stacktrace JSON after this failure: the stored entries plus `entry`, keeping the last
- * stackTraceLimit when that is set and not 0. NULL on OOM. */
-static char *next_stacktrace(bullc_job_t *job, const char *entry)
+/* How many stacktrace entries a job keeps: the last stackTraceLimit when that is set and not
+ * 0, else all (-1). */
+static long long stack_limit(bullc_job_t *job)
 {
-    const char *prev = bullc_job_field(job, "stacktrace");
-    cJSON *arr = prev ? cJSON_Parse(prev) : NULL;
-    if (arr && !cJSON_IsArray(arr)) {
-        cJSON_Delete(arr);
-        arr = NULL;
-    }
-    if (!arr && !(arr = cJSON_CreateArray()))
-        return NULL;
-    cJSON *s = cJSON_CreateString(entry);
-    if (!s) {
-        cJSON_Delete(arr);
-        return NULL;
-    }
-    cJSON_AddItemToArray(arr, s);
     const cJSON *lim = opt(job, "stackTraceLimit");
-    if (cJSON_IsNumber(lim) && lim->valuedouble >= 1)
-        while (cJSON_GetArraySize(arr) > (int)lim->valuedouble)
-            cJSON_DeleteItemFromArray(arr, 0);
-    char *out = cJSON_PrintUnformatted(arr);
-    cJSON_Delete(arr);
-    return out;
+    return cJSON_IsNumber(lim) && lim->valuedouble >= 1 ? (long long)lim->valuedouble : -1;
 }
 
 /* ---- retries ------------------------------------------------------------------------------ */
@@ -136,8 +113,8 @@ static int backoff_delay(bullc__proto *p, bullc_job_t *job, long made, const cha
         type = cJSON_IsString(ty) ? ty->valuestring : "";
         base = cJSON_IsNumber(d) ? d->valuedouble : 0;
     }
-    if (p->backoff_fn && strcmp(type, "fixed") != 0 && strcmp(type, "exponential") != 0) {
-        long long d = p->backoff_fn(made, type, reason, job, p->backoff_user_data);
+    if (p->w.backoff_fn && strcmp(type, "fixed") != 0 && strcmp(type, "exponential") != 0) {
+        long long d = p->w.backoff_fn(made, type, reason, job, p->w.backoff_user_data);
         *delay = (double)d;
         return d != -1;
     }
@@ -190,9 +167,9 @@ static void write_fields(bullc__buf *mp, const prepared *c, long made)
     snprintf(n, sizeof n, "%ld", made);
     bullc__mp_array(mp, 6);
     bullc__mp_cstr(mp, "stacktrace");
-    bullc__mp_cstr(mp, c->stack);
+    bullc__mp_cstr(mp, c->b.stack);
     bullc__mp_cstr(mp, "failedReason");
-    bullc__mp_cstr(mp, c->reason);
+    bullc__mp_cstr(mp, c->b.reason);
     bullc__mp_cstr(mp, "attemptsMade");
     bullc__mp_cstr(mp, n);
 }
@@ -203,16 +180,16 @@ static void build_finish(bullc__proto *p, bullc__settle *s, prepared *c, int fai
     bullc__bull_keys *k = &p->keys;
     c->kind = FINISH;
     c->completion = !failed;
-    bullc__bull_moveToFinished(&c->cmd, k, k->k[failed ? BULLC__BULL_Q_FAILED
+    bullc__bull_moveToFinished(&c->b.cmd, k, k->k[failed ? BULLC__BULL_Q_FAILED
                                                        : BULLC__BULL_Q_COMPLETED],
-                               c->job_key,
+                               c->b.job_key,
                                k->k[failed ? BULLC__BULL_Q_METRICS_FAILED
                                            : BULLC__BULL_Q_METRICS_COMPLETED],
                                s->job->id, now,
-                               failed ? "failedReason" : "returnvalue", c->value, p->token,
-                               c->keep.data, c->keep.len, c->event,
-                               s->fetch_next && !failed && !p->limiter_max ? "1" : "0",
-                               p->lock_duration_ms, c->fields.data, c->fields.len,
+                               failed ? "failedReason" : "returnvalue", c->b.value, p->token,
+                               c->b.opts.data, c->b.opts.len, c->event,
+                               s->fetch_next && !failed && !p->w.limiter_max ? "1" : "0",
+                               p->w.lock_duration_ms, c->b.fields.data, c->b.fields.len,
                                p->metrics_max);
 }
 
@@ -222,9 +199,9 @@ static int build_retry(bullc__proto *p, bullc__settle *s, prepared *c, double de
 {
     if (delay <= 0) {
         c->kind = RETRY;
-        bullc__bull_retryJob(&c->cmd, &p->keys, c->job_key,
+        bullc__bull_retryJob(&c->b.cmd, &p->keys, c->b.job_key,
                              bullc__js_truthy(opt(s->job, "lifo")) ? "RPUSH" : "LPUSH",
-                             s->job->id, p->token, c->fields.data, c->fields.len);
+                             s->job->id, p->token, c->b.fields.data, c->b.fields.len);
         return 0;
     }
     double due = (double)now + delay;
@@ -236,8 +213,8 @@ static int build_retry(bullc__proto *p, bullc__settle *s, prepared *c, double de
         return BULLC_ENOMEM;
     c->kind = DELAY;
     c->due_ms = due < 9e15 ? (long long)ceil(due) : 0;
-    bullc__bull_moveToDelayed(&c->cmd, &p->keys, c->job_key, text, s->job->id, p->token,
-                              c->fields.data, c->fields.len);
+    bullc__bull_moveToDelayed(&c->b.cmd, &p->keys, c->b.job_key, text, s->job->id, p->token,
+                              c->b.fields.data, c->b.fields.len);
     free(text);
     return 0;
 }
@@ -246,80 +223,55 @@ static int prepare_failure(bullc__proto *p, bullc__settle *s, prepared *c,
                            const bullc__outcome *oc, long long now)
 {
     long made = s->job->atm + 1;
-    bullc__buf entry;
-    bullc__buf_init(&entry);
-    bullc__buf_printf(&entry, "Error: %s", oc->reason);
-    char *e = bullc__buf_take(&entry);
-    c->stack = e ? next_stacktrace(s->job, e) : NULL;
-    free(e);
-    c->reason = bullc__strdup(oc->reason);
-    if (!c->stack || !c->reason)
+    if (bullc__proto_settle_failure(&c->b, s->job, "Error", oc->reason, stack_limit(s->job)))
         return BULLC_ENOMEM;
-    c->value = c->reason;
-    write_fields(&c->fields, c, made);
+    write_fields(&c->b.fields, c, made);
     double delay = 0;
     if (should_retry(p, s->job, oc, made, &delay)) {
         s->event = BULLC_EVENT_RETRYING;
         return build_retry(p, s, c, delay, now);
     }
     s->event = BULLC_EVENT_FAILED;
-    if (!(c->event = event_json(s->job->id, c->reason)))
+    if (!(c->event = event_json(s->job->id, c->b.reason)))
         return BULLC_ENOMEM;
-    write_keep(&c->keep, s->job, "removeOnFail", &p->remove_on_fail);
+    write_keep(&c->b.opts, s->job, "removeOnFail", &p->w.remove_on_fail);
     build_finish(p, s, c, 1, now);
     return 0;
 }
 
-static prepared *prepared_get(bullc__settle *s)
+static prepared *prepared_get(bullc__proto *p, bullc__settle *s)
 {
-    prepared *c = s->priv;
-    if (!c) {
-        if (!(c = calloc(1, sizeof *c)))
-            return NULL;
-        bullc__cmd_init(&c->cmd);
-        bullc__buf_init(&c->keep);
-        bullc__buf_init(&c->fields);
-        s->priv = c;
-    }
-    free(c->job_key);
-    free(c->reason);
-    free(c->stack);
+    prepared *c = bullc__proto_settle_begin(s, sizeof *c, p->keys.base, p->keys.base_len);
+    if (!c)
+        return NULL;
     free(c->event);
-    c->job_key = c->reason = c->stack = c->event = NULL;
+    c->event = NULL;
     c->due_ms = 0;
     c->completion = 0;
-    bullc__cmd_reset(&c->cmd, NULL);
-    bullc__buf_reset(&c->keep);
-    bullc__buf_reset(&c->fields);
+    s->tick_at_ms = 0;
     return c;
 }
 
 int bullc__bull_settle_prepare(bullc__proto *p, bullc__settle *s, const bullc__outcome *oc)
 {
-    prepared *c = prepared_get(s);
+    prepared *c = prepared_get(p, s);
     if (!c)
         return BULLC_ENOMEM;
-    s->rc = 0;
-    s->next = NULL;
-    s->tick_at_ms = 0;
-    memset(&s->hints, 0, sizeof s->hints);
     long long now = bullc__now_ms();
-    if (!(c->job_key = bullc__bull_job_key(&p->keys, s->job->id)))
-        return BULLC_ENOMEM;
     int rc = 0;
     if (oc->failed) {
         rc = prepare_failure(p, s, c, oc, now);
     } else {
-        c->value = oc->result ? oc->result : "null";
+        c->b.value = oc->result ? oc->result : "null";
         s->event = BULLC_EVENT_COMPLETED;
         /* a handler that set no result is Node's undefined: the event carries no val */
-        if (!(c->event = event_json(s->job->id, s->job->result ? c->value : NULL)))
+        if (!(c->event = event_json(s->job->id, s->job->result ? c->b.value : NULL)))
             return BULLC_ENOMEM;
-        write_keep(&c->keep, s->job, "removeOnComplete", &p->remove_on_complete);
+        write_keep(&c->b.opts, s->job, "removeOnComplete", &p->w.remove_on_complete);
         build_finish(p, s, c, 0, now);
     }
-    s->detail = c->value;
-    if (rc == 0 && (bullc__cmd_oom(&c->cmd) || c->keep.oom || c->fields.oom))
+    s->detail = c->b.value;
+    if (rc == 0 && bullc__proto_settle_oom(&c->b))
         rc = BULLC_ENOMEM;
     return rc;
 }
@@ -328,23 +280,15 @@ void bullc__bull_settle_release(bullc__proto *p, bullc__settle *s)
 {
     (void)p;
     prepared *c = s->priv;
-    if (!c)
-        return;
-    bullc__cmd_free(&c->cmd);
-    bullc__buf_free(&c->keep);
-    bullc__buf_free(&c->fields);
-    free(c->job_key);
-    free(c->reason);
-    free(c->stack);
-    free(c->event);
-    free(c);
-    s->priv = NULL;
+    if (c)
+        free(c->event);
+    bullc__proto_settle_free(s);
 }
 
 bullc__cmd *bullc__bull_settle_cmd(bullc__proto *p, bullc__settle *s)
 {
     (void)p;
-    return &((prepared *)s->priv)->cmd;
+    return &((prepared *)s->priv)->b.cmd;
 }
 
 /* A completion Redis refused becomes a failure with Node Bull's message, recorded (and refused
@@ -365,28 +309,28 @@ static int refused_completion(bullc__settle *s, long long code)
     return BULLC__AGAIN;
 }
 
-void bullc__bull_settle_decode(bullc__proto *p, bullc__settle *s, const bullc__reply *r)
+/* A reply that came back: a refusal, the next job (fetch-next), or nothing. */
+static void decode_reply(bullc__proto *p, bullc__settle *s, const prepared *c,
+                         const bullc__reply *r, const char *name)
 {
-    prepared *c = s->priv;
-    static const char *const names[] = {"", "moveToFinished", "retryJob", "moveToDelayed"};
-    s->rc = 0;
-    s->errstr[0] = '\0'; /* not an earlier attempt's transport failure */
-    if (!r) {
-        s->rc = BULLC_EPROTO;
-        snprintf(s->errstr, sizeof s->errstr, "%s: no reply", names[c->kind]);
-    } else if (r->type == BULLC__R_ERROR) {
-        s->rc = BULLC_ESCRIPT;
-        snprintf(s->errstr, sizeof s->errstr, "%s: %s", names[c->kind], r->str);
-    } else if (r->type == BULLC__R_INTEGER && r->integer < 0) {
+    if (r->type == BULLC__R_INTEGER && r->integer < 0) {
         s->rc = bullc__bull_code(r->integer);
         if (c->completion && s->rc != BULLC_EPROTO)
             s->rc = refused_completion(s, r->integer);
     } else if (bullc__bull_decode_taken(p, r, &s->next) != 0) {
         s->rc = BULLC_EPROTO;
-        snprintf(s->errstr, sizeof s->errstr, "%s: unexpected reply", names[c->kind]);
+        snprintf(s->errstr, sizeof s->errstr, "%s: unexpected reply", name);
     } else if (c->kind == DELAY) {
         s->tick_at_ms = c->due_ms; /* this worker promotes it when due */
     }
+}
+
+void bullc__bull_settle_decode(bullc__proto *p, bullc__settle *s, const bullc__reply *r)
+{
+    prepared *c = s->priv;
+    static const char *const names[] = {"", "moveToFinished", "retryJob", "moveToDelayed"};
+    if (!bullc__proto_settle_failed(s, names[c->kind], r))
+        decode_reply(p, s, c, r, names[c->kind]);
     /* a repeat iteration added before the handler is promoted when due, too */
     long long due = atomic_exchange(&p->repeat_due, 0);
     if (due > 0 && (s->tick_at_ms <= 0 || due < s->tick_at_ms))

@@ -2,6 +2,7 @@
  * own script call, and each wanted job one moveToActive call, first for the ids the blocking
  * wait already moved to active, then taking the next waiting ones. */
 #include "bull.h"
+#include "proto/shared/shared.h"
 #include "util/time.h"
 
 #include <stdio.h>
@@ -24,13 +25,8 @@ static xstate *xstate_get(bullc__xchg *x, size_t ncmds, int nfetch)
             return NULL;
         x->priv = st;
     }
-    if (ncmds > st->cap) {
-        bullc__cmd **c = realloc(st->cmds, ncmds * sizeof *c);
-        if (!c)
-            return NULL;
-        st->cmds = c;
-        st->cap = ncmds;
-    }
+    if (bullc__proto_cmds_reserve(&st->cmds, &st->cap, ncmds) != 0)
+        return NULL;
     if (nfetch > st->fetch_cap) {
         bullc__cmd *f = realloc(st->fetch, (size_t)nfetch * sizeof *f);
         if (!f)
@@ -55,8 +51,8 @@ int bullc__bull_xchg_build(bullc__proto *p, bullc__xchg *x)
     st->nfetch = x->nfetch;
     for (int i = 0; i < x->nfetch; i++) {
         const char *claim = (size_t)i < x->nclaims ? x->claims[i] : "";
-        bullc__bull_moveToActive(&st->fetch[i], &p->keys, p->token, p->lock_duration_ms, now,
-                                 claim, p->limiter_max, p->limiter_duration_ms);
+        bullc__bull_moveToActive(&st->fetch[i], &p->keys, p->token, p->w.lock_duration_ms, now,
+                                 claim, p->w.limiter_max, p->w.limiter_duration_ms);
         st->cmds[n++] = &st->fetch[i];
         if (bullc__cmd_oom(&st->fetch[i]))
             return BULLC_ENOMEM;
@@ -95,16 +91,7 @@ void bullc__bull_xchg_decode(bullc__proto *p, bullc__xchg *x, int rc, bullc__rep
                              const char *err)
 {
     xstate *st = x->priv;
-    x->nfetched = 0;
-    x->rc = 0;
-    x->err[0] = '\0';
-    memset(&x->hints, 0, sizeof x->hints);
-    if (rc != 0) {
-        for (size_t i = 0; i < x->nsettles; i++) {
-            x->settles[i]->rc = rc;
-            snprintf(x->settles[i]->errstr, sizeof x->settles[i]->errstr, "%s", err ? err : "");
-        }
-        x->rc = rc;
+    if (bullc__proto_xchg_failed(x, rc, err)) {
         snprintf(x->err, sizeof x->err, "%s", err ? err : "");
         return;
     }

@@ -2,6 +2,7 @@
  * replace the data, move the job to delayed, signal a rate limit (docs/bullmq.md §4.11-4.15,
  * §5.9). Each runs one script and writes what Node's Job/Worker methods write. */
 #include "bullmq.h"
+#include "proto/shared/shared.h"
 #include "util/json.h"
 #include "util/time.h"
 
@@ -13,26 +14,8 @@
 
 int bullc__bmq_int_call(bullc__proto *p, bullc__link *link, bullc__cmd *cmd, long long *out)
 {
-    bullc__reply *r = NULL;
-    char err[256] = "out of memory";
-    int rc = bullc__cmd_oom(cmd) ? BULLC_ENOMEM : bullc__link_call(link, cmd, &r, err, sizeof err);
-    const char *name = cmd->script ? cmd->script->name : "command";
-    if (rc == 0 && r->type == BULLC__R_ERROR) {
-        snprintf(err, sizeof err, "%s", r->str);
-        rc = BULLC_ESCRIPT;
-    } else if (rc == 0 && r->type != BULLC__R_INTEGER) {
-        snprintf(err, sizeof err, "unexpected reply");
-        rc = BULLC_EPROTO;
-    }
-    if (rc != 0)
-        bullc__log(&p->log, BULLC_LOG_WARN, "%s failed: %s (%s)", name, bullc_strerror(rc), err);
-    else
-        *out = r->integer;
-    bullc__reply_free(r);
-    bullc__cmd_free(cmd);
-    if (rc == 0 && *out < 0)
-        rc = bullc__bmq_code(*out);
-    return rc;
+    int rc = bullc__proto_int_call(&p->log, link, cmd, out);
+    return rc == 0 && *out < 0 ? bullc__bmq_code(*out) : rc;
 }
 
 int bullc__bmq_update_progress(bullc__proto *p, bullc__link *link, bullc_job_t *job,

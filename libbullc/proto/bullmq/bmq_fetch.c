@@ -16,15 +16,15 @@ void bullc__bmq_write_limiter(const bullc__proto *p, bullc__buf *mp)
     bullc__mp_cstr(mp, "limiter");
     bullc__mp_map(mp, 2);
     bullc__mp_cstr(mp, "max");
-    bullc__mp_int(mp, p->limiter_max);
+    bullc__mp_int(mp, p->w.limiter_max);
     bullc__mp_cstr(mp, "duration");
-    bullc__mp_int(mp, p->limiter_duration_ms);
+    bullc__mp_int(mp, p->w.limiter_duration_ms);
 }
 
 void bullc__bmq_fetch_opts(bullc__proto *p, bullc__buf *mp, const char *token,
                            char (*tokens)[BULLC__BMQ_TOKEN_LEN], int ntokens)
 {
-    int limiter = p->limiter_max > 0;
+    int limiter = p->w.limiter_max > 0;
     bullc__buf_reset(mp);
     bullc__mp_map(mp, 2 + (p->name != NULL) + limiter);
     if (ntokens > 0) {
@@ -39,7 +39,7 @@ void bullc__bmq_fetch_opts(bullc__proto *p, bullc__buf *mp, const char *token,
     if (limiter)
         bullc__bmq_write_limiter(p, mp);
     bullc__mp_cstr(mp, "lockDuration");
-    bullc__mp_int(mp, p->lock_duration_ms);
+    bullc__mp_int(mp, p->w.lock_duration_ms);
     if (p->name) {
         bullc__mp_cstr(mp, "name");
         bullc__mp_cstr(mp, p->name);

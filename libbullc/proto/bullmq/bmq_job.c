@@ -1,17 +1,9 @@
 /* bmq_job.c - BullMQ jobs and next-job replies, decoded from what the scripts return
  * (docs/bullmq.md §2.3, §4.1). */
 #include "bullmq.h"
+#include "proto/shared/shared.h"
 
 #include <string.h>
-
-static long counter(const bullc_job_t *job, const char *field, long dflt)
-{
-    const char *v = bullc_job_field(job, field);
-    long long n;
-    if (!v || bullc__parse_ll(v, strlen(v), &n) != 0 || n < 0 || n > 0x7fffffffL)
-        return dflt;
-    return (long)n;
-}
 
 int bullc__bmq_job_decode(const bullc__reply *hash, const char *id, size_t idlen,
                           bullc_job_t **out)
@@ -21,10 +13,10 @@ int bullc__bmq_job_decode(const bullc__reply *hash, const char *id, size_t idlen
         return rc;
     bullc_job_t *job = *out;
     /* attemptsMade: `atm`, falling back to the pre-v5 field name as Node does */
-    job->atm = counter(job, "atm", -1);
+    job->atm = bullc__job_counter(job, "atm", -1);
     if (job->atm < 0)
-        job->atm = counter(job, "attemptsMade", 0);
-    job->ats = counter(job, "ats", 0);
+        job->atm = bullc__job_counter(job, "attemptsMade", 0);
+    job->ats = bullc__job_counter(job, "ats", 0);
     return 0;
 }
 
@@ -58,21 +50,13 @@ int bullc__bmq_decode_next(const bullc__reply *r, bullc_job_t **job, bullc__hint
 int bullc__bmq_code(long long code)
 {
     switch (code) {
-    case -1:
-        return BULLC_ENOJOB;
-    case -2:
-        return BULLC_ELOCKMISSING;
-    case -3:
-        return BULLC_ENOTINSTATE;
     case -4:
         return BULLC_EPENDINGCHILDREN;
     case -5:
         return BULLC_ENOPARENT;
-    case -6:
-        return BULLC_ELOCKMISMATCH;
     case -9:
         return BULLC_EFAILEDCHILDREN;
     default:
-        return BULLC_EPROTO;
+        return bullc__proto_code(code); /* -1, -2, -3, -6 as Bull's */
     }
 }

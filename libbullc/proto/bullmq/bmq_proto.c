@@ -1,6 +1,7 @@
 /* bmq_proto.c - a BullMQ queue's protocol state: opening it for a worker or a queue handle,
  * the server check, the client name getWorkers lists, and the blocking wait on the marker. */
 #include "bullmq.h"
+#include "proto/shared/shared.h"
 #include "util/msgpack.h"
 #include "util/time.h"
 
@@ -8,23 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-
-static void make_uuid(char out[37])
-{
-    unsigned char r[16];
-    if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r) {
-        /* fall back to time and address entropy; uniqueness, not secrecy, is what counts */
-        unsigned long long t = (unsigned long long)bullc__now_ms() ^ (unsigned long long)(uintptr_t)out;
-        for (int i = 0; i < 16; i++)
-            r[i] = (unsigned char)((t >> ((i % 8) * 8)) ^ (unsigned)(i * 37 + (int)bullc__mono_ms()));
-    }
-    r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
-    r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
-             r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
-             r[14], r[15]);
-}
 
 void bullc__bmq_close(bullc__proto *p)
 {
@@ -44,10 +28,8 @@ static int open_common(bullc__proto **out, const char *prefix, const char *queue
         return BULLC_ENOMEM;
     int rc = bullc__bmq_keys_init(&p->keys, prefix, queue);
     if (rc != 0) {
-        snprintf(err, errlen, "%s", rc == BULLC_EINVAL ? "queue must be a non-empty name without ':'"
-                                                        : "out of memory");
         bullc__bmq_close(p);
-        return rc;
+        return bullc__proto_open_error(rc, err, errlen);
     }
     p->log = *log;
     p->block_floor_ms = 2;
@@ -61,21 +43,6 @@ int bullc__bmq_open_queue(bullc__proto **out, const char *prefix, const char *qu
     return open_common(out, prefix, queue, log, err, errlen);
 }
 
-/* "<prefix>:<base64(queue)>[:w:<name>]": what Node's getWorkers() matches (docs/bullmq.md §5.13). */
-static char *make_client_name(const char *prefix, const char *queue, const char *name)
-{
-    char *b64 = bullc__base64(queue, strlen(queue));
-    if (!b64)
-        return NULL;
-    bullc__buf b;
-    bullc__buf_init(&b);
-    bullc__buf_printf(&b, "%s:%s", prefix, b64);
-    if (name)
-        bullc__buf_printf(&b, ":w:%s", name);
-    free(b64);
-    return bullc__buf_take(&b);
-}
-
 int bullc__bmq_open_worker(bullc__proto **out, const bullc_worker_opts_t *o,
                            const bullc__logger *log, char *err, size_t errlen)
 {
@@ -85,22 +52,14 @@ int bullc__bmq_open_worker(bullc__proto **out, const bullc_worker_opts_t *o,
         return rc;
     p->worker = 1;
     if ((o->name && !(p->name = bullc__strdup(o->name))) ||
-        !(p->client_name = make_client_name(o->prefix, o->queue, o->name))) {
+        !(p->client_name = bullc__proto_client_name(o->prefix, o->queue, o->name))) {
         bullc__bmq_close(p);
         return BULLC_ENOMEM;
     }
-    p->lock_duration_ms = o->lock_duration_ms;
-    p->limiter_max = o->limiter_max;
-    p->limiter_duration_ms = o->limiter_duration_ms;
-    p->remove_on_complete = o->remove_on_complete;
-    p->remove_on_fail = o->remove_on_fail;
+    bullc__proto_wopts_copy(&p->w, o);
     p->metrics_max_data_points = o->metrics_max_data_points;
     p->max_started_attempts = o->max_started_attempts;
-    p->max_stalled_count = o->max_stalled_count;
-    p->stalled_interval_ms = o->stalled_interval_ms;
-    p->backoff_fn = o->backoff_fn;
-    p->backoff_user_data = o->backoff_user_data;
-    make_uuid(p->uuid);
+    bullc__proto_uuid(p->uuid);
     *out = p;
     return 0;
 }
@@ -108,18 +67,15 @@ int bullc__bmq_open_worker(bullc__proto **out, const bullc_worker_opts_t *o,
 /* Refuses servers BullMQ refuses; the shortest block timeout depends on the version. */
 int bullc__bmq_check_server(bullc__proto *p, const char *info, char *err, size_t errlen)
 {
-    int maj = 0, min = 0, patch = 0;
-    const char *v = info ? strstr(info, "redis_version:") : NULL;
-    if (v)
-        sscanf(v + 14, "%d.%d.%d", &maj, &min, &patch);
-    long ver = maj * 10000L + min * 100L + patch;
-    if (v && ver < 50000) {
-        snprintf(err, errlen, "Redis %d.%d.%d is too old: BullMQ needs 5.0.0+", maj, min, patch);
+    int v[3];
+    long ver = bullc__proto_redis_version(info, v);
+    if (ver >= 0 && ver < 50000) {
+        snprintf(err, errlen, "Redis %d.%d.%d is too old: BullMQ needs 5.0.0+", v[0], v[1], v[2]);
         return BULLC_ECONNECT;
     }
-    if (v && ver < 60200)
-        bullc__log(&p->log, BULLC_LOG_WARN, "Redis %d.%d.%d: 6.2.0 or newer is recommended", maj,
-                   min, patch);
+    if (ver >= 0 && ver < 60200)
+        bullc__log(&p->log, BULLC_LOG_WARN, "Redis %d.%d.%d: 6.2.0 or newer is recommended", v[0],
+                   v[1], v[2]);
     p->block_floor_ms = ver >= 70008 ? 1 : 2;
     return 0;
 }

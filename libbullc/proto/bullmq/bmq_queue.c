@@ -1,8 +1,8 @@
 /* bmq_queue.c - the producer half of BullMQ: adding jobs as Node's Queue.add/addBulk store them
  * (docs/bullmq.md §7), and reading a job's state, fields and the queue's counts. */
 #include "bullmq.h"
+#include "proto/shared/shared.h"
 #include "util/sized.h"
-#include "util/time.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,105 +19,34 @@ static int set_err(char *err, size_t errlen, int code, const char *fmt, ...)
     return code;
 }
 
-/* The job id from an addJob reply. */
-static int add_reply(const bullc__reply *r, size_t i, size_t n, char **id, char *err, size_t errlen)
+static int prepare(void *job, const bullc_new_job_t *j, long long now_ms, char *why, size_t n)
 {
-    char where[32] = "";
-    if (n > 1)
-        snprintf(where, sizeof where, "job %zu: ", i);
-    if (r->type == BULLC__R_ERROR)
-        return set_err(err, errlen, BULLC_ESCRIPT, "%saddJob: %s", where, r->str);
-    if (r->type != BULLC__R_STRING || r->len == 0)
-        return set_err(err, errlen, BULLC_EPROTO, "addJob: unexpected reply (type %d)", (int)r->type);
-    if (id && !(*id = bullc__strndup(r->str, r->len)))
-        return set_err(err, errlen, BULLC_ENOMEM, "out of memory");
-    return 0;
+    return bullc__newjob_prepare(job, j->name, j->data_json, j->opts_json, now_ms, why, n);
 }
 
-/* Sends the addJob calls of n prepared jobs as one pipeline; ids[i] gets job i's id. */
-static int add_prepared(bullc__proto *p, bullc__link *link, const bullc__newjob *jobs, size_t n,
-                        char **ids, char *err, size_t errlen)
+static void build(bullc__cmd *cmd, const bullc__proto *p, const void *job)
 {
-    bullc__cmd *cmds = calloc(n, sizeof *cmds);
-    bullc__cmd **ptrs = calloc(n, sizeof *ptrs);
-    bullc__reply **replies = calloc(n, sizeof *replies);
-    int rc = 0;
-    if (!cmds || !ptrs || !replies)
-        rc = set_err(err, errlen, BULLC_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n && !rc; i++) {
-        bullc__cmd_init(&cmds[i]);
-        bullc__bmq_addJob(&cmds[i], &p->keys, jobs[i].job_id, jobs[i].name, jobs[i].timestamp,
-                          jobs[i].data, jobs[i].opts.data, jobs[i].opts.len);
-        ptrs[i] = &cmds[i];
-        if (bullc__cmd_oom(&cmds[i]))
-            rc = set_err(err, errlen, BULLC_ENOMEM, "out of memory");
-    }
-    if (!rc)
-        rc = link->exec(link, ptrs, n, replies, err, errlen);
-    if (rc == BULLC_ECONNECT)
-        rc = BULLC_EIO;
-    for (size_t i = 0; i < n && !rc; i++)
-        rc = add_reply(replies[i], i, n, ids ? &ids[i] : NULL, err, errlen);
-    for (size_t i = 0; cmds && i < n; i++) {
-        bullc__cmd_free(&cmds[i]);
-        if (replies)
-            bullc__reply_free(replies[i]);
-    }
-    free(cmds);
-    free(ptrs);
-    free(replies);
-    return rc;
+    const bullc__newjob *j = job;
+    bullc__bmq_addJob(cmd, &p->keys, j->job_id, j->name, j->timestamp, j->data, j->opts.data,
+                      j->opts.len);
 }
+
+static void release(void *job) { bullc__newjob_free(job); }
 
 int bullc__bmq_add(bullc__proto *p, bullc__link *link, const bullc_new_job_t *jobs, size_t n,
                    size_t stride, char **ids, char *err, size_t errlen)
 {
-    bullc__newjob *prep = calloc(n, sizeof *prep);
-    if (!prep)
-        return set_err(err, errlen, BULLC_ENOMEM, "out of memory");
-    int rc = 0;
-    long long now = bullc__now_ms();
-    for (size_t i = 0; i < n && !rc; i++) {
-        bullc_new_job_t j = {0};
-        if (bullc__sized_read(&j, sizeof j, (const char *)jobs + i * stride, stride) != 0) {
-            rc = set_err(err, errlen, BULLC_EINVAL, "job %zu: a field this library does not know is set", i);
-            break;
-        }
-        char why[400];
-        rc = bullc__newjob_prepare(&prep[i], j.name, j.data_json, j.opts_json, now, why, sizeof why);
-        if (rc && n > 1)
-            set_err(err, errlen, rc, "job %zu: %s", i, why);
-        else if (rc)
-            set_err(err, errlen, rc, "%s", why);
-    }
-    if (!rc)
-        rc = add_prepared(p, link, prep, n, ids, err, errlen);
-    if (rc && ids)
-        for (size_t i = 0; i < n; i++) {
-            free(ids[i]);
-            ids[i] = NULL;
-        }
-    for (size_t i = 0; i < n; i++)
-        bullc__newjob_free(&prep[i]);
-    free(prep);
-    return rc;
+    static const bullc__adder adder = {sizeof(bullc__newjob), prepare, build, release};
+    return bullc__proto_add(p, link, &adder, jobs, n, stride, ids, err, errlen);
 }
 
-/* Runs one command for a read; an error reply becomes BULLC_ESCRIPT with its text. */
+/* Runs one command for a read, then frees it; an error reply becomes BULLC_ESCRIPT with the
+ * command's name and the text. */
 static int read_call(bullc__link *link, bullc__cmd *cmd, bullc__reply **r, char *err,
                      size_t errlen)
 {
-    int rc = bullc__cmd_oom(cmd) ? set_err(err, errlen, BULLC_ENOMEM, "out of memory")
-                                 : bullc__link_call(link, cmd, r, err, errlen);
-    if (rc == BULLC_ECONNECT)
-        rc = BULLC_EIO;
-    if (rc == 0 && (*r)->type == BULLC__R_ERROR) {
-        char tmp[64];
-        rc = set_err(err, errlen, BULLC_ESCRIPT, "%s: %s", bullc__cmd_name(cmd, tmp, sizeof tmp),
-                     (*r)->str);
-        bullc__reply_free(*r);
-        *r = NULL;
-    }
+    char name[64];
+    int rc = bullc__proto_read(link, cmd, bullc__cmd_name(cmd, name, sizeof name), r, err, errlen);
     bullc__cmd_free(cmd);
     return rc;
 }

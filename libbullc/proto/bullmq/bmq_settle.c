@@ -2,6 +2,7 @@
  * complete, retry at once, retry after a backoff, or fail for good; prepared on the handler's
  * thread, sent by the exchange (bmq_xchg.c), decoded back here. */
 #include "bullmq.h"
+#include "proto/shared/shared.h"
 #include "util/js.h"
 #include "util/msgpack.h"
 #include "util/time.h"
@@ -14,19 +15,14 @@
 
 /* A settle's prepared call. */
 typedef struct prepared {
+    bullc__settle_base b; /* b.cmd: RETRY and DELAY: the call; FINISH: moveToFinished, built
+                             when sent alone; b.opts: msgpack options of a FINISH or DELAY;
+                             b.fields: msgpack [failedReason, ..., stacktrace, ...] */
     bullc__bmq_call call;
-    bullc__cmd cmd;      /* RETRY and DELAY: the call; FINISH: moveToFinished, built when sent
-                            alone */
     int cmd_built;
-    char *job_key;
     const char *set_key, *metrics_key;
     long long now;
     int failed;
-    const char *value;   /* returnvalue JSON, or the failure reason */
-    char *reason;        /* owned copy of the failure reason */
-    char *stack;         /* the stacktrace JSON after this failure */
-    bullc__buf opts;     /* msgpack options of a FINISH */
-    bullc__buf fields;   /* msgpack [failedReason, ..., stacktrace, ...] of a failure */
     bullc_event_t event;
 } prepared;
 
@@ -90,36 +86,6 @@ static void write_keep_jobs(bullc__buf *mp, bullc_job_t *job, const char *key,
     }
 }
 
-/* The stacktrace JSON array after this failure: previous entries plus `entry`, keeping the last
- * stackTraceLimit entries. NULL on OOM. */
-static char *next_stacktrace(bullc_job_t *job, const char *entry)
-{
-    cJSON *arr = NULL;
-    const char *prev = bullc_job_field(job, "stacktrace");
-    if (prev) {
-        arr = cJSON_Parse(prev);
-        if (arr && !cJSON_IsArray(arr)) {
-            cJSON_Delete(arr);
-            arr = NULL;
-        }
-    }
-    if (!arr && !(arr = cJSON_CreateArray()))
-        return NULL;
-    cJSON *s = cJSON_CreateString(entry);
-    if (!s) {
-        cJSON_Delete(arr);
-        return NULL;
-    }
-    cJSON_AddItemToArray(arr, s);
-    long long limit = opt_int(job, "stackTraceLimit", -1);
-    if (limit >= 0)
-        while (cJSON_GetArraySize(arr) > limit)
-            cJSON_DeleteItemFromArray(arr, 0);
-    char *out = cJSON_PrintUnformatted(arr);
-    cJSON_Delete(arr);
-    return out;
-}
-
 /* ---- retries ------------------------------------------------------------------------------ */
 
 /* The job's backoff as {type, base delay, jitter}; 0 when it has none (retry at once). */
@@ -166,8 +132,8 @@ static int backoff_delay(bullc__proto *p, bullc_job_t *job, long n, const char *
         max = base;
     } else if (strcmp(type, "exponential") == 0) {
         max = round(pow(2, (double)(n - 1)) * base);
-    } else if (p->backoff_fn) {
-        long long d = p->backoff_fn(n, type, reason, job, p->backoff_user_data);
+    } else if (p->w.backoff_fn) {
+        long long d = p->w.backoff_fn(n, type, reason, job, p->w.backoff_user_data);
         *delay = (double)d;
         return d != -1;
     } else {
@@ -212,18 +178,18 @@ static int should_retry(bullc__proto *p, bullc_job_t *job, const bullc__outcome 
 
 static void write_fields(prepared *c)
 {
-    bullc__mp_array(&c->fields, 4);
-    bullc__mp_cstr(&c->fields, "failedReason");
-    bullc__mp_cstr(&c->fields, c->reason);
-    bullc__mp_cstr(&c->fields, "stacktrace");
-    bullc__mp_cstr(&c->fields, c->stack);
+    bullc__mp_array(&c->b.fields, 4);
+    bullc__mp_cstr(&c->b.fields, "failedReason");
+    bullc__mp_cstr(&c->b.fields, c->b.reason);
+    bullc__mp_cstr(&c->b.fields, "stacktrace");
+    bullc__mp_cstr(&c->b.fields, c->b.stack);
 }
 
 /* moveToFinished's options (docs/bullmq.md §4.5). */
 static void write_finish_opts(bullc__proto *p, bullc_job_t *job, prepared *c)
 {
-    bullc__buf *mp = &c->opts;
-    int limiter = p->limiter_max > 0;
+    bullc__buf *mp = &c->b.opts;
+    int limiter = p->w.limiter_max > 0;
     bullc__mp_map(mp, 5 + (p->name != NULL) + limiter);
     bullc__mp_cstr(mp, "token");
     bullc__mp_cstr(mp, job->token);
@@ -235,11 +201,11 @@ static void write_finish_opts(bullc__proto *p, bullc_job_t *job, prepared *c)
     }
     bullc__mp_cstr(mp, "keepJobs");
     if (c->failed)
-        write_keep_jobs(mp, job, "removeOnFail", &p->remove_on_fail);
+        write_keep_jobs(mp, job, "removeOnFail", &p->w.remove_on_fail);
     else
-        write_keep_jobs(mp, job, "removeOnComplete", &p->remove_on_complete);
+        write_keep_jobs(mp, job, "removeOnComplete", &p->w.remove_on_complete);
     bullc__mp_cstr(mp, "lockDuration");
-    bullc__mp_int(mp, p->lock_duration_ms);
+    bullc__mp_int(mp, p->w.lock_duration_ms);
     bullc__mp_cstr(mp, "attempts");
     bullc__mp_int(mp, opt_int(job, "attempts", 0));
     bullc__mp_cstr(mp, "maxMetricsSize");
@@ -268,45 +234,23 @@ static void prepare_retry(bullc__proto *p, bullc__settle *s, prepared *c, double
     if (delay == 0) {
         c->call = BULLC__BMQ_RETRY;
         const char *push = cJSON_IsTrue(opt(job, "lifo")) ? "RPUSH" : "LPUSH";
-        bullc__bmq_retryJob(&c->cmd, &p->keys, c->job_key, c->now, push, job->id, job->token,
-                            c->fields.data, c->fields.len);
+        bullc__bmq_retryJob(&c->b.cmd, &p->keys, c->b.job_key, c->now, push, job->id, job->token,
+                            c->b.fields.data, c->b.fields.len);
         return;
     }
     c->call = BULLC__BMQ_DELAY;
     if (s->fetch_next)
-        bullc__bmq_fetch_opts(p, &c->opts, job->token, NULL, 0);
+        bullc__bmq_fetch_opts(p, &c->b.opts, job->token, NULL, 0);
     /* the delay as Node sends its number (String(delay)) */
     bullc__buf dl;
     bullc__buf_init(&dl);
     bullc__js_number(&dl, delay);
-    bullc__bmq_moveToDelayed(&c->cmd, &p->keys, c->job_key, c->now, job->id, job->token,
-                             dl.oom ? "0" : dl.data, "0", c->fields.data, c->fields.len,
-                             s->fetch_next ? "1" : "0", c->opts.data, c->opts.len);
+    bullc__bmq_moveToDelayed(&c->b.cmd, &p->keys, c->b.job_key, c->now, job->id, job->token,
+                             dl.oom ? "0" : dl.data, "0", c->b.fields.data, c->b.fields.len,
+                             s->fetch_next ? "1" : "0", c->b.opts.data, c->b.opts.len);
     if (dl.oom)
-        c->cmd.args.oom = 1;
+        c->b.cmd.args.oom = 1;
     bullc__buf_free(&dl);
-}
-
-static prepared *prepared_get(bullc__settle *s)
-{
-    prepared *c = s->priv;
-    if (!c) {
-        if (!(c = calloc(1, sizeof *c)))
-            return NULL;
-        bullc__cmd_init(&c->cmd);
-        bullc__buf_init(&c->opts);
-        bullc__buf_init(&c->fields);
-        s->priv = c;
-    }
-    free(c->job_key);
-    free(c->reason);
-    free(c->stack);
-    c->job_key = c->reason = c->stack = NULL;
-    c->cmd_built = 0;
-    bullc__cmd_reset(&c->cmd, NULL);
-    bullc__buf_reset(&c->opts);
-    bullc__buf_reset(&c->fields);
-    return c;
 }
 
 static int prepare_failure(bullc__proto *p, bullc__settle *s, prepared *c,
@@ -314,17 +258,11 @@ static int prepare_failure(bullc__proto *p, bullc__settle *s, prepared *c,
 {
     double delay = 0;
     int retry = should_retry(p, s->job, oc, &delay);
-    bullc__buf entry;
-    bullc__buf_init(&entry);
-    bullc__buf_printf(&entry, "%s: %s", oc->unrecoverable ? "UnrecoverableError" : "Error",
-                      oc->reason);
-    char *e = bullc__buf_take(&entry);
-    c->stack = e ? next_stacktrace(s->job, e) : NULL;
-    free(e);
-    c->reason = bullc__strdup(oc->reason);
-    if (!c->stack || !c->reason)
+    /* the stored stacktrace keeps its last stackTraceLimit entries */
+    if (bullc__proto_settle_failure(&c->b, s->job,
+                                    oc->unrecoverable ? "UnrecoverableError" : "Error",
+                                    oc->reason, opt_int(s->job, "stackTraceLimit", -1)))
         return BULLC_ENOMEM;
-    c->value = c->reason;
     c->event = retry ? BULLC_EVENT_RETRYING : BULLC_EVENT_FAILED;
     if (retry)
         prepare_retry(p, s, c, delay);
@@ -335,27 +273,23 @@ static int prepare_failure(bullc__proto *p, bullc__settle *s, prepared *c,
 
 int bullc__bmq_settle_prepare(bullc__proto *p, bullc__settle *s, const bullc__outcome *oc)
 {
-    prepared *c = prepared_get(s);
+    prepared *c = bullc__proto_settle_begin(s, sizeof *c, p->keys.base, p->keys.base_len);
     if (!c)
         return BULLC_ENOMEM;
-    s->rc = 0;
-    s->next = NULL;
-    memset(&s->hints, 0, sizeof s->hints);
+    c->cmd_built = 0;
     c->now = bullc__now_ms();
     c->failed = oc->failed;
-    if (!(c->job_key = bullc__bmq_job_key(&p->keys, s->job->id, NULL)))
-        return BULLC_ENOMEM;
     int rc = 0;
     if (oc->failed) {
         rc = prepare_failure(p, s, c, oc);
     } else {
-        c->value = oc->result ? oc->result : "null";
+        c->b.value = oc->result ? oc->result : "null";
         c->event = BULLC_EVENT_COMPLETED;
         prepare_finish(p, s->job, c);
     }
     s->event = c->event;
-    s->detail = c->value;
-    if (rc == 0 && (bullc__cmd_oom(&c->cmd) || c->opts.oom || c->fields.oom))
+    s->detail = c->b.value;
+    if (rc == 0 && bullc__proto_settle_oom(&c->b))
         rc = BULLC_ENOMEM;
     return rc;
 }
@@ -363,17 +297,7 @@ int bullc__bmq_settle_prepare(bullc__proto *p, bullc__settle *s, const bullc__ou
 void bullc__bmq_settle_release(bullc__proto *p, bullc__settle *s)
 {
     (void)p;
-    prepared *c = s->priv;
-    if (!c)
-        return;
-    bullc__cmd_free(&c->cmd);
-    bullc__buf_free(&c->opts);
-    bullc__buf_free(&c->fields);
-    free(c->job_key);
-    free(c->reason);
-    free(c->stack);
-    free(c);
-    s->priv = NULL;
+    bullc__proto_settle_free(s);
 }
 
 bullc__bmq_call bullc__bmq_settle_call(const bullc__settle *s)
@@ -391,22 +315,22 @@ bullc__cmd *bullc__bmq_settle_cmd(bullc__proto *p, bullc__settle *s)
 {
     prepared *c = s->priv;
     if (c->call == BULLC__BMQ_FINISH && !c->cmd_built) {
-        bullc__bmq_moveToFinished(&c->cmd, &p->keys, c->set_key, c->job_key, c->metrics_key,
-                                  s->job->id, c->now, value_field(c), c->value, target(c),
-                                  s->fetch_next ? "1" : "0", c->opts.data, c->opts.len,
-                                  c->fields.data, c->fields.len);
+        bullc__bmq_moveToFinished(&c->b.cmd, &p->keys, c->set_key, c->b.job_key, c->metrics_key,
+                                  s->job->id, c->now, value_field(c), c->b.value, target(c),
+                                  s->fetch_next ? "1" : "0", c->b.opts.data, c->b.opts.len,
+                                  c->b.fields.data, c->b.fields.len);
         c->cmd_built = 1;
     }
-    return &c->cmd;
+    return &c->b.cmd;
 }
 
 void bullc__bmq_settle_item(bullc__settle *s, bullc__cmd *batch)
 {
     prepared *c = s->priv;
-    bullc__bmq_moveToFinishedBatch_each(batch, c->set_key, c->job_key, c->metrics_key, s->job->id,
-                                        c->now, value_field(c), c->value, target(c),
-                                        s->fetch_next ? "1" : "0", c->opts.data, c->opts.len,
-                                        c->fields.data, c->fields.len);
+    bullc__bmq_moveToFinishedBatch_each(batch, c->set_key, c->b.job_key, c->metrics_key, s->job->id,
+                                        c->now, value_field(c), c->b.value, target(c),
+                                        s->fetch_next ? "1" : "0", c->b.opts.data, c->b.opts.len,
+                                        c->b.fields.data, c->b.fields.len);
 }
 
 /* ---- results ------------------------------------------------------------------------------ */
@@ -425,29 +349,29 @@ static int children_refusal(bullc__settle *s, int code)
     return BULLC__AGAIN;
 }
 
-void bullc__bmq_settle_decode(bullc__proto *p, bullc__settle *s, const bullc__reply *r)
+/* A reply that came back: a refusal, the next job (fetch-next), or nothing. */
+static void decode_reply(bullc__settle *s, const prepared *c, const bullc__reply *r,
+                         const char *name)
 {
-    (void)p;
-    prepared *c = s->priv;
-    static const char *const names[] = {"", "moveToFinished", "retryJob", "moveToDelayed"};
-    s->rc = 0;
-    s->errstr[0] = '\0'; /* not an earlier attempt's transport failure */
-    if (!r) {
-        s->rc = BULLC_EPROTO;
-        snprintf(s->errstr, sizeof s->errstr, "%s: no reply", names[c->call]);
-    } else if (r->type == BULLC__R_ERROR) {
-        s->rc = BULLC_ESCRIPT;
-        snprintf(s->errstr, sizeof s->errstr, "%s: %s", names[c->call], r->str);
-    } else if (r->type == BULLC__R_INTEGER && r->integer < 0) {
+    if (r->type == BULLC__R_INTEGER && r->integer < 0) {
         s->rc = bullc__bmq_code(r->integer);
         if (c->call == BULLC__BMQ_FINISH && !c->failed &&
             (s->rc == BULLC_EPENDINGCHILDREN || s->rc == BULLC_EFAILEDCHILDREN))
             s->rc = children_refusal(s, s->rc);
     } else if (bullc__bmq_decode_next(r, &s->next, &s->hints) != 0) {
         s->rc = BULLC_EPROTO;
-        snprintf(s->errstr, sizeof s->errstr, "%s: unexpected reply", names[c->call]);
+        snprintf(s->errstr, sizeof s->errstr, "%s: unexpected reply", name);
     } else if (s->next) {
         /* a job handed out with fetch-next keeps the finished job's token (as Node) */
         memcpy(s->next->token, s->job->token, sizeof s->next->token);
     }
+}
+
+void bullc__bmq_settle_decode(bullc__proto *p, bullc__settle *s, const bullc__reply *r)
+{
+    (void)p;
+    prepared *c = s->priv;
+    static const char *const names[] = {"", "moveToFinished", "retryJob", "moveToDelayed"};
+    if (!bullc__proto_settle_failed(s, names[c->call], r))
+        decode_reply(s, c, r, names[c->call]);
 }

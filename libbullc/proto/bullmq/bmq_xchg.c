@@ -2,6 +2,7 @@
  * all finishes plus the jobs idle threads want in one script call (moveToFinishedBatch; or the
  * plain moveToFinished / moveToActive Node would send when there is only one of them). */
 #include "bullmq.h"
+#include "proto/shared/shared.h"
 #include "util/time.h"
 
 #include <stdio.h>
@@ -32,13 +33,8 @@ static xstate *xstate_get(bullc__xchg *x, size_t ncmds, int ntokens)
         bullc__buf_init(&st->mp);
         x->priv = st;
     }
-    if (ncmds > st->cap) {
-        bullc__cmd **c = realloc(st->cmds, ncmds * sizeof *c);
-        if (!c)
-            return NULL;
-        st->cmds = c;
-        st->cap = ncmds;
-    }
+    if (bullc__proto_cmds_reserve(&st->cmds, &st->cap, ncmds) != 0)
+        return NULL;
     if (ntokens > st->tokens_cap) {
         void *t = realloc(st->tokens, (size_t)ntokens * sizeof *st->tokens);
         if (!t)
@@ -161,18 +157,8 @@ void bullc__bmq_xchg_decode(bullc__proto *p, bullc__xchg *x, int rc, bullc__repl
                             const char *err)
 {
     xstate *st = x->priv;
-    x->nfetched = 0;
-    x->rc = 0;
-    x->err[0] = '\0';
-    memset(&x->hints, 0, sizeof x->hints);
-    if (rc != 0) {
-        for (size_t i = 0; i < x->nsettles; i++) {
-            x->settles[i]->rc = rc;
-            snprintf(x->settles[i]->errstr, sizeof x->settles[i]->errstr, "%s", err ? err : "");
-        }
-        x->rc = rc;
+    if (bullc__proto_xchg_failed(x, rc, err))
         return;
-    }
     size_t n = 0;
     for (size_t i = 0; i < x->nsettles; i++)
         if (bullc__bmq_settle_call(x->settles[i]) != BULLC__BMQ_FINISH) {

@@ -6,6 +6,7 @@
 
 #include "bullmq_scripts.h" /* generated from lua/bullmq/ */
 #include "proto/proto.h"
+#include "proto/shared/shared.h"
 #include "util/buf.h"
 
 #include <stdatomic.h>
@@ -20,15 +21,9 @@ struct bullc__proto {
     int worker;             /* opened for a worker */
     char *name;             /* worker name (pb), or NULL */
     char *client_name;      /* "<prefix>:<base64(queue)>[:w:<name>]" */
-    int lock_duration_ms;
-    int limiter_max, limiter_duration_ms;
-    bullc_keep_jobs_t remove_on_complete, remove_on_fail;
+    bullc__proto_wopts w;
     int metrics_max_data_points;
     int max_started_attempts;
-    int max_stalled_count;
-    int stalled_interval_ms;
-    bullc_backoff_fn backoff_fn;
-    void *backoff_user_data;
     long long block_floor_ms; /* shortest BZPOPMIN timeout: 1 ms on Redis >= 7.0.8, else 2 */
     /* lock tokens "<uuid>:<n>", n counting fetch calls (docs/bullmq.md §5.4) */
     char uuid[37];

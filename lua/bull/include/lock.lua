@@ -25,3 +25,21 @@ local function writeFields(jobKey, packed)
     end
   end
 end
+
+-- How every settle starts: the job exists, the fields of a failed attempt are recorded, the
+-- worker's lock is released and the job leaves active. Returns 0, or the script's reply: -1 no
+-- job, -2 no lock, -3 not active, -6 another worker's lock.
+local function leaveActive(jobKey, activeKey, stalledKey, token, jobId, fields)
+  if redis.call("EXISTS", jobKey) == 0 then
+    return -1
+  end
+  writeFields(jobKey, fields)
+  local rc = releaseLock(jobKey, stalledKey, token, jobId)
+  if rc < 0 then
+    return rc
+  end
+  if redis.call("LREM", activeKey, -1, jobId) < 1 then
+    return -3
+  end
+  return 0
+end

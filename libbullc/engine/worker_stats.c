@@ -1,4 +1,4 @@
-/* stats.c - bullc_worker_stats: a copy of the worker's live counters (util/stats.h), and
+/* worker_stats.c - bullc_worker_stats: a copy of the worker's live counters (util/stats.h), and
  * whether its blocking loop is overdue. */
 #include "engine/engine.h"
 #include "util/sized.h"
