@@ -273,7 +273,9 @@ typedef enum bullc_stop_reason {
     BULLC_STOP_LOCK_LOST = 1, /* lock renewal found the job's lock gone or another worker's:
                                  someone else may run it now. The outcome the handler returns
                                  is still offered to Redis, which refuses it while the lock is
-                                 not ours (BULLC_EVENT_LOCK_LOST), as Node's would be */
+                                 not ours (BULLC_EVENT_LOCK_LOST), as Node's would be (a Bull
+                                 job's refused failure still counts its attempt, as Node's
+                                 Bull does: docs/bull.md §4.5) */
     BULLC_STOP_TIMEOUT = 2,   /* the job's `timeout` option (Bull 4) passed: whatever the
                                  handler returns, the attempt fails with Bull's reason
                                  "Promise timed out after N milliseconds" (retried and backed
