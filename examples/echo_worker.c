@@ -11,10 +11,14 @@
  *               [--remove-on-complete SPEC] [--remove-on-fail SPEC]
  *               [--protocol bullmq|bull]
  *               [--http HOST:PORT] [--log-level error|warn|info|debug]
+ *               [--stop-timeout MS]
  *
  * --protocol picks the queue's wire protocol: BullMQ 6 (the default) or legacy Bull 4, where
  * the calls Bull lacks (rateLimitMs, waitChildren, returnChildren, returnIgnored) fail the job
  * with the library's reason, and delayMs repeats (Bull counts no started attempts).
+ *
+ * --stop-timeout MS: on SIGINT/SIGTERM, handlers still running MS ms later are told to stop
+ * (bullc_worker_stop_within); without it the worker waits for them however long they take.
  *
  * --http serves GET /metrics (Prometheus) and GET /healthz (examples/common/http.h).
  * BULLC_LOG_FORMAT=json makes every stderr line a JSON object (examples/common/exlog.h); at
@@ -22,6 +26,9 @@
  *
  * Data keys (when the data is an object), in the order they act:
  *   sleepMs: n            wait n ms first
+ *   spinMs: n             then work for n ms, polling bullc_job_should_stop every 5 ms; when
+ *                         told to stop, fail at once with "stopped: lock lost", "stopped:
+ *                         timeout" or "stopped: worker stopping"
  *   delayMs: n            move the job to delayed for n ms (no attempt counted) and stop there,
  *                         while it was started at most delayTimes (default 1) times
  *   rateLimitMs: n        rate-limit the queue for n ms and put the job back to wait, while it
@@ -58,6 +65,7 @@
 #include <time.h>
 
 static bullc_worker_t *g_worker; /* for the signal handler */
+static long g_stop_timeout = -1; /* --stop-timeout MS, -1 = none */
 
 typedef struct app {
     long max_jobs; /* 0 = unlimited */
@@ -75,7 +83,10 @@ static const ex_log *g_log; /* for run_worker's last line */
 static void on_signal(int sig)
 {
     (void)sig;
-    bullc_worker_stop(g_worker);
+    if (g_stop_timeout >= 0)
+        bullc_worker_stop_within(g_worker, g_stop_timeout);
+    else
+        bullc_worker_stop(g_worker);
 }
 
 static void on_log_job(bullc_log_level_t level, const char *msg, const bullc_job_t *job, void *ud)
@@ -207,6 +218,26 @@ static void sleep_if_asked(const bullc_json_t *data)
     long long sleep_for;
     if (bullc_json_int(bullc_json_get(data, "sleepMs"), &sleep_for) == 0 && sleep_for > 0)
         sleep_ms(sleep_for);
+}
+
+/* spinMs: n works for n ms, polling bullc_job_should_stop every 5 ms. Returns 1 with the
+ * failure in *rc when told to stop. */
+static int spin_if_asked(bullc_job_t *job, const bullc_json_t *data, int *rc)
+{
+    long long spin_for;
+    if (bullc_json_int(bullc_json_get(data, "spinMs"), &spin_for) != 0 || spin_for <= 0)
+        return 0;
+    for (long long spun = 0; spun < spin_for; spun += 5) {
+        int why = bullc_job_should_stop(job);
+        if (why > 0) {
+            *rc = bullc_job_fail(job, why & BULLC_STOP_LOCK_LOST ? "stopped: lock lost"
+                                      : why & BULLC_STOP_TIMEOUT ? "stopped: timeout"
+                                                                 : "stopped: worker stopping");
+            return 1;
+        }
+        sleep_ms(5);
+    }
+    return 0;
 }
 
 /* delayMs and rateLimitMs: the job leaves active for later, while it was started at most
@@ -350,6 +381,8 @@ static int echo(bullc_job_t *job, void *ud)
     const char *original = bullc_job_data(job);
     int rc = 0;
     sleep_if_asked(data);
+    if (spin_if_asked(job, data, &rc))
+        return rc;
     if (leave_for_later(job, data, &rc))
         return rc;
     if ((rc = report_progress_values(job, data, original)) != 0 ||
@@ -458,6 +491,7 @@ static void usage(FILE *f)
                "                   [--tls-ca FILE] [--tls-cert FILE --tls-key FILE]\n"
                "                   [--tls-server-name NAME] [--tls-insecure]\n"
                "                   [--http HOST:PORT] [--log-level error|warn|info|debug]\n"
+               "                   [--stop-timeout MS]\n"
                "  URL: redis://[user:password@]host[:port][/db], rediss://... (TLS),\n"
                "       redis-sentinel://[user:password@]host:port,host:port,...[/db]#master,\n"
                "       rediss-sentinel://... (a Cluster is found from any node's URL)\n"
@@ -564,6 +598,8 @@ static int set_value_flag(const char *flag, const char *value, bullc_worker_opts
     }
     if (!strcmp(flag, "--max-jobs"))
         return num_arg(flag, value, 1, 2000000000, &state->max_jobs);
+    if (!strcmp(flag, "--stop-timeout"))
+        return num_arg(flag, value, 0, 2000000000, &g_stop_timeout);
     if (!strcmp(flag, "--http"))
         return (state->http = value), 0;
     if (!strcmp(flag, "--log-level"))

@@ -265,6 +265,38 @@ BULLC_API int bullc_job_ignored_children_failures(bullc_job_t *job, char **json_
  * handler must return that value. */
 BULLC_API int bullc_job_rate_limit(bullc_job_t *job, long long delay_ms);
 
+/* ---- Cancellation ----------------------------------------------------------------------------
+ * C handlers cannot be cut short: the worker asks them to stop, and they poll. */
+
+/* Why a running handler should stop (the bits bullc_job_should_stop() answers with). */
+typedef enum bullc_stop_reason {
+    BULLC_STOP_LOCK_LOST = 1, /* lock renewal found the job's lock gone or another worker's:
+                                 someone else may run it now. The outcome the handler returns
+                                 is still offered to Redis, which refuses it while the lock is
+                                 not ours (BULLC_EVENT_LOCK_LOST), as Node's would be (a Bull
+                                 job's refused failure still counts its attempt, as Node's
+                                 Bull does: docs/bull.md §4.5) */
+    BULLC_STOP_TIMEOUT = 2,   /* the job's `timeout` option (Bull 4) passed: whatever the
+                                 handler returns, the attempt fails with Bull's reason
+                                 "Promise timed out after N milliseconds" (retried and backed
+                                 off as any failure); its result is discarded */
+    BULLC_STOP_WORKER = 4     /* the worker is stopping and the deadline given to
+                                 bullc_worker_stop_within() passed: a completion the handler
+                                 still returns is recorded; a failure is not (the job stays
+                                 active, its lock expires, and a stalled check requeues it,
+                                 counting a stall rather than a failed attempt, as after
+                                 Node's worker.close(true)) */
+} bullc_stop_reason_t;
+
+/* Whether the running handler should give up its job: 0 to go on, else the bits of
+ * bullc_stop_reason_t that apply (once set they stay set for this run). Cheap (an atomic load;
+ * a clock read for a job with a timeout): poll it every few ms in long work and return soon
+ * after it says so (any code: see each reason for what is recorded). Call it only from the
+ * handler's own thread while the handler runs; BULLC_EMISUSE otherwise (e.g. from an event
+ * callback). Lock loss is seen at the worker's next lock renewal (every lock_renew_ms / 2, so
+ * within about half the renew period of it happening), a timeout at once. */
+BULLC_API int bullc_job_should_stop(const bullc_job_t *job);
+
 /* ---------------------------------------------------------------------------------------------
  * Workers
  * ------------------------------------------------------------------------------------------- */
@@ -405,6 +437,14 @@ BULLC_API int bullc_worker_run(bullc_worker_t *worker);
 /* Asks a running worker to stop. Safe from any thread and from a signal handler
  * (async-signal-safe). Calling it before run() makes run() return at once. */
 BULLC_API void bullc_worker_stop(bullc_worker_t *worker);
+
+/* Like bullc_worker_stop(), and once `deadline_ms` (>= 0) more ms have passed while handlers
+ * still run, tells them to stop (bullc_job_should_stop() answers BULLC_STOP_WORKER; 0 = at
+ * once). run() still returns only when every handler has returned: one that never polls keeps
+ * it waiting. Several calls keep the earliest deadline; bullc_worker_stop() keeps any deadline
+ * given. Safe from any thread and from a signal handler (async-signal-safe). A negative
+ * deadline is taken as 0. */
+BULLC_API void bullc_worker_stop_within(bullc_worker_t *worker, long long deadline_ms);
 
 /* Stops taking new jobs until bullc_worker_resume(); running handlers finish normally (their
  * outcome is recorded without fetching a next job). Local to this worker, like Node's

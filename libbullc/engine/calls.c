@@ -2,6 +2,7 @@
  * protocol through the combiner. Outside a running handler they return BULLC_EMISUSE. */
 #include "engine/engine.h"
 #include "util/json.h"
+#include "util/time.h"
 
 /* The context of a job lent to a running handler, or NULL outside one. */
 static bullc__run *running(const bullc_job_t *job) { return job ? job->run : NULL; }
@@ -112,4 +113,13 @@ int bullc_job_ignored_children_failures(bullc_job_t *job, char **json_out)
     if (!json_out)
         return BULLC_EINVAL;
     return r->w->ops->ignored_failures(r->w->proto, r->link, job, json_out);
+}
+
+int bullc_job_should_stop(const bullc_job_t *job)
+{
+    bullc__run *r = running(job);
+    if (!r)
+        return BULLC_EMISUSE;
+    /* the clock is read only for a job with a timeout */
+    return bullc__slot_stop_bits(r->slot, r->slot->deadline_ms > 0 ? bullc__mono_ms() : 0);
 }

@@ -101,6 +101,9 @@ typedef struct bullc__gate {
     pthread_cond_t blocker_cv; /* the blocker waits for idle threads, pause, delays */
     pthread_cond_t nap_cv;     /* timed naps that stop cuts short */
     atomic_int stop_flag;      /* set by bullc_worker_stop (async-signal-safe) */
+    atomic_llong stop_by;      /* bullc_worker_stop_within: monotonic ms after which running
+                                  handlers are told to stop (0: no deadline) */
+    atomic_int past_deadline;  /* stop_by passed: handlers starting now are told at once */
     int stop_pipe[2];          /* one byte written on stop wakes every poll */
     int stopping;              /* under mu: stop observed and broadcast */
     atomic_int paused;         /* bullc_worker_pause */
@@ -161,6 +164,12 @@ typedef struct bullc__slot {
     const char *lock_job_id;
     const char *lock_token;
     long long lock_renewed_ms; /* monotonic */
+    unsigned long lock_seq;    /* bumped at every change of the lock fields: a renewal's answer
+                                  applies to the run it was asked for only */
+    /* cancellation of the running handler (bullc_job_should_stop) */
+    atomic_int stop_why;       /* bullc_stop_reason_t bits; reset as each handler starts */
+    long long deadline_ms;     /* the handler thread's own: monotonic end of the job's timeout,
+                                  0 = none */
     long long run_us;          /* the current job's handler run time (0 = it did not run) */
 } bullc__slot;
 
@@ -180,6 +189,11 @@ void bullc__pool_wake_all(bullc_worker_t *w);
 void bullc__pool_join(bullc_worker_t *w);
 /* Records (or with job NULL clears) the lock the maintenance loop renews for slot. */
 void bullc__slot_lock(bullc__slot *s, const bullc_job_t *job);
+/* What bullc_job_should_stop answers for the handler running on slot s: its stop bits, plus
+ * BULLC_STOP_TIMEOUT once now_ms (monotonic) reaches its timeout deadline. */
+int bullc__slot_stop_bits(bullc__slot *s, long long now_ms);
+/* Tells every running handler to stop for `why` (maintenance thread). */
+void bullc__pool_tell_stop(bullc_worker_t *w, int why);
 void bullc__worker_emit(bullc_worker_t *w, bullc_event_t ev, const bullc_job_t *job,
                         const char *detail);
 

@@ -25,7 +25,56 @@ void bullc__slot_lock(bullc__slot *s, const bullc_job_t *job)
     s->lock_job_id = job ? job->id : NULL;
     s->lock_token = job ? job->token : NULL;
     s->lock_renewed_ms = bullc__mono_ms();
+    s->lock_seq++;
     pthread_mutex_unlock(&w->lock_mu);
+}
+
+int bullc__slot_stop_bits(bullc__slot *s, long long now_ms)
+{
+    int why = atomic_load_explicit(&s->stop_why, memory_order_relaxed);
+    if (s->deadline_ms > 0 && now_ms >= s->deadline_ms && !(why & BULLC_STOP_TIMEOUT))
+        why = atomic_fetch_or(&s->stop_why, BULLC_STOP_TIMEOUT) | BULLC_STOP_TIMEOUT;
+    return why;
+}
+
+void bullc__pool_tell_stop(bullc_worker_t *w, int why)
+{
+    for (int i = 0; i < w->o.concurrency; i++)
+        atomic_fetch_or(&w->slots[i].stop_why, why);
+}
+
+/* Arms cancellation for the handler about to run job on s: no reason yet (but the worker's
+ * stop deadline if it already passed), and the job's timeout from now. */
+static void arm_stop(bullc__slot *s, const bullc_job_t *job)
+{
+    atomic_store(&s->stop_why, 0);
+    /* after the reset: a deadline passing meanwhile is either seen here or told to us */
+    if (atomic_load(&s->w->gate.past_deadline))
+        atomic_fetch_or(&s->stop_why, BULLC_STOP_WORKER);
+    s->deadline_ms = job->timeout_ms > 0 ? bullc__mono_ms() + job->timeout_ms : 0;
+}
+
+/* After the handler returned rc: the code its run ends with. Past its timeout the attempt
+ * fails with the protocol's reason (the handler's result is discarded); a failure returned
+ * once the worker's stop deadline passed is recorded nowhere (abandoned). */
+static int after_handler(bullc__slot *s, bullc_job_t *job, int rc)
+{
+    int why = bullc__slot_stop_bits(s, bullc__mono_ms());
+    s->deadline_ms = 0;
+    if (job->moved)
+        return rc;
+    if ((why & BULLC_STOP_TIMEOUT) && job->timeout_reason) {
+        bullc__job_set_failure(job, job->timeout_reason, 0);
+        return BULLC_EJOBFAILED;
+    }
+    if ((why & BULLC_STOP_WORKER) && rc != 0) {
+        job->abandoned = 1;
+        bullc__log_job(&s->w->log, job, BULLC_LOG_INFO,
+                       "%s: job %s stopped at the worker's stop deadline (%s); left active "
+                       "for a stalled check to requeue",
+                       s->label, job->id, bullc_errname(rc));
+    }
+    return rc;
 }
 
 /* ---- the idle list ------------------------------------------------------------------------ */
@@ -221,6 +270,7 @@ static int run_handler(bullc__slot *s, bullc_job_t *job)
         job->fail_message = bullc__buf_take(&b);
         return BULLC_ENOHANDLER;
     }
+    arm_stop(s, job);
     bullc__slot_lock(s, job);
     job->run = &s->run;
     long long t0 = bullc__stats_mono_us();
@@ -228,13 +278,15 @@ static int run_handler(bullc__slot *s, bullc_job_t *job)
     s->run_us = bullc__stats_mono_us() - t0;
     job->run = NULL;
     bullc__slot_lock(s, NULL);
-    return rc;
+    return after_handler(s, job, rc);
 }
 
 /* The outcome of a handler's return code; 1 when the handler moved the job itself (nothing to
  * record). */
 static int outcome_of(bullc_worker_t *w, bullc_job_t *job, int rc, bullc__outcome *oc)
 {
+    if (job->abandoned)
+        return 1;
     if (job->moved) {
         if (rc != BULLC_EMOVED && rc != BULLC_ERATELIMITED)
             bullc__log_job(&w->log, job, BULLC_LOG_WARN,

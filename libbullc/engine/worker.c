@@ -279,6 +279,19 @@ void bullc_worker_stop(bullc_worker_t *w)
     errno = saved;
 }
 
+void bullc_worker_stop_within(bullc_worker_t *w, long long deadline_ms)
+{
+    if (!w)
+        return;
+    /* clock_gettime and lock-free atomics only: async-signal-safe */
+    long long by = bullc__mono_ms() + (deadline_ms > 0 ? deadline_ms : 0);
+    by = by > 0 ? by : 1;
+    long long cur = atomic_load(&w->gate.stop_by);
+    while ((cur == 0 || by < cur) && !atomic_compare_exchange_weak(&w->gate.stop_by, &cur, by)) {
+    }
+    bullc_worker_stop(w);
+}
+
 void bullc_worker_pause(bullc_worker_t *w)
 {
     if (!w)
@@ -333,30 +346,63 @@ static int check_server(bullc_worker_t *w, bullc__clink *via)
     return rc;
 }
 
-/* Renews, in one call, the locks of running jobs not renewed for half a renew period (as
- * Node's LockManager). Ids and tokens are copied under lock_mu (a finished job is freed right
- * after its slot is cleared); a failed call is retried on the next tick. */
-static void renew_locks(bullc_worker_t *w, bullc__clink *via)
+/* One lock asked for: which slot's run it belongs to. */
+typedef struct renewal {
+    int slot;
+    unsigned long seq;
+} renewal;
+
+/* The locks lost in a renewal: their handlers are told to stop and their locks are renewed no
+ * more, if the slot still runs the job the lock was asked for. */
+static void note_lost(bullc_worker_t *w, const bullc__lock *locks, const renewal *from,
+                      size_t count)
 {
-    int n = w->o.concurrency;
+    pthread_mutex_lock(&w->lock_mu);
+    for (size_t i = 0; i < count; i++) {
+        bullc__slot *s = &w->slots[from[i].slot];
+        if (!locks[i].lost || s->lock_seq != from[i].seq)
+            continue;
+        atomic_fetch_or(&s->stop_why, BULLC_STOP_LOCK_LOST);
+        s->lock_job_id = s->lock_token = NULL;
+        s->lock_seq++;
+    }
+    pthread_mutex_unlock(&w->lock_mu);
+}
+
+/* Copies the locks due for renewal into text (id and token, each NUL-ended) and from; their
+ * count. */
+static size_t due_locks(bullc_worker_t *w, bullc__buf *text, renewal *from)
+{
     size_t count = 0;
     long long now = bullc__mono_ms(), half = w->renew_ms / 2;
-    bullc__buf text;
-    bullc__buf_init(&text);
     pthread_mutex_lock(&w->lock_mu);
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < w->o.concurrency; i++) {
         bullc__slot *s = &w->slots[i];
         if (!s->lock_job_id || now - s->lock_renewed_ms < half)
             continue;
-        bullc__buf_append(&text, s->lock_job_id, strlen(s->lock_job_id) + 1);
-        bullc__buf_append(&text, s->lock_token, strlen(s->lock_token) + 1);
+        bullc__buf_append(text, s->lock_job_id, strlen(s->lock_job_id) + 1);
+        bullc__buf_append(text, s->lock_token, strlen(s->lock_token) + 1);
         s->lock_renewed_ms = now;
-        count++;
+        from[count++] = (renewal){i, s->lock_seq};
     }
     pthread_mutex_unlock(&w->lock_mu);
-    bullc__lock *locks = count ? malloc(count * sizeof *locks) : NULL;
+    return count;
+}
+
+/* Renews, in one call, the locks of running jobs not renewed for half a renew period (as
+ * Node's LockManager). Ids and tokens are copied under lock_mu (a finished job is freed right
+ * after its slot is cleared); a failed call is retried on the next tick. A lock found lost
+ * tells its handler to stop (BULLC_STOP_LOCK_LOST). */
+static void renew_locks(bullc_worker_t *w, bullc__clink *via)
+{
+    int n = w->o.concurrency;
+    bullc__buf text;
+    bullc__buf_init(&text);
+    renewal *from = malloc((size_t)n * sizeof *from);
+    size_t count = from ? due_locks(w, &text, from) : 0;
+    bullc__lock *locks = count ? calloc(count, sizeof *locks) : NULL;
     int rc = 0;
-    if (count && (!locks || text.oom)) {
+    if (!from || (count && (!locks || text.oom))) {
         bullc__log(&w->log, BULLC_LOG_ERROR, "lock renewal: out of memory");
         rc = BULLC_ENOMEM;
     } else if (count) {
@@ -368,6 +414,8 @@ static void renew_locks(bullc_worker_t *w, bullc__clink *via)
             p += strlen(p) + 1;
         }
         rc = w->ops->extend_locks(w->proto, &via->link, locks, count);
+        if (rc == 0)
+            note_lost(w, locks, from, count);
     }
     if (rc != 0) {
         pthread_mutex_lock(&w->lock_mu);
@@ -376,6 +424,7 @@ static void renew_locks(bullc_worker_t *w, bullc__clink *via)
         pthread_mutex_unlock(&w->lock_mu);
     }
     free(locks);
+    free(from);
     bullc__buf_free(&text);
 }
 
@@ -398,6 +447,24 @@ static long long run_tick(bullc_worker_t *w, bullc__clink *via, long long next_t
         atomic_compare_exchange_strong(&w->tick_due, &asked, 0);
     long long ms = w->ops->tick(w->proto, &via->link);
     return bullc__mono_ms() + (ms < 0 ? 0 : ms);
+}
+
+/* While stopping: once bullc_worker_stop_within's deadline has passed, tells the running
+ * handlers to stop (once). Returns how long to wait for handlers now: at most `wait`, and
+ * 200 ms while a deadline may still come (a signal handler cannot wake a condition wait). */
+static long long stop_deadline(bullc_worker_t *w, long long wait)
+{
+    if (atomic_load(&w->gate.past_deadline))
+        return wait;
+    long long by = atomic_load(&w->gate.stop_by), now = bullc__mono_ms();
+    if (by > 0 && now >= by) {
+        atomic_store(&w->gate.past_deadline, 1);
+        bullc__pool_tell_stop(w, BULLC_STOP_WORKER);
+        bullc__log(&w->log, BULLC_LOG_INFO, "stop deadline passed: running handlers told to stop");
+        return wait;
+    }
+    long long left = by > 0 ? by - now : 200;
+    return wait < left ? wait : left < 200 ? left : 200;
 }
 
 /* Lock renewal, stalled checks and the protocol's tick until every handler thread has
@@ -436,6 +503,7 @@ static void maintain(bullc_worker_t *w, bullc__clink *via)
         }
         bullc__gate_observe_stop(&w->gate);
         bullc__pool_wake_all(w);
+        wait = stop_deadline(w, wait);
         struct timespec ts = bullc__mono_deadline(wait);
         pthread_mutex_lock(&w->gate.mu);
         while (w->threads_alive > 0 && pthread_cond_timedwait(&w->done_cv, &w->gate.mu, &ts) != ETIMEDOUT) {

@@ -17,6 +17,7 @@ void bullc__job_free(bullc_job_t *job)
     cJSON_Delete(job->opts_json);
     free(job->result);
     free(job->fail_message);
+    free(job->timeout_reason);
     free(job->data_owned);
     while (job->retired) {
         bullc__retired *r = job->retired;

@@ -37,6 +37,12 @@ struct bullc_job {
     char *fail_message; /* the failure reason */
     int unrecoverable;
     int moved;          /* the handler moved the job out of active itself: record nothing */
+    int abandoned;      /* the handler gave up when the worker's stop deadline passed: record
+                           nothing (the stalled check requeues it) */
+    /* set by the protocol before the handler runs (Bull's `timeout` option): past timeout_ms
+     * of handler run time the attempt fails with timeout_reason, whatever the handler says */
+    long long timeout_ms; /* 0 = none */
+    char *timeout_reason;
     /* set only while a handler runs, for the calls it makes on its job */
     struct bullc__run *run;
     char *data_owned;   /* data replaced by bullc_job_update_data (else NULL) */

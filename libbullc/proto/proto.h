@@ -115,6 +115,7 @@ typedef struct bullc__wake {
 typedef struct bullc__lock {
     const char *job_id;
     const char *token;
+    int lost;           /* out: set by extend_locks when the lock was gone or not ours */
 } bullc__lock;
 
 /* ---- queue administration ---------------------------------------------------------------
@@ -197,8 +198,9 @@ typedef struct bullc__proto_ops {
     /* Frees what xchg_build allocated (x->priv). */
     void (*xchg_free)(bullc__proto *p, bullc__xchg *x);
 
-    /* Renews locks; logs the ones that could not be renewed. 0 or a transport error. */
-    int (*extend_locks)(bullc__proto *p, bullc__link *link, const bullc__lock *locks, size_t n);
+    /* Renews locks; logs the ones that could not be renewed and sets their `lost`. 0 or a
+     * transport error. */
+    int (*extend_locks)(bullc__proto *p, bullc__link *link, bullc__lock *locks, size_t n);
     /* The stalled check; logs what it recovered. */
     int (*check_stalled)(bullc__proto *p, bullc__link *link);
     /* Periodic client-side duty (NULL when none), run by the worker's maintenance thread;

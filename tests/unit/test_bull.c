@@ -12,6 +12,8 @@
 #include "net/reply.h"
 #include "proto/bull/bull.h"
 
+#include <cjson/cJSON.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -192,6 +194,53 @@ static void protocol_option(void **state)
     assert_null(q);
 }
 
+/* Bull's `timeout` option: the limit and the reason Node's Bull records when it passes. */
+static void timeout_option(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *opts;
+        long long ms;
+        const char *reason;
+    } cases[] = {
+        {"{\"timeout\":300}", 300, "Promise timed out after 300 milliseconds"},
+        {"{\"timeout\":2.5}", 3, "Promise timed out after 2.5 milliseconds"},
+        {"{\"timeout\":1e21}", 1, "Promise timed out after 1e+21 milliseconds"},
+        {"{\"timeout\":-5}", 1, "Expected `milliseconds` to be a positive number, got `-5`"},
+        {"{\"timeout\":\"300\"}", 1,
+         "Expected `milliseconds` to be a positive number, got `300`"},
+        {"{\"timeout\":true}", 1, "Expected `milliseconds` to be a positive number, got `true`"},
+        {"{\"timeout\":{}}", 1,
+         "Expected `milliseconds` to be a positive number, got `[object Object]`"},
+        {"{\"timeout\":0}", 0, NULL},     /* falsy: no timer, as in Node */
+        {"{\"timeout\":\"\"}", 0, NULL},
+        {"{\"timeout\":null}", 0, NULL},
+        {"{\"attempts\":3}", 0, NULL},
+        {"[1]", 0, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cJSON *opts = cJSON_Parse(cases[i].opts);
+        long long ms = -1;
+        char *reason = (char *)"unset";
+        assert_int_equal(bullc__bull_timeout_of(opts, &ms, &reason), 0);
+        assert_int_equal(ms, cases[i].ms);
+        if (cases[i].reason)
+            assert_string_equal(reason, cases[i].reason);
+        else
+            assert_null(reason);
+        free(reason);
+        cJSON_Delete(opts);
+    }
+    assert_int_equal(bullc__bull_timeout_of(NULL, &(long long){0}, &(char *){NULL}), 0);
+}
+
+/* bullc_job_should_stop outside a running handler. */
+static void should_stop_misuse(void **state)
+{
+    (void)state;
+    assert_int_equal(bullc_job_should_stop(NULL), BULLC_EMISUSE);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +248,7 @@ int main(void)
         cmocka_unit_test(edge_values),    cmocka_unit_test(refused),
         cmocka_unit_test(low_bits),       cmocka_unit_test(block_reply),
         cmocka_unit_test(protocol_option), cmocka_unit_test(repeat_first),
+        cmocka_unit_test(timeout_option),  cmocka_unit_test(should_stop_misuse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -77,7 +77,7 @@ int bullc__bull_move_to_delayed(bullc__proto *p, bullc__link *link, bullc_job_t 
 
 /* ---- maintenance (bull_maint.c) ----------------------------------------------------------- */
 
-int bullc__bull_extend_locks(bullc__proto *p, bullc__link *link, const bullc__lock *locks,
+int bullc__bull_extend_locks(bullc__proto *p, bullc__link *link, bullc__lock *locks,
                              size_t n);
 int bullc__bull_check_stalled(bullc__proto *p, bullc__link *link);
 long long bullc__bull_tick(bullc__proto *p, bullc__link *link);
@@ -136,5 +136,10 @@ void bullc__bull_add_cmd(bullc__cmd *cmd, const bullc__proto *p, const bullc__bu
 void bullc__bull_note_due(bullc__proto *p, long long due_ms);
 /* Adds the next iteration of a repeatable job; 0 (run it), or a transport error to retry. */
 int bullc__bull_start(bullc__proto *p, bullc__link *link, bullc_job_t *job);
+/* Bull's `timeout` option in `opts` (a cJSON *): *ms > 0 and *reason (malloc'd: the failure
+ * reason Node's Bull records, "Promise timed out after N milliseconds", or p-timeout's refusal
+ * of a value that is not a positive number, which fails the attempt at once) when the attempt
+ * has a time limit; *ms 0 and *reason NULL when it has none. 0 or BULLC_ENOMEM. */
+int bullc__bull_timeout_of(const struct cJSON *opts, long long *ms, char **reason);
 
 #endif

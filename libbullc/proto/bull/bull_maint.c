@@ -8,7 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-int bullc__bull_extend_locks(bullc__proto *p, bullc__link *link, const bullc__lock *locks,
+int bullc__bull_extend_locks(bullc__proto *p, bullc__link *link, bullc__lock *locks,
                              size_t n)
 {
     bullc__buf ids;
@@ -23,7 +23,7 @@ int bullc__bull_extend_locks(bullc__proto *p, bullc__link *link, const bullc__lo
     char err[256] = "out of memory";
     int rc = ids.oom ? BULLC_ENOMEM
                      : bullc__proto_call(link, &cmd, "extendLocks", &r, err, sizeof err);
-    bullc__proto_log_renewal(&p->log, rc, err, r);
+    bullc__proto_log_renewal(&p->log, rc, err, r, locks, n);
     bullc__reply_free(r);
     bullc__cmd_free(&cmd);
     bullc__buf_free(&ids);

@@ -258,6 +258,10 @@ void bullc__bull_note_due(bullc__proto *p, long long due)
 int bullc__bull_start(bullc__proto *p, bullc__link *link, bullc_job_t *job)
 {
     const cJSON *opts = bullc__job_opts_cjson(job);
+    free(job->timeout_reason);
+    if (bullc__bull_timeout_of(opts, &job->timeout_ms, &job->timeout_reason) != 0)
+        bullc__log(&p->log, BULLC_LOG_ERROR, "job %s: out of memory reading its timeout",
+                   job->id);
     if (!cJSON_IsObject(member(opts, "repeat")))
         return 0;
     bullc__bull_newjob nj;

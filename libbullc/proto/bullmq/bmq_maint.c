@@ -4,7 +4,7 @@
 #include "util/msgpack.h"
 #include "util/time.h"
 
-int bullc__bmq_extend_locks(bullc__proto *p, bullc__link *link, const bullc__lock *locks,
+int bullc__bmq_extend_locks(bullc__proto *p, bullc__link *link, bullc__lock *locks,
                             size_t n)
 {
     bullc__buf tokens, ids;
@@ -25,7 +25,7 @@ int bullc__bmq_extend_locks(bullc__proto *p, bullc__link *link, const bullc__loc
     int rc = tokens.oom || ids.oom
                  ? BULLC_ENOMEM
                  : bullc__proto_call(link, &cmd, "extendLocks", &r, err, sizeof err);
-    bullc__proto_log_renewal(&p->log, rc, err, r);
+    bullc__proto_log_renewal(&p->log, rc, err, r, locks, n);
     bullc__reply_free(r);
     bullc__cmd_free(&cmd);
     bullc__buf_free(&tokens);

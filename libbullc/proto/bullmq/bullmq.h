@@ -95,7 +95,7 @@ void bullc__bmq_xchg_free(bullc__proto *p, bullc__xchg *x);
 /* ---- before the handler (bmq_start.c), maintenance (bmq_maint.c) -------------------------- */
 
 int bullc__bmq_start(bullc__proto *p, bullc__link *link, bullc_job_t *job);
-int bullc__bmq_extend_locks(bullc__proto *p, bullc__link *link, const bullc__lock *locks,
+int bullc__bmq_extend_locks(bullc__proto *p, bullc__link *link, bullc__lock *locks,
                             size_t n);
 int bullc__bmq_check_stalled(bullc__proto *p, bullc__link *link);
 

@@ -65,9 +65,9 @@ int bullc__proto_int_call(const bullc__logger *log, bullc__link *link, bullc__cm
  * lock, -3 not active, -6 another worker's lock); BULLC_EPROTO for any other. */
 int bullc__proto_code(long long code);
 /* Logs the outcome of a lock renewal: its failure, or each id of the reply's array whose lock
- * was no longer ours. */
+ * was no longer ours, marking the `locks` (n of them) of those ids lost. */
 void bullc__proto_log_renewal(const bullc__logger *log, int rc, const char *err,
-                              const bullc__reply *r);
+                              const bullc__reply *r, bullc__lock *locks, size_t n);
 /* Logs "job <id> <what>" for each id of an array reply. */
 void bullc__proto_log_ids(const bullc__logger *log, const bullc__reply *list, const char *what);
 

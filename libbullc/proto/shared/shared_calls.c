@@ -4,6 +4,7 @@
 #include "proto/shared/shared.h"
 
 #include <stdio.h>
+#include <string.h>
 
 int bullc__proto_call(bullc__link *link, bullc__cmd *cmd, const char *what, bullc__reply **r,
                       char *err, size_t errlen)
@@ -74,8 +75,20 @@ int bullc__proto_code(long long code)
     }
 }
 
+/* Logs that the lock of job `id` could not be renewed and marks the locks of that id lost. */
+static void lock_lost(const bullc__logger *log, bullc__lock *locks, size_t n, const char *id)
+{
+    bullc__log(log, BULLC_LOG_WARN,
+               "lock of job %s could not be renewed: another worker may run it; its handler is "
+               "told to stop",
+               id);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(locks[i].job_id, id) == 0)
+            locks[i].lost = 1;
+}
+
 void bullc__proto_log_renewal(const bullc__logger *log, int rc, const char *err,
-                              const bullc__reply *r)
+                              const bullc__reply *r, bullc__lock *locks, size_t n)
 {
     if (rc != 0) {
         bullc__log(log, BULLC_LOG_WARN, "lock renewal failed: %s (%s)", bullc_strerror(rc), err);
@@ -85,9 +98,7 @@ void bullc__proto_log_renewal(const bullc__logger *log, int rc, const char *err,
         return;
     for (size_t i = 0; i < r->elements; i++)
         if (r->element[i]->type == BULLC__R_STRING)
-            bullc__log(log, BULLC_LOG_WARN,
-                       "lock of job %s could not be renewed: another worker may run it",
-                       r->element[i]->str);
+            lock_lost(log, locks, n, r->element[i]->str);
 }
 
 void bullc__proto_log_ids(const bullc__logger *log, const bullc__reply *list, const char *what)
