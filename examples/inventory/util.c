@@ -38,29 +38,31 @@ static void emit(const inv_app *app, bullc_log_level_t level, const bullc_job_t 
     ex_log_write(&app->log, level, job, msg);
 }
 
-void inv_log(const inv_app *app, bullc_log_level_t level, const char *fmt, ...)
+static void vlog(const inv_app *app, const bullc_job_t *job, bullc_log_level_t level,
+                 const char *fmt, va_list ap)
 {
     if ((int)level > app->log_level)
         return;
     char line[1024];
+    vsnprintf(line, sizeof line, fmt, ap);
+    emit(app, level, job, line);
+}
+
+void inv_log(const inv_app *app, bullc_log_level_t level, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    vlog(app, NULL, level, fmt, ap);
     va_end(ap);
-    emit(app, level, NULL, line);
 }
 
 void inv_log_job(const inv_app *app, const bullc_job_t *job, bullc_log_level_t level,
                  const char *fmt, ...)
 {
-    if ((int)level > app->log_level)
-        return;
-    char line[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof line, fmt, ap);
+    vlog(app, job, level, fmt, ap);
     va_end(ap);
-    emit(app, level, job, line);
 }
 
 void inv_log_cb(bullc_log_level_t level, const char *message, void *user_data)
