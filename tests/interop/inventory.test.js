@@ -717,3 +717,47 @@ test('BULLC_PROTOCOL other than bullmq or bull: exit status 2 with the reason, n
   assert.deepEqual(await I.within(child.exited, 10000, null), { code: 2, signal: null });
   assert.match(child.stderrText(), /BULLC_PROTOCOL must be bullmq or bull, got 'bull4'/);
 });
+
+// GET http://127.0.0.1:port/path: {status, type, body}.
+function httpGet(port, p) {
+  return new Promise((resolve, reject) => {
+    const req = require('node:http').get({ host: '127.0.0.1', port, path: p, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'], body }));
+    });
+    req.setTimeout(5000, () => req.destroy(new Error(`GET ${p}: no answer`)));
+    req.on('error', reject);
+  });
+}
+
+test('BULLC_HTTP: /metrics counts what the worker did, /healthz says ok, other paths 404', { timeout: 60000 }, async (t) => {
+  const port = await I.freePort();
+  const { queue, start } = await setup(t);
+  const w = start({ BULLC_HTTP: `127.0.0.1:${port}` });
+  const good = await queue.add('reward_inventory_item', { userId: 'm1', items: ['key'] });
+  const bad = await queue.add('use_item', { userId: 'm1', itemId: 'key', quantity: 0 });
+  const [g, b] = await finished(queue, [good.id, bad.id]);
+  assert.equal(await g.getState(), 'completed');
+  assert.equal(await b.getState(), 'failed');
+  const series = (text, name) => {
+    const line = text.split('\n').find((l) => l.startsWith(name));
+    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : undefined;
+  };
+  const L = `queue="${Q}"`;
+  const m = await I.waitFor(async () => {
+    const r = await httpGet(port, '/metrics');
+    return series(r.body, `bullc_jobs_total{${L},outcome="failed"}`) === 1 ? r : null;
+  }, { timeout: 10000, what: 'the failure counted in /metrics' });
+  assert.equal(m.status, 200);
+  assert.equal(m.type, 'text/plain; version=0.0.4');
+  assert.equal(series(m.body, `bullc_jobs_total{${L},outcome="completed"}`), 1);
+  assert.equal(series(m.body, `bullc_redis_up{${L}}`), 1);
+  assert.equal(series(m.body, `bullc_concurrency{${L}}`), 4);
+  const hz = await httpGet(port, '/healthz');
+  assert.equal(hz.status, 200);
+  assert.match(hz.body, /^ok/);
+  assert.equal((await httpGet(port, '/nope')).status, 404);
+  await stop(w);
+});
