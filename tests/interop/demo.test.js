@@ -83,7 +83,7 @@ test('BULLC_PROTOCOL=bull demo: the NestJS producer on @nestjs/bull tells the st
   const r = await runDemo(t, { BULLC_PROTOCOL: 'bull', REDIS_URL: redis.url, DATABASE_URL: db.url, DEMO_USER_SUFFIX: u });
   assert.equal(r.code, 0, `demo.sh exit; stderr:\n${r.err}\nstdout:\n${r.out}`);
   assert.match(r.out, /inventory_worker started \(pid \d+, bull queue\)/);
-  assert.match(r.out, /^NestJS producer \(@nestjs\/core 11\.2\.10, @nestjs\/bull 11\.0\.5, bull 4\.16\.5\), queue events$/m);
+  assert.match(r.out, /^NestJS producer \(@nestjs\/core 11\.2\.10, @nestjs\/bull 12\.0\.0, bull 4\.16\.5\), queue events$/m);
   const expected = outcomes(u);
   assert.deepEqual(printedStates(r.out), expected.map(([state], i) => [String(i + 1), state]),
     'the producer printed each outcome as Bull saw it');
