@@ -344,6 +344,17 @@ typedef void (*bullc_event_cb)(bullc_event_t event, const bullc_job_t *job, cons
 typedef long long (*bullc_backoff_fn)(long attempts_made, const char *type, const char *reason,
                                       const bullc_job_t *job, void *user_data);
 
+/* Called in each handler process of an isolated worker (bullc_worker_opts_t.isolate) once,
+ * before its first job, with the process's slot (0 .. concurrency-1) and child_user_data.
+ * The process is a fork of the program taken when bullc_worker_run() started: what init
+ * writes to memory is that process's own, so it may fill in the structures the handlers'
+ * user_data points to (open a database connection, load a model). Return 0, or anything else
+ * to refuse: the process exits, bullc_worker_run() then returns BULLC_ETHREAD (at start) or
+ * the job the replacement was for fails. */
+typedef int (*bullc_child_init_fn)(int slot, void *user_data);
+/* Called in a handler process that exits because the worker stops (not after a crash). */
+typedef void (*bullc_child_fini_fn)(int slot, void *user_data);
+
 /* TLS settings for rediss:// and rediss-sentinel:// URLs (ignored by the others). The server is
  * verified unless `insecure`: its certificate against `ca_file` (or the system's store), and
  * its name: the host connected to, or `server_name`. An IP address is checked against the
@@ -403,6 +414,24 @@ typedef struct bullc_worker_opts {
                                   uses; docs/bull.md). Any other name: BULLC_EINVAL */
     bullc_log_job_cb log_job_cb; /* NULL = none; when set, log lines go to it (with their job)
                                     instead of log_cb, with log_user_data and log_level */
+    /* Isolated handlers (README "Isolated handlers", docs/architecture.md §12): with `isolate`
+     * set, handlers run in child processes, one per concurrency slot, so that a handler that
+     * crashes fails its job instead of taking the worker down. */
+    int isolate;               /* 0; 1 = run handlers in handler processes */
+    int isolate_timeout_ms;    /* 0 = none; > 0 (isolate only): a handler process running one
+                                  job longer is killed (SIGKILL) and the job fails with
+                                  "handler process timed out after N ms" (retried as any
+                                  failure) */
+    int isolate_memory_mb;     /* 0 = none; > 0 (isolate only): each handler process's address
+                                  space may grow at most this many MB beyond its size when it
+                                  was forked (RLIMIT_AS); a handler that dies after an
+                                  allocation failed, or returns BULLC_ENOMEM, fails its job
+                                  with "handler process hit its memory limit (N MB) ..." */
+    bullc_child_init_fn child_init; /* NULL = none; isolate only: run once in each handler
+                                       process before its first job */
+    bullc_child_fini_fn child_fini; /* NULL = none; isolate only: run in a handler process
+                                       that exits cleanly (the worker stopping) */
+    void *child_user_data;     /* passed to child_init and child_fini */
 } bullc_worker_opts_t;
 
 /* Fills `opts` with the defaults listed above. */
