@@ -255,7 +255,7 @@ static int spawn(bullc_worker_t *w, int slot)
 }
 
 /* Closes slot's socket and has the zygote reap its process, killing it after grace_ms; the
- * wait status (0 when unknown). */
+ * wait status, or -1 when the zygote could not say (it is gone, and its processes with it). */
 static int end_proc(bullc_worker_t *w, int slot, int grace_ms)
 {
     iso_proc *p = &w->iso->procs[slot];
@@ -272,14 +272,16 @@ static int end_proc(bullc_worker_t *w, int slot, int grace_ms)
         close(fd);
     p->pid = 0;
     p->ready = 0;
-    return rc == 0 && a.ok ? a.status : 0;
+    return rc == 0 && a.ok ? a.status : -1;
 }
 
 /* How a process ended, as a failure reason. */
 static void describe(bullc_worker_t *w, int status, int memhit, char *out, size_t cap)
 {
     char how[96];
-    if (WIFSIGNALED(status)) {
+    if (status == -1) {
+        snprintf(how, sizeof how, "lost (the fork server is gone)");
+    } else if (WIFSIGNALED(status)) {
         const char *abbrev = sigabbrev_np(WTERMSIG(status));
         if (abbrev)
             snprintf(how, sizeof how, "killed by SIG%s", abbrev);
