@@ -436,8 +436,8 @@ typedef struct bullc_worker_opts {
                                   "handler process timed out after N ms" (retried as any
                                   failure) */
     int isolate_memory_mb;     /* 0 = none; > 0 (isolate only): each handler process's address
-                                  space may grow at most this many MB beyond its size when it
-                                  was forked (RLIMIT_AS); a handler that dies after an
+                                  space may grow at most this many MB beyond its size once
+                                  child_init returned (RLIMIT_AS); a handler that dies after an
                                   allocation failed, or returns BULLC_ENOMEM, fails its job
                                   with "handler process hit its memory limit (N MB) ..." */
     bullc_child_init_fn child_init; /* NULL = none; isolate only: run once in each handler
