@@ -7,6 +7,7 @@
 //                                      report 'done'
 //   cluster: [{ host, port }, ...]     connect with IORedis.Cluster to these startup nodes, or
 //   host, port, caFile                 one server; caFile (a CA certificate file) turns TLS on
+//   processorFile                      a file path: BullMQ's sandboxed processor (isolate.js)
 // The Worker is made with autorun:false and says 'ready' once its connections are up; 'go'
 // starts it (the clock starts there); 'done' { ms } goes back when the jobs-th 'completed'
 // event arrives; 'quit' closes the worker and answers 'rss' { hwm, maxRSS } (kB) before
@@ -42,7 +43,8 @@ async function main() {
   }
   let done = 0;
   let t0 = null;
-  const worker = new Worker(cfg.queue, async () => {}, {
+  // processorFile: a sandboxed processor (BullMQ runs it in child processes), else inline
+  const worker = new Worker(cfg.queue, cfg.processorFile || (async () => {}), {
     connection,
     prefix: cfg.prefix,
     concurrency: cfg.concurrency,
