@@ -1,7 +1,8 @@
 /* inventory_worker - applies the game's inventory events (reward_inventory_item, use_item) from
  * the queue `events` to PostgreSQL, exactly once per job, and sends jobs that fail for good to a
  * dead-letter queue. Each job is one call of inventory_apply() (sql/schema.sql): one round trip,
- * one transaction. The queue is a BullMQ 6 queue, or with BULLC_PROTOCOL=bull a legacy Bull 4
+ * one transaction; jobs ready at the same time share one (group commit: one call of
+ * inventory_apply_batch(), examples/inventory/group.c). The queue is a BullMQ 6 queue, or with BULLC_PROTOCOL=bull a legacy Bull 4
  * queue (what @nestjs/bull producers use; docs/bull.md), and so is its dead-letter queue. See
  * examples/inventory/ and examples/demo/ (`make demo`, `BULLC_PROTOCOL=bull make demo`).
  *
@@ -16,6 +17,11 @@
  *   BULLC_PROTOCOL     bullmq (BullMQ 6, the default) or bull (Bull 4): the wire protocol of the
  *                      queue and of the dead-letter queue (the DLQ's jobs are then Bull jobs)
  *   BULLC_CONCURRENCY  4 (one PostgreSQL connection per handler thread)
+ *   BULLC_INVENTORY_BATCH  32: group commit, jobs ready at the same time share one transaction
+ *                      (inventory_apply_batch, examples/inventory/group.c), at most this many
+ *                      (2 to 64); 1: every job is its own transaction
+ *   BULLC_INVENTORY_INFLIGHT  1: transactions the group commit runs at the same time (1 to
+ *                      64); while one runs, the jobs that become ready form the next batch
  *   BULLC_DLQ          <queue>-dlq
  *   BULLC_WORKER_NAME  shown by BullMQ's Queue.getWorkers() (default inventory_worker; Bull
  *                      names no worker)
@@ -201,7 +207,7 @@ static int read_log_level(void)
 
 /* The worker's numbers from the configuration (the rest is in inv_app). */
 typedef struct worker_numbers {
-    long concurrency, lock_duration_ms, stalled_interval_ms;
+    long concurrency, lock_duration_ms, stalled_interval_ms, batch, inflight;
 } worker_numbers;
 
 /* The configuration from the environment (see the top comment): 0, or -1 after a message. */
@@ -239,7 +245,9 @@ static int read_config(inv_app *app, worker_numbers *numbers)
     }
     if (env_int("BULLC_CONCURRENCY", 1, 1000, 4, &numbers->concurrency) ||
         env_int("BULLC_LOCK_DURATION_MS", 100, 86400000, 30000, &numbers->lock_duration_ms) ||
-        env_int("BULLC_STALLED_INTERVAL_MS", 100, 86400000, 30000, &numbers->stalled_interval_ms))
+        env_int("BULLC_STALLED_INTERVAL_MS", 100, 86400000, 30000, &numbers->stalled_interval_ms) ||
+        env_int("BULLC_INVENTORY_BATCH", 1, INV_BATCH_MAX, 32, &numbers->batch) ||
+        env_int("BULLC_INVENTORY_INFLIGHT", 1, 64, 1, &numbers->inflight))
         return -1;
     return 0;
 }
@@ -324,26 +332,33 @@ int main(void)
     worker_numbers numbers;
     if (read_config(&app, &numbers) != 0)
         return 2;
+    if (numbers.batch > 1 && !(app.group = inv_group_new((size_t)numbers.batch, (int)numbers.inflight))) {
+        fprintf(stderr, "inventory_worker: out of memory\n");
+        return 1;
+    }
     if (pthread_key_create(&app.slot_key, inv_thread_free) != 0) {
         fprintf(stderr, "inventory_worker: cannot create a thread key\n");
+        inv_group_free(app.group);
         return 1;
     }
     int exit_status = create_worker(&app, &numbers);
     if (exit_status != 0) {
         pthread_key_delete(app.slot_key);
+        inv_group_free(app.group);
         return exit_status;
     }
     ex_http *http = NULL;
     if (app.http && *app.http && start_http(&app, &http) != 0) {
         bullc_worker_free(g_worker);
         pthread_key_delete(app.slot_key);
+        inv_group_free(app.group);
         return 1;
     }
     handle_stop_signals();
 
-    inv_log(&app, BULLC_LOG_INFO, "%s queue %s (dead letters to %s), concurrency %ld",
-            strcmp(app.protocol, "bull") ? "BullMQ" : "Bull", app.queue, app.dlq,
-            numbers.concurrency);
+    inv_log(&app, BULLC_LOG_INFO, "%s queue %s (dead letters to %s), concurrency %ld, up to %ld "
+            "jobs per transaction", strcmp(app.protocol, "bull") ? "BullMQ" : "Bull", app.queue,
+            app.dlq, numbers.concurrency, numbers.batch);
     int rc = bullc_worker_run(g_worker);
     if (rc != 0)
         fprintf(stderr, "inventory_worker: %s: %s\n", bullc_strerror(rc),
@@ -354,5 +369,6 @@ int main(void)
     inv_thread_free(pthread_getspecific(app.slot_key));
     pthread_setspecific(app.slot_key, NULL);
     pthread_key_delete(app.slot_key);
+    inv_group_free(app.group);
     return rc == 0 ? 0 : 1;
 }

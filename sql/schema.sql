@@ -304,3 +304,38 @@ BEGIN
     UPDATE processed_jobs pj SET result = inventory_apply.result
         WHERE pj.queue = p_queue AND pj.job_id = p_job_id AND pj.job_ts = p_job_ts;
 END $$;
+
+-- inventory_apply_batch(queue, jobs) is group commit for inventory_worker: several jobs that are
+-- ready at the same time, applied in ONE transaction (one commit, one WAL flush) instead of one
+-- each. Each job is applied exactly as inventory_apply applies it alone, inside a subtransaction
+-- of its own (BEGIN ... EXCEPTION), so a job that raises (IV001, a constraint, a deadlock...)
+-- undoes only its own work and the others still commit. `jobs` is a JSON array of
+-- {"id", "ts", "name", "data"}; one row comes back per job, `i` being its position (from 1),
+-- with err_state and err_message (the SQLSTATE and the primary message) when it raised. The
+-- caller gives the jobs in an order that cannot deadlock with another batch (inventory_worker
+-- sorts them by user, so every transaction locks users' rows in the same order) and retries a
+-- job that failed with a transient SQLSTATE on its own.
+CREATE OR REPLACE FUNCTION inventory_apply_batch(p_queue text, p_jobs jsonb)
+    RETURNS TABLE (i bigint, already_applied boolean, result json, err_state text, err_message text)
+    LANGUAGE plpgsql AS $$
+DECLARE
+    j record;
+    a record;
+BEGIN
+    FOR j IN SELECT x.v, x.ord FROM jsonb_array_elements(p_jobs) WITH ORDINALITY AS x(v, ord) LOOP
+        i := j.ord;
+        err_state := NULL;
+        err_message := NULL;
+        BEGIN
+            a := inventory_apply(p_queue, j.v ->> 'id', (j.v ->> 'ts')::bigint, j.v ->> 'name',
+                                 j.v -> 'data');
+            already_applied := a.already_applied;
+            result := a.result;
+        EXCEPTION WHEN OTHERS THEN
+            already_applied := NULL;
+            result := NULL;
+            GET STACKED DIAGNOSTICS err_state = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT;
+        END;
+        RETURN NEXT;
+    END LOOP;
+END $$;

@@ -91,16 +91,24 @@ static PGresult *checked(PGconn *pg, PGresult *r, inv_dberr *err)
     return NULL;
 }
 
-PGresult *inv_exec_prepared(inv_thread *t, const char *name, const char *sql, int nparams,
+PGresult *inv_exec_prepared(inv_thread *t, const inv_stmt *st, int nparams,
                             const char *const *params, inv_dberr *err)
 {
     memset(err, 0, sizeof *err);
-    if (!t->prepared) {
-        PGresult *r = checked(t->pg, PQprepare(t->pg, name, sql, nparams, NULL), err);
+    if (!(t->prepared & st->bit)) {
+        PGresult *r = checked(t->pg, PQprepare(t->pg, st->name, st->sql, nparams, NULL), err);
         if (!r)
             return NULL;
         PQclear(r);
-        t->prepared = 1;
+        t->prepared |= st->bit;
     }
-    return checked(t->pg, PQexecPrepared(t->pg, name, nparams, params, NULL, NULL, 0), err);
+    return checked(t->pg, PQexecPrepared(t->pg, st->name, nparams, params, NULL, NULL, 0), err);
+}
+
+void inv_dberr_set(inv_dberr *err, const char *sqlstate, const char *msg)
+{
+    memset(err, 0, sizeof *err);
+    snprintf(err->sqlstate, sizeof err->sqlstate, "%s", sqlstate ? sqlstate : "");
+    err->cls = inv_classify(sqlstate);
+    set_msg(err, msg);
 }

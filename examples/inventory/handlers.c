@@ -153,10 +153,13 @@ static int fail_db(bullc_job_t *job, const inv_app *app, const inv_dberr *e)
 /* ---- the call --------------------------------------------------------------------------- */
 
 /* One job, one statement, one transaction: see inventory_apply in sql/schema.sql. Prepared
- * once per connection under this name. */
-static const char SQL_APPLY_NAME[] = "inventory_apply";
-static const char SQL_APPLY[] =
-    "SELECT already_applied, result FROM inventory_apply($1, $2, $3, $4, $5)";
+ * once per connection under this name. (Jobs ready at the same time share a transaction
+ * instead: group.c.) */
+static const inv_stmt SQL_APPLY = {
+    "inventory_apply",
+    "SELECT already_applied, result FROM inventory_apply($1, $2, $3, $4, $5)",
+    1u,
+};
 
 /* The payload as inventory_apply takes it, written from the checked fields alone (items
  * without duplicates), so the database reads exactly what was checked here. */
@@ -199,17 +202,18 @@ static void maybe_crash(const inv_app *app, bullc_job_t *job)
     }
 }
 
-/* Completes the job with the call's answer (already_applied, result); frees `r`. */
-static int complete(bullc_job_t *job, const inv_app *app, PGresult *r, int lost)
+/* Completes the job with the call's answer (already_applied, result; NULL: none stored). */
+static int complete_with(bullc_job_t *job, const inv_app *app, int already, const char *result,
+                         int lost)
 {
     int rc;
-    if (PQntuples(r) != 1 || PQgetisnull(r, 0, 1)) {
+    if (!result) {
         rc = bullc_job_fail(job, "processed_jobs row without a result");
     } else {
-        if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+        if (!already) {
             maybe_crash(app, job);
             inv_log_job(app, job, BULLC_LOG_DEBUG, "job %s (%s) applied: %s", bullc_job_id(job),
-                    bullc_job_name(job), PQgetvalue(r, 0, 1));
+                    bullc_job_name(job), result);
         } else if (lost) {
             inv_log_job(app, job, BULLC_LOG_INFO, "job %s (%s): the connection was lost during COMMIT, "
                     "which did commit; completing it with the stored result", bullc_job_id(job),
@@ -218,13 +222,59 @@ static int complete(bullc_job_t *job, const inv_app *app, PGresult *r, int lost)
             inv_log_job(app, job, BULLC_LOG_INFO, "job %s (%s) was already applied; completing it with "
                     "the stored result", bullc_job_id(job), bullc_job_name(job));
         }
-        rc = bullc_job_set_result(job, PQgetvalue(r, 0, 1));
+        rc = bullc_job_set_result(job, result);
     }
+    return rc;
+}
+
+/* complete_with for the answer of inventory_apply; frees `r`. */
+static int complete(bullc_job_t *job, const inv_app *app, PGresult *r, int lost)
+{
+    int one = PQntuples(r) == 1;
+    int rc = complete_with(job, app, one && !strcmp(PQgetvalue(r, 0, 0), "t"),
+                           one && !PQgetisnull(r, 0, 1) ? PQgetvalue(r, 0, 1) : NULL, lost);
     PQclear(r);
     return rc;
 }
 
-/* Applies the job with one call. When the connection breaks, the call may have committed (its
+/* The job id can go into the batch's JSON text unchanged (jw_str would replace bytes that are
+ * not UTF-8, so such ids, and control characters, take the path of their own). */
+static int batchable_id(const char *id)
+{
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        if (*p < 0x20 || *p > 0x7e)
+            return 0;
+    return 1;
+}
+
+/* The job through group commit (group.c): 1 when the batch settled it (the job is finished,
+ * *rc says how), 0 when the caller makes its own call (*lost: the batch's connection broke;
+ * *lead: inv_group_end after the call). */
+static int run_grouped(bullc_job_t *job, const inv_app *app, inv_thread *t, const payload *p,
+                       const char *data, int *lost, int *lead, int *rc)
+{
+    inv_call c;
+    memset(&c, 0, sizeof c);
+    c.id = bullc_job_id(job);
+    c.name = bullc_job_name(job);
+    c.user = p->user;
+    c.data = data;
+    c.ts = bullc_job_timestamp(job);
+    inv_group_apply(app, t, &c);
+    *lost = c.lost;
+    *lead = c.lead;
+    if (c.alone) {
+        free(c.result);
+        return 0;
+    }
+    *rc = c.err.cls != INV_OK ? fail_db(job, app, &c.err)
+                              : complete_with(job, app, c.already, c.result, 0);
+    free(c.result);
+    return 1;
+}
+
+/* Applies the job with one call (or as part of a batch: run_grouped; a job the batch leaves to
+ * its thread is applied here as before). When the connection breaks, the call may have committed (its
  * answer was lost) or never reached the server (the connection had died while idle): the same
  * call on a new connection settles it through the processed_jobs row, which it reads first.
  * Present, the job completes with the stored result; held by a transaction still running, the
@@ -239,13 +289,22 @@ static int run_event(bullc_job_t *job, const inv_app *app, const payload *p)
         return bullc_job_fail(job, "out of memory");
     char ts[24];
     snprintf(ts, sizeof ts, "%lld", bullc_job_timestamp(job));
+    int rc, lost = 0, lead = 0;
+    if (app->group && batchable_id(bullc_job_id(job)) &&
+        run_grouped(job, app, t, p, data, &lost, &lead, &rc)) {
+        free(data);
+        return rc;
+    }
     const char *params[5] = {app->queue, bullc_job_id(job), ts, bullc_job_name(job), data};
     inv_dberr err;
     PGconn *pg = inv_db(app, t, &err);
-    PGresult *r = pg ? inv_exec_prepared(t, SQL_APPLY_NAME, SQL_APPLY, 5, params, &err) : NULL;
-    int lost = pg && !r && PQstatus(pg) != CONNECTION_OK;
-    if (lost && (pg = inv_db(app, t, &err)))
-        r = inv_exec_prepared(t, SQL_APPLY_NAME, SQL_APPLY, 5, params, &err);
+    PGresult *r = pg ? inv_exec_prepared(t, &SQL_APPLY, 5, params, &err) : NULL;
+    int cut = pg && !r && PQstatus(pg) != CONNECTION_OK;
+    if (cut && (pg = inv_db(app, t, &err)))
+        r = inv_exec_prepared(t, &SQL_APPLY, 5, params, &err);
+    lost |= cut;
+    if (lead)
+        inv_group_end(app);
     free(data);
     if (!r) {
         if (lost && err.cls == INV_TRANSIENT)

@@ -26,13 +26,15 @@ typedef struct inv_app {
     ex_log log;                     /* text or JSON lines (BULLC_LOG_FORMAT) */
     const char *http;               /* BULLC_HTTP=HOST:PORT, or NULL */
     pthread_key_t slot_key;         /* -> inv_thread of the calling thread */
+    struct inv_group *group;        /* group commit (group.c; its state is its own, behind its
+                                       lock); NULL: every job is its own transaction */
 } inv_app;
 
 /* One per handler thread (created on first use, freed when the thread ends). */
 typedef struct inv_thread {
     PGconn *pg;          /* this thread's own connection, NULL until first used */
     int pg_was_up;       /* it worked once: a later reconnection is logged as such */
-    int prepared;        /* inv_exec_prepared's statement exists on pg (a new session has none) */
+    unsigned prepared;   /* inv_stmt bits: which statements exist on pg (a new session has none) */
     bullc_queue_t *dlq;  /* producer for the dead-letter queue, NULL until first needed */
 } inv_thread;
 
@@ -85,14 +87,56 @@ typedef struct inv_dberr {
  * mode: no transaction is ever left open). NULL with `err` filled when the server cannot be
  * reached. */
 PGconn *inv_db(const inv_app *app, inv_thread *t, inv_dberr *err);
-/* Runs `sql` with its parameters on the thread's connection as the prepared statement `name`,
- * preparing it first on each new session (so the server parses and plans it once per
- * connection; one statement per thread). Returns the result when its status is
- * PGRES_COMMAND_OK or PGRES_TUPLES_OK, else NULL with `err` filled and classified. */
-PGresult *inv_exec_prepared(inv_thread *t, const char *name, const char *sql, int nparams,
+/* A statement the worker prepares: its name on the server, its text and its own bit in
+ * inv_thread.prepared. */
+typedef struct inv_stmt {
+    const char *name;
+    const char *sql;
+    unsigned bit;
+} inv_stmt;
+
+/* Runs `st` with its parameters on the thread's connection as a prepared statement, preparing
+ * it first on each new session (so the server parses and plans it once per connection).
+ * Returns the result when its status is PGRES_COMMAND_OK or PGRES_TUPLES_OK, else NULL with
+ * `err` filled and classified. */
+PGresult *inv_exec_prepared(inv_thread *t, const inv_stmt *st, int nparams,
                             const char *const *params, inv_dberr *err);
 /* Classifies a SQLSTATE (NULL = no server answer). */
 inv_errclass inv_classify(const char *sqlstate);
+/* Fills `err` from an error the server reported as data (a SQLSTATE and its message). */
+void inv_dberr_set(inv_dberr *err, const char *sqlstate, const char *msg);
+
+/* ---- group commit (group.c) ------------------------------------------------------------- */
+
+#define INV_BATCH_MAX 64 /* jobs per transaction at most (BULLC_INVENTORY_BATCH) */
+
+/* One job's call of inventory_apply, handed to inv_group_apply. */
+typedef struct inv_call {
+    /* in (the caller's strings, kept until inv_group_apply returns) */
+    const char *id, *name, *user, *data; /* data: the payload's JSON text */
+    long long ts;
+    /* out */
+    int alone;       /* not settled by a batch: the caller makes its own call of inventory_apply */
+    int lead;        /* (with alone) ... as a leader of the group: then inv_group_end after it */
+    int lost;        /* (with alone) the batch's connection broke: it may have committed */
+    int already;     /* the job had been applied before: `result` is the stored one */
+    char *result;    /* the result's JSON text (malloc'ed; NULL: none stored), unless err */
+    inv_dberr err;   /* err.cls != INV_OK: the job raised; its SQLSTATE and message */
+    /* the group's own */
+    int taken;       /* in a batch (or left alone) */
+    int done;
+    struct inv_call *next;
+} inv_call;
+
+/* A group taking up to `max` jobs (2..INV_BATCH_MAX) per transaction, running up to `inflight`
+ * transactions at the same time; NULL when out of memory. */
+struct inv_group *inv_group_new(size_t max, int inflight);
+void inv_group_free(struct inv_group *g);
+/* Applies `c` in one transaction with the calls other threads make at the same time (or leaves
+ * it to the caller: c->alone). Blocks until that transaction has ended. */
+void inv_group_apply(const inv_app *app, inv_thread *t, inv_call *c);
+/* After the call of a caller that inv_group_apply left alone as a leader (c->lead). */
+void inv_group_end(const inv_app *app);
 
 /* ---- handlers (registered with bullc_worker_on; user_data = inv_app) ------------------- */
 

@@ -542,6 +542,71 @@ test('one round trip and one transaction per job (and one per connection to prep
   await assertAuditSums(db);
 });
 
+test('group commit: jobs ready at once share a transaction; a refused job in it undoes only itself', { timeout: 60000 }, async (t) => {
+  const { db, queue, start } = await setup(t);
+  // all queued before the worker starts, so the 16 handler threads find many ready at once;
+  // each job is about another user (their order does not matter)
+  const good = [];
+  const refused = [];
+  for (let i = 0; i < 30; i++) {
+    good.push({ name: 'reward_inventory_item', data: { userId: `g${i}`, items: ['key', 'welcome_chest', 'key'] } });
+    if (i % 3 === 0) refused.push({ name: 'use_item', data: { userId: `g${i}`, itemId: 'gold' } });
+    if (i % 3 === 1) refused.push({ name: 'reward_inventory_item', data: { userId: `r${i}`, items: ['key', 'sword'] } });
+  }
+  const jobs = await queue.addBulk([...good, ...refused].map((j) => ({ ...j, opts: { attempts: 2 } })));
+  const w = start({ BULLC_CONCURRENCY: '16', BULLC_LOG_LEVEL: 'debug' });
+  const done = await finished(queue, jobs.map((j) => j.id));
+  for (const j of done.slice(0, good.length)) {
+    assert.equal(await j.getState(), 'completed', `job ${j.id}: ${j.failedReason}`);
+    assert.deepEqual(j.returnvalue, { granted: ['key', 'welcome_chest'], alreadyGranted: [] });
+  }
+  for (const j of done.slice(good.length)) {
+    assert.equal(await j.getState(), 'failed');
+    assert.equal(j.failedReason, j.name === 'use_item' ? 'item cannot be used: gold' : 'unknown item: sword');
+    assert.equal(j.attemptsMade, 1, 'refused for good, not retried');
+  }
+  await stop(w);
+  assert.match(w.stderrText(), /applied a batch of \d+ jobs in one transaction/);
+  // a transaction's jobs share its start time (processed_at): fewer transactions than jobs
+  const [rows, txns] = (await pg.query('SELECT count(*), count(DISTINCT processed_at) FROM processed_jobs', db.name)).split('|').map(Number);
+  assert.equal(rows, good.length, 'refused jobs leave no row');
+  assert.ok(txns < rows, `${txns} transactions for ${rows} jobs`);
+  // each job's rows were written by its own (sub)transaction, the one of its processed_jobs row
+  for (const table of ['inventory_events', 'reward_grants']) {
+    assert.equal(await pg.query(`SELECT count(*) FROM ${table} x JOIN processed_jobs p USING (job_id)
+      WHERE x.xmin::text <> p.xmin::text`, db.name), '0', table);
+  }
+  assert.equal(await pg.query("SELECT count(*) FROM reward_grants WHERE user_id LIKE 'r%'", db.name), '0', 'refused rewards grant nothing');
+  assert.deepEqual(await inventory(db), Object.fromEntries(good.map((j) => [j.data.userId, { key: 1, welcome_chest: 1 }])));
+  await assertAuditSums(db);
+});
+
+test('inventory_apply_batch: each job as inventory_apply applies it alone, an error undoes only its job, results in order', { timeout: 30000 }, async () => {
+  const db = await pg.createDb();
+  const job = (id, name, data) => ({ id, ts: 7, name, data });
+  const batch = JSON.stringify([
+    job('b1', 'reward_inventory_item', { userId: 'u1', items: ['welcome_chest'] }),
+    job('b2', 'use_item', { userId: 'u1', itemId: 'welcome_chest' }),
+    job('b3', 'use_item', { userId: 'u1', itemId: 'key', quantity: 4 }),
+    job('b4', 'use_item', { userId: 'u1', itemId: 'key', quantity: 3 }),
+    job('b1', 'reward_inventory_item', { userId: 'u1', items: ['welcome_chest'] }),
+    job('b5', 'use_item', { userId: 'u1', itemId: 'key', quantity: 'x' }),
+  ]);
+  const rows = await pg.rows(`SELECT i, already_applied, result, err_state, err_message
+    FROM inventory_apply_batch('events', '${batch}')`, db.name);
+  assert.deepEqual(rows, [
+    ['1', 'f', '{"granted":["welcome_chest"],"alreadyGranted":[]}', '', ''],
+    ['2', 'f', '{"used":1,"remaining":0,"granted":{"gold":100,"key":3}}', '', ''],
+    ['3', '', '', 'IV001', 'insufficient quantity: user u1 has 3 of key, needs 4'],
+    ['4', 'f', '{"used":3,"remaining":0,"granted":{}}', '', ''],
+    ['5', 't', '{"granted":["welcome_chest"],"alreadyGranted":[]}', '', ''],
+    ['6', '', '', 'IV001', 'invalid payload: quantity must be an integer from 1 to 1000'],
+  ]);
+  assert.equal(await pg.query('SELECT string_agg(job_id, \',\' ORDER BY job_id) FROM processed_jobs', db.name), 'b1,b2,b4');
+  assert.deepEqual(await inventory(db), { u1: { gold: 100 } });
+  await assertAuditSums(db);
+});
+
 // ---- Bull mode: BULLC_PROTOCOL=bull, a Node Bull 4 producer and reader -----------------------
 
 // A Node Bull Queue (producer and reader), closed when the test ends.
