@@ -2,9 +2,10 @@
 // `make bench`, part 2: the inventory worker against a private Redis and a private PostgreSQL
 // (durable: fsync and synchronous_commit on, PostgreSQL's defaults), next to a Node baseline.
 //
-// Two workers do the same work on the same SQL contract, one call of inventory_apply()
-// (sql/schema.sql) per job:
-//   c     build/bin/inventory_worker (libbullc + libpq, a connection per handler thread)
+// Two workers do the same work on the same SQL contract, inventory_apply() (sql/schema.sql):
+//   c     build/bin/inventory_worker (libbullc + libpq, a connection per handler thread; jobs
+//         ready at the same time share a transaction, one call of inventory_apply_batch(), which
+//         applies each as inventory_apply() does: group commit, so fewer PG commits than jobs)
 //   node  tests/bench/inventory_node_worker.js (BullMQ 6.7.0 Worker + pg.Pool)
 // For each concurrency, BENCH_INV_REPEAT runs of each, interleaved (node, c, c, node, ...), each
 // on a fresh Redis and a fresh database: Node adds BENCH_INV_JOBS events (default 10,000) in
