@@ -428,8 +428,9 @@ function frontendMessages(onMessage) {
 // A TCP relay to PostgreSQL that, once armed, lets the next call of inventory_apply through
 // (one statement in autocommit mode: the job's whole transaction, COMMIT included; its Bind
 // message names the prepared statement) and then cuts the connection before the answer reaches
-// the worker: the transaction committed, the worker cannot know.
-async function commitCutter(t, pgPort) {
+// the worker: the transaction committed, the worker cannot know. `statement`: the prepared
+// statement whose call is cut (inventory_apply_batch: a group commit's batch).
+async function commitCutter(t, pgPort, statement = 'inventory_apply') {
   const net = require('node:net');
   const relay = { armed: false, cuts: 0 };
   const server = net.createServer((client) => {
@@ -437,7 +438,7 @@ async function commitCutter(t, pgPort) {
     let cut = false;
     const close = () => { client.destroy(); upstream.destroy(); };
     const parse = frontendMessages((type, body) => {
-      if (relay.armed && type === 'B' && body.includes('\0inventory_apply\0')) { relay.armed = false; cut = true; }
+      if (relay.armed && type === 'B' && body.includes(`\0${statement}\0`)) { relay.armed = false; cut = true; }
     });
     client.on('data', (d) => {
       parse(d);
@@ -578,6 +579,29 @@ test('group commit: jobs ready at once share a transaction; a refused job in it 
   }
   assert.equal(await pg.query("SELECT count(*) FROM reward_grants WHERE user_id LIKE 'r%'", db.name), '0', 'refused rewards grant nothing');
   assert.deepEqual(await inventory(db), Object.fromEntries(good.map((j) => [j.data.userId, { key: 1, welcome_chest: 1 }])));
+  await assertAuditSums(db);
+});
+
+test('connection lost during the COMMIT of a batch that did commit: each of its jobs completes once with its stored result', { timeout: 60000 }, async (t) => {
+  const { redis, db, queue, start } = await setup(t);
+  const relay = await commitCutter(t, Number(new URL(db.url).port), 'inventory_apply_batch');
+  relay.armed = true;
+  const jobs = await queue.addBulk(Array.from({ length: 12 }, (_, i) => ({
+    name: 'reward_inventory_item', data: { userId: `c${i}`, items: ['welcome_chest', 'key'] },
+  }))); // attempts: 1
+  const w = start({ DATABASE_URL: `postgresql://postgres@127.0.0.1:${relay.port}/${db.name}`, BULLC_CONCURRENCY: '8' });
+  const done = await finished(queue, jobs.map((j) => j.id));
+  await stop(w);
+  assert.equal(relay.cuts, 1, 'the answer to a batch was cut');
+  for (const j of done) {
+    assert.equal(await j.getState(), 'completed', `job ${j.id}: ${j.failedReason}`);
+    assert.deepEqual(j.returnvalue, { granted: ['welcome_chest', 'key'], alreadyGranted: [] });
+  }
+  assert.match(w.stderrText(), /lost during COMMIT, which did commit/);
+  assert.equal(await pg.query('SELECT count(*) FROM reward_grants', db.name), '24', 'every grant once');
+  assert.deepEqual(await inventory(db), Object.fromEntries(jobs.map((j) => [j.data.userId, { key: 1, welcome_chest: 1 }])));
+  const dlq = I.useQueue(t, redis, 'events-dlq');
+  assert.deepEqual(await dlq.getJobCounts('waiting', 'delayed'), { waiting: 0, delayed: 0 }, 'nothing in the DLQ');
   await assertAuditSums(db);
 });
 
