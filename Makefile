@@ -18,9 +18,12 @@ SOVERSION := $(word 1,$(subst ., ,$(VERSION))).$(word 2,$(subst ., ,$(VERSION)))
 WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
         -Wno-format-nonliteral -Werror
 REAL_CFLAGS := $(CFLAGS) $(WARN) -D_GNU_SOURCE -pthread -fPIC -fvisibility=hidden \
-               -Iinclude -Ilibbullc -I$(B)/gen -MMD -MP $(SANITIZE)
+               -Iinclude -Ilibbullc -I$(B)/gen -MMD -MP $(SANITIZE) $(CURL_CFLAGS)
 REAL_LDFLAGS := $(LDFLAGS) -pthread $(SANITIZE)
-LIBS := -lhiredis -lcjson -lssl -lcrypto -lm
+# libcurl posts the OTLP trace export (libbullc/trace/)
+CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
+CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+LIBS := -lhiredis -lcjson -lssl -lcrypto -lm $(CURL_LIBS)
 
 LIB_SRC := $(wildcard libbullc/*/*.c libbullc/*/*/*.c)
 # Each protocol's Lua scripts become one generated C file (script texts, typed call builders):
@@ -90,7 +93,7 @@ $(B)/libbullc.so: $(LIB_OBJ)
 
 # pkg-config file for the given PREFIX/LIBDIR/INCLUDEDIR (written again by install)
 define write_pc
-	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: libbullc\nDescription: %s\nVersion: %s\nRequires.private: hiredis libcjson libssl libcrypto\nLibs: -L$${libdir} -lbullc\nLibs.private: -pthread -lm\nCflags: -I$${includedir}\n' \
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: libbullc\nDescription: %s\nVersion: %s\nRequires.private: hiredis libcjson libssl libcrypto libcurl\nLibs: -L$${libdir} -lbullc\nLibs.private: -pthread -lm\nCflags: -I$${includedir}\n' \
 	    '$(PREFIX)' '$(LIBDIR)' '$(INCLUDEDIR)' 'Process BullMQ jobs from C' '$(VERSION)' > $(1)
 endef
 

@@ -41,7 +41,12 @@
  *   fail: msg             fail with msg
  *   failAttempts: n       fail ("attempt k failed") while fewer than n attempts were made
  *   returnChildren: true  return the children's values (returnIgnored: their tolerated failures)
+ *   echoTraceparent: true return {"traceparent": bullc_job_traceparent(job)} (null when the
+ *                         worker does not trace)
  *   result: v             return v; otherwise the job's (possibly replaced) data is returned
+ *
+ * Tracing (README "Observability") comes from the OTEL_* environment: with
+ * OTEL_EXPORTER_OTLP_ENDPOINT set, each job's attempts are exported as OpenTelemetry spans.
  *
  * --custom-backoff installs a custom backoff strategy: type "linear" waits attemptsMade *
  * backoff.delay ms (delay 100 when absent), "giveup" returns -1 (no retry), any other type 0.
@@ -355,6 +360,13 @@ static int set_result_as_asked(bullc_job_t *job, const bullc_json_t *data, const
             rc = bullc_job_set_result(job, values);
         bullc_free(values);
         return rc;
+    }
+    if (bullc_json_type(bullc_json_get(data, "echoTraceparent")) == BULLC_JSON_TRUE) {
+        const char *tp = bullc_job_traceparent(job);
+        char text[96];
+        snprintf(text, sizeof text, tp ? "{\"traceparent\":\"%s\"}" : "{\"traceparent\":null}",
+                 tp ? tp : "");
+        return bullc_job_set_result(job, text);
     }
     const char *raw;
     size_t len;

@@ -265,6 +265,45 @@ BULLC_API int bullc_job_ignored_children_failures(bullc_job_t *job, char **json_
  * handler must return that value. */
 BULLC_API int bullc_job_rate_limit(bullc_job_t *job, long long delay_ms);
 
+/* ---- Tracing (README "Observability") -------------------------------------------------------
+ * When the worker traces (bullc_trace_opts_t), each attempt of a job has a `process <queue>`
+ * span (kind CONSUMER) continuing the producer's trace from the job's `tm` option. */
+
+/* The running attempt's process span as a W3C traceparent ("00-<trace id>-<span id>-<flags>"),
+ * to pass on to the services the handler calls; NULL when the worker does not trace (or outside
+ * a handler). Valid until the handler returns. */
+BULLC_API const char *bullc_job_traceparent(const bullc_job_t *job);
+
+typedef struct bullc_span bullc_span_t;
+
+/* Span kinds, as OTLP numbers them. */
+typedef enum bullc_span_kind {
+    BULLC_SPAN_INTERNAL = 1,
+    BULLC_SPAN_SERVER = 2,
+    BULLC_SPAN_CLIENT = 3,
+    BULLC_SPAN_PRODUCER = 4,
+    BULLC_SPAN_CONSUMER = 5
+} bullc_span_kind_t;
+
+/* Starts a span named `name` (copied), child of the job's process span (or of `parent`, a span
+ * started this way, when not NULL). NULL when the worker does not trace, outside a handler, or
+ * out of memory: every bullc_span_* call takes NULL and then does nothing, so a handler needs no
+ * test. Call from the handler's thread; end it with bullc_span_end() before the handler returns. */
+BULLC_API bullc_span_t *bullc_job_span_start(bullc_job_t *job, const char *name,
+                                             bullc_span_kind_t kind, bullc_span_t *parent);
+/* Sets an attribute (key and value copied). */
+BULLC_API void bullc_span_set_str(bullc_span_t *span, const char *key, const char *value);
+BULLC_API void bullc_span_set_int(bullc_span_t *span, const char *key, long long value);
+/* Adds an event now, with one string attribute (key NULL: none). */
+BULLC_API void bullc_span_add_event(bullc_span_t *span, const char *name, const char *key,
+                                    const char *value);
+/* Marks the span failed (status ERROR) with `message`. */
+BULLC_API void bullc_span_set_error(bullc_span_t *span, const char *message);
+/* The span's traceparent, valid until bullc_span_end(); NULL for NULL. */
+BULLC_API const char *bullc_span_traceparent(const bullc_span_t *span);
+/* Ends the span (it is exported in the next batch) and frees it. */
+BULLC_API void bullc_span_end(bullc_span_t *span);
+
 /* ---- Cancellation ----------------------------------------------------------------------------
  * C handlers cannot be cut short: the worker asks them to stop, and they poll. */
 
@@ -358,6 +397,42 @@ typedef struct bullc_tls_opts {
     int insecure;              /* 1 = do not verify the server (tests only); 0 */
 } bullc_tls_opts_t;
 
+/* OpenTelemetry tracing of a worker's jobs (README "Observability"). Every field left at its
+ * zero value takes the standard environment variable named beside it, then the default; a worker
+ * whose options have no `trace` reads the environment alone. Tracing is on when an endpoint is
+ * known (or `enabled` is 1) and OTEL_SDK_DISABLED is not "true"; off, it costs nothing (no
+ * thread, no allocation per job). Strings are copied by bullc_worker_new(). The struct carries
+ * its own size (set by bullc_trace_opts_init), so fields can be appended to it. */
+typedef struct bullc_trace_opts {
+    size_t size;                     /* set by bullc_trace_opts_init(); do not change */
+    int enabled;                     /* 0: as the environment says; 1: on (endpoint default
+                                        http://localhost:4318); -1: off */
+    const char *endpoint;            /* OTEL_EXPORTER_OTLP_ENDPOINT: spans go to
+                                        <endpoint>/v1/traces */
+    const char *traces_endpoint;     /* OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: the URL, as is */
+    const char *protocol;            /* OTEL_EXPORTER_OTLP_PROTOCOL: only "http/json" (others
+                                        are refused with a log line: no tracing) */
+    const char *headers;             /* OTEL_EXPORTER_OTLP_HEADERS: "k=v,k2=v2" (URL-encoded) */
+    const char *service_name;        /* OTEL_SERVICE_NAME, else "unknown_service" */
+    const char *resource_attributes; /* OTEL_RESOURCE_ATTRIBUTES: "k=v,k2=v2" */
+    const char *sampler;             /* OTEL_TRACES_SAMPLER: parentbased_always_on (default),
+                                        always_on, always_off, traceidratio,
+                                        parentbased_always_off, parentbased_traceidratio */
+    const char *sampler_arg;         /* OTEL_TRACES_SAMPLER_ARG: the ratio, 1.0 */
+    int max_queue_size;              /* OTEL_BSP_MAX_QUEUE_SIZE, 2048 spans: more are dropped and
+                                        counted (bullc_worker_stats_t.trace_spans_dropped) */
+    int max_export_batch_size;       /* OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512 */
+    int schedule_delay_ms;           /* OTEL_BSP_SCHEDULE_DELAY, 5000: longest wait before a
+                                        partial batch is sent */
+    int export_timeout_ms;           /* OTEL_EXPORTER_OTLP_TIMEOUT, 10000: one request's limit */
+    int shutdown_timeout_ms;         /* 3000: how long the end of bullc_worker_run() spends
+                                        sending what is queued */
+} bullc_trace_opts_t;
+
+/* Fills `opts` with zeros (every setting from the environment) and its size. */
+#define bullc_trace_opts_init(opts) bullc_trace_opts_init_sized((opts), sizeof(bullc_trace_opts_t))
+BULLC_API void bullc_trace_opts_init_sized(bullc_trace_opts_t *opts, size_t size);
+
 /* Worker options. Always start from bullc_worker_opts_init(), which sets BullMQ's defaults;
  * bullc_worker_new() copies everything. */
 typedef struct bullc_worker_opts {
@@ -403,6 +478,8 @@ typedef struct bullc_worker_opts {
                                   uses; docs/bull.md). Any other name: BULLC_EINVAL */
     bullc_log_job_cb log_job_cb; /* NULL = none; when set, log lines go to it (with their job)
                                     instead of log_cb, with log_user_data and log_level */
+    const bullc_trace_opts_t *trace; /* NULL = tracing from the OTEL_* environment alone;
+                                        read (and copied) by bullc_worker_new() */
 } bullc_worker_opts_t;
 
 /* Fills `opts` with the defaults listed above. */
@@ -502,6 +579,9 @@ typedef struct bullc_worker_stats {
     int loop_stalled;                   /* 1 when it runs and has not come round for longer than
                                            a healthy round takes: max(drain_delay_ms, 10 s) plus
                                            any rate-limit wait in progress, plus 10 s */
+    unsigned long long trace_spans_dropped;  /* spans not exported: the export queue was full,
+                                                or an export failed (0 when not tracing) */
+    unsigned long long trace_spans_exported; /* spans a collector accepted */
 } bullc_worker_stats_t;
 
 /* Fills `out` with the worker's counters. Thread-safe (any thread, while run() runs or not);
@@ -518,6 +598,7 @@ BULLC_API int bullc_worker_stats_sized(const bullc_worker_t *worker, bullc_worke
  *   bullc_jobs_active, bullc_concurrency, bullc_worker_running, bullc_redis_up,
  *   bullc_blocking_loop_age_seconds, bullc_blocking_loop_stalled  gauges
  *   bullc_redis_reconnects_total                             counter
+ *   bullc_trace_spans_dropped_total, bullc_trace_spans_exported_total  counters
  * each with its # HELP and # TYPE lines. *text_out is a NUL-terminated string the caller frees
  * with bullc_free(); NULL on error. BULLC_EINVAL, BULLC_ENOMEM. Thread-safe. */
 #define bullc_worker_stats_prometheus(stats, text_out) \
@@ -566,7 +647,10 @@ BULLC_API const char *bullc_queue_errmsg(const bullc_queue_t *queue);
  * (NULL = "{}"); `opts_json` is a JSON object with the same options Node takes (NULL = none):
  * jobId, delay, priority, lifo, attempts, backoff (number or {type, delay, jitter}),
  * removeOnComplete/removeOnFail (true, false, n or {age, count, limit}), keepLogs,
- * stackTraceLimit, timestamp, deduplication {id, ttl, extend, replace}, sizeLimit. Unknown or
+ * stackTraceLimit, timestamp, deduplication {id, ttl, extend, replace}, sizeLimit; and, for
+ * tracing (README "Observability"), traceparent (a W3C traceparent, e.g. a span of the caller's)
+ * with optional tracestate: stored as the job's `tm` option the way bullmq-otel stores a
+ * producer's span, so the consuming worker's `process` span continues that trace. Unknown or
  * ill-typed options (null included), and those this producer does not offer (parent and the
  * other flow options, repeat, telemetry, deduplication keepLastIfActive/reschedule), give
  * BULLC_EINVAL; so do the values Node's Queue.add refuses, with Node's message (see

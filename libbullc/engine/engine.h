@@ -12,6 +12,7 @@
 #define BULLC_ENGINE_H
 
 #include "proto/proto.h"
+#include "trace/trace.h"
 #include "util/log.h"
 #include "util/stats.h"
 
@@ -171,6 +172,10 @@ typedef struct bullc__slot {
     long long deadline_ms;     /* the handler thread's own: monotonic end of the job's timeout,
                                   0 = none */
     long long run_us;          /* the current job's handler run time (0 = it did not run) */
+    /* tracing (jobtrace.c; NULL when the worker does not trace) */
+    bullc__span *span;         /* the current attempt's `process` span */
+    bullc__span *settle_span;  /* its child recording the outcome */
+    char *settle_meta;         /* the child's context, written as the job's `tm` on failure */
 } bullc__slot;
 
 /* Starts the handler threads. BULLC_ETHREAD when one cannot be started (those that were are
@@ -196,6 +201,17 @@ int bullc__slot_stop_bits(bullc__slot *s, long long now_ms);
 void bullc__pool_tell_stop(bullc_worker_t *w, int why);
 void bullc__worker_emit(bullc_worker_t *w, bullc_event_t ev, const bullc_job_t *job,
                         const char *detail);
+
+/* ---- tracing (jobtrace.c): each step does nothing when the worker does not trace ---------- */
+
+/* A job was taken: its attempt's `process` span starts, continuing the producer's trace. */
+void bullc__jobtrace_begin(bullc__slot *s, bullc_job_t *job);
+/* Its outcome is about to be recorded: the child span starts; oc->trace_meta is set. */
+void bullc__jobtrace_settling(bullc__slot *s, bullc__outcome *oc);
+/* The outcome was recorded (or not: st->rc): the child span ends, named for what happened. */
+void bullc__jobtrace_settled(bullc__slot *s, const bullc_job_t *job, const bullc__settle *st);
+/* The attempt is over: the process span ends (export 0: discarded, the job was not run). */
+void bullc__jobtrace_end(bullc__slot *s, const bullc_job_t *job, int export_it);
 
 /* ---- the blocking wait (blocker.c) -------------------------------------------------------- */
 
@@ -234,6 +250,8 @@ struct bullc_worker {
     int running;
     char errmsg[320];
     bullc__stats stats;        /* bullc_worker_stats (engine/stats.c) */
+    bullc__tracer *tracer;     /* NULL: no tracing */
+    char worker_id[37];        /* tracing's bullmq.worker.id: a random UUID */
 };
 
 #endif

@@ -116,6 +116,7 @@ void bullc_worker_free(bullc_worker_t *w)
     free(w->s_prefix);
     free(w->s_queue);
     free(w->s_name);
+    bullc__tracer_free(w->tracer);
     if (w->made_server)
         bullc__server_free(&w->server);
     bullc__gate_free(&w->gate);
@@ -162,6 +163,26 @@ static int make_slots(bullc_worker_t *w)
     return 0;
 }
 
+/* The tracer, when the options or the environment ask for one, and the worker's id for it. */
+static int make_tracer(bullc_worker_t *w)
+{
+    int rc = bullc__tracer_new(&w->tracer, w->o.trace, &w->log);
+    w->o.trace = NULL; /* read and copied: not the user's to keep */
+    if (rc == BULLC_EINVAL)
+        snprintf(w->errmsg, sizeof w->errmsg, "invalid trace options (bullc_trace_opts_init)");
+    if (rc || !w->tracer)
+        return rc;
+    unsigned char u[16];
+    bullc__tracer_random(w->tracer, u, sizeof u);
+    u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* a version 4 UUID, as Node's worker id */
+    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
+    snprintf(w->worker_id, sizeof w->worker_id,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
+             u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
+             u[15]);
+    return 0;
+}
+
 /* Everything but the options: protocol, connections, combiner, slots. */
 static int build(bullc_worker_t *w)
 {
@@ -169,6 +190,8 @@ static int build(bullc_worker_t *w)
     if (rc)
         return rc;
     w->log = (bullc__logger){w->o.log_cb, w->o.log_user_data, w->o.log_level, w->o.log_job_cb};
+    if ((rc = make_tracer(w)) != 0)
+        return rc;
     w->renew_ms = w->o.lock_renew_ms ? w->o.lock_renew_ms : w->o.lock_duration_ms / 2;
     if (w->renew_ms < 1)
         w->renew_ms = 1;
@@ -547,6 +570,8 @@ int bullc_worker_run(bullc_worker_t *w)
     /* connect the blocking connection now so that getWorkers() lists us at once */
     if (rc == 0 && (rc = bullc__conn_ensure(&w->blocker_conn)) != 0)
         snprintf(w->errmsg, sizeof w->errmsg, "%s", w->blocker_conn.errstr);
+    if (rc == 0 && (rc = bullc__tracer_start(w->tracer)) != 0)
+        snprintf(w->errmsg, sizeof w->errmsg, "cannot start the trace export thread");
     int started = rc == 0 && start_threads(w) == 0;
     if (rc == 0) {
         if (started)
@@ -564,6 +589,7 @@ int bullc_worker_run(bullc_worker_t *w)
     bullc__conn_close(&w->blocker_conn);
     bullc__conn_close(&w->comb.conn);
     bullc__clink_free(&via);
+    bullc__tracer_stop(w->tracer); /* what is queued goes out within its shutdown deadline */
     if (rc == 0)
         bullc__log(&w->log, BULLC_LOG_INFO, "worker %s stopped", w->ops->client_name(w->proto));
     atomic_store(&w->stats.running, 0);

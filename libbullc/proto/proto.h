@@ -42,6 +42,9 @@ typedef struct bullc__outcome {
     int unrecoverable;
     const char *result; /* JSON text of a completion */
     const char *reason; /* failure reason */
+    const char *trace_meta; /* NULL, or (tracing) the trace context of the span recording a
+                               failure, written as the job's `tm` field as BullMQ's telemetry
+                               does (docs/bullmq.md "Tracing") */
 } bullc__outcome;
 
 /* When the queue can be asked again: rate-limit window and next delayed job, from a fetch that
@@ -74,6 +77,7 @@ typedef struct bullc__settle {
     long long tick_at_ms; /* > 0: run the protocol's tick then (epoch ms; a job it delayed
                              falls due) */
     char errstr[256];     /* detail of a failure */
+    int retry_delayed;    /* with BULLC_EVENT_RETRYING: the retry waits a backoff (delayed) */
 } bullc__settle;
 
 /* One round trip's worth of settling and fetching, assembled by whichever thread leads it. */
@@ -219,6 +223,9 @@ typedef struct bullc__proto_ops {
     int (*wait_children)(bullc__proto *p, bullc__link *link, bullc_job_t *job);
     int (*children_values)(bullc__proto *p, bullc__link *link, bullc_job_t *job, char **json);
     int (*ignored_failures)(bullc__proto *p, bullc__link *link, bullc_job_t *job, char **json);
+    /* The propagation carrier a producer's tracing left in the job (BullMQ's `tm` option: JSON
+     * text with a traceparent), borrowed from the job, or NULL (NULL op: none kept). */
+    const char *(*trace_meta)(bullc__proto *p, bullc_job_t *job);
 
     /* ---- queue handle ------------------------------------------------------------------- */
     /* Adds n jobs in one round trip; ids[i] (malloc'd) for each. err gets the reason. */

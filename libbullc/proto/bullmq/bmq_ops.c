@@ -28,6 +28,7 @@ const bullc__proto_ops bullc__bullmq_ops = {
     .wait_children = bullc__bmq_wait_children,
     .children_values = bullc__bmq_children_values,
     .ignored_failures = bullc__bmq_ignored_failures,
+    .trace_meta = bullc__bmq_trace_meta,
     .add = bullc__bmq_add,
     .get_state = bullc__bmq_get_state,
     .get_job_field = bullc__bmq_get_job_field,
