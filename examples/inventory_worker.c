@@ -23,6 +23,9 @@
  *   BULLC_LOG_LEVEL    error|warn|info|debug (info)
  *   BULLC_LOG_FORMAT   text (default) or json: one JSON object per line (examples/common/exlog.h)
  *   BULLC_HTTP         HOST:PORT: serve GET /metrics and GET /healthz (examples/common/http.h)
+ *   OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables: OpenTelemetry traces (README
+ *                      "Observability"); each job's PostgreSQL call is a child span
+ *                      "SELECT inventory_apply" (db.system.name postgresql) of its process span
  *   BULLC_INVENTORY_TEST_CRASH_AFTER_COMMIT   test hook only: "1" (any job) or a job id makes
  *                      the process _exit(86) right after that job's transaction commits and
  *                      before Redis records its completion (used to test redelivery).

@@ -14,6 +14,7 @@ const { spawn } = require('node:child_process');
 const Bull = require('bull');
 const I = require('./lib/interop');
 const { startPostgres } = require('./lib/pg');
+const { useReceiver, attrsOf } = require('./lib/otlp');
 
 const WORKER = path.join(I.BIN, 'inventory_worker');
 const Q = 'events';
@@ -760,4 +761,26 @@ test('BULLC_HTTP: /metrics counts what the worker did, /healthz says ok, other p
   assert.match(hz.body, /^ok/);
   assert.equal((await httpGet(port, '/nope')).status, 404);
   await stop(w);
+});
+
+test('OTEL_*: each job\'s PostgreSQL call is a child span of its process span', { timeout: 60000 }, async (t) => {
+  const rx = await useReceiver(t);
+  const { queue, start } = await setup(t);
+  const w = start({ OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'inventory' });
+  const good = await queue.add('reward_inventory_item', { userId: 'o1', items: ['key'] });
+  const [g] = await finished(queue, [good.id]);
+  assert.equal(await g.getState(), 'completed');
+  await stop(w); // flushes the spans
+  const proc = rx.spans.find((s) => s.name === `process ${Q}` && attrsOf(s.attributes)['bullmq.job.id'] === good.id);
+  assert.ok(proc, 'the process span was exported');
+  assert.equal(proc.service, 'inventory');
+  const db = rx.spans.find((s) => s.parentSpanId === proc.spanId && s.name === 'SELECT inventory_apply');
+  assert.ok(db, `a database span under the process span: ${rx.spans.map((s) => s.name)}`);
+  assert.equal(db.traceId, proc.traceId);
+  assert.equal(db.kind, 3, 'CLIENT');
+  const a = attrsOf(db.attributes);
+  assert.equal(a['db.system.name'], 'postgresql');
+  assert.equal(a['db.operation.name'], 'SELECT');
+  assert.ok(BigInt(db.startTimeUnixNano) >= BigInt(proc.startTimeUnixNano) &&
+    BigInt(db.endTimeUnixNano) <= BigInt(proc.endTimeUnixNano), 'inside its parent');
 });
