@@ -44,16 +44,28 @@ static int pick_int(int opt, const char *env1, const char *env2, int dflt)
     return v && *end == '\0' && n > 0 && n < 1000000000 ? (int)n : dflt;
 }
 
-/* Appends `k=v,k2=v2` pairs (values URL-decoded) to `out` through `put`; -1 on a malformed
- * list (nothing put after the bad pair). */
+/* Receives one pair of a `k=v,k2=v2` list. */
 typedef void (*pair_fn)(void *ctx, const char *key, const char *value);
 
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* %XX escapes decoded in place (a '%' not followed by two hex digits stays as it is). */
 static void url_decode(char *s)
 {
     char *w = s;
     for (char *r = s; *r; r++) {
-        int hi, lo;
-        if (*r == '%' && r[1] && r[2] && sscanf(r + 1, "%1x%1x", (unsigned *)&hi, (unsigned *)&lo) == 2) {
+        int hi = *r == '%' ? hex_digit(r[1]) : -1;
+        int lo = hi >= 0 ? hex_digit(r[2]) : -1;
+        if (lo >= 0) {
             *w++ = (char)(hi << 4 | lo);
             r += 2;
         } else {
@@ -73,6 +85,8 @@ static char *trim(char *s)
     return s;
 }
 
+/* Calls `put` for each pair of a `k=v,k2=v2` list (keys and values trimmed and URL-decoded);
+ * -1 on a malformed list (nothing put after the bad pair). */
 static int each_pair(const char *list, pair_fn put, void *ctx)
 {
     char *copy = bullc__strdup(list);
@@ -258,8 +272,11 @@ void bullc__tracer_random(bullc__tracer *t, unsigned char *out, size_t n)
 static char *traces_url(const bullc_trace_opts_t *o, int *oom)
 {
     const char *full = pick(o->traces_endpoint, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", NULL);
-    if (full)
-        return (*oom = !(full = bullc__strdup(full)), (char *)full);
+    if (full) {
+        char *url = bullc__strdup(full);
+        *oom = !url;
+        return url;
+    }
     const char *base = pick(o->endpoint, "OTEL_EXPORTER_OTLP_ENDPOINT", NULL);
     if (!base && o->enabled == 1)
         base = "http://localhost:4318";
