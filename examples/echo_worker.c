@@ -11,7 +11,12 @@
  *               [--remove-on-complete SPEC] [--remove-on-fail SPEC]
  *               [--protocol bullmq|bull]
  *               [--http HOST:PORT] [--log-level error|warn|info|debug]
- *               [--stop-timeout MS]
+ *               [--stop-timeout MS] [--isolate [--handler-timeout MS] [--isolate-memory-mb N]]
+ *
+ * --isolate runs the handler in handler processes, one per concurrency slot (README "Isolated
+ * handlers"): a crash fails its job and the worker goes on. --handler-timeout MS kills a
+ * handler process that runs one job longer (the job fails); --isolate-memory-mb N limits how
+ * much each may allocate.
  *
  * --protocol picks the queue's wire protocol: BullMQ 6 (the default) or legacy Bull 4, where
  * the calls Bull lacks (rateLimitMs, waitChildren, returnChildren, returnIgnored) fail the job
@@ -26,6 +31,11 @@
  *
  * Data keys (when the data is an object), in the order they act:
  *   sleepMs: n            wait n ms first
+ *   crash: "segv"|"abort"|"exit"  then die by SIGSEGV or SIGABRT, or exit with status 3 (the
+ *                         whole worker, unless --isolate)
+ *   hang: true            never return (nor poll bullc_job_should_stop)
+ *   allocMb: n            allocate n MB and touch every page, aborting when the allocation is
+ *                         refused (as an xmalloc would); then go on
  *   spinMs: n             then work for n ms, polling bullc_job_should_stop every 5 ms; when
  *                         told to stop, fail at once with "stopped: lock lost", "stopped:
  *                         timeout" or "stopped: worker stopping"
@@ -68,6 +78,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static bullc_worker_t *g_worker; /* for the signal handler */
 static long g_stop_timeout = -1; /* --stop-timeout MS, -1 = none */
@@ -223,6 +234,31 @@ static void sleep_if_asked(const bullc_json_t *data)
     long long sleep_for;
     if (bullc_json_int(bullc_json_get(data, "sleepMs"), &sleep_for) == 0 && sleep_for > 0)
         sleep_ms(sleep_for);
+}
+
+/* crash, hang and allocMb: a handler misbehaving as C code can (isolated handlers' tests). */
+static void misbehave_if_asked(const bullc_json_t *data)
+{
+    const char *crash = bullc_json_string(bullc_json_get(data, "crash"));
+    if (crash && !strcmp(crash, "segv"))
+        raise(SIGSEGV);
+    if (crash && !strcmp(crash, "abort"))
+        abort();
+    if (crash && !strcmp(crash, "exit"))
+        _exit(3);
+    if (bullc_json_type(bullc_json_get(data, "hang")) == BULLC_JSON_TRUE)
+        for (;;)
+            sleep_ms(1000);
+    long long mb;
+    if (bullc_json_int(bullc_json_get(data, "allocMb"), &mb) == 0 && mb > 0) {
+        size_t size = (size_t)mb * 1024 * 1024;
+        volatile char *block = malloc(size);
+        if (!block)
+            abort();
+        for (size_t i = 0; i < size; i += 4096)
+            block[i] = 1;
+        free((void *)block);
+    }
 }
 
 /* spinMs: n works for n ms, polling bullc_job_should_stop every 5 ms. Returns 1 with the
@@ -393,6 +429,7 @@ static int echo(bullc_job_t *job, void *ud)
     const char *original = bullc_job_data(job);
     int rc = 0;
     sleep_if_asked(data);
+    misbehave_if_asked(data);
     if (spin_if_asked(job, data, &rc))
         return rc;
     if (leave_for_later(job, data, &rc))
@@ -504,6 +541,7 @@ static void usage(FILE *f)
                "                   [--tls-server-name NAME] [--tls-insecure]\n"
                "                   [--http HOST:PORT] [--log-level error|warn|info|debug]\n"
                "                   [--stop-timeout MS]\n"
+               "                   [--isolate [--handler-timeout MS] [--isolate-memory-mb N]]\n"
                "  URL: redis://[user:password@]host[:port][/db], rediss://... (TLS),\n"
                "       redis-sentinel://[user:password@]host:port,host:port,...[/db]#master,\n"
                "       rediss-sentinel://... (a Cluster is found from any node's URL)\n"
@@ -543,6 +581,8 @@ static int *number_option(bullc_worker_opts_t *opts, const char *flag, long *low
         {"--max-rate-limit-delay", 1, 2000000000, &opts->maximum_rate_limit_delay_ms},
         {"--metrics", 1, 2000000000, &opts->metrics_max_data_points},
         {"--max-started-attempts", 1, 2000000000, &opts->max_started_attempts},
+        {"--handler-timeout", 1, 2000000000, &opts->isolate_timeout_ms},
+        {"--isolate-memory-mb", 1, 1000000, &opts->isolate_memory_mb},
     };
     for (size_t index = 0; index < sizeof options / sizeof *options; index++) {
         if (strcmp(flag, options[index].flag) == 0) {
@@ -662,6 +702,10 @@ static args_outcome parse_args(int argc, char **argv, bullc_worker_opts_t *opts,
         }
         if (!strcmp(flag, "--custom-backoff")) {
             opts->backoff_fn = custom_backoff;
+            continue;
+        }
+        if (!strcmp(flag, "--isolate")) {
+            opts->isolate = 1;
             continue;
         }
         if (!strcmp(flag, "--tls-insecure")) {

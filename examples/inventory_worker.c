@@ -23,6 +23,9 @@
  *   BULLC_LOG_LEVEL    error|warn|info|debug (info)
  *   BULLC_LOG_FORMAT   text (default) or json: one JSON object per line (examples/common/exlog.h)
  *   BULLC_HTTP         HOST:PORT: serve GET /metrics and GET /healthz (examples/common/http.h)
+ *   BULLC_ISOLATE      1: run the handlers in handler processes (README "Isolated handlers"),
+ *                      each opening its PostgreSQL connection in its init callback; a handler
+ *                      process that dies fails its job's attempt and is replaced
  *   OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables: OpenTelemetry traces (README
  *                      "Observability"); each job's PostgreSQL call is a child span
  *                      "SELECT inventory_apply" (db.system.name postgresql) of its process span
@@ -131,6 +134,35 @@ static void on_event(bullc_event_t ev, const bullc_job_t *job, const char *detai
                 detail ? detail : "");
 }
 
+/* ---- handler processes (BULLC_ISOLATE=1) ------------------------------------------------- */
+
+/* In each handler process, before its first job: its PostgreSQL connection (its only thread's
+ * slot). A server not reachable yet is not fatal: the handlers connect per job, as without
+ * isolation. */
+static int child_init(int slot, void *ud)
+{
+    const inv_app *app = ud;
+    inv_thread *t = inv_thread_get(app);
+    if (!t)
+        return -1;
+    inv_dberr err;
+    if (inv_db(app, t, &err))
+        inv_log(app, BULLC_LOG_DEBUG, "handler process %d connected to PostgreSQL", slot);
+    else
+        inv_log(app, BULLC_LOG_WARN, "handler process %d: PostgreSQL not reachable yet: %s",
+                slot, err.msg);
+    return 0;
+}
+
+/* In a handler process that exits as the worker stops: closes its connection. */
+static void child_fini(int slot, void *ud)
+{
+    (void)slot;
+    const inv_app *app = ud;
+    inv_thread_free(pthread_getspecific(app->slot_key));
+    pthread_setspecific(app->slot_key, NULL);
+}
+
 /* ---- configuration ----------------------------------------------------------------------- */
 
 static const char *env_or(const char *name, const char *dflt)
@@ -236,6 +268,12 @@ static int create_worker(inv_app *app, const worker_numbers *numbers)
     opts.event_cb = on_event;
     opts.event_user_data = app;
     opts.tls = app->tls;
+    if (!strcmp(env_or("BULLC_ISOLATE", "0"), "1")) {
+        opts.isolate = 1;
+        opts.child_init = child_init;
+        opts.child_fini = child_fini;
+        opts.child_user_data = app;
+    }
 
     int rc = bullc_worker_new(&g_worker, &opts);
     if (rc != 0) {

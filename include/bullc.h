@@ -346,7 +346,9 @@ typedef struct bullc_worker bullc_worker_t;
  * bullc_job_set_result, or null), BULLC_EUNRECOVERABLE to fail it without retry, and any other
  * negative code to fail it (retried while the job's `attempts` allow). The failure reason is the
  * message given to bullc_job_fail*, else bullc_strerror(code).
- * Handlers run on the worker's handler threads, up to `concurrency` at once. */
+ * Handlers run on the worker's handler threads, up to `concurrency` at once; with
+ * bullc_worker_opts_t.isolate, each in the handler process of its slot instead, where every
+ * bullc_job_* call works the same (it is carried out by the worker). */
 typedef int (*bullc_handler_fn)(bullc_job_t *job, void *user_data);
 
 /* How many finished jobs to keep (BullMQ's removeOnComplete / removeOnFail as KeepJobs).
@@ -382,6 +384,17 @@ typedef void (*bullc_event_cb)(bullc_event_t event, const bullc_job_t *job, cons
  * and a warning is logged (Node would throw and leave it active until the stalled check). */
 typedef long long (*bullc_backoff_fn)(long attempts_made, const char *type, const char *reason,
                                       const bullc_job_t *job, void *user_data);
+
+/* Called in each handler process of an isolated worker (bullc_worker_opts_t.isolate) once,
+ * before its first job, with the process's slot (0 .. concurrency-1) and child_user_data.
+ * The process is a fork of the program taken when bullc_worker_run() started: what init
+ * writes to memory is that process's own, so it may fill in the structures the handlers'
+ * user_data points to (open a database connection, load a model). Return 0, or anything else
+ * to refuse: the process exits, bullc_worker_run() then returns BULLC_ETHREAD (at start) or
+ * the job the replacement was for fails. */
+typedef int (*bullc_child_init_fn)(int slot, void *user_data);
+/* Called in a handler process that exits because the worker stops (not after a crash). */
+typedef void (*bullc_child_fini_fn)(int slot, void *user_data);
 
 /* TLS settings for rediss:// and rediss-sentinel:// URLs (ignored by the others). The server is
  * verified unless `insecure`: its certificate against `ca_file` (or the system's store), and
@@ -478,6 +491,35 @@ typedef struct bullc_worker_opts {
                                   uses; docs/bull.md). Any other name: BULLC_EINVAL */
     bullc_log_job_cb log_job_cb; /* NULL = none; when set, log lines go to it (with their job)
                                     instead of log_cb, with log_user_data and log_level */
+    /* Isolated handlers (README "Isolated handlers", docs/architecture.md §10): with `isolate`
+     * set, handlers run in child processes, one per concurrency slot, so that a handler that
+     * crashes fails its job instead of taking the worker down: at once, as an ordinary failure
+     * (retried per `attempts`), with the reason "handler process killed by SIGSEGV" or
+     * "handler process exited with status N"; a replacement process is forked. The processes
+     * are forked by a fork server that bullc_worker_run() forks before the worker starts any
+     * thread (threads the program started before are not in it; glibc's malloc and stdio are
+     * fork-safe, other locks such a thread held at that instant would stay held). Each is a
+     * copy of the program at that moment with only stdin, stdout and stderr open, default
+     * signal handling and its own process group, and dies with the worker. The Redis
+     * connections, locks, events and callbacks other than child_init/child_fini stay in the
+     * worker's process. bullc_worker_stop() lets running jobs finish (or tells them through
+     * bullc_job_should_stop), then every process runs child_fini and exits; run() reaps them
+     * all before it returns. */
+    int isolate;               /* 0; 1 = run handlers in handler processes */
+    int isolate_timeout_ms;    /* 0 = none; > 0 (isolate only): a handler process running one
+                                  job longer is killed (SIGKILL) and the job fails with
+                                  "handler process timed out after N ms" (retried as any
+                                  failure) */
+    int isolate_memory_mb;     /* 0 = none; > 0 (isolate only): each handler process's address
+                                  space may grow at most this many MB beyond its size once
+                                  child_init returned (RLIMIT_AS); a handler that dies after an
+                                  allocation failed, or returns BULLC_ENOMEM, fails its job
+                                  with "handler process hit its memory limit (N MB) ..." */
+    bullc_child_init_fn child_init; /* NULL = none; isolate only: run once in each handler
+                                       process before its first job */
+    bullc_child_fini_fn child_fini; /* NULL = none; isolate only: run in a handler process
+                                       that exits cleanly (the worker stopping) */
+    void *child_user_data;     /* passed to child_init and child_fini */
     const bullc_trace_opts_t *trace; /* NULL = tracing from the OTEL_* environment alone;
                                         read (and copied) by bullc_worker_new() */
 } bullc_worker_opts_t;
@@ -507,7 +549,8 @@ BULLC_API int bullc_worker_on(bullc_worker_t *worker, const char *job_name, bull
  * checks on the calling thread; handlers run on `concurrency` threads the worker creates.
  * Returns an error (BULLC_ECONNECT, BULLC_EAUTH, ...) if the first connection fails, and
  * BULLC_ETHREAD if a thread could not be started (the threads that did are stopped and joined
- * first); later connection losses are logged and retried with backoff. BULLC_EMISUSE if it is
+ * first) or, with `isolate`, a handler process could not be (a child_init refused: see
+ * bullc_worker_errmsg); later connection losses are logged and retried with backoff. BULLC_EMISUSE if it is
  * already running. A stopped worker stays stopped: calling run() again returns 0 at once. */
 BULLC_API int bullc_worker_run(bullc_worker_t *worker);
 

@@ -6,6 +6,7 @@
  *   blocker.c  the blocking wait for work while handler threads are idle
  *   gate.c     stop, local pause, rate-limit and delayed-job timing, shared by all threads
  *   calls.c    the public calls a handler makes on its job
+ *   isolate*.c handlers in handler processes (bullc_worker_opts_t.isolate; engine/isolate.h)
  * The engine knows no key names or scripts: everything it sends comes from the protocol
  * (proto/proto.h). */
 #ifndef BULLC_ENGINE_H
@@ -144,6 +145,8 @@ typedef struct bullc__run {
     bullc_worker_t *w;
     struct bullc__slot *slot;
     bullc__link *link;
+    struct bullc__iso_rt *child; /* inside a handler process: the calls go to the worker
+                                    (isolate_child.c); slot and link are NULL then */
 } bullc__run;
 
 /* One handler thread. */
@@ -202,6 +205,18 @@ void bullc__pool_tell_stop(bullc_worker_t *w, int why);
 void bullc__worker_emit(bullc_worker_t *w, bullc_event_t ev, const bullc_job_t *job,
                         const char *detail);
 
+/* ---- isolated handlers (isolate.c, docs/architecture.md §10) ------------------------------ */
+
+/* Forks the zygote and one handler process per slot, and waits for their child_init: called by
+ * bullc_worker_run before the worker starts any thread. BULLC_ETHREAD (w->errmsg says why). */
+int bullc__iso_start(bullc_worker_t *w);
+/* Runs job's handler h in slot s's handler process, answering the calls it makes; returns the
+ * handler's code, or BULLC_EJOBFAILED with the reason set when the process died, timed out or
+ * could not be started (a replacement is started). */
+int bullc__iso_run(bullc__slot *s, bullc_job_t *job, const bullc__handler *h);
+/* Ends the (idle) handler processes and the zygote, reaping them all. NULL iso: nothing. */
+void bullc__iso_stop(bullc_worker_t *w);
+
 /* ---- tracing (jobtrace.c): each step does nothing when the worker does not trace ---------- */
 
 /* A job was taken: its attempt's `process` span starts, continuing the producer's trace. */
@@ -250,6 +265,7 @@ struct bullc_worker {
     int running;
     char errmsg[320];
     bullc__stats stats;        /* bullc_worker_stats (engine/stats.c) */
+    struct bullc__iso *iso;    /* isolate: the zygote and handler processes while run() runs */
     bullc__tracer *tracer;     /* NULL: no tracing */
     char worker_id[37];        /* tracing's bullmq.worker.id: a random UUID */
 };

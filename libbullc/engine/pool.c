@@ -274,7 +274,7 @@ static int run_handler(bullc__slot *s, bullc_job_t *job)
     bullc__slot_lock(s, job);
     job->run = &s->run;
     long long t0 = bullc__stats_mono_us();
-    int rc = h->fn(job, h->ud);
+    int rc = w->iso ? bullc__iso_run(s, job, h) : h->fn(job, h->ud);
     s->run_us = bullc__stats_mono_us() - t0;
     job->run = NULL;
     bullc__slot_lock(s, NULL);

@@ -87,6 +87,8 @@ static const char *invalid_option(const bullc_worker_opts_t *o)
         return "max_started_attempts must not be negative";
     if (o->maximum_rate_limit_delay_ms < 1)
         return "maximum_rate_limit_delay_ms must be positive";
+    if (o->isolate_timeout_ms < 0 || o->isolate_memory_mb < 0)
+        return "isolate_timeout_ms and isolate_memory_mb must not be negative";
     if (!bullc__proto_find(o->protocol))
         return "protocol must be \"bullmq\" (or NULL) or \"bull\"";
     return NULL;
@@ -563,8 +565,13 @@ int bullc_worker_run(bullc_worker_t *w)
         return BULLC_OK; /* stopped before it ran */
     w->running = 1;
     atomic_store(&w->stats.running, 1);
+    /* handler processes are forked first, while the worker has no thread */
+    int rc = w->o.isolate ? bullc__iso_start(w) : 0;
     bullc__clink via;
-    int rc = bullc__clink_init(&via, &w->comb);
+    if (rc == 0)
+        rc = bullc__clink_init(&via, &w->comb);
+    else
+        memset(&via, 0, sizeof via);
     if (rc == 0)
         rc = check_server(w, &via);
     /* connect the blocking connection now so that getWorkers() lists us at once */
@@ -586,6 +593,7 @@ int bullc_worker_run(bullc_worker_t *w)
     if (w->blocker_started)
         pthread_join(w->blocker_tid, NULL);
     w->blocker_started = 0;
+    bullc__iso_stop(w);
     bullc__conn_close(&w->blocker_conn);
     bullc__conn_close(&w->comb.conn);
     bullc__clink_free(&via);

@@ -9,6 +9,7 @@
 //   host, port, caFile                 one server; caFile (a CA certificate file) turns TLS on
 //   otlpUrl                            trace with bullmq-otel, exporting OTLP/HTTP JSON there
 //                                      (batched, the SDK's defaults)
+//   processorFile                      a file path: BullMQ's sandboxed processor (isolate.js)
 // The Worker is made with autorun:false and says 'ready' once its connections are up; 'go'
 // starts it (the clock starts there); 'done' { ms } goes back when the jobs-th 'completed'
 // event arrives; 'quit' closes the worker and answers 'rss' { hwm, maxRSS } (kB) before
@@ -59,7 +60,8 @@ async function main() {
     provider.register();
     telemetry = new BullMQOtel();
   }
-  const worker = new Worker(cfg.queue, async () => {}, {
+  // processorFile: a sandboxed processor (BullMQ runs it in child processes), else inline
+  const worker = new Worker(cfg.queue, cfg.processorFile || (async () => {}), {
     telemetry,
     connection,
     prefix: cfg.prefix,

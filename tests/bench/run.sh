@@ -12,6 +12,8 @@
 # BENCH_CLUSTER_CONCURRENCY (10), BENCH_CLUSTER_MASTERS (3), BENCH_CLUSTER_REPLICAS (0),
 # BENCH_CLUSTER_BUDGET_S (170), BENCH_CLUSTER_JSON;
 # tls: BENCH_TLS_JOBS (20000), BENCH_TLS_CONCURRENCY (10), BENCH_TLS_BUDGET_S (170), BENCH_TLS_JSON;
+# isolate (echo_worker --isolate vs inline vs Node's sandboxed processors, see isolate.js):
+# BENCH_ISOLATE_JOBS (5000), BENCH_ISOLATE_CONCURRENCY (10), BENCH_ISOLATE_JSON.
 # trace: BENCH_TRACE_JOBS (10000), BENCH_TRACE_CONCURRENCY (10), BENCH_TRACE_BUDGET_S (150),
 # BENCH_TRACE_JSON.
 # BENCH_WORKERS, BENCH_REPEAT and BENCH_TIMEOUT_S apply to the cluster and tls parts too.
@@ -30,7 +32,7 @@ if [ ! -x build/bin/echo_worker ] && [ -z "${BULLC_BIN_DIR:-}" ]; then
   echo "bench: build/bin/echo_worker not built; the C worker will be skipped (run \`make\` first)" >&2
 fi
 
-parts=",${BENCH_PARTS:-echo,inventory,cluster,tls,trace},"
+parts=",${BENCH_PARTS:-echo,inventory,cluster,tls,isolate,trace},"
 if [[ $parts == *,tls,* ]] && ! command -v "${OPENSSL:-openssl}" >/dev/null 2>&1; then
   echo "bench: openssl not found in PATH (the tls part makes its test certificates with it)" >&2; exit 2
 fi
@@ -46,6 +48,9 @@ if [[ $parts == *,cluster,* ]]; then
 fi
 if [[ $parts == *,tls,* ]]; then
   node tests/bench/tls.js || status=$?
+fi
+if [[ $parts == *,isolate,* ]]; then
+  node tests/bench/isolate.js || status=$?
 fi
 if [[ $parts == *,trace,* ]]; then
   node tests/bench/trace.js || status=$?

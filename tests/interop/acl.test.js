@@ -9,7 +9,6 @@ const { test, before } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { execFile } = require('node:child_process');
 const { Queue } = require('bullmq');
 const I = require('./lib/interop');
 const T = require('./lib/topology');
@@ -37,22 +36,6 @@ async function useAcl(t) {
 // A bullmq Queue logged in as admin (getWorkers needs CLIENT LIST, which the rule denies).
 function adminQueue(t, a, name, opts = {}) {
   return I.useQueue(t, { connection: a.adminConnection }, name, opts);
-}
-
-function enqueue(url, queue, args, { input } = {}) {
-  return new Promise((resolve) => {
-    const child = execFile(ENQUEUE, ['--redis', url, '--queue', queue, ...args], { timeout: 30000 },
-      (err, stdout, stderr) => {
-        resolve({
-          code: err ? (typeof err.code === 'number' ? err.code : null) : 0,
-          signal: err ? err.signal || null : null,
-          stdout,
-          stderr,
-        });
-      });
-    if (input !== undefined) child.stdin.end(input);
-    else child.stdin.end();
-  });
 }
 
 function lines(text) {
@@ -101,13 +84,13 @@ test('the documented minimal rule: echo_worker and bullc_enqueue as the ACL user
   // bullc_enqueue as the same user: single adds and a bulk.
   for (let i = 0; i < 5; i++) {
     const data = { i, from: 'c', s: `caf\u00e9 ${i}` };
-    const r = await enqueue(a.url, qname, ['c-single', JSON.stringify(data)]);
+    const r = await I.enqueue(a.url, qname, ['c-single', JSON.stringify(data)]);
     assert.equal(r.code, 0, `bullc_enqueue: ${r.stderr}`);
     assert.equal(r.stderr, '');
     expected.push({ id: r.stdout.trim(), name: 'c-single', data });
   }
   const bulk = Array.from({ length: 10 }, (_, i) => ({ name: 'c-bulk', data: { i, from: 'c-bulk' } }));
-  const rb = await enqueue(a.url, qname, ['--bulk', '-'], { input: bulk.map((j) => JSON.stringify(j)).join('\n') + '\n' });
+  const rb = await I.enqueue(a.url, qname, ['--bulk', '-'], { input: bulk.map((j) => JSON.stringify(j)).join('\n') + '\n' });
   assert.equal(rb.code, 0, `bullc_enqueue --bulk: ${rb.stderr}`);
   const bulkIds = lines(rb.stdout);
   assert.equal(bulkIds.length, 10);
@@ -164,7 +147,7 @@ test('a wrong password: echo_worker exits 1 within 10 s saying authentication fa
   const ghost = await refused(t, `redis://ghost:${badPw}@127.0.0.1:${a.port}`, qname, 'unknown user');
   assert.match(ghost, /^echo_worker: Redis authentication failed: .*WRONGPASS/);
 
-  const r = await enqueue(url, qname, ['x', '{"a":1}']);
+  const r = await I.enqueue(url, qname, ['x', '{"a":1}']);
   assert.equal(r.signal, null);
   assert.equal(r.code, 1, `bullc_enqueue: exit 1; stderr: ${r.stderr}`);
   assert.equal(r.stdout, '');
@@ -200,7 +183,7 @@ test('no credentials while the default user is off: echo_worker and bullc_enqueu
   const dflt = await refused(t, `redis://default:whatever@127.0.0.1:${a.port}`, qname, 'default user');
   assert.match(dflt, /^echo_worker: Redis authentication failed: .*WRONGPASS invalid username-password pair or user is disabled\.$/);
 
-  const r = await enqueue(url, qname, ['x', '{"a":1}']);
+  const r = await I.enqueue(url, qname, ['x', '{"a":1}']);
   assert.equal(r.signal, null);
   assert.equal(r.code, 1, `bullc_enqueue: exit 1; stderr: ${r.stderr}`);
   assert.equal(r.stdout, '');
@@ -258,7 +241,7 @@ test('a queue outside the user\'s keys (--prefix other, rule ~bull:*): the worke
   }
 
   // The producer under that prefix: refused by the server, exit 1, NOPERM on stderr.
-  const r = await enqueue(a.url, qname, ['--prefix', 'other', 'x', '{"a":1}']);
+  const r = await I.enqueue(a.url, qname, ['--prefix', 'other', 'x', '{"a":1}']);
   assert.equal(r.signal, null);
   assert.equal(r.code, 1, `bullc_enqueue: exit 1; stderr: ${r.stderr}`);
   assert.equal(r.stdout, '');

@@ -10,32 +10,16 @@
 // same over TLS (rediss://).
 const { describe, test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const path = require('node:path');
-const { execFile } = require('node:child_process');
 const { Queue, Worker } = require('bullmq');
 const I = require('./lib/interop');
 const T = require('./lib/topology');
 const { echoProcessor } = require('./lib/echo');
 
-const ENQUEUE = path.join(I.BIN, 'bullc_enqueue');
 const noop = () => {};
 // Short locks and stalled checks, so that a job whose last write a failover
 // lost comes back within seconds.
 const STURDY = ['--lock-duration', '5000', '--stalled-interval', '5000'];
 
-// Runs bullc_enqueue; resolves {code, stdout, stderr} (never rejects on exit codes).
-function enqueue(url, queue, args, { input, env } = {}) {
-  return new Promise((resolve) => {
-    const child = execFile(ENQUEUE, ['--redis', url, '--queue', queue, ...args],
-      { env: { ...process.env, ...(env || {}) }, timeout: 30000 },
-      (err, stdout, stderr) => {
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-      });
-    if (input !== undefined) child.stdin.end(input);
-  });
-}
-
-// A Node Queue on the cluster connection, closed when the test ends.
 function clusterQueue(t, conn, name, opts = {}) {
   const q = new Queue(name, { connection: conn, ...opts });
   q.on('error', noop);
@@ -154,11 +138,11 @@ describe('cluster (3 masters x 1 replica, plain TCP)', { timeout: 150000 }, () =
     // bullc_enqueue: adding one job, a bulk and reading counts are refused the
     // same way (it may add its generic one-line summary after the reason).
     const refusals = [
-      await enqueue(c.url, 'plain', ['j', '{"v":1}']),
-      await enqueue(c.url, 'plain', ['--bulk', '-'], { input: '{"name":"a","data":{}}\n' }),
-      await enqueue(c.url, 'plain', ['--counts']),
+      await I.enqueue(c.url, 'plain', ['j', '{"v":1}']),
+      await I.enqueue(c.url, 'plain', ['--bulk', '-'], { input: '{"name":"a","data":{}}\n' }),
+      await I.enqueue(c.url, 'plain', ['--counts']),
       // An empty tag ("{}") hashes the whole key: no tag either.
-      await enqueue(c.url, 'x{}', ['j', '{}']),
+      await I.enqueue(c.url, 'x{}', ['j', '{}']),
     ];
     for (const e of refusals) {
       assert.notEqual(e.code, 0, `bullc_enqueue exit; stderr:\n${e.stderr}`);
@@ -184,12 +168,12 @@ describe('cluster (3 masters x 1 replica, plain TCP)', { timeout: 150000 }, () =
     const added = [];
     for (let k = 0; k < 5; k++) {
       const data = { k, s: `v${k} "q" \u00fc` };
-      const r = await enqueue(url, name, [`one-${k}`, JSON.stringify(data)]);
+      const r = await I.enqueue(url, name, [`one-${k}`, JSON.stringify(data)]);
       assert.equal(r.code, 0, `bullc_enqueue: ${r.stderr}`);
       added.push({ id: r.stdout.trim(), name: `one-${k}`, data });
     }
     const bulk = jobsOf(40, (i) => ({ b: i, sleepMs: 2 }), 'bulk');
-    const rb = await enqueue(url, name, ['--bulk', '-'],
+    const rb = await I.enqueue(url, name, ['--bulk', '-'],
       { input: bulk.map((j) => JSON.stringify(j)).join('\n') + '\n' });
     assert.equal(rb.code, 0, `bullc_enqueue --bulk: ${rb.stderr}`);
     const ids = rb.stdout.trim().split('\n');
@@ -208,13 +192,13 @@ describe('cluster (3 masters x 1 replica, plain TCP)', { timeout: 150000 }, () =
     }
     assert.equal(await c.nodeCommand(owner.port, 'LLEN', `bull:${name}:wait`), 45);
     // The producer's reads through the cluster too.
-    const counts = await enqueue(url, name, ['--counts']);
+    const counts = await I.enqueue(url, name, ['--counts']);
     assert.equal(counts.code, 0, counts.stderr);
     assert.equal(JSON.parse(counts.stdout).waiting, 45, counts.stdout);
 
     // A hash tag in the prefix works the same way.
     const pq = clusterQueue(t, conn, 'orders', { prefix: '{bq}' });
-    const rp = await enqueue(url, 'orders', ['--prefix', '{bq}', 'po', '{"n":7}']);
+    const rp = await I.enqueue(url, 'orders', ['--prefix', '{bq}', 'po', '{"n":7}']);
     assert.equal(rp.code, 0, rp.stderr);
     const pj = await pq.getJob(rp.stdout.trim());
     assert.equal(pj.name, 'po');
@@ -222,7 +206,7 @@ describe('cluster (3 masters x 1 replica, plain TCP)', { timeout: 150000 }, () =
 
     const w = I.useWorker(t, { url }, name, ['--concurrency', '4', ...STURDY]);
     await assertAllCompleted(queue, added, { timeout: 30000, attemptsMade: 1 });
-    const st = await enqueue(url, name, ['--state', added[0].id]);
+    const st = await I.enqueue(url, name, ['--state', added[0].id]);
     assert.equal(st.stdout.trim(), 'completed');
     await assertWorkerStops(w);
     // The prefixed job was not touched by a worker of another key base; a
@@ -391,7 +375,7 @@ describe('cluster over TLS', { timeout: 90000 }, () => {
     const name = '{sec}';
     const queue = clusterQueue(t, conn, name);
     const added = [...await queue.addBulk(jobsOf(40, (i) => ({ i, sleepMs: 2 })))];
-    const r = await enqueue(c.url, name, ['from-c', '{"c":true}'], { env: { REDIS_TLS_CA: certs.ca } });
+    const r = await I.enqueue(c.url, name, ['from-c', '{"c":true}'], { env: { REDIS_TLS_CA: certs.ca } });
     assert.equal(r.code, 0, `bullc_enqueue over TLS: ${r.stderr}`);
     added.push({ id: r.stdout.trim(), name: 'from-c', data: { c: true } });
     const w = I.useWorker(t, c, name, ['--concurrency', '4', '--tls-ca', certs.ca, ...STURDY]);

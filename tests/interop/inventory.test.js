@@ -304,6 +304,34 @@ test('killed between COMMIT and completion: the redelivered job applies nothing 
   await assertAuditSums(db);
 });
 
+test('BULLC_ISOLATE=1: handler processes connect in their init; one dying after COMMIT fails that attempt at once, the retry applies nothing twice', { timeout: 60000 }, async (t) => {
+  const { db, queue, ev, start } = await setup(t, { BULLC_ISOLATE: '1' });
+  const jobId = 'iso-crash';
+  const w = start({ BULLC_INVENTORY_TEST_CRASH_AFTER_COMMIT: jobId });
+  // each of the 4 handler processes opened its connection in its init, before any job
+  await I.waitFor(async () => (await pg.query(
+    `SELECT count(*) FROM pg_stat_activity WHERE datname = '${db.name}' AND application_name = 'inventory_worker'`,
+    db.name)) === '4', { what: 'four connections from the handler processes' });
+  const reward = await queue.add('reward_inventory_item', { userId: 'u1', items: ['welcome_chest'] });
+  const [r] = await finished(queue, [reward.id]);
+  assert.equal(await r.getState(), 'completed');
+  await queue.add('use_item', { userId: 'u1', itemId: 'welcome_chest' }, { jobId, attempts: 2 });
+  const [j] = await finished(queue, [jobId]);
+  assert.equal(await j.getState(), 'completed');
+  assert.equal(j.attemptsMade, 2, 'the attempt whose process died counted as failed');
+  assert.equal(j.stacktrace.length, 1);
+  const stored = await pg.query(`SELECT result FROM processed_jobs WHERE job_id = '${jobId}'`, db.name);
+  assert.deepEqual(j.returnvalue, JSON.parse(stored), 'completed with the stored result');
+  assert.match(w.stderrText(), new RegExp(`job ${jobId}: handler process exited with status 86; starting a replacement`));
+  assert.match(w.stderrText(), new RegExp(`job ${jobId} \\(use_item\\) was already applied`));
+  assert.equal(ev.of('stalled').length, 0, 'no stalled check involved');
+  assert.deepEqual(await inventory(db), { u1: { key: 3, gold: 100 } }, 'the use and its effects once');
+  assert.equal(await pg.query(`SELECT count(*) FROM inventory_audit WHERE job_id = '${jobId}'`, db.name), '3');
+  await assertAuditSums(db);
+  assert.equal(w.done, false, 'the worker itself lives on');
+  await stop(w);
+});
+
 test('PostgreSQL restarted while jobs flow: attempts fail, are retried, all end completed; the worker reconnects', { timeout: 90000 }, async (t) => {
   const { db, queue, ev, start } = await setup(t);
   const opts = { attempts: 12, backoff: { type: 'exponential', delay: 100 } };

@@ -72,10 +72,11 @@ async function useNest(t, redis) {
 
 async function settled(q, job, timeout = 30000) {
   return I.waitFor(async () => {
+    // the state first: once it is final, the job's fields are too
     const j = await q.getJob(job.id);
     if (!j) return { state: 'removed' };
     const state = await j.getState();
-    return state === 'completed' || state === 'failed' ? { state, job: j } : null;
+    return state === 'completed' || state === 'failed' ? { state, job: await q.getJob(job.id) } : null;
   }, { timeout, what: `job ${job.id} finished`, interval: 50 });
 }
 

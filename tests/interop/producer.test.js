@@ -10,24 +10,13 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { execFile } = require('node:child_process');
 const IORedis = require('ioredis');
 const { Queue, Worker, FlowProducer } = require('bullmq');
 const H = require('./lib/harness');
+const I = require('./lib/interop');
 const { dumpState, maskState, diffStates } = require('./lib/state');
 
 const ENQUEUE = path.join(H.BIN, 'bullc_enqueue');
-
-// Runs bullc_enqueue; resolves {code, stdout, stderr} (never rejects on exit codes).
-function enqueue(redis, queue, args, { input } = {}) {
-  return new Promise((resolve) => {
-    const child = execFile(ENQUEUE, ['--redis', redis.url, '--queue', queue, ...args],
-      (err, stdout, stderr) => {
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-      });
-    if (input !== undefined) child.stdin.end(input);
-  });
-}
 
 let A; let B; let ca; let cb;
 
@@ -81,7 +70,7 @@ async function differential(label, steps, { queue = 'pq', pause = false, setup, 
   for (const [name, data, opts] of steps) {
     const args = [...(prefix ? ['--prefix', prefix] : []), name, JSON.stringify(data)];
     if (opts !== undefined) args.push(JSON.stringify(opts));
-    const r = await enqueue(B, queue, args);
+    const r = await I.enqueue(B, queue, args);
     assert.equal(r.code, 0, `${label}: bullc_enqueue failed: ${r.stderr}`);
     idsB.push(r.stdout.trim());
   }
@@ -195,7 +184,7 @@ test('dedup: a stale window (owner gone) is taken over, as Node does', async () 
   await differential('stale-1', steps);
   for (const c of [ca, cb]) await c.del('bull:pq:1'); // the owner vanished, the window stayed
   const idA = await withNodeQueue(A, 'pq', async (q) => (await q.add('d', { v: 2 }, { deduplication: { id: 'st' } })).id);
-  const r = await enqueue(B, 'pq', ['d', '{"v":2}', '{"deduplication":{"id":"st"}}']);
+  const r = await I.enqueue(B, 'pq', ['d', '{"v":2}', '{"deduplication":{"id":"st"}}']);
   assert.equal(r.stdout.trim(), idA);
   await sameState('stale takeover');
 });
@@ -210,14 +199,14 @@ test('addBulk: one pipelined call equals Node addBulk', async () => {
   }
   const idsA = await withNodeQueue(A, 'bq', async (q) => (await q.addBulk(jobs)).map((j) => j.id));
   const input = jobs.map((j) => JSON.stringify(j)).join('\n');
-  const r = await enqueue(B, 'bq', ['--bulk', '-'], { input });
+  const r = await I.enqueue(B, 'bq', ['--bulk', '-'], { input });
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(r.stdout.trim().split('\n'), idsA);
   await sameState('addBulk');
   // a bad job anywhere in the batch: nothing at all is added
   await cb.flushall();
   const bad = `${input}\n${JSON.stringify({ name: 'x', data: {}, opts: { priority: 1.5 } })}`;
-  const rb = await enqueue(B, 'bq', ['--bulk', '-'], { input: bad });
+  const rb = await I.enqueue(B, 'bq', ['--bulk', '-'], { input: bad });
   assert.equal(rb.code, 2);
   assert.match(rb.stderr, /job 30: Priority should not be float/);
   assert.equal(await cb.dbsize(), 0);
@@ -227,7 +216,7 @@ test('bulk after SCRIPT FLUSH reloads the script and adds every job once', async
   await cb.flushall();
   await cb.script('FLUSH');
   const input = [0, 1, 2].map((i) => JSON.stringify({ name: 'n', data: { i } })).join('\n');
-  const r = await enqueue(B, 'sf', ['--bulk', '-'], { input });
+  const r = await I.enqueue(B, 'sf', ['--bulk', '-'], { input });
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(r.stdout.trim().split('\n'), ['1', '2', '3']);
   assert.deepEqual(await cb.lrange('bull:sf:wait', 0, -1), ['3', '2', '1']);
@@ -245,7 +234,7 @@ test('C-produced jobs run on a Node Worker with the expected name, data and opts
   for (const [name, data, opts] of adds) {
     const args = [name, JSON.stringify(data)];
     if (opts) args.push(JSON.stringify(opts));
-    const r = await enqueue(B, 'wq', args);
+    const r = await I.enqueue(B, 'wq', args);
     assert.equal(r.code, 0, r.stderr);
     ids.push(r.stdout.trim());
   }
@@ -290,7 +279,7 @@ test('state, counts and fields agree with Node in every state', async () => {
   worker.on('error', () => {});
   try {
     const add = async (name, opts) => {
-      const r = await enqueue(B, 'sq', [name, '{}', JSON.stringify(opts || {})]);
+      const r = await I.enqueue(B, 'sq', [name, '{}', JSON.stringify(opts || {})]);
       assert.equal(r.code, 0, r.stderr);
       return r.stdout.trim();
     };
@@ -309,13 +298,13 @@ test('state, counts and fields agree with Node in every state', async () => {
     const ids = [done, failed, held, waiting, prio, delayed, tree.job.id, 'nope'];
     const expect = ['completed', 'failed', 'active', 'waiting', 'prioritized', 'delayed', 'waiting-children', 'unknown'];
     for (let i = 0; i < ids.length; i++) {
-      const r = await enqueue(B, 'sq', ['--state', ids[i]]);
+      const r = await I.enqueue(B, 'sq', ['--state', ids[i]]);
       assert.equal(r.code, 0, r.stderr);
       const nodeState = ids[i] === 'nope' ? 'unknown' : await (await queue.getJob(ids[i])).getState();
       assert.equal(nodeState, expect[i]);
       assert.equal(r.stdout.trim(), nodeState, `state of ${ids[i]}`);
     }
-    const rc = await enqueue(B, 'sq', ['--counts']);
+    const rc = await I.enqueue(B, 'sq', ['--counts']);
     assert.equal(rc.code, 0, rc.stderr);
     const counts = JSON.parse(rc.stdout);
     const nodeCounts = await queue.getJobCounts();
@@ -324,13 +313,13 @@ test('state, counts and fields agree with Node in every state', async () => {
     // fields, raw from the hash
     for (const [id, field] of [[done, 'returnvalue'], [failed, 'failedReason'], [failed, 'atm'],
       [held, 'ats'], [delayed, 'delay'], [prio, 'priority'], [waiting, 'opts'], [waiting, 'data']]) {
-      const r = await enqueue(B, 'sq', ['--field', id, field]);
+      const r = await I.enqueue(B, 'sq', ['--field', id, field]);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, `${await cb.hget(`bull:sq:${id}`, field)}\n`, `${field} of ${id}`);
     }
-    const absent = await enqueue(B, 'sq', ['--field', waiting, 'returnvalue']);
+    const absent = await I.enqueue(B, 'sq', ['--field', waiting, 'returnvalue']);
     assert.deepEqual([absent.code, absent.stdout], [0, '']);
-    const nojob = await enqueue(B, 'sq', ['--field', 'nope', 'data']);
+    const nojob = await I.enqueue(B, 'sq', ['--field', 'nope', 'data']);
     assert.equal(nojob.code, 1);
     assert.match(nojob.stderr, /job nope does not exist/);
   } finally {
@@ -374,7 +363,7 @@ test('bad options: exit 2, a clear message, nothing added (and Node refuses the 
   await Promise.all([ca.flushall(), cb.flushall()]);
   await withNodeQueue(A, 'xq', async (q) => {
     for (const [opts, msg, nodeThrows] of BAD) {
-      const r = await enqueue(B, 'xq', ['bad', '{"payload":"0123456789"}', JSON.stringify(opts)]);
+      const r = await I.enqueue(B, 'xq', ['bad', '{"payload":"0123456789"}', JSON.stringify(opts)]);
       assert.equal(r.code, 2, `${JSON.stringify(opts)}: exit ${r.code} ${r.stderr}`);
       assert.match(r.stderr, msg, JSON.stringify(opts));
       if (nodeThrows) {
@@ -384,11 +373,11 @@ test('bad options: exit 2, a clear message, nothing added (and Node refuses the 
     }
   });
   for (const args of [['x', '{bad json'], ['x', '{}', '[1]'], ['x', '{}', '{"a":1,"a":2}'], ['x', '{}', '{"delay":1e999}']]) {
-    const r = await enqueue(B, 'xq', args);
+    const r = await I.enqueue(B, 'xq', args);
     assert.equal(r.code, 2, `${args}: ${r.stderr}`);
   }
   assert.equal(await cb.dbsize(), 0, 'the C side wrote nothing');
   assert.equal(await ca.dbsize(), 0, 'the Node side wrote nothing either');
-  const unreachable = await enqueue({ url: `redis://127.0.0.1:${await H.freePort()}` }, 'xq', ['x']);
+  const unreachable = await I.enqueue({ url: `redis://127.0.0.1:${await H.freePort()}` }, 'xq', ['x']);
   assert.equal(unreachable.code, 1);
 });

@@ -10,13 +10,10 @@
 // assert the final state, not exactly-once events.
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const path = require('node:path');
-const { execFile } = require('node:child_process');
 const { Queue, Worker } = require('bullmq');
 const I = require('./lib/interop');
 const T = require('./lib/topology');
 
-const ENQUEUE = path.join(I.BIN, 'bullc_enqueue');
 const TEST_TIMEOUT = 120000;
 
 // Short locks and frequent stalled checks, so that jobs whose completion was
@@ -96,19 +93,6 @@ async function assertCleanExit(w) {
   assert.deepEqual(r, { code: 0, signal: null }, `exit status; stderr:\n${I.tail(w, 40)}`);
 }
 
-// Runs bullc_enqueue; resolves {code, stdout, stderr}.
-function enqueue(url, queue, args, { input, env = {} } = {}) {
-  return new Promise((resolve) => {
-    const child = execFile(ENQUEUE, ['--redis', url, '--queue', queue, ...args],
-      { env: { ...process.env, ...env }, timeout: 60000 },
-      (err, stdout, stderr) => {
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-      });
-    if (input !== undefined) child.stdin.end(input);
-  });
-}
-
-// Jobs a test may report about when BULLC_TEST_VERBOSE is set.
 function report(what) {
   if (I.VERBOSE) console.log(what);
 }
@@ -164,12 +148,12 @@ test('producer through sentinel: bullc_enqueue adds before and after a failover,
       for (let k = 0; k < 3; k++) {
         const name = `${phase}-${k}`;
         const data = { phase, k, s: 'x/y "q" \u00fc' };
-        const r = await enqueue(s.url, qname, [name, JSON.stringify(data)]);
+        const r = await I.enqueue(s.url, qname, [name, JSON.stringify(data)]);
         assert.equal(r.code, 0, `bullc_enqueue ${name}: ${r.stderr}`);
         added.push([r.stdout.trim(), name, data]);
       }
       const bulk = Array.from({ length: 20 }, (_, k) => ({ name: `${phase}-bulk`, data: { phase, bulk: k } }));
-      const r = await enqueue(s.url, qname, ['--bulk', '-'], {
+      const r = await I.enqueue(s.url, qname, ['--bulk', '-'], {
         input: `${bulk.map((j) => JSON.stringify(j)).join('\n')}\n`,
       });
       assert.equal(r.code, 0, `bullc_enqueue --bulk: ${r.stderr}`);
@@ -196,10 +180,10 @@ test('producer through sentinel: bullc_enqueue adds before and after a failover,
     }
     assert.equal(await s.nodeCommand(now, 'LLEN', `bull:${qname}:wait`), 46);
     // The producer's readers follow the sentinels too.
-    const c = await enqueue(s.url, qname, ['--counts']);
+    const c = await I.enqueue(s.url, qname, ['--counts']);
     assert.equal(c.code, 0, c.stderr);
     assert.equal(JSON.parse(c.stdout).waiting, 46);
-    const st = await enqueue(s.url, qname, ['--state', '46']);
+    const st = await I.enqueue(s.url, qname, ['--state', '46']);
     assert.equal(st.code, 0, st.stderr);
     assert.equal(st.stdout.trim(), 'waiting');
   });

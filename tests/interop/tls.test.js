@@ -9,7 +9,6 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { execFile } = require('node:child_process');
 const IORedis = require('ioredis');
 const { Worker } = require('bullmq');
 const I = require('./lib/interop');
@@ -39,26 +38,6 @@ function useConn(t, connection) {
   c.on('error', () => {});
   I.defer(t, () => c.disconnect());
   return c;
-}
-
-// Runs bullc_enqueue with the REDIS_TLS_* variables in `env`; resolves {code, signal, stdout,
-// stderr} (never rejects on exit codes).
-function enqueue(url, queue, args, { env = {}, input } = {}) {
-  return new Promise((resolve) => {
-    const clean = { ...process.env };
-    for (const k of Object.keys(clean)) if (k.startsWith('REDIS_TLS_')) delete clean[k];
-    const child = execFile(ENQUEUE, ['--redis', url, '--queue', queue, ...args],
-      { env: { ...clean, ...env }, timeout: 30000 }, (err, stdout, stderr) => {
-        resolve({
-          code: err ? (typeof err.code === 'number' ? err.code : null) : 0,
-          signal: err ? err.signal || null : null,
-          stdout,
-          stderr,
-        });
-      });
-    if (input !== undefined) child.stdin.end(input);
-    else child.stdin.end();
-  });
 }
 
 function lines(text) {
@@ -193,11 +172,11 @@ test('a certificate valid only for DNS:redis.test: the IP URL is refused; --tls-
 
   // The producer: refused without REDIS_TLS_SERVER_NAME, accepted with it.
   const env = { REDIS_TLS_CA: certs.ca };
-  const bad = await enqueue(r.url, qname, ['e', '{"v":"by C"}'], { env });
+  const bad = await I.enqueue(r.url, qname, ['e', '{"v":"by C"}'], { env });
   assert.equal(bad.code, 1, `bullc_enqueue without server name: ${bad.stderr}`);
   assert.match(bad.stderr, /certificate does not verify: IP address mismatch/);
   assert.equal(await queue.count(), 1, 'nothing added');
-  const good = await enqueue(r.url, qname, ['e', '{"v":"by C"}'], { env: { ...env, REDIS_TLS_SERVER_NAME: 'redis.test' } });
+  const good = await I.enqueue(r.url, qname, ['e', '{"v":"by C"}'], { env: { ...env, REDIS_TLS_SERVER_NAME: 'redis.test' } });
   assert.equal(good.code, 0, `bullc_enqueue with server name: ${good.stderr}`);
   const cId = good.stdout.trim();
   assert.equal((await queue.getJob(cId)).name, 'e');
@@ -218,13 +197,13 @@ test('bullc_enqueue over mutual TLS (REDIS_TLS_CA/CERT/KEY): Node reads names an
   const env = { REDIS_TLS_CA: certs.ca, REDIS_TLS_CERT: certs.clientCert, REDIS_TLS_KEY: certs.clientKey };
 
   // Refusals first, on an empty database: nothing may be written.
-  const wrongCa = await enqueue(r.url, qname, ['x', '{"a":1}'], { env: { ...env, REDIS_TLS_CA: certs.otherCa } });
+  const wrongCa = await I.enqueue(r.url, qname, ['x', '{"a":1}'], { env: { ...env, REDIS_TLS_CA: certs.otherCa } });
   assert.equal(wrongCa.signal, null);
   assert.equal(wrongCa.code, 1, `wrong CA: exit 1; stderr: ${wrongCa.stderr}`);
   assert.equal(wrongCa.stdout, '');
   assert.match(wrongCa.stderr, /^bullc_enqueue: .*TLS: the server's certificate does not verify: /m);
   assert.match(wrongCa.stderr, /^bullc_enqueue: TLS failed \(handshake or certificate verification\)$/m);
-  const noCert = await enqueue(r.url, qname, ['x', '{"a":1}'], { env: { REDIS_TLS_CA: certs.ca } });
+  const noCert = await I.enqueue(r.url, qname, ['x', '{"a":1}'], { env: { REDIS_TLS_CA: certs.ca } });
   assert.equal(noCert.code, 1, `no client certificate: exit 1; stderr: ${noCert.stderr}`);
   assert.equal(noCert.stdout, '');
   assert.match(noCert.stderr, /^bullc_enqueue: cannot connect to Redis$/m);
@@ -242,13 +221,13 @@ test('bullc_enqueue over mutual TLS (REDIS_TLS_CA/CERT/KEY): Node reads names an
   ];
   const expected = [];
   for (const [name, data] of singles) {
-    const res = await enqueue(r.url, qname, [name, JSON.stringify(data)], { env });
+    const res = await I.enqueue(r.url, qname, [name, JSON.stringify(data)], { env });
     assert.equal(res.code, 0, `add ${name}: ${res.stderr}`);
     assert.match(res.stdout, /^\d+\n$/);
     expected.push({ id: res.stdout.trim(), name, data });
   }
   const bulk = Array.from({ length: 20 }, (_, i) => ({ name: `bulk-${i}`, data: { i, tag: 'bulk' } }));
-  const rb = await enqueue(r.url, qname, ['--bulk', '-'], {
+  const rb = await I.enqueue(r.url, qname, ['--bulk', '-'], {
     env, input: bulk.map((j) => JSON.stringify(j)).join('\n') + '\n',
   });
   assert.equal(rb.code, 0, `bulk: ${rb.stderr}`);
@@ -269,7 +248,7 @@ test('bullc_enqueue over mutual TLS (REDIS_TLS_CA/CERT/KEY): Node reads names an
 
   // A refused producer now, with jobs in the queue: still nothing added.
   const idBefore = await client.get(`bull:${qname}:id`);
-  const again = await enqueue(r.url, qname, ['late', '{}'], { env: { ...env, REDIS_TLS_CA: certs.otherCa } });
+  const again = await I.enqueue(r.url, qname, ['late', '{}'], { env: { ...env, REDIS_TLS_CA: certs.otherCa } });
   assert.equal(again.code, 1);
   assert.equal(await queue.count(), 25);
   assert.equal(await client.get(`bull:${qname}:id`), idBefore, 'the id counter did not move');

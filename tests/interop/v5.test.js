@@ -10,7 +10,6 @@
 // list keeps anything.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFile } = require('node:child_process');
 const path = require('node:path');
 const { Packr } = require('msgpackr');
 const { Queue: Queue5, FlowProducer: FlowProducer5 } = require('bullmq5');
@@ -569,13 +568,6 @@ test('script level: a 5.x queue counts jobs carrying defa against the rate limit
 });
 
 // bullc_enqueue next to a 5.x producer: on a 5.x-paused queue its adds land where 5.81.5's do.
-function enqueue(redis, queue, args) {
-  return new Promise((resolve) => {
-    execFile(path.join(I.BIN, 'bullc_enqueue'), ['--redis', redis.url, '--queue', queue, ...args],
-      (err, stdout, stderr) => resolve({ code: err ? err.code : 0, stdout, stderr }));
-  });
-}
-
 for (const [label, withVersion, before] of [
   ['a 5.x-paused queue with a backlog', true, 1],
   ['an empty queue paused by 5.x code that wrote no meta.version', false, 0],
@@ -595,7 +587,7 @@ for (const [label, withVersion, before] of [
       await q5.close();
     }
     for (const [name, data, opts] of steps) {
-      const r = await enqueue(d.B, qn, [name, JSON.stringify(data), JSON.stringify(opts)]);
+      const r = await I.enqueue(d.B, qn, [name, JSON.stringify(data), JSON.stringify(opts)]);
       assert.equal(r.code, 0, `bullc_enqueue: ${r.stderr}`);
     }
     const [sa, sb] = await Promise.all([dumpState(d.ca), dumpState(d.cb)]);

@@ -4,6 +4,8 @@
 // the job-level assertions every test makes.
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const path = require('node:path');
+const { execFile } = require('node:child_process');
 const { Queue, QueueEvents } = require('bullmq');
 const IORedis = require('ioredis');
 const H = require('./harness');
@@ -183,7 +185,30 @@ async function readStream(client, queue, prefix = 'bull') {
   });
 }
 
+// Runs build/bin/bullc_enqueue on `redis` (a URL, or an object with .url) for `queue`, with
+// `args` after --redis and --queue; `input` goes to its stdin. Resolves {code, signal, stdout,
+// stderr} (code -1 when it was killed). The REDIS_TLS_* variables of this process are not
+// passed on: only `env` sets them.
+function enqueue(redis, queue, args, { input, env = {}, timeout = 60000 } = {}) {
+  const url = typeof redis === 'string' ? redis : redis.url;
+  const clean = { ...process.env };
+  for (const k of Object.keys(clean)) if (k.startsWith('REDIS_TLS_')) delete clean[k];
+  return new Promise((resolve) => {
+    const child = execFile(path.join(H.BIN, 'bullc_enqueue'), ['--redis', url, '--queue', queue, ...args],
+      { env: { ...clean, ...env }, timeout }, (err, stdout, stderr) => {
+        resolve({
+          code: err ? (typeof err.code === 'number' ? err.code : -1) : 0,
+          signal: err ? err.signal || null : null,
+          stdout,
+          stderr,
+        });
+      });
+    child.stdin.end(input);
+  });
+}
+
 module.exports = {
   ...H, VERBOSE, defer, requireEchoWorker, useRedis, useClient, useQueue, useEvents, useWorker, stopWorker,
   tail, waitCounts, assertTimes, assertCompleted, assertFailed, workerNames, b64, readStream,
+  enqueue,
 };
