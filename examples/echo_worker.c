@@ -253,8 +253,10 @@ static void misbehave_if_asked(const bullc_json_t *data)
     if (bullc_json_int(bullc_json_get(data, "allocMb"), &mb) == 0 && mb > 0) {
         size_t size = (size_t)mb * 1024 * 1024;
         volatile char *block = malloc(size);
-        if (!block)
+        if (!block) {
+            errno = ENOMEM; /* as POSIX malloc leaves it; a sanitizer's allocator may not */
             abort();
+        }
         for (size_t i = 0; i < size; i += 4096)
             block[i] = 1;
         free((void *)block);
