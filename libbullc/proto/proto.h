@@ -207,6 +207,13 @@ typedef struct bullc__proto_ops {
      * returns the ms until it wants to run again. The engine also runs it at a settle's
      * tick_at_ms. */
     long long (*tick)(bullc__proto *p, bullc__link *link);
+    /* Pub/sub channels whose messages announce when tick should run (NULL: none, as BullMQ):
+     * their number, the names in *names (owned by p). The maintenance loop subscribes to them
+     * on a connection of its own. */
+    size_t (*tick_channels)(const bullc__proto *p, const char *const **names);
+    /* A message on one of them: the epoch ms at which to run tick, or 0 to ignore it. */
+    long long (*tick_message)(bullc__proto *p, const char *channel, const char *payload,
+                              size_t len);
 
     /* Calls a handler makes on its running job (NULL: not offered by this protocol). */
     int (*update_progress)(bullc__proto *p, bullc__link *link, bullc_job_t *job, const char *json);

@@ -81,6 +81,9 @@ int bullc__bull_extend_locks(bullc__proto *p, bullc__link *link, bullc__lock *lo
                              size_t n);
 int bullc__bull_check_stalled(bullc__proto *p, bullc__link *link);
 long long bullc__bull_tick(bullc__proto *p, bullc__link *link);
+size_t bullc__bull_tick_channels(const bullc__proto *p, const char *const **names);
+long long bullc__bull_tick_message(bullc__proto *p, const char *channel, const char *payload,
+                                   size_t len);
 
 /* ---- producer and reads (bull_opts.c, bull_queue.c) ------------------------------------- */
 

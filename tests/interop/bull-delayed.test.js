@@ -1,0 +1,72 @@
+'use strict';
+// Legacy Bull 4: an idle echo_worker --protocol bull promotes delayed jobs
+// when they fall due, not on its periodic guard tick (every 5 s): it listens
+// on the queue's `delayed` channel, where every writer of the delayed set
+// publishes the due time (docs/bull.md §4.7). The bounds are generous (1 s)
+// and only catch a promotion left to the guard tick.
+const { test } = require('node:test');
+const assert = require('node:assert/strict');
+const Bull = require('bull');
+const I = require('./lib/interop');
+
+const BULL = ['--protocol', 'bull'];
+const LATE_MS = 1000;
+
+function useBull(t, redis, name) {
+  const q = new Bull(name, { redis: { host: '127.0.0.1', port: redis.port } });
+  q.on('error', () => {});
+  I.defer(t, () => q.close().catch(() => {}));
+  return q;
+}
+
+async function workerUp(q) {
+  await I.waitFor(async () => ((await q.getWorkers()) || []).length === 1, { what: 'worker up' });
+  // past the start-up tick: from now on only the guard tick or a message promotes
+  await I.sleep(1200);
+}
+
+test('bull delayed: a job a Node producer delays runs within a second of its due time', async (t) => {
+  const redis = await I.useRedis(t);
+  const q = useBull(t, redis, 'bd1');
+  const w = I.useWorker(t, redis, 'bd1', BULL);
+  await workerUp(q);
+  const lateness = [];
+  // one after the other: each added just after the previous promotion, mid-way between two
+  // guard ticks
+  for (const delay of [2500, 2500, 3000]) {
+    const job = await q.add({ result: delay }, { delay });
+    await I.waitFor(async () => (await q.getJob(job.id)).finishedOn, { what: `job with delay ${delay} done`, timeout: 15000 });
+    const done = await q.getJob(job.id);
+    assert.equal(done.returnvalue, delay);
+    const late = done.processedOn - (done.timestamp + delay);
+    assert.ok(late >= 0, `not before its due time (${late} ms)`);
+    lateness.push(late);
+  }
+  assert.ok(lateness.every((l) => l <= LATE_MS), `promoted on time: lateness ${lateness} ms\n${I.tail(w)}`);
+});
+
+test('bull delayed: a job its handler moved to delayed comes back within a second', async (t) => {
+  const redis = await I.useRedis(t);
+  const q = useBull(t, redis, 'bd2');
+  const w = I.useWorker(t, redis, 'bd2', BULL);
+  await workerUp(q);
+  // the handler moves the job to delayed on every run (Bull counts no starts): each run's
+  // processedOn follows the previous due time
+  const job = await q.add({ delayMs: 2500 });
+  const client = q.client;
+  const dues = [];
+  for (let round = 0; round < 2; round++) {
+    const due = await I.waitFor(async () => {
+      const s = await client.zscore('bull:bd2:delayed', job.id);
+      const d = s === null ? 0 : Math.floor(Number(s) / 4096);
+      return d > (dues[dues.length - 1] || 0) ? d : 0;
+    }, { what: 'the job in delayed', interval: 20, timeout: 15000 });
+    dues.push(due);
+    const started = await I.waitFor(async () => {
+      const p = Number(await client.hget(`bull:bd2:${job.id}`, 'processedOn'));
+      return p >= due ? p : 0;
+    }, { what: 'the job started again', interval: 20, timeout: 15000 });
+    const late = started - due;
+    assert.ok(late <= LATE_MS, `round ${round}: started ${late} ms after its due time\n${I.tail(w)}`);
+  }
+});
