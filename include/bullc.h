@@ -403,6 +403,18 @@ typedef struct bullc_worker_opts {
                                   uses; docs/bull.md). Any other name: BULLC_EINVAL */
     bullc_log_job_cb log_job_cb; /* NULL = none; when set, log lines go to it (with their job)
                                     instead of log_cb, with log_user_data and log_level */
+    const char *limiter_group_key; /* Bull only (protocol "bull"), with limiter_max: the rate
+                                      limit counts per group, as Bull's limiter `groupKey`: a
+                                      job's group is the text after the last ':' of its id
+                                      (the ids a producer with the same group key forms,
+                                      docs/bull.md §3, §4.11). Any non-empty text turns it on
+                                      (Bull reads the group from the id, not from the data).
+                                      NULL or "" = one limit for the queue. Copied. */
+    int limiter_bounce_back;       /* Bull only, with limiter_max: 1 = a job over the limit goes
+                                      back to wait (Bull's `bounceBack`) instead of delayed,
+                                      and this worker takes nothing until the window ends;
+                                      0 = to delayed. BullMQ workers refuse both options
+                                      (BULLC_EINVAL, with a log line). */
 } bullc_worker_opts_t;
 
 /* Fills `opts` with the defaults listed above. */

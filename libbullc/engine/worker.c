@@ -174,7 +174,9 @@ static int build(bullc_worker_t *w)
         w->renew_ms = 1;
     w->ops = bullc__proto_find(w->o.protocol);
     w->o.protocol = w->ops->name; /* the user's string is not ours to keep */
-    if ((rc = w->ops->open_worker(&w->proto, &w->o, &w->log, w->errmsg, sizeof w->errmsg)) != 0)
+    rc = w->ops->open_worker(&w->proto, &w->o, &w->log, w->errmsg, sizeof w->errmsg);
+    w->o.limiter_group_key = NULL; /* read by the protocol: not the user's to keep */
+    if (rc != 0)
         return rc;
     w->made_server = 1;
     rc = bullc__server_init(&w->server, w->s_url, &w->o.tls,

@@ -26,6 +26,8 @@ struct bullc__proto {
     char *client_name;          /* "<prefix>:<base64(queue)>" */
     char token[37];             /* the worker's lock token: one uuid for all its jobs */
     bullc__proto_wopts w;       /* the worker's options (w.limiter_*: Bull's rate limit) */
+    int limit_group;            /* the rate limit counts per job-id group (Bull's groupKey) */
+    int bounce_back;            /* a limited job goes back to wait (Bull's bounceBack) */
     char metrics_max[24];       /* data points the metrics keep, "" for no metrics */
     long long block_floor_ms;   /* shortest BRPOPLPUSH timeout the server takes */
     atomic_llong repeat_due;    /* earliest due time of a job this worker delayed outside a

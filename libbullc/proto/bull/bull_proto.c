@@ -41,6 +41,9 @@ static const char *unsupported(const bullc_worker_opts_t *o)
 {
     if (o->max_started_attempts > 0)
         return "max_started_attempts does not exist in Bull";
+    if (((o->limiter_group_key && *o->limiter_group_key) || o->limiter_bounce_back) &&
+        o->limiter_max <= 0)
+        return "limiter_group_key and limiter_bounce_back need limiter_max";
     return NULL;
 }
 
@@ -62,6 +65,9 @@ static int bull_open_worker(bullc__proto **out, const bullc_worker_opts_t *o,
         return BULLC_ENOMEM;
     }
     bullc__proto_wopts_copy(&p->w, o);
+    /* the group key itself is the producer's business: the worker reads groups from ids */
+    p->limit_group = o->limiter_group_key && *o->limiter_group_key;
+    p->bounce_back = o->limiter_bounce_back != 0;
     if (o->metrics_max_data_points > 0)
         snprintf(p->metrics_max, sizeof p->metrics_max, "%d", o->metrics_max_data_points);
     *out = p;
