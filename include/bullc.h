@@ -557,6 +557,11 @@ typedef struct bullc_queue_opts {
     bullc_log_level_t log_level;
     bullc_tls_opts_t tls;      /* for rediss:// URLs */
     const char *protocol;      /* "bullmq" (NULL: the default) or "bull", as for workers */
+    const char *limiter_group_key; /* Bull only: job ids are formed as a Node Bull Queue whose
+                                      limiter has this `groupKey` forms them, "<jobId, or a new
+                                      uuid>:<the data's value at this path>", so that workers
+                                      with limiter_group_key limit each group (docs/bull.md
+                                      §4.11). NULL or "" = plain ids. BullMQ: BULLC_EINVAL. */
 } bullc_queue_opts_t;
 
 /* Fills `opts` with the defaults listed above. */

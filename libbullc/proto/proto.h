@@ -239,6 +239,9 @@ typedef struct bullc__proto_ops {
                       char *err, size_t errlen);
     /* Queue administration (NULL: not offered, the public calls answer BULLC_EMISUSE). */
     int (*admin)(bullc__proto *p, bullc__link *link, bullc__admin *req, char *err, size_t errlen);
+    /* The producer's limiter group key (bullc_queue_opts_t.limiter_group_key; NULL: the
+     * protocol has none, the option is refused). 0 or BULLC_ENOMEM. */
+    int (*set_group_key)(bullc__proto *p, const char *key);
 } bullc__proto_ops;
 
 /* The protocol for a name ("bullmq"), or NULL. */

@@ -193,3 +193,55 @@ test('bull limiter: BullMQ workers refuse the Bull-only limiter options', async 
     assert.match(w.stderrText(), /Bull 4 options/);
   }
 });
+
+// The producer: bullc_enqueue --protocol bull --limiter-group-key K forms the
+// ids a Node Bull Queue with limiter.groupKey K forms, and stores the same job.
+test('bull limiter: bullc_enqueue --limiter-group-key adds the ids Node Bull\'s Queue forms', async (t) => {
+  const { spawnSync } = require('node:child_process');
+  const path = require('node:path');
+  const redis = await I.useRedis(t);
+  const client = I.useClient(t, redis);
+  const KEY = 'cust.id';
+  const JOBS = [
+    ['a', { cust: { id: 'x' } }, { jobId: 'o1' }],
+    ['b', { cust: { id: 7.5 } }, { attempts: 2, jobId: 5 }],
+    ['c', { g: 1 }, { jobId: 'o2', priority: 2 }],
+    ['d', { cust: { id: [1, null, 'z', [2, 3]] } }, { jobId: 'o3' }],
+    ['e', { 'cust.id': 'direct', cust: { id: 'path' } }, { jobId: 'o4' }],
+    ['f', { cust: { id: { deep: 1 } } }, { delay: 100, jobId: 'o5' }],
+    ['g', { cust: { id: null } }, { jobId: 'o6' }],
+    ['u', { cust: { id: 'q' } }, undefined],
+    ['z', { cust: { id: 'x' } }, { jobId: 0, lifo: true }],
+  ];
+  const qn = bull(t, redis, 'gn', { max: 1, duration: 1000, groupKey: KEY });
+  const nodeIds = [];
+  for (const [name, data, opts] of JOBS) nodeIds.push(String((await qn.add(name, data, opts)).id));
+  const lines = JOBS.map(([name, data, opts]) => JSON.stringify({ name, data, ...(opts ? { opts } : {}) })).join('\n');
+  const r = spawnSync(path.join(I.BIN, 'bullc_enqueue'), ['--redis', redis.url, '--queue', 'gc', '--protocol', 'bull',
+    '--limiter-group-key', KEY, '--bulk', '-'], { input: `${lines}\n`, encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const cIds = r.stdout.trim().split('\n');
+  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}/;
+  const maskId = (id) => id.replace(UUID, '<uuid>');
+  assert.deepEqual(cIds.map(maskId), nodeIds.map(maskId));
+  assert.deepEqual(nodeIds.slice(0, 7), ['o1:x', '5:7.5', 'o2:undefined', 'o3:1,,z,2,3', 'o4:direct', 'o5:[object Object]', 'o6:null']);
+  assert.match(nodeIds[7], /^[0-9a-f-]{36}:q$/);
+  const mask = (h) => {
+    h.timestamp = '<ts>';
+    h.opts = maskId(h.opts.replace(/"timestamp":\d+/, '"timestamp":"<ts>"').replace(/"jobId":"[0-9a-f-]{36}:/, '"jobId":"<uuid>:'));
+    return h;
+  };
+  for (let i = 0; i < JOBS.length; i++) {
+    const a = mask(await client.hgetall(`bull:gn:${nodeIds[i]}`));
+    const b = mask(await client.hgetall(`bull:gc:${cIds[i]}`));
+    assert.deepEqual(b, a, `job ${nodeIds[i]}`);
+  }
+  const lists = async (q) => (await client.lrange(`bull:${q}:wait`, 0, -1)).map(maskId);
+  assert.deepEqual(await lists('gc'), await lists('gn'));
+
+  // a BullMQ queue handle refuses the option
+  const bad = spawnSync(path.join(I.BIN, 'bullc_enqueue'), ['--redis', redis.url, '--queue', 'gm', '--limiter-group-key', KEY, 'n', '{}'],
+    { encoding: 'utf8' });
+  assert.notEqual(bad.status, 0);
+  assert.match(bad.stderr, /Bull 4 option/);
+});

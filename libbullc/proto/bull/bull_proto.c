@@ -15,6 +15,7 @@ static void bull_close(bullc__proto *p)
         return;
     bullc__bull_keys_free(&p->keys);
     free(p->client_name);
+    free(p->group_key);
     free(p);
 }
 
@@ -160,4 +161,5 @@ const bullc__proto_ops bullc__bull_ops = {
     .get_state = bullc__bull_get_state,
     .get_job_field = bullc__bull_get_job_field,
     .get_counts = bullc__bull_get_counts,
+    .set_group_key = bullc__bull_set_group_key,
 };
