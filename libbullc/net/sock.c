@@ -283,6 +283,6 @@ int bullc__sock_poll(bullc__sock *s, long long deadline, int wake_fd)
         return 1;
     int w = wait_fd(s->fd, POLLIN, deadline, wake_fd);
     if (w == BULLC__STOPPED)
-        return w;
+        return -1;
     return w == 0 || errno != ETIMEDOUT ? 1 : 0;
 }

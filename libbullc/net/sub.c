@@ -122,7 +122,7 @@ int bullc__sub_read(bullc__sub *s, long long deadline, int wake_fd, bullc__sub_m
         }
         int ready = bullc__sock_poll(&s->conn.sock, deadline, wake_fd);
         if (ready != 1)
-            return ready == BULLC__STOPPED ? BULLC__STOPPED : BULLC__SUB_IDLE;
+            return ready < 0 ? BULLC__STOPPED : BULLC__SUB_IDLE;
         bullc__reply *r = NULL;
         if (bullc__conn_read(&s->conn, &r) != 0) {
             /* closed: the next round reconnects (and says so once it has) */
