@@ -64,6 +64,11 @@ local function limitDelay(max, window)
   local count = tonumber(redis.call("GET", counter)) or 0
   if delay == 0 and count >= max then
     delay = tonumber(redis.call("PTTL", counter)) + (count - max) * window / max
+    -- the window ends within this millisecond: Bull lets the job through, counted in the old
+    -- window; a bounced job comes back exactly then, so it waits for the next one instead
+    if delay <= 0 and ARGV[9] == "1" then
+      delay = 1
+    end
   end
   if delay > 0 and ARGV[9] == "1" then
     bounce()
