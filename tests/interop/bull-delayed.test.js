@@ -70,3 +70,21 @@ test('bull delayed: a job its handler moved to delayed comes back within a secon
     assert.ok(late <= LATE_MS, `round ${round}: started ${late} ms after its due time\n${I.tail(w)}`);
   }
 });
+
+test('bull delayed: the worker subscribes again after losing its subscriber connection', async (t) => {
+  const redis = await I.useRedis(t);
+  const q = useBull(t, redis, 'bd3');
+  const w = I.useWorker(t, redis, 'bd3', BULL);
+  await workerUp(q);
+  const numsub = async () => Number((await q.client.pubsub('NUMSUB', 'bull:bd3:delayed'))[1]);
+  await I.waitFor(async () => (await numsub()) === 1, { what: 'the worker listens on the delayed channel' });
+  await q.client.client('KILL', 'TYPE', 'pubsub');
+  await I.waitFor(() => /subscribed again/.test(w.stderrText()), { what: 'subscribed again', timeout: 15000 });
+  assert.equal(await numsub(), 1);
+  await I.sleep(1200); // past the tick the new subscription runs
+  const job = await q.add({ result: 'after' }, { delay: 2500 });
+  await I.waitFor(async () => (await q.getJob(job.id)).finishedOn, { what: 'job done', timeout: 15000 });
+  const done = await q.getJob(job.id);
+  const late = done.processedOn - (done.timestamp + 2500);
+  assert.ok(late >= 0 && late <= LATE_MS, `started ${late} ms after its due time\n${I.tail(w)}`);
+});
