@@ -2,8 +2,9 @@
 // Legacy Bull 4: an idle echo_worker --protocol bull promotes delayed jobs
 // when they fall due, not on its periodic guard tick (every 5 s): it listens
 // on the queue's `delayed` channel, where every writer of the delayed set
-// publishes the due time (docs/bull.md §4.7). The bounds are generous (1 s)
-// and only catch a promotion left to the guard tick.
+// publishes the due time (docs/bull.md §4.7): a Node producer's delay, a
+// handler's move to delayed, a Node Bull worker's backoff. The bounds are
+// generous (1 s) and only catch a promotion left to the guard tick.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
 const Bull = require('bull');
@@ -86,5 +87,34 @@ test('bull delayed: the worker subscribes again after losing its subscriber conn
   await I.waitFor(async () => (await q.getJob(job.id)).finishedOn, { what: 'job done', timeout: 15000 });
   const done = await q.getJob(job.id);
   const late = done.processedOn - (done.timestamp + 2500);
+  assert.ok(late >= 0 && late <= LATE_MS, `started ${late} ms after its due time\n${I.tail(w)}`);
+});
+
+test('bull delayed: a retry a Node Bull handler backs off elsewhere is run by the idle C worker on time', async (t) => {
+  const redis = await I.useRedis(t);
+  const q = useBull(t, redis, 'bd4');
+  const w = I.useWorker(t, redis, 'bd4', BULL);
+  await workerUp(q);
+  // paused locally (it still promotes delayed jobs); after one drain delay its last blocking
+  // pop has returned, so Node's worker gets the job
+  w.kill('SIGUSR1');
+  await I.sleep(5500);
+  const nodeWorker = useBull(t, redis, 'bd4');
+  const failed = new Promise((resolve) => nodeWorker.once('failed', resolve));
+  nodeWorker.process(async (job) => {
+    if (job.attemptsMade === 0) throw new Error('first try fails');
+    return 'node';
+  });
+  const job = await q.add({ result: 'c' }, { attempts: 2, backoff: 1200 });
+  await failed;
+  await nodeWorker.close(); // its own delay timer goes with it
+  const score = await q.client.zscore('bull:bd4:delayed', job.id);
+  assert.ok(score !== null, 'the retry waits in delayed');
+  const due = Math.floor(Number(score) / 4096);
+  w.kill('SIGUSR2');
+  await I.waitFor(async () => (await q.getJob(job.id)).finishedOn, { what: 'retry done', timeout: 15000 });
+  const done = await q.getJob(job.id);
+  assert.equal(done.returnvalue, 'c', 'the C worker ran the retry');
+  const late = done.processedOn - due;
   assert.ok(late >= 0 && late <= LATE_MS, `started ${late} ms after its due time\n${I.tail(w)}`);
 });
