@@ -6,6 +6,7 @@
  *   echo_worker --queue NAME [--redis URL] [--prefix P] [--concurrency N] [--name NAME]
  *               [--lock-duration MS] [--stalled-interval MS] [--max-stalled-count N]
  *               [--max-jobs N] [--limiter-max N --limiter-duration MS] [--metrics N]
+ *               [--limiter-group-key K] [--limiter-bounce-back]   (Bull only)
  *               [--max-rate-limit-delay MS]
  *               [--max-started-attempts N] [--custom-backoff] [--quiet]
  *               [--remove-on-complete SPEC] [--remove-on-fail SPEC]
@@ -535,6 +536,7 @@ static void usage(FILE *f)
                "                   [--name NAME] [--lock-duration MS] [--stalled-interval MS]\n"
                "                   [--max-stalled-count N] [--max-jobs N]\n"
                "                   [--limiter-max N --limiter-duration MS] [--metrics N]\n"
+               "                   [--limiter-group-key K] [--limiter-bounce-back] (Bull)\n"
                "                   [--max-rate-limit-delay MS]\n"
                "                   [--max-started-attempts N] [--custom-backoff] [--quiet]\n"
                "                   [--remove-on-complete SPEC] [--remove-on-fail SPEC]\n"
@@ -608,6 +610,7 @@ static const char **text_option(bullc_worker_opts_t *opts, const char *flag)
         {"--prefix", &opts->prefix},
         {"--name", &opts->name},
         {"--protocol", &opts->protocol},
+        {"--limiter-group-key", &opts->limiter_group_key},
         {"--tls-ca", &opts->tls.ca_file},
         {"--tls-cert", &opts->tls.cert_file},
         {"--tls-key", &opts->tls.key_file},
@@ -712,6 +715,10 @@ static args_outcome parse_args(int argc, char **argv, bullc_worker_opts_t *opts,
         }
         if (!strcmp(flag, "--tls-insecure")) {
             opts->tls.insecure = 1;
+            continue;
+        }
+        if (!strcmp(flag, "--limiter-bounce-back")) {
+            opts->limiter_bounce_back = 1;
             continue;
         }
         if (!value) {

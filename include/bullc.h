@@ -522,6 +522,18 @@ typedef struct bullc_worker_opts {
     void *child_user_data;     /* passed to child_init and child_fini */
     const bullc_trace_opts_t *trace; /* NULL = tracing from the OTEL_* environment alone;
                                         read (and copied) by bullc_worker_new() */
+    const char *limiter_group_key; /* Bull only (protocol "bull"), with limiter_max: the rate
+                                      limit counts per group, as Bull's limiter `groupKey`: a
+                                      job's group is the text after the last ':' of its id
+                                      (the ids a producer with the same group key forms,
+                                      docs/bull.md §3, §4.11). Any non-empty text turns it on
+                                      (Bull reads the group from the id, not from the data).
+                                      NULL or "" = one limit for the queue. Copied. */
+    int limiter_bounce_back;       /* Bull only, with limiter_max: 1 = a job over the limit goes
+                                      back to wait (Bull's `bounceBack`) instead of delayed,
+                                      and this worker takes nothing until the window ends;
+                                      0 = to delayed. BullMQ workers refuse both options
+                                      (BULLC_EINVAL, with a log line). */
 } bullc_worker_opts_t;
 
 /* Fills `opts` with the defaults listed above. */
@@ -669,6 +681,11 @@ typedef struct bullc_queue_opts {
     bullc_log_level_t log_level;
     bullc_tls_opts_t tls;      /* for rediss:// URLs */
     const char *protocol;      /* "bullmq" (NULL: the default) or "bull", as for workers */
+    const char *limiter_group_key; /* Bull only: job ids are formed as a Node Bull Queue whose
+                                      limiter has this `groupKey` forms them, "<jobId, or a new
+                                      uuid>:<the data's value at this path>", so that workers
+                                      with limiter_group_key limit each group (docs/bull.md
+                                      §4.11). NULL or "" = plain ids. BullMQ: BULLC_EINVAL. */
 } bullc_queue_opts_t;
 
 /* Fills `opts` with the defaults listed above. */

@@ -12,6 +12,7 @@
 #ifndef BULLC_ENGINE_H
 #define BULLC_ENGINE_H
 
+#include "net/sub.h"
 #include "proto/proto.h"
 #include "trace/trace.h"
 #include "util/log.h"
@@ -231,6 +232,24 @@ void bullc__jobtrace_end(bullc__slot *s, const bullc_job_t *job, int export_it);
 /* ---- the blocking wait (blocker.c) -------------------------------------------------------- */
 
 void *bullc__blocker_main(void *arg);
+
+/* ---- the maintenance loop's pub/sub wait (listen.c) -------------------------------------- */
+
+typedef struct bullc__listener {
+    bullc__sub sub;  /* the protocol's tick channels */
+    int epfd;        /* the stop pipe and tick_fd, as one wake descriptor */
+    int made;        /* sub was initialised (to free) */
+    int on;          /* 0: the protocol has no channels (or listening failed): plain waits */
+} bullc__listener;
+
+/* Subscribes (on first wait) to the protocol's tick channels, if any. 0 (l->on says whether it
+ * listens), or why it cannot (logged; the loop then waits as without channels). */
+int bullc__listener_open(bullc__listener *l, bullc_worker_t *w);
+void bullc__listener_close(bullc__listener *l);
+/* Waits until the monotonic `wake`, a stop or tick request, or a message; returns next_tick
+ * brought forward to what a message announced (now after a (re)subscription). */
+long long bullc__listener_wait(bullc__listener *l, bullc_worker_t *w, long long wake,
+                               long long next_tick);
 
 /* ---- the worker --------------------------------------------------------------------------- */
 

@@ -199,7 +199,9 @@ static int build(bullc_worker_t *w)
         w->renew_ms = 1;
     w->ops = bullc__proto_find(w->o.protocol);
     w->o.protocol = w->ops->name; /* the user's string is not ours to keep */
-    if ((rc = w->ops->open_worker(&w->proto, &w->o, &w->log, w->errmsg, sizeof w->errmsg)) != 0)
+    rc = w->ops->open_worker(&w->proto, &w->o, &w->log, w->errmsg, sizeof w->errmsg);
+    w->o.limiter_group_key = NULL; /* read by the protocol: not the user's to keep */
+    if (rc != 0)
         return rc;
     w->made_server = 1;
     rc = bullc__server_init(&w->server, w->s_url, &w->o.tls,
@@ -501,6 +503,8 @@ static void maintain(bullc_worker_t *w, bullc__clink *via)
     long long next_renew = now + tick;
     long long next_stalled = w->o.skip_stalled_check ? -1 : now;
     long long next_tick = now;
+    bullc__listener listener;
+    bullc__listener_open(&listener, w);
     for (;;) {
         now = bullc__mono_ms();
         if (!w->o.skip_lock_renewal && now >= next_renew) {
@@ -521,6 +525,10 @@ static void maintain(bullc_worker_t *w, bullc__clink *via)
             wake = next_tick;
         long long wait = wake - bullc__mono_ms();
         wait = wait < 0 ? 0 : wait > 60000 ? 60000 : wait;
+        if (!stopping && listener.on) {
+            next_tick = bullc__listener_wait(&listener, w, bullc__mono_ms() + wait, next_tick);
+            continue;
+        }
         if (!stopping) {
             struct pollfd pfd[2] = {{w->gate.stop_pipe[0], POLLIN, 0}, {w->tick_fd, POLLIN, 0}};
             poll(pfd, 2, (int)wait);
@@ -538,6 +546,7 @@ static void maintain(bullc_worker_t *w, bullc__clink *via)
         if (alive == 0)
             break;
     }
+    bullc__listener_close(&listener);
 }
 
 /* Starts the blocker and the handler threads. */

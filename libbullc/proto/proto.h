@@ -211,6 +211,13 @@ typedef struct bullc__proto_ops {
      * returns the ms until it wants to run again. The engine also runs it at a settle's
      * tick_at_ms. */
     long long (*tick)(bullc__proto *p, bullc__link *link);
+    /* Pub/sub channels whose messages announce when tick should run (NULL: none, as BullMQ):
+     * their number, the names in *names (owned by p). The maintenance loop subscribes to them
+     * on a connection of its own. */
+    size_t (*tick_channels)(const bullc__proto *p, const char *const **names);
+    /* A message on one of them: the epoch ms at which to run tick, or 0 to ignore it. */
+    long long (*tick_message)(bullc__proto *p, const char *channel, const char *payload,
+                              size_t len);
 
     /* Calls a handler makes on its running job (NULL: not offered by this protocol). */
     int (*update_progress)(bullc__proto *p, bullc__link *link, bullc_job_t *job, const char *json);
@@ -239,6 +246,9 @@ typedef struct bullc__proto_ops {
                       char *err, size_t errlen);
     /* Queue administration (NULL: not offered, the public calls answer BULLC_EMISUSE). */
     int (*admin)(bullc__proto *p, bullc__link *link, bullc__admin *req, char *err, size_t errlen);
+    /* The producer's limiter group key (bullc_queue_opts_t.limiter_group_key; NULL: the
+     * protocol has none, the option is refused). 0 or BULLC_ENOMEM. */
+    int (*set_group_key)(bullc__proto *p, const char *key);
 } bullc__proto_ops;
 
 /* The protocol for a name ("bullmq"), or NULL. */

@@ -270,12 +270,13 @@ function startEchoWorker(echoWorker, args, { tmpDir, timeoutMs, label = 'echo_wo
   return { child, done };
 }
 
-// Forks node_worker_child.js with cfg (see that file). The handle's ready() resolves once
+// Forks node_worker_child.js (or `script`, a child speaking the same messages:
+// bull_worker_child.js) with cfg (see that file). The handle's ready() resolves once
 // its connections are up; go() starts it and returns a promise of its 'done' message ({ ms
 // from go to the cfg.jobs-th completed event }); quit() closes it and resolves its peak RSS
 // ({ hwm, maxRSS } in kB, read by the child itself); kill() ends it at once.
-function forkNodeWorker(cfg, { label = 'node worker' } = {}) {
-  const child = track(fork(path.join(__dirname, 'node_worker_child.js'), [], {
+function forkNodeWorker(cfg, { label = 'node worker', script = 'node_worker_child.js' } = {}) {
+  const child = track(fork(path.join(__dirname, script), [], {
     env: { ...process.env, BENCH_CHILD: JSON.stringify(cfg) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   }));

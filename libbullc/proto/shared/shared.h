@@ -77,8 +77,8 @@ void bullc__proto_log_ids(const bullc__logger *log, const bullc__reply *list, co
 typedef struct bullc__adder {
     size_t size; /* of one prepared job */
     /* checks and prepares j; an error code with the reason in why */
-    int (*prepare)(void *job, const bullc_new_job_t *j, long long now_ms, char *why,
-                   size_t n);
+    int (*prepare)(const bullc__proto *p, void *job, const bullc_new_job_t *j, long long now_ms,
+                   char *why, size_t n);
     void (*build)(bullc__cmd *cmd, const bullc__proto *p, const void *job);
     void (*release)(void *job);
 } bullc__adder;
