@@ -152,4 +152,5 @@ const bullc__proto_ops bullc__bull_ops = {
     .get_state = bullc__bull_get_state,
     .get_job_field = bullc__bull_get_job_field,
     .get_counts = bullc__bull_get_counts,
+    .admin = bullc__bull_admin,
 };
