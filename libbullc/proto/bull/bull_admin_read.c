@@ -226,7 +226,7 @@ static cJSON *int_or_null(const char *text)
 
 /* The job object from its hash, as Node Bull's Job.fromJSON reads the fields; attemptsStarted
  * is null (Bull counts no starts). */
-static int job_json(const bullc__reply *h, const char *id, const char *state, char **out)
+int bullc__bull_job_json(const bullc__reply *h, const char *id, const char *state, char **out)
 {
     cJSON *o = cJSON_CreateObject(), *opts = json_or(field(h, "opts"), cJSON_CreateObject());
     const char *name = field(h, "name"), *reason = field(h, "failedReason"),
@@ -281,7 +281,7 @@ static int read_job(bullc__proto *p, bullc__link *link, bullc__admin *req, char 
         rc = bullc__adm_err(err, errlen, BULLC_ENOJOB, "job %s does not exist", req->id);
     else
         rc = bullc__bull_get_state(p, link, req->id, &state, err, errlen);
-    if (rc == 0 && job_json(h, req->id, state, &req->json) != 0)
+    if (rc == 0 && bullc__bull_job_json(h, req->id, state, &req->json) != 0)
         rc = bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
     bullc__reply_free(h);
     return rc;
@@ -322,8 +322,8 @@ static int read_logs(bullc__proto *p, bullc__link *link, bullc__admin *req, char
 /* The CLIENT LIST lines whose name starts with "<prefix>:<base64(queue)>", as Node Bull's
  * getWorkers() matches them: {"name": the queue's name (what Node reports), "addr",
  * "rawname"}. */
-static int workers_json(const char *list, const char *want, const char *queue, size_t qlen,
-                        char **out)
+int bullc__bull_workers_json(const char *list, const char *want, const char *queue, size_t qlen,
+                             char **out)
 {
     cJSON *arr = cJSON_CreateArray();
     size_t wlen = strlen(want);
@@ -369,7 +369,7 @@ static int read_workers(bullc__proto *p, bullc__link *link, bullc__admin *req, c
     int rc = bullc__adm_call(link, &cmd, &r, err, errlen);
     if (rc == 0 && r->type != BULLC__R_STRING && r->type != BULLC__R_STATUS)
         rc = bullc__adm_err(err, errlen, BULLC_EPROTO, "CLIENT LIST: unexpected reply");
-    if (rc == 0 && workers_json(r->str, want, queue, qlen, &req->json) != 0)
+    if (rc == 0 && bullc__bull_workers_json(r->str, want, queue, qlen, &req->json) != 0)
         rc = bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
     bullc__reply_free(r);
     free(want);
