@@ -283,6 +283,31 @@ test('bull: obliterate --force; without --force nothing is touched', async () =>
   assert.match(r.stderr, /--force/);
 });
 
+test('bull: more than one round of 1000: retry --all-failed, promote --all, obliterate', async () => {
+  // 1200 more failed and 1100 more delayed jobs, written alike on both servers
+  const many = async (_q, c) => {
+    const m = c.multi();
+    for (let i = 0; i < 1200; i++) {
+      m.hset(`bull:${Q}:f${i}`, 'name', 'f', 'data', '{}', 'opts', '{}', 'timestamp', '1', 'delay', '0',
+        'priority', '0', 'finishedOn', String(1000 + i), 'failedReason', 'x', 'attemptsMade', '1');
+      m.zadd(`bull:${Q}:failed`, 1000 + i, `f${i}`);
+    }
+    for (let i = 0; i < 1100; i++) {
+      m.hset(`bull:${Q}:d${i}`, 'name', 'd', 'data', '{}', 'opts', '{}', 'timestamp', '1',
+        'delay', '5', 'priority', String(i % 3));
+      m.zadd(`bull:${Q}:delayed`, (Date.now() + DAY) * 4096 + i, `d${i}`);
+    }
+    await m.exec();
+  };
+  await differential('retry --all-failed, 1203 jobs', (q) => q.retryJobs(), ['retry', Q, '--all-failed'],
+    { stdout: '1203\n', setup: many });
+  await differential('promote --all, 1102 jobs', async (q) => {
+    for (const j of await q.getDelayed()) await j.promote();
+  }, ['promote', Q, '--all'], { stdout: '1102\n', setup: many });
+  await differential('obliterate --force, 2300 more jobs', (q) => q.obliterate({ force: true }),
+    ['obliterate', Q, '--force'], { stdout: '', setup: many });
+});
+
 // ---------------------------------------------------------------- readers
 
 test('bull: queues, counts and jobs agree with Node', async () => {
