@@ -98,7 +98,8 @@ static void workers(void **state)
         "id=7 addr=127.0.0.1:5004 fd=12 age=1\n";
     char *out = NULL;
     assert_int_equal(bullc__bull_workers_json(list, "bull:YnE=", "bq", 2, &out), 0);
-    assert_string_equal(out, "[{\"name\":\"bq\",\"addr\":\"127.0.0.1:5000\",\"rawname\":\"bull:YnE=\"},"
+    assert_string_equal(out, "[{\"name\":\"bq\",\"addr\":\"127.0.0.1:5000\","
+                             "\"rawname\":\"bull:YnE=\"},"
                              "{\"name\":\"bq\",\"addr\":\"127.0.0.1:5003\","
                              "\"rawname\":\"bull:YnE=:w:x\"}]");
     free(out);

@@ -11,21 +11,31 @@
 /* Jobs per script call of the queue-wide loops (Node Bull's default count). */
 #define ROUND 1000
 
-/* Turns a one-job script's reply into a code: ok is the success value; no_job, locked and
- * not_in the replies meaning those (0 when the script has no such reply). */
-static int one_job_code(const bullc__admin *req, long long v, long long ok, long long no_job,
-                        long long locked, long long not_in, const char *want, char *err,
+/* What a one-job script's replies mean (NONE: the script has no such reply). */
+#define NONE (-100)
+typedef struct job_replies {
+    long long ok, no_job, locked, not_in;
+    const char *want; /* the state the call needs */
+} job_replies;
+
+static const job_replies RETRY = {1, 0, -1, -2, "failed"};    /* retryFailedJob.lua */
+static const job_replies PROMOTE = {0, -2, NONE, -1, "delayed"}; /* promoteJob.lua */
+static const job_replies REMOVE = {1, -1, 0, NONE, ""};        /* removeJob.lua */
+
+/* A one-job script's reply v as a code. */
+static int one_job_code(const bullc__admin *req, long long v, const job_replies *m, char *err,
                         size_t errlen)
 {
-    if (v == ok)
+    if (v == m->ok)
         return 0;
-    if (v == no_job)
+    if (v == m->no_job)
         return bullc__adm_err(err, errlen, BULLC_ENOJOB, "job %s does not exist", req->id);
-    if (v == locked)
+    if (v == m->locked)
         return bullc__adm_err(err, errlen, BULLC_ELOCKMISMATCH, "job %s is locked by a worker",
                               req->id);
-    if (v == not_in)
-        return bullc__adm_err(err, errlen, BULLC_ENOTINSTATE, "job %s is not %s", req->id, want);
+    if (v == m->not_in)
+        return bullc__adm_err(err, errlen, BULLC_ENOTINSTATE, "job %s is not %s", req->id,
+                              m->want);
     return bullc__adm_err(err, errlen, BULLC_EPROTO, "unexpected reply %lld", v);
 }
 
@@ -49,11 +59,11 @@ static int one_job(bullc__proto *p, bullc__link *link, bullc__admin *req, char *
     int rc = bullc__adm_int(link, &cmd, &v, err, errlen);
     if (rc)
         return rc;
-    if (req->op == BULLC__ADM_RETRY) /* 1 | 0 no job | -1 locked | -2 not failed */
-        return one_job_code(req, v, 1, 0, -1, -2, "failed", err, errlen);
-    if (req->op == BULLC__ADM_PROMOTE) /* 0 | -1 not delayed | -2 no job */
-        return one_job_code(req, v, 0, -2, 1, -1, "delayed", err, errlen);
-    return one_job_code(req, v, 1, -1, 0, 2, "", err, errlen); /* 1 | 0 locked | -1 no job */
+    return one_job_code(req, v,
+                        req->op == BULLC__ADM_RETRY     ? &RETRY
+                        : req->op == BULLC__ADM_PROMOTE ? &PROMOTE
+                                                        : &REMOVE,
+                        err, errlen);
 }
 
 /* Node Bull's queue.clean(grace, state, limit): one script call. */
