@@ -763,25 +763,29 @@ BULLC_API int bullc_queue_get_counts_sized(bullc_queue_t *queue, bullc_job_count
 
 /* ---- Queue administration -------------------------------------------------------------------
  * What Node's Queue and Job methods of the same meaning do, leaving Redis (events included) as
- * they would. Lists come back as NULL-terminated arrays of `*n` strings: free them with
+ * they would: BullMQ's for protocol "bullmq", Bull 4.16.5's for protocol "bull" (docs/bull.md
+ * §6 says where Bull differs). Lists come back as NULL-terminated arrays of `*n` strings: free them with
  * bullc_strv_free(). BULLC_EIO when Redis cannot be reached; detail in bullc_queue_errmsg(). */
 
 /* Frees an array of strings the library returned (each string and the array). NULL is a no-op. */
 BULLC_API void bullc_strv_free(char **strv);
 
-/* The queues under this handle's prefix (a queue exists while its `meta` or `id` key does),
- * sorted (byte order). Scans the keys: on a Cluster, only the node of this handle's queue. */
+/* The queues under this handle's prefix (a queue exists while its `meta` or `id` key does;
+ * Bull: its `id` or `meta-paused` key, without BullMQ's `events` or `marker`), sorted (byte
+ * order). Scans the keys: on a Cluster, only the node of this handle's queue. */
 BULLC_API int bullc_queue_list_queues(bullc_queue_t *queue, char ***names_out, size_t *n_out);
 /* Ids of the jobs in `state` ("waiting" (or "wait"), "active", "paused", "delayed",
  * "prioritized", "completed", "failed", "waiting-children") from index start to end (inclusive;
  * -1 = the last), in the order of Node's queue.getJobs(state, start, end): newest first.
+ * Bull: the order of Bull's getWaiting (wait then paused), getActive, getDelayed (oldest first),
+ * getCompleted, getFailed (newest first); no prioritized or waiting-children.
  * BULLC_EINVAL for another state. */
 BULLC_API int bullc_queue_get_jobs(bullc_queue_t *queue, const char *state, long long start,
                                    long long end, char ***ids_out, size_t *n_out);
 /* The whole job as a JSON object text, every key present: id, name, data, opts (with Node's
  * long option names), progress, attemptsMade, attemptsStarted, timestamp, processedOn,
  * finishedOn, returnvalue, failedReason, stacktrace, delay, priority, state; null when the job
- * has no such field. BULLC_ENOJOB. Free *json_out with bullc_free(). */
+ * has no such field (attemptsStarted always for Bull, which counts no starts). BULLC_ENOJOB. Free *json_out with bullc_free(). */
 BULLC_API int bullc_queue_get_job_json(bullc_queue_t *queue, const char *job_id, char **json_out);
 /* A failed job back to wait (Node's job.retry()): BULLC_ENOJOB, BULLC_ENOTINSTATE if not failed. */
 BULLC_API int bullc_queue_retry_job(bullc_queue_t *queue, const char *job_id);
@@ -789,20 +793,24 @@ BULLC_API int bullc_queue_retry_job(bullc_queue_t *queue, const char *job_id);
 BULLC_API int bullc_queue_retry_failed(bullc_queue_t *queue, long long *count_out);
 /* A delayed job made ready now (job.promote()): BULLC_ENOTINSTATE if it is not delayed. */
 BULLC_API int bullc_queue_promote_job(bullc_queue_t *queue, const char *job_id);
-/* Every delayed job to wait (queue.promoteJobs()); *count_out (may be NULL) how many. */
+/* Every delayed job to wait (queue.promoteJobs(); Bull: job.promote() of each, earliest
+ * first); *count_out (may be NULL) how many. */
 BULLC_API int bullc_queue_promote_all(bullc_queue_t *queue, long long *count_out);
-/* Removes a job and its children (queue.remove(id)). Refused while it or a child it waits for
- * is locked by a worker (BULLC_ELOCKMISMATCH); BULLC_ENOJOB when there was no such job. */
+/* Removes a job and its children (queue.remove(id); Bull: job.remove()). Refused while it or a
+ * child it waits for is locked by a worker (BULLC_ELOCKMISMATCH); BULLC_ENOJOB when there was
+ * no such job. */
 BULLC_API int bullc_queue_remove_job(bullc_queue_t *queue, const char *job_id);
 /* Removes the jobs of `state` ("completed", "failed", "delayed", "prioritized", "wait" or
  * "waiting", "paused", "active") older than grace_ms, at most `limit` (0 = no limit), as Node's
- * queue.clean(grace, limit, state). *ids_out (may be NULL) gets the ids removed. */
+ * queue.clean(grace, limit, state); Bull: queue.clean(grace, state, limit), no "prioritized").
+ * *ids_out (may be NULL) gets the ids removed. */
 BULLC_API int bullc_queue_clean(bullc_queue_t *queue, const char *state, long long grace_ms,
                                 long long limit, char ***ids_out, size_t *n_out);
 /* Global pause and resume (queue.pause() / queue.resume()): no worker takes jobs meanwhile. */
 BULLC_API int bullc_queue_pause(bullc_queue_t *queue);
 BULLC_API int bullc_queue_resume(bullc_queue_t *queue);
-/* Removes every job not yet taken, and the delayed ones if `delayed` (queue.drain()). */
+/* Removes every job not yet taken, and the delayed ones if `delayed` (queue.drain(); Bull:
+ * queue.empty(), which drops the delayed set whatever `delayed` says). */
 BULLC_API int bullc_queue_drain(bullc_queue_t *queue, int delayed);
 /* Deletes the queue, its jobs and keys (queue.obliterate({force})): it is paused first; with
  * active jobs and no `force`, BULLC_EMISUSE (the queue stays paused, as in Node). */
@@ -811,13 +819,13 @@ BULLC_API int bullc_queue_obliterate(bullc_queue_t *queue, int force);
 BULLC_API int bullc_queue_get_logs(bullc_queue_t *queue, const char *job_id, char ***lines_out,
                                    size_t *n_out);
 /* The connected workers of this queue (queue.getWorkers(), from CLIENT LIST) as a JSON array
- * text of {"name": worker name or null, "addr", "rawname"}. Free with bullc_free(). */
+ * text of {"name": worker name or null (Bull: the queue's name), "addr", "rawname"}. Free with bullc_free(). */
 BULLC_API int bullc_queue_get_workers(bullc_queue_t *queue, char **json_out);
 /* Entries of the queue's events stream after `after_id` (exclusive, as XREAD; NULL or "0" =
  * from the start, "$" = only new ones), at most `count` (0 = up to 1000), waiting up to
  * block_ms for the first when there is none (block_ms < 0: no wait; keep it under 30000).
  * *json_out: a JSON array text of {"id", "event", field: value...}, values as strings; "[]"
- * when none came. Free with bullc_free(). */
+ * when none came. Free with bullc_free(). Bull queues have no events stream: BULLC_EMISUSE. */
 BULLC_API int bullc_queue_read_events(bullc_queue_t *queue, const char *after_id,
                                       long long count, long long block_ms, char **json_out);
 

@@ -132,6 +132,12 @@ int bullc__bull_get_job_field(bullc__proto *p, bullc__link *link, const char *id
 int bullc__bull_get_counts(bullc__proto *p, bullc__link *link, bullc_job_counts_t *out,
                            size_t size, char *err, size_t errlen);
 
+/* ---- queue administration (bull_admin.c, bull_admin_read.c; docs/bull.md §6) ------------- */
+
+/* The queue handle's admin request, as Node Bull 4.16.5's Queue/Job method of the same meaning. */
+int bullc__bull_admin(bullc__proto *p, bullc__link *link, bullc__admin *req, char *err,
+                      size_t errlen);
+
 /* ---- repeatable jobs (bull_repeat.c) ----------------------------------------------------- */
 
 /* The next iteration of the series `opts.repeat` describes, as Node Bull's nextRepeatableJob

@@ -162,4 +162,5 @@ const bullc__proto_ops bullc__bull_ops = {
     .get_job_field = bullc__bull_get_job_field,
     .get_counts = bullc__bull_get_counts,
     .set_group_key = bullc__bull_set_group_key,
+    .admin = bullc__bull_admin,
 };
