@@ -92,8 +92,12 @@ $(B)/libbullc.so: $(LIB_OBJ)
 	ln -sf libbullc.so.$(VERSION) $@
 
 # pkg-config file for the given PREFIX/LIBDIR/INCLUDEDIR (written again by install)
+# libcurl (tracing's exporter) is named in Libs.private, not Requires.private: `pkg-config --static`
+# would otherwise ask for the static archives of every library curl itself links (nghttp2, ssh2,
+# ldap, ...), which a distribution does not ship; a program linking libbullc.a statically links
+# the shared libcurl.
 define write_pc
-	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: libbullc\nDescription: %s\nVersion: %s\nRequires.private: hiredis libcjson libssl libcrypto libcurl\nLibs: -L$${libdir} -lbullc\nLibs.private: -pthread -lm\nCflags: -I$${includedir}\n' \
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: libbullc\nDescription: %s\nVersion: %s\nRequires.private: hiredis libcjson libssl libcrypto\nLibs: -L$${libdir} -lbullc\nLibs.private: -lcurl -pthread -lm\nCflags: -I$${includedir}\n' \
 	    '$(PREFIX)' '$(LIBDIR)' '$(INCLUDEDIR)' 'Process BullMQ jobs from C' '$(VERSION)' > $(1)
 endef
 
