@@ -1,8 +1,9 @@
 /* isolate_child.c - a handler process (docs/architecture.md §10): forked by the zygote with its
  * socket on BULLC__ISO_FD, it runs child_init, then takes jobs from the worker, runs their
  * handler on a copy of the job, and sends back the outcome. The calls the handler makes on its
- * job (calls.c) come here and go to the worker, which carries them out on the real job. Its
- * state hangs off the worker's copy in this process (fork), never a global. */
+ * job (calls.c) come here and go to the worker, which carries them out on the real job; the
+ * spans it ends go to the worker too, which exports them (docs/architecture.md §10, Tracing).
+ * Its state hangs off the worker's copy in this process (fork), never a global. */
 #include "engine/engine.h"
 #include "engine/isolate.h"
 
