@@ -4,7 +4,8 @@
 //   - differential: the same jobs (completed, failed after retries, retried after a backoff,
 //     no `tm`, a `tm` that does not parse) give the same span trees, names, kinds, attributes
 //     and events (ids and times aside), each `process` span a child of the producer's span;
-//   - echoTraceparent: the handler sees its process span's traceparent;
+//   - echoTraceparent: the handler sees its process span's traceparent (inline, and with
+//     --isolate in its handler process);
 //   - a silent collector, an unreachable one, a full export queue (dropped spans in /metrics);
 //   - a job a C producer added with a traceparent continues that trace in Node's Worker.
 const test = require('node:test');
