@@ -271,7 +271,8 @@ BULLC_API int bullc_job_rate_limit(bullc_job_t *job, long long delay_ms);
 
 /* The running attempt's process span as a W3C traceparent ("00-<trace id>-<span id>-<flags>"),
  * to pass on to the services the handler calls; NULL when the worker does not trace (or outside
- * a handler). Valid until the handler returns. */
+ * a handler). Valid until the handler returns. In a handler process (isolate) it is the same:
+ * the worker sends it with the job. */
 BULLC_API const char *bullc_job_traceparent(const bullc_job_t *job);
 
 typedef struct bullc_span bullc_span_t;
@@ -288,7 +289,9 @@ typedef enum bullc_span_kind {
 /* Starts a span named `name` (copied), child of the job's process span (or of `parent`, a span
  * started this way, when not NULL). NULL when the worker does not trace, outside a handler, or
  * out of memory: every bullc_span_* call takes NULL and then does nothing, so a handler needs no
- * test. Call from the handler's thread; end it with bullc_span_end() before the handler returns. */
+ * test. Call from the handler's thread; end it with bullc_span_end() before the handler returns.
+ * In a handler process (isolate) the span is built there and, once ended, sent to the worker,
+ * which exports it as its own (one the process did not end before dying is lost). */
 BULLC_API bullc_span_t *bullc_job_span_start(bullc_job_t *job, const char *name,
                                              bullc_span_kind_t kind, bullc_span_t *parent);
 /* Sets an attribute (key and value copied). */

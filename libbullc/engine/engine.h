@@ -148,6 +148,8 @@ typedef struct bullc__run {
     bullc__link *link;
     struct bullc__iso_rt *child; /* inside a handler process: the calls go to the worker
                                     (isolate_child.c); slot and link are NULL then */
+    bullc__span *span;           /* inside a handler process: a stand-in for the attempt's
+                                    process span, made in the worker (NULL untraced) */
 } bullc__run;
 
 /* One handler thread. */

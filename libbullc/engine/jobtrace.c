@@ -108,9 +108,13 @@ void bullc__jobtrace_end(bullc__slot *s, const bullc_job_t *job, int export_it)
 
 /* ---- the public calls ---------------------------------------------------------------------- */
 
+/* The attempt's process span: the slot's, or in a handler process its stand-in
+ * (isolate_child.c), whose children the worker exports as if they were made there. */
 static bullc__span *job_span(const bullc_job_t *job)
 {
-    return job && job->run && job->run->slot ? job->run->slot->span : NULL;
+    if (!job || !job->run)
+        return NULL;
+    return job->run->slot ? job->run->slot->span : job->run->span;
 }
 
 const char *bullc_job_traceparent(const bullc_job_t *job)

@@ -4,6 +4,7 @@
  * (libbullc/trace/README.md). */
 #include "trace/tracer_int.h"
 
+#include <cjson/cJSON.h>
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,10 @@ void bullc__tracer_enqueue(bullc__tracer *t, char *json)
 {
     if (!json) {
         atomic_fetch_add(&t->dropped, 1);
+        return;
+    }
+    if (t->sink) { /* a handler process: the worker exports it */
+        t->sink(t->sink_ud, json);
         return;
     }
     pthread_mutex_lock(&t->mu);
@@ -29,6 +34,29 @@ void bullc__tracer_enqueue(bullc__tracer *t, char *json)
     if (t->count == (size_t)t->max_batch)
         pthread_cond_signal(&t->cv);
     pthread_mutex_unlock(&t->mu);
+}
+
+/* A string member of o made of exactly `n` lowercase hex digits. */
+static int hex_member(const cJSON *o, const char *key, size_t n)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!cJSON_IsString(v) || strlen(v->valuestring) != n)
+        return 0;
+    return strspn(v->valuestring, "0123456789abcdef") == n;
+}
+
+void bullc__tracer_enqueue_foreign(bullc__tracer *t, const char *span_json)
+{
+    /* one malformed text would spoil the whole batch it is posted in: look before queuing */
+    cJSON *o = span_json ? cJSON_ParseWithOpts(span_json, NULL, 1) : NULL;
+    int ok = cJSON_IsObject(o) && hex_member(o, "traceId", 32) && hex_member(o, "spanId", 16) &&
+             cJSON_IsString(cJSON_GetObjectItemCaseSensitive(o, "name"));
+    cJSON_Delete(o);
+    if (!ok) {
+        atomic_fetch_add(&t->dropped, 1);
+        return;
+    }
+    bullc__tracer_enqueue(t, bullc__strdup(span_json)); /* NULL (OOM) is counted as dropped */
 }
 
 unsigned long long bullc__tracer_dropped(const bullc__tracer *t)

@@ -15,6 +15,7 @@ struct bullc__span {
     int sampled;
     int kind;
     int error;
+    int stand_in; /* bullc__span_adopt's: never exported */
     char *name;
     char *tracestate;
     char *status_msg;
@@ -173,6 +174,29 @@ bullc__span *bullc__span_start(bullc__tracer *t, const char *name, int kind,
     return s;
 }
 
+bullc__span *bullc__span_adopt(bullc__tracer *t, const bullc__trace_ctx *ctx)
+{
+    bullc__span *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    s->t = t;
+    s->stand_in = 1;
+    s->kind = BULLC__SPAN_INTERNAL;
+    memcpy(s->trace_id, ctx->trace_id, 16);
+    memcpy(s->span_id, ctx->span_id, 8);
+    s->sampled = ctx->flags & 1;
+    bullc__buf_init(&s->attrs);
+    bullc__buf_init(&s->events);
+    s->name = bullc__strdup("");
+    s->tracestate = ctx->tracestate ? bullc__strdup(ctx->tracestate) : NULL;
+    if (!s->name || (ctx->tracestate && !s->tracestate)) {
+        bullc__span_discard(s);
+        return NULL;
+    }
+    set_traceparent(s);
+    return s;
+}
+
 /* One attribute object, after a comma when `comma`. */
 static void attr_head(bullc__buf *b, const char *key, int comma)
 {
@@ -240,6 +264,8 @@ void bullc__span_rename(bullc__span *s, const char *name)
 
 const char *bullc__span_traceparent(const bullc__span *s) { return s ? s->traceparent : NULL; }
 
+const char *bullc__span_tracestate(const bullc__span *s) { return s ? s->tracestate : NULL; }
+
 char *bullc__span_carrier(const bullc__span *s)
 {
     bullc__buf b;
@@ -292,7 +318,7 @@ void bullc__span_end(bullc__span *s)
 {
     if (!s)
         return;
-    if (s->sampled) {
+    if (s->sampled && !s->stand_in) {
         long long end = now_ns();
         char *json = span_json(s, end < s->start_ns ? s->start_ns : end);
         bullc__tracer_enqueue(s->t, json); /* NULL (OOM) is counted as dropped */

@@ -44,6 +44,18 @@ unsigned long long bullc__tracer_exported(const bullc__tracer *t);
 /* `n` random bytes from the tracer's generator (seeded from getrandom). Thread-safe. */
 void bullc__tracer_random(bullc__tracer *t, unsigned char *out, size_t n);
 
+/* Takes one finished span's OTLP JSON text (malloc'd; the sink owns it). */
+typedef void (*bullc__span_sink)(void *ud, char *span_json);
+/* Makes t, a fork's copy of a tracer that never started, the tracer of a process that does not
+ * export (an isolated handler process, docs/architecture.md §10): reseeds its id generator from
+ * getrandom (the copy would repeat the ids of its parent and of its sibling copies) and hands
+ * each finished, sampled span to `sink` instead of queuing it. Its export thread must never be
+ * started. */
+void bullc__tracer_forked(bullc__tracer *t, bullc__span_sink sink, void *ud);
+/* Queues (a copy of) a span another process finished and sent as its JSON text, as a sink got
+ * it, once it proved to be one OTLP span object with ids; else it is dropped and counted. */
+void bullc__tracer_enqueue_foreign(bullc__tracer *t, const char *span_json);
+
 /* ---- spans -------------------------------------------------------------------------------- */
 
 typedef struct bullc__span bullc__span;
@@ -63,6 +75,13 @@ void bullc__span_error(bullc__span *s, const char *message);
 void bullc__span_rename(bullc__span *s, const char *name);
 /* The span's traceparent ("00-<trace>-<span>-<flags>"), valid while the span lives. */
 const char *bullc__span_traceparent(const bullc__span *s);
+/* The span's tracestate (inherited), or NULL. */
+const char *bullc__span_tracestate(const bullc__span *s);
+/* A stand-in, in another process, for a span `ctx` names (its traceparent and tracestate): the
+ * spans started with it as parent join its trace as its children and follow its sampled flag,
+ * as children of the real span would. It is never exported: end or discard it alike. NULL on
+ * OOM. */
+bullc__span *bullc__span_adopt(bullc__tracer *t, const bullc__trace_ctx *ctx);
 /* The carrier BullMQ writes as `tm` for this span: {"traceparent":"..."[,"tracestate":"..."]}
  * (malloc'd, NULL on OOM). */
 char *bullc__span_carrier(const bullc__span *s);

@@ -255,6 +255,15 @@ static void seed(bullc__tracer *t)
         t->rng[0] = 1;
 }
 
+void bullc__tracer_forked(bullc__tracer *t, bullc__span_sink sink, void *ud)
+{
+    if (!t)
+        return;
+    seed(t); /* no other thread in this process: the generator's lock is free */
+    t->sink = sink;
+    t->sink_ud = ud;
+}
+
 void bullc__tracer_random(bullc__tracer *t, unsigned char *out, size_t n)
 {
     pthread_mutex_lock(&t->rng_mu);

@@ -39,6 +39,9 @@ struct bullc__tracer {
     /* failures, logged now and then (export thread only) */
     long long warned_at;        /* monotonic ms of the last warning, 0 never */
     unsigned long long failures;
+    /* in a handler process (bullc__tracer_forked): finished spans go here instead of the queue */
+    bullc__span_sink sink;
+    void *sink_ud;
 };
 
 #endif

@@ -4,7 +4,8 @@
 //   - differential: the same jobs (completed, failed after retries, retried after a backoff,
 //     no `tm`, a `tm` that does not parse) give the same span trees, names, kinds, attributes
 //     and events (ids and times aside), each `process` span a child of the producer's span;
-//   - echoTraceparent: the handler sees its process span's traceparent;
+//   - echoTraceparent: the handler sees its process span's traceparent (inline, and with
+//     --isolate in its handler process);
 //   - a silent collector, an unreachable one, a full export queue (dropped spans in /metrics);
 //   - a job a C producer added with a traceparent continues that trace in Node's Worker.
 const test = require('node:test');
@@ -161,33 +162,39 @@ test('differential: the C worker\'s spans are Node\'s Worker with bullmq-otel', 
   assert.ok(c.rx.requests.every((r) => r.url === '/v1/traces' && r.type === 'application/json'));
 });
 
-test('a handler passes on its process span\'s traceparent; headers, resource and a root span for a tm that is not JSON', async (t) => {
-  const redis = await I.useRedis(t);
-  const rx = await useReceiver(t);
-  nodeExporterUrl = rx.url;
-  t.after(() => { nodeExporterUrl = null; });
-  const q = I.useQueue(t, redis, 'tp', { telemetry: new BullMQOtel() });
-  const plain = I.useQueue(t, redis, 'tp');
-  const w = I.useWorker(t, redis, 'tp', [], otelEnv(rx.url, {
-    OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20abc', OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test',
-  }));
-  const parent = tracer.startSpan('request');
-  const job = await context.with(trace.setSpan(context.active(), parent), () => q.add('tp', { echoTraceparent: true }));
-  parent.end();
-  const bad = await plain.add('junk', { result: 1 }, { telemetry: { metadata: 'not json at all' } });
-  await I.waitFor(async () => (await job.getState()) === 'completed' && (await bad.getState()) === 'completed',
-    { timeout: 15000, what: 'both jobs completed' });
-  const { returnvalue } = await q.getJob(job.id);
-  await I.stopWorker(w);
-  const proc = rx.spans.find((s) => s.service === 'c-worker' && s.name === 'process tp' &&
-    attrsOf(s.attributes)['bullmq.job.id'] === job.id);
-  assert.ok(proc, 'the process span was exported');
-  assert.equal(returnvalue.traceparent, `00-${proc.traceId}-${proc.spanId}-01`);
-  assert.equal(proc.traceId, parent.spanContext().traceId, 'the job continues the request\'s trace');
-  const junk = rx.spans.find((s) => s.name === 'process tp' && attrsOf(s.attributes)['bullmq.job.id'] === bad.id);
-  assert.ok(junk && !junk.parentSpanId, 'a tm that is not JSON: a root span, and the job completed');
-  assert.ok(rx.requests.some((r) => r.auth === 'Bearer abc'), 'OTEL_EXPORTER_OTLP_HEADERS sent');
-});
+// Inline, and in a handler process (--isolate: the traceparent comes with the job from the worker).
+for (const isolate of [false, true]) {
+  const title = isolate ? 'isolated (--isolate): a handler in its handler process passes on the worker\'s process span\'s traceparent'
+    : 'a handler passes on its process span\'s traceparent; headers, resource and a root span for a tm that is not JSON';
+  test(title, async (t) => {
+    const redis = await I.useRedis(t);
+    const rx = await useReceiver(t);
+    nodeExporterUrl = rx.url;
+    t.after(() => { nodeExporterUrl = null; });
+    const q = I.useQueue(t, redis, 'tp', { telemetry: new BullMQOtel() });
+    const plain = I.useQueue(t, redis, 'tp');
+    const w = I.useWorker(t, redis, 'tp', isolate ? ['--isolate', '--concurrency', '2'] : [], otelEnv(rx.url, {
+      OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20abc', OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test',
+    }));
+    const parent = tracer.startSpan('request');
+    const job = await context.with(trace.setSpan(context.active(), parent), () => q.add('tp', { echoTraceparent: true }));
+    parent.end();
+    const bad = await plain.add('junk', { result: 1 }, { telemetry: { metadata: 'not json at all' } });
+    await I.waitFor(async () => (await job.getState()) === 'completed' && (await bad.getState()) === 'completed',
+      { timeout: 15000, what: 'both jobs completed' });
+    const { returnvalue } = await q.getJob(job.id);
+    const r = await I.stopWorker(w);
+    assert.equal(r.code, 0, I.tail(w));
+    const proc = rx.spans.find((s) => s.service === 'c-worker' && s.name === 'process tp' &&
+      attrsOf(s.attributes)['bullmq.job.id'] === job.id);
+    assert.ok(proc, 'the process span was exported');
+    assert.equal(returnvalue.traceparent, `00-${proc.traceId}-${proc.spanId}-01`);
+    assert.equal(proc.traceId, parent.spanContext().traceId, 'the job continues the request\'s trace');
+    const junk = rx.spans.find((s) => s.name === 'process tp' && attrsOf(s.attributes)['bullmq.job.id'] === bad.id);
+    assert.ok(junk && !junk.parentSpanId, 'a tm that is not JSON: a root span, and the job completed');
+    assert.ok(rx.requests.some((r) => r.auth === 'Bearer abc'), 'OTEL_EXPORTER_OTLP_HEADERS sent');
+  });
+}
 
 // A TCP server that accepts and never answers.
 async function useSilentCollector(t) {

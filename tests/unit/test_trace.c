@@ -1,12 +1,14 @@
 /* test_trace.c - unit tests for the trace layer (libbullc/trace/): W3C traceparent and the `tm`
  * carrier, the configuration from the OTEL_* environment and bullc_trace_opts_t (what turns
- * tracing on, off, or is refused), the sampler, and spans' ids and traceparents. */
+ * tracing on, off, or is refused), the sampler, spans' ids and traceparents, and the spans of an
+ * isolated handler process (a forked tracer's sink, a stand-in parent, the worker's check). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -176,6 +178,74 @@ static void child_spans_share_the_trace(void **state)
     bullc__tracer_free(t);
 }
 
+/* What a forked tracer's sink got. */
+typedef struct sunk {
+    char *json[4];
+    int n;
+} sunk;
+
+static void collect(void *ud, char *span_json)
+{
+    sunk *k = ud;
+    if (k->n < 4)
+        k->json[k->n++] = span_json;
+    else
+        free(span_json);
+}
+
+static void handler_process_spans(void **state)
+{
+    (void)state;
+    bullc_trace_opts_t o;
+    bullc_trace_opts_init(&o);
+    o.enabled = 1;
+    bullc__tracer *worker = NULL, *child = NULL;
+    assert_int_equal(bullc__tracer_new(&worker, &o, &LOG), 0);
+    assert_int_equal(bullc__tracer_new(&child, &o, &LOG), 0);
+    bullc__trace_ctx remote = {0};
+    assert_int_equal(bullc__trace_carrier_parse(
+        "{\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\","
+        "\"tracestate\":\"k=v\"}", &remote), 0);
+    bullc__span *proc = bullc__span_start(worker, "process q", BULLC__SPAN_CONSUMER, NULL, &remote);
+    /* the handler process: a generator of its own, spans to the sink */
+    uint64_t before[4];
+    memcpy(before, child->rng, sizeof before);
+    sunk got = {{0}, 0};
+    bullc__tracer_forked(child, collect, &got);
+    assert_memory_not_equal(before, child->rng, sizeof before);
+    bullc__trace_ctx ctx = {0};
+    assert_int_equal(bullc__traceparent_parse(bullc__span_traceparent(proc), &ctx), 0);
+    ctx.tracestate = (char *)bullc__span_tracestate(proc);
+    bullc__span *stand_in = bullc__span_adopt(child, &ctx);
+    assert_string_equal(bullc__span_traceparent(stand_in), bullc__span_traceparent(proc));
+    bullc__span *db = bullc__span_start(child, "SELECT x", BULLC__SPAN_CLIENT, stand_in, NULL);
+    bullc__span_attr_str(db, "db.system.name", "postgresql");
+    bullc__span_end(db);
+    bullc__span_end(stand_in); /* a stand-in is never exported */
+    assert_int_equal(got.n, 1);
+    char want[64];
+    snprintf(want, sizeof want, "\"parentSpanId\":\"%.16s\"", bullc__span_traceparent(proc) + 36);
+    assert_non_null(strstr(got.json[0], want));
+    assert_non_null(strstr(got.json[0], "\"traceId\":\"4bf92f3577b34da6a3ce929d0e0e4736\""));
+    assert_non_null(strstr(got.json[0], "\"traceState\":\"k=v\""));
+    /* the worker queues what proves to be a span, and drops the rest */
+    worker->started = 1; /* as if its export thread ran: the queue takes spans */
+    const char *bad[] = {"{", "[]", "{\"traceId\":\"xyz\",\"spanId\":\"0011223344556677\",\"name\":\"n\"}",
+                         "{\"traceId\":\"4bf92f3577b34da6a3ce929d0e0e4736\"}"};
+    for (size_t i = 0; i < BULLC__COUNT(bad); i++)
+        bullc__tracer_enqueue_foreign(worker, bad[i]);
+    assert_int_equal(bullc__tracer_dropped(worker), BULLC__COUNT(bad));
+    assert_int_equal(worker->count, 0);
+    bullc__tracer_enqueue_foreign(worker, got.json[0]);
+    assert_int_equal(worker->count, 1);
+    worker->started = 0;
+    free(got.json[0]);
+    bullc__span_discard(proc);
+    bullc__trace_ctx_clear(&remote);
+    bullc__tracer_free(child);
+    bullc__tracer_free(worker);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +254,7 @@ int main(void)
         cmocka_unit_test_setup(off_unless_configured, clear_env),
         cmocka_unit_test_setup(samplers, clear_env),
         cmocka_unit_test_setup(child_spans_share_the_trace, clear_env),
+        cmocka_unit_test_setup(handler_process_spans, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
