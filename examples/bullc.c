@@ -1,9 +1,11 @@
-/* bullc - look at and administer BullMQ queues from the command line (README "The bullc tool").
+/* bullc - look at and administer BullMQ queues, or legacy Bull 4 queues with --protocol bull,
+ * from the command line (README "The bullc tool").
  *
  *   bullc [--redis URL] [--prefix P] [--protocol bullmq|bull] [--json] [TLS flags] COMMAND ARGS...
  *
  * Every command is one call of the library's queue API (include/bullc.h, "Queue
- * administration"), so what it leaves in Redis is what Node's Queue and Job methods leave.
+ * administration"), so what it leaves in Redis is what Node's Queue and Job methods leave
+ * (BullMQ's, or Bull 4.16.5's: docs/bull.md §6; Bull has no events stream, so `events` fails).
  * Exit status: 0 ok, 1 runtime error (one line on stderr, nothing on stdout), 2 usage error.
  */
 #include <bullc.h>

@@ -6,6 +6,7 @@
  *   echo_worker --queue NAME [--redis URL] [--prefix P] [--concurrency N] [--name NAME]
  *               [--lock-duration MS] [--stalled-interval MS] [--max-stalled-count N]
  *               [--max-jobs N] [--limiter-max N --limiter-duration MS] [--metrics N]
+ *               [--limiter-group-key K] [--limiter-bounce-back]   (Bull only)
  *               [--max-rate-limit-delay MS]
  *               [--max-started-attempts N] [--custom-backoff] [--quiet]
  *               [--remove-on-complete SPEC] [--remove-on-fail SPEC]
@@ -51,7 +52,12 @@
  *   fail: msg             fail with msg
  *   failAttempts: n       fail ("attempt k failed") while fewer than n attempts were made
  *   returnChildren: true  return the children's values (returnIgnored: their tolerated failures)
+ *   echoTraceparent: true return {"traceparent": bullc_job_traceparent(job)} (null when the
+ *                         worker does not trace)
  *   result: v             return v; otherwise the job's (possibly replaced) data is returned
+ *
+ * Tracing (README "Observability") comes from the OTEL_* environment: with
+ * OTEL_EXPORTER_OTLP_ENDPOINT set, each job's attempts are exported as OpenTelemetry spans.
  *
  * --custom-backoff installs a custom backoff strategy: type "linear" waits attemptsMade *
  * backoff.delay ms (delay 100 when absent), "giveup" returns -1 (no retry), any other type 0.
@@ -248,8 +254,10 @@ static void misbehave_if_asked(const bullc_json_t *data)
     if (bullc_json_int(bullc_json_get(data, "allocMb"), &mb) == 0 && mb > 0) {
         size_t size = (size_t)mb * 1024 * 1024;
         volatile char *block = malloc(size);
-        if (!block)
+        if (!block) {
+            errno = ENOMEM; /* as POSIX malloc leaves it; a sanitizer's allocator may not */
             abort();
+        }
         for (size_t i = 0; i < size; i += 4096)
             block[i] = 1;
         free((void *)block);
@@ -392,6 +400,13 @@ static int set_result_as_asked(bullc_job_t *job, const bullc_json_t *data, const
         bullc_free(values);
         return rc;
     }
+    if (bullc_json_type(bullc_json_get(data, "echoTraceparent")) == BULLC_JSON_TRUE) {
+        const char *tp = bullc_job_traceparent(job);
+        char text[96];
+        snprintf(text, sizeof text, tp ? "{\"traceparent\":\"%s\"}" : "{\"traceparent\":null}",
+                 tp ? tp : "");
+        return bullc_job_set_result(job, text);
+    }
     const char *raw;
     size_t len;
     if (bullc_json_member_raw(original, "result", &raw, &len) == 0) {
@@ -521,6 +536,7 @@ static void usage(FILE *f)
                "                   [--name NAME] [--lock-duration MS] [--stalled-interval MS]\n"
                "                   [--max-stalled-count N] [--max-jobs N]\n"
                "                   [--limiter-max N --limiter-duration MS] [--metrics N]\n"
+               "                   [--limiter-group-key K] [--limiter-bounce-back] (Bull)\n"
                "                   [--max-rate-limit-delay MS]\n"
                "                   [--max-started-attempts N] [--custom-backoff] [--quiet]\n"
                "                   [--remove-on-complete SPEC] [--remove-on-fail SPEC]\n"
@@ -594,6 +610,7 @@ static const char **text_option(bullc_worker_opts_t *opts, const char *flag)
         {"--prefix", &opts->prefix},
         {"--name", &opts->name},
         {"--protocol", &opts->protocol},
+        {"--limiter-group-key", &opts->limiter_group_key},
         {"--tls-ca", &opts->tls.ca_file},
         {"--tls-cert", &opts->tls.cert_file},
         {"--tls-key", &opts->tls.key_file},
@@ -698,6 +715,10 @@ static args_outcome parse_args(int argc, char **argv, bullc_worker_opts_t *opts,
         }
         if (!strcmp(flag, "--tls-insecure")) {
             opts->tls.insecure = 1;
+            continue;
+        }
+        if (!strcmp(flag, "--limiter-bounce-back")) {
+            opts->limiter_bounce_back = 1;
             continue;
         }
         if (!value) {

@@ -26,6 +26,7 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: " PROG " --queue Q [--redis URL] [--prefix P] [--protocol bullmq|bull]\n"
+            "           [--limiter-group-key K]  (Bull: ids \"<jobId|uuid>:<data at K>\")\n"
             "           (NAME [DATA_JSON [OPTS_JSON]] | --bulk FILE|- | --state ID |\n"
             "            --field ID FIELD | --counts)\n"
             "  URL: redis://, rediss:// (TLS), redis-sentinel://h:p,h:p#master, rediss-sentinel://,\n"
@@ -201,6 +202,8 @@ int main(int argc, char **argv)
             o.prefix = argv[++i];
         else if (!strcmp(a, "--protocol") && more)
             o.protocol = argv[++i];
+        else if (!strcmp(a, "--limiter-group-key") && more)
+            o.limiter_group_key = argv[++i];
         else if (!strcmp(a, "--bulk") && more)
             bulk_file = argv[++i];
         else if (!strcmp(a, "--state") && more)

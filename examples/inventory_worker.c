@@ -32,6 +32,10 @@
  *   BULLC_ISOLATE      1: run the handlers in handler processes (README "Isolated handlers"),
  *                      each opening its PostgreSQL connection in its init callback; a handler
  *                      process that dies fails its job's attempt and is replaced
+ *   OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables: OpenTelemetry traces (README
+ *                      "Observability"); each job's PostgreSQL call is a child span
+ *                      "SELECT inventory_apply" (db.system.name postgresql) of its process span
+ *                      (in a batch: the batch's call, with db.operation.batch.size)
  *   BULLC_INVENTORY_TEST_CRASH_AFTER_COMMIT   test hook only: "1" (any job) or a job id makes
  *                      the process _exit(86) right after that job's transaction commits and
  *                      before Redis records its completion (used to test redelivery).

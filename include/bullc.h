@@ -265,6 +265,48 @@ BULLC_API int bullc_job_ignored_children_failures(bullc_job_t *job, char **json_
  * handler must return that value. */
 BULLC_API int bullc_job_rate_limit(bullc_job_t *job, long long delay_ms);
 
+/* ---- Tracing (README "Observability") -------------------------------------------------------
+ * When the worker traces (bullc_trace_opts_t), each attempt of a job has a `process <queue>`
+ * span (kind CONSUMER) continuing the producer's trace from the job's `tm` option. */
+
+/* The running attempt's process span as a W3C traceparent ("00-<trace id>-<span id>-<flags>"),
+ * to pass on to the services the handler calls; NULL when the worker does not trace (or outside
+ * a handler). Valid until the handler returns. In a handler process (isolate) it is the same:
+ * the worker sends it with the job. */
+BULLC_API const char *bullc_job_traceparent(const bullc_job_t *job);
+
+typedef struct bullc_span bullc_span_t;
+
+/* Span kinds, as OTLP numbers them. */
+typedef enum bullc_span_kind {
+    BULLC_SPAN_INTERNAL = 1,
+    BULLC_SPAN_SERVER = 2,
+    BULLC_SPAN_CLIENT = 3,
+    BULLC_SPAN_PRODUCER = 4,
+    BULLC_SPAN_CONSUMER = 5
+} bullc_span_kind_t;
+
+/* Starts a span named `name` (copied), child of the job's process span (or of `parent`, a span
+ * started this way, when not NULL). NULL when the worker does not trace, outside a handler, or
+ * out of memory: every bullc_span_* call takes NULL and then does nothing, so a handler needs no
+ * test. Call from the handler's thread; end it with bullc_span_end() before the handler returns.
+ * In a handler process (isolate) the span is built there and, once ended, sent to the worker,
+ * which exports it as its own (one the process did not end before dying is lost). */
+BULLC_API bullc_span_t *bullc_job_span_start(bullc_job_t *job, const char *name,
+                                             bullc_span_kind_t kind, bullc_span_t *parent);
+/* Sets an attribute (key and value copied). */
+BULLC_API void bullc_span_set_str(bullc_span_t *span, const char *key, const char *value);
+BULLC_API void bullc_span_set_int(bullc_span_t *span, const char *key, long long value);
+/* Adds an event now, with one string attribute (key NULL: none). */
+BULLC_API void bullc_span_add_event(bullc_span_t *span, const char *name, const char *key,
+                                    const char *value);
+/* Marks the span failed (status ERROR) with `message`. */
+BULLC_API void bullc_span_set_error(bullc_span_t *span, const char *message);
+/* The span's traceparent, valid until bullc_span_end(); NULL for NULL. */
+BULLC_API const char *bullc_span_traceparent(const bullc_span_t *span);
+/* Ends the span (it is exported in the next batch) and frees it. */
+BULLC_API void bullc_span_end(bullc_span_t *span);
+
 /* ---- Cancellation ----------------------------------------------------------------------------
  * C handlers cannot be cut short: the worker asks them to stop, and they poll. */
 
@@ -371,6 +413,42 @@ typedef struct bullc_tls_opts {
     int insecure;              /* 1 = do not verify the server (tests only); 0 */
 } bullc_tls_opts_t;
 
+/* OpenTelemetry tracing of a worker's jobs (README "Observability"). Every field left at its
+ * zero value takes the standard environment variable named beside it, then the default; a worker
+ * whose options have no `trace` reads the environment alone. Tracing is on when an endpoint is
+ * known (or `enabled` is 1) and OTEL_SDK_DISABLED is not "true"; off, it costs nothing (no
+ * thread, no allocation per job). Strings are copied by bullc_worker_new(). The struct carries
+ * its own size (set by bullc_trace_opts_init), so fields can be appended to it. */
+typedef struct bullc_trace_opts {
+    size_t size;                     /* set by bullc_trace_opts_init(); do not change */
+    int enabled;                     /* 0: as the environment says; 1: on (endpoint default
+                                        http://localhost:4318); -1: off */
+    const char *endpoint;            /* OTEL_EXPORTER_OTLP_ENDPOINT: spans go to
+                                        <endpoint>/v1/traces */
+    const char *traces_endpoint;     /* OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: the URL, as is */
+    const char *protocol;            /* OTEL_EXPORTER_OTLP_PROTOCOL: only "http/json" (others
+                                        are refused with a log line: no tracing) */
+    const char *headers;             /* OTEL_EXPORTER_OTLP_HEADERS: "k=v,k2=v2" (URL-encoded) */
+    const char *service_name;        /* OTEL_SERVICE_NAME, else "unknown_service" */
+    const char *resource_attributes; /* OTEL_RESOURCE_ATTRIBUTES: "k=v,k2=v2" */
+    const char *sampler;             /* OTEL_TRACES_SAMPLER: parentbased_always_on (default),
+                                        always_on, always_off, traceidratio,
+                                        parentbased_always_off, parentbased_traceidratio */
+    const char *sampler_arg;         /* OTEL_TRACES_SAMPLER_ARG: the ratio, 1.0 */
+    int max_queue_size;              /* OTEL_BSP_MAX_QUEUE_SIZE, 2048 spans: more are dropped and
+                                        counted (bullc_worker_stats_t.trace_spans_dropped) */
+    int max_export_batch_size;       /* OTEL_BSP_MAX_EXPORT_BATCH_SIZE, 512 */
+    int schedule_delay_ms;           /* OTEL_BSP_SCHEDULE_DELAY, 5000: longest wait before a
+                                        partial batch is sent */
+    int export_timeout_ms;           /* OTEL_EXPORTER_OTLP_TIMEOUT, 10000: one request's limit */
+    int shutdown_timeout_ms;         /* 3000: how long the end of bullc_worker_run() spends
+                                        sending what is queued */
+} bullc_trace_opts_t;
+
+/* Fills `opts` with zeros (every setting from the environment) and its size. */
+#define bullc_trace_opts_init(opts) bullc_trace_opts_init_sized((opts), sizeof(bullc_trace_opts_t))
+BULLC_API void bullc_trace_opts_init_sized(bullc_trace_opts_t *opts, size_t size);
+
 /* Worker options. Always start from bullc_worker_opts_init(), which sets BullMQ's defaults;
  * bullc_worker_new() copies everything. */
 typedef struct bullc_worker_opts {
@@ -445,6 +523,20 @@ typedef struct bullc_worker_opts {
     bullc_child_fini_fn child_fini; /* NULL = none; isolate only: run in a handler process
                                        that exits cleanly (the worker stopping) */
     void *child_user_data;     /* passed to child_init and child_fini */
+    const bullc_trace_opts_t *trace; /* NULL = tracing from the OTEL_* environment alone;
+                                        read (and copied) by bullc_worker_new() */
+    const char *limiter_group_key; /* Bull only (protocol "bull"), with limiter_max: the rate
+                                      limit counts per group, as Bull's limiter `groupKey`: a
+                                      job's group is the text after the last ':' of its id
+                                      (the ids a producer with the same group key forms,
+                                      docs/bull.md §3, §4.11). Any non-empty text turns it on
+                                      (Bull reads the group from the id, not from the data).
+                                      NULL or "" = one limit for the queue. Copied. */
+    int limiter_bounce_back;       /* Bull only, with limiter_max: 1 = a job over the limit goes
+                                      back to wait (Bull's `bounceBack`) instead of delayed,
+                                      and this worker takes nothing until the window ends;
+                                      0 = to delayed. BullMQ workers refuse both options
+                                      (BULLC_EINVAL, with a log line). */
 } bullc_worker_opts_t;
 
 /* Fills `opts` with the defaults listed above. */
@@ -545,6 +637,9 @@ typedef struct bullc_worker_stats {
     int loop_stalled;                   /* 1 when it runs and has not come round for longer than
                                            a healthy round takes: max(drain_delay_ms, 10 s) plus
                                            any rate-limit wait in progress, plus 10 s */
+    unsigned long long trace_spans_dropped;  /* spans not exported: the export queue was full,
+                                                or an export failed (0 when not tracing) */
+    unsigned long long trace_spans_exported; /* spans a collector accepted */
 } bullc_worker_stats_t;
 
 /* Fills `out` with the worker's counters. Thread-safe (any thread, while run() runs or not);
@@ -561,6 +656,7 @@ BULLC_API int bullc_worker_stats_sized(const bullc_worker_t *worker, bullc_worke
  *   bullc_jobs_active, bullc_concurrency, bullc_worker_running, bullc_redis_up,
  *   bullc_blocking_loop_age_seconds, bullc_blocking_loop_stalled  gauges
  *   bullc_redis_reconnects_total                             counter
+ *   bullc_trace_spans_dropped_total, bullc_trace_spans_exported_total  counters
  * each with its # HELP and # TYPE lines. *text_out is a NUL-terminated string the caller frees
  * with bullc_free(); NULL on error. BULLC_EINVAL, BULLC_ENOMEM. Thread-safe. */
 #define bullc_worker_stats_prometheus(stats, text_out) \
@@ -588,6 +684,11 @@ typedef struct bullc_queue_opts {
     bullc_log_level_t log_level;
     bullc_tls_opts_t tls;      /* for rediss:// URLs */
     const char *protocol;      /* "bullmq" (NULL: the default) or "bull", as for workers */
+    const char *limiter_group_key; /* Bull only: job ids are formed as a Node Bull Queue whose
+                                      limiter has this `groupKey` forms them, "<jobId, or a new
+                                      uuid>:<the data's value at this path>", so that workers
+                                      with limiter_group_key limit each group (docs/bull.md
+                                      §4.11). NULL or "" = plain ids. BullMQ: BULLC_EINVAL. */
 } bullc_queue_opts_t;
 
 /* Fills `opts` with the defaults listed above. */
@@ -609,7 +710,10 @@ BULLC_API const char *bullc_queue_errmsg(const bullc_queue_t *queue);
  * (NULL = "{}"); `opts_json` is a JSON object with the same options Node takes (NULL = none):
  * jobId, delay, priority, lifo, attempts, backoff (number or {type, delay, jitter}),
  * removeOnComplete/removeOnFail (true, false, n or {age, count, limit}), keepLogs,
- * stackTraceLimit, timestamp, deduplication {id, ttl, extend, replace}, sizeLimit. Unknown or
+ * stackTraceLimit, timestamp, deduplication {id, ttl, extend, replace}, sizeLimit; and, for
+ * tracing (README "Observability"), traceparent (a W3C traceparent, e.g. a span of the caller's)
+ * with optional tracestate: stored as the job's `tm` option the way bullmq-otel stores a
+ * producer's span, so the consuming worker's `process` span continues that trace. Unknown or
  * ill-typed options (null included), and those this producer does not offer (parent and the
  * other flow options, repeat, telemetry, deduplication keepLastIfActive/reschedule), give
  * BULLC_EINVAL; so do the values Node's Queue.add refuses, with Node's message (see
@@ -662,25 +766,29 @@ BULLC_API int bullc_queue_get_counts_sized(bullc_queue_t *queue, bullc_job_count
 
 /* ---- Queue administration -------------------------------------------------------------------
  * What Node's Queue and Job methods of the same meaning do, leaving Redis (events included) as
- * they would. Lists come back as NULL-terminated arrays of `*n` strings: free them with
+ * they would: BullMQ's for protocol "bullmq", Bull 4.16.5's for protocol "bull" (docs/bull.md
+ * §6 says where Bull differs). Lists come back as NULL-terminated arrays of `*n` strings: free them with
  * bullc_strv_free(). BULLC_EIO when Redis cannot be reached; detail in bullc_queue_errmsg(). */
 
 /* Frees an array of strings the library returned (each string and the array). NULL is a no-op. */
 BULLC_API void bullc_strv_free(char **strv);
 
-/* The queues under this handle's prefix (a queue exists while its `meta` or `id` key does),
- * sorted (byte order). Scans the keys: on a Cluster, only the node of this handle's queue. */
+/* The queues under this handle's prefix (a queue exists while its `meta` or `id` key does;
+ * Bull: its `id` or `meta-paused` key, without BullMQ's `events` or `marker`), sorted (byte
+ * order). Scans the keys: on a Cluster, only the node of this handle's queue. */
 BULLC_API int bullc_queue_list_queues(bullc_queue_t *queue, char ***names_out, size_t *n_out);
 /* Ids of the jobs in `state` ("waiting" (or "wait"), "active", "paused", "delayed",
  * "prioritized", "completed", "failed", "waiting-children") from index start to end (inclusive;
  * -1 = the last), in the order of Node's queue.getJobs(state, start, end): newest first.
+ * Bull: the order of Bull's getWaiting (wait then paused), getActive, getDelayed (oldest first),
+ * getCompleted, getFailed (newest first); no prioritized or waiting-children.
  * BULLC_EINVAL for another state. */
 BULLC_API int bullc_queue_get_jobs(bullc_queue_t *queue, const char *state, long long start,
                                    long long end, char ***ids_out, size_t *n_out);
 /* The whole job as a JSON object text, every key present: id, name, data, opts (with Node's
  * long option names), progress, attemptsMade, attemptsStarted, timestamp, processedOn,
  * finishedOn, returnvalue, failedReason, stacktrace, delay, priority, state; null when the job
- * has no such field. BULLC_ENOJOB. Free *json_out with bullc_free(). */
+ * has no such field (attemptsStarted always for Bull, which counts no starts). BULLC_ENOJOB. Free *json_out with bullc_free(). */
 BULLC_API int bullc_queue_get_job_json(bullc_queue_t *queue, const char *job_id, char **json_out);
 /* A failed job back to wait (Node's job.retry()): BULLC_ENOJOB, BULLC_ENOTINSTATE if not failed. */
 BULLC_API int bullc_queue_retry_job(bullc_queue_t *queue, const char *job_id);
@@ -688,20 +796,24 @@ BULLC_API int bullc_queue_retry_job(bullc_queue_t *queue, const char *job_id);
 BULLC_API int bullc_queue_retry_failed(bullc_queue_t *queue, long long *count_out);
 /* A delayed job made ready now (job.promote()): BULLC_ENOTINSTATE if it is not delayed. */
 BULLC_API int bullc_queue_promote_job(bullc_queue_t *queue, const char *job_id);
-/* Every delayed job to wait (queue.promoteJobs()); *count_out (may be NULL) how many. */
+/* Every delayed job to wait (queue.promoteJobs(); Bull: job.promote() of each, earliest
+ * first); *count_out (may be NULL) how many. */
 BULLC_API int bullc_queue_promote_all(bullc_queue_t *queue, long long *count_out);
-/* Removes a job and its children (queue.remove(id)). Refused while it or a child it waits for
- * is locked by a worker (BULLC_ELOCKMISMATCH); BULLC_ENOJOB when there was no such job. */
+/* Removes a job and its children (queue.remove(id); Bull: job.remove()). Refused while it or a
+ * child it waits for is locked by a worker (BULLC_ELOCKMISMATCH); BULLC_ENOJOB when there was
+ * no such job. */
 BULLC_API int bullc_queue_remove_job(bullc_queue_t *queue, const char *job_id);
 /* Removes the jobs of `state` ("completed", "failed", "delayed", "prioritized", "wait" or
  * "waiting", "paused", "active") older than grace_ms, at most `limit` (0 = no limit), as Node's
- * queue.clean(grace, limit, state). *ids_out (may be NULL) gets the ids removed. */
+ * queue.clean(grace, limit, state); Bull: queue.clean(grace, state, limit), no "prioritized").
+ * *ids_out (may be NULL) gets the ids removed. */
 BULLC_API int bullc_queue_clean(bullc_queue_t *queue, const char *state, long long grace_ms,
                                 long long limit, char ***ids_out, size_t *n_out);
 /* Global pause and resume (queue.pause() / queue.resume()): no worker takes jobs meanwhile. */
 BULLC_API int bullc_queue_pause(bullc_queue_t *queue);
 BULLC_API int bullc_queue_resume(bullc_queue_t *queue);
-/* Removes every job not yet taken, and the delayed ones if `delayed` (queue.drain()). */
+/* Removes every job not yet taken, and the delayed ones if `delayed` (queue.drain(); Bull:
+ * queue.empty(), which drops the delayed set whatever `delayed` says). */
 BULLC_API int bullc_queue_drain(bullc_queue_t *queue, int delayed);
 /* Deletes the queue, its jobs and keys (queue.obliterate({force})): it is paused first; with
  * active jobs and no `force`, BULLC_EMISUSE (the queue stays paused, as in Node). */
@@ -710,13 +822,13 @@ BULLC_API int bullc_queue_obliterate(bullc_queue_t *queue, int force);
 BULLC_API int bullc_queue_get_logs(bullc_queue_t *queue, const char *job_id, char ***lines_out,
                                    size_t *n_out);
 /* The connected workers of this queue (queue.getWorkers(), from CLIENT LIST) as a JSON array
- * text of {"name": worker name or null, "addr", "rawname"}. Free with bullc_free(). */
+ * text of {"name": worker name or null (Bull: the queue's name), "addr", "rawname"}. Free with bullc_free(). */
 BULLC_API int bullc_queue_get_workers(bullc_queue_t *queue, char **json_out);
 /* Entries of the queue's events stream after `after_id` (exclusive, as XREAD; NULL or "0" =
  * from the start, "$" = only new ones), at most `count` (0 = up to 1000), waiting up to
  * block_ms for the first when there is none (block_ms < 0: no wait; keep it under 30000).
  * *json_out: a JSON array text of {"id", "event", field: value...}, values as strings; "[]"
- * when none came. Free with bullc_free(). */
+ * when none came. Free with bullc_free(). Bull queues have no events stream: BULLC_EMISUSE. */
 BULLC_API int bullc_queue_read_events(bullc_queue_t *queue, const char *after_id,
                                       long long count, long long block_ms, char **json_out);
 

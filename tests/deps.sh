@@ -1,7 +1,8 @@
 #!/bin/sh
 # deps.sh - installs what building and testing libbullc needs, when it is missing:
 # Debian packages (compiler, hiredis, cJSON, cmocka, OpenSSL, redis-server, PostgreSQL, libpq,
-# libmicrohttpd for the example workers' HTTP endpoints; clang and
+# libmicrohttpd for the example workers' HTTP endpoints; libcurl (OpenSSL flavour) for the
+# OTLP trace export; clang and
 # its runtime libraries - libFuzzer, ASan, UBSan - for the fuzz targets) and the pinned npm
 # packages of the interop tests and the demo's producers (npm ci from the committed lockfile).
 set -eu
@@ -10,7 +11,8 @@ cd "$(dirname "$0")/.."
 need=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok installed"; }
 for p in build-essential pkg-config libhiredis-dev libcjson-dev libcmocka-dev libssl-dev openssl redis-server \
-         libpq-dev postgresql nodejs tzdata clang libclang-rt-14-dev libmicrohttpd-dev; do
+         libpq-dev postgresql nodejs tzdata clang libclang-rt-14-dev libmicrohttpd-dev \
+         libcurl4-openssl-dev; do
     case $p in
     nodejs) command -v node >/dev/null 2>&1 && continue ;;
     postgresql) { command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } && continue ;;

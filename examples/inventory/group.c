@@ -139,6 +139,8 @@ static void run_batch(const inv_app *app, inv_thread *t, inv_call **v, size_t n)
         long long i = strtoll(PQgetvalue(r, k, 0), NULL, 10);
         if (i >= 1 && (size_t)i <= n) {
             v[i - 1]->alone = 0;
+            v[i - 1]->batch = n;
+            v[i - 1]->sql = SQL_BATCH.sql;
             settle(r, k, v[i - 1]);
         }
     }
@@ -165,6 +167,8 @@ void inv_group_apply(const inv_app *app, inv_thread *t, inv_call *c)
     struct inv_group *g = app->group;
     c->done = c->taken = c->alone = c->lead = c->lost = c->already = 0;
     c->result = NULL;
+    c->batch = 0;
+    c->sql = NULL;
     c->next = NULL;
     memset(&c->err, 0, sizeof c->err);
     pthread_mutex_lock(&g->mu);

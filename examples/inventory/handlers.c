@@ -251,7 +251,7 @@ static int batchable_id(const char *id)
  * *rc says how), 0 when the caller makes its own call (*lost: the batch's connection broke;
  * *lead: inv_group_end after the call). */
 static int run_grouped(bullc_job_t *job, const inv_app *app, inv_thread *t, const payload *p,
-                       const char *data, int *lost, int *lead, int *rc)
+                       const char *data, bullc_span_t *span, int *lost, int *lead, int *rc)
 {
     inv_call c;
     memset(&c, 0, sizeof c);
@@ -267,6 +267,11 @@ static int run_grouped(bullc_job_t *job, const inv_app *app, inv_thread *t, cons
         free(c.result);
         return 0;
     }
+    /* the span covers the batch's transaction, which applied this job with the others */
+    bullc_span_set_str(span, "db.query.text", c.sql);
+    bullc_span_set_int(span, "db.operation.batch.size", (long long)c.batch);
+    if (c.err.cls != INV_OK)
+        bullc_span_set_error(span, c.err.msg);
     *rc = c.err.cls != INV_OK ? fail_db(job, app, &c.err)
                               : complete_with(job, app, c.already, c.result, 0);
     free(c.result);
@@ -281,7 +286,7 @@ static int run_grouped(bullc_job_t *job, const inv_app *app, inv_thread *t, cons
  * call waits for it; absent, the job is applied now. So nothing is applied twice, and a job
  * whose effects committed is not failed (unless the server stays out of reach: that attempt
  * fails, and a retry settles it the same way). */
-static int run_event(bullc_job_t *job, const inv_app *app, const payload *p)
+static int run_event(bullc_job_t *job, const inv_app *app, const payload *p, bullc_span_t *span)
 {
     inv_thread *t = inv_thread_get(app);
     char *data = t ? payload_json(p) : NULL;
@@ -291,10 +296,11 @@ static int run_event(bullc_job_t *job, const inv_app *app, const payload *p)
     snprintf(ts, sizeof ts, "%lld", bullc_job_timestamp(job));
     int rc, lost = 0, lead = 0;
     if (app->group && batchable_id(bullc_job_id(job)) &&
-        run_grouped(job, app, t, p, data, &lost, &lead, &rc)) {
+        run_grouped(job, app, t, p, data, span, &lost, &lead, &rc)) {
         free(data);
         return rc;
     }
+    bullc_span_set_str(span, "db.query.text", SQL_APPLY.sql);
     const char *params[5] = {app->queue, bullc_job_id(job), ts, bullc_job_name(job), data};
     inv_dberr err;
     PGconn *pg = inv_db(app, t, &err);
@@ -311,9 +317,26 @@ static int run_event(bullc_job_t *job, const inv_app *app, const payload *p)
             inv_log_job(app, job, BULLC_LOG_WARN, "job %s (%s): the connection was lost during the call "
                     "and the server is out of reach; whether it committed is unknown for now",
                     bullc_job_id(job), bullc_job_name(job));
+        bullc_span_set_error(span, err.msg);
         return fail_db(job, app, &err);
     }
+    if (lost)
+        bullc_span_add_event(span, "connection lost during the call", NULL, NULL);
     return complete(job, app, r, lost);
+}
+
+/* The job's PostgreSQL transaction as a child span of its `process` span (README
+ * "Observability"; a client span named as the database conventions name one): nothing when
+ * the worker does not trace. */
+static int traced_event(bullc_job_t *job, const inv_app *app, const payload *p)
+{
+    bullc_span_t *span = bullc_job_span_start(job, "SELECT inventory_apply", BULLC_SPAN_CLIENT, NULL);
+    bullc_span_set_str(span, "db.system.name", "postgresql");
+    bullc_span_set_str(span, "db.operation.name", "SELECT");
+    bullc_span_set_str(span, "db.stored_procedure.name", "inventory_apply");
+    int rc = run_event(job, app, p, span);
+    bullc_span_end(span);
+    return rc;
 }
 
 int inv_handle_reward(bullc_job_t *job, void *user_data)
@@ -322,7 +345,7 @@ int inv_handle_reward(bullc_job_t *job, void *user_data)
     payload *p = calloc(1, sizeof *p);
     if (!p)
         return bullc_job_fail(job, "out of memory");
-    int rc = parse_reward(job, p) ? fail_for_good(job, app, p->msg) : run_event(job, app, p);
+    int rc = parse_reward(job, p) ? fail_for_good(job, app, p->msg) : traced_event(job, app, p);
     free(p);
     return rc;
 }
@@ -334,7 +357,7 @@ int inv_handle_use(bullc_job_t *job, void *user_data)
     memset(&p, 0, sizeof p);
     if (parse_use(job, &p))
         return fail_for_good(job, app, p.msg);
-    return run_event(job, app, &p);
+    return traced_event(job, app, &p);
 }
 
 int inv_handle_unknown(bullc_job_t *job, void *user_data)

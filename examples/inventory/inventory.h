@@ -122,6 +122,8 @@ typedef struct inv_call {
     int already;     /* the job had been applied before: `result` is the stored one */
     char *result;    /* the result's JSON text (malloc'ed; NULL: none stored), unless err */
     inv_dberr err;   /* err.cls != INV_OK: the job raised; its SQLSTATE and message */
+    size_t batch;    /* (settled by a batch) the jobs in it */
+    const char *sql; /* (settled by a batch) the statement that ran it (static text) */
     /* the group's own */
     int taken;       /* in a batch (or left alone) */
     int done;

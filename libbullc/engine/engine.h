@@ -12,7 +12,9 @@
 #ifndef BULLC_ENGINE_H
 #define BULLC_ENGINE_H
 
+#include "net/sub.h"
 #include "proto/proto.h"
+#include "trace/trace.h"
 #include "util/log.h"
 #include "util/stats.h"
 
@@ -146,6 +148,8 @@ typedef struct bullc__run {
     bullc__link *link;
     struct bullc__iso_rt *child; /* inside a handler process: the calls go to the worker
                                     (isolate_child.c); slot and link are NULL then */
+    bullc__span *span;           /* inside a handler process: a stand-in for the attempt's
+                                    process span, made in the worker (NULL untraced) */
 } bullc__run;
 
 /* One handler thread. */
@@ -174,6 +178,10 @@ typedef struct bullc__slot {
     long long deadline_ms;     /* the handler thread's own: monotonic end of the job's timeout,
                                   0 = none */
     long long run_us;          /* the current job's handler run time (0 = it did not run) */
+    /* tracing (jobtrace.c; NULL when the worker does not trace) */
+    bullc__span *span;         /* the current attempt's `process` span */
+    bullc__span *settle_span;  /* its child recording the outcome */
+    char *settle_meta;         /* the child's context, written as the job's `tm` on failure */
 } bullc__slot;
 
 /* Starts the handler threads. BULLC_ETHREAD when one cannot be started (those that were are
@@ -212,9 +220,38 @@ int bullc__iso_run(bullc__slot *s, bullc_job_t *job, const bullc__handler *h);
 /* Ends the (idle) handler processes and the zygote, reaping them all. NULL iso: nothing. */
 void bullc__iso_stop(bullc_worker_t *w);
 
+/* ---- tracing (jobtrace.c): each step does nothing when the worker does not trace ---------- */
+
+/* A job was taken: its attempt's `process` span starts, continuing the producer's trace. */
+void bullc__jobtrace_begin(bullc__slot *s, bullc_job_t *job);
+/* Its outcome is about to be recorded: the child span starts; oc->trace_meta is set. */
+void bullc__jobtrace_settling(bullc__slot *s, bullc__outcome *oc);
+/* The outcome was recorded (or not: st->rc): the child span ends, named for what happened. */
+void bullc__jobtrace_settled(bullc__slot *s, const bullc_job_t *job, const bullc__settle *st);
+/* The attempt is over: the process span ends (export 0: discarded, the job was not run). */
+void bullc__jobtrace_end(bullc__slot *s, const bullc_job_t *job, int export_it);
+
 /* ---- the blocking wait (blocker.c) -------------------------------------------------------- */
 
 void *bullc__blocker_main(void *arg);
+
+/* ---- the maintenance loop's pub/sub wait (listen.c) -------------------------------------- */
+
+typedef struct bullc__listener {
+    bullc__sub sub;  /* the protocol's tick channels */
+    int epfd;        /* the stop pipe and tick_fd, as one wake descriptor */
+    int made;        /* sub was initialised (to free) */
+    int on;          /* 0: the protocol has no channels (or listening failed): plain waits */
+} bullc__listener;
+
+/* Subscribes (on first wait) to the protocol's tick channels, if any. 0 (l->on says whether it
+ * listens), or why it cannot (logged; the loop then waits as without channels). */
+int bullc__listener_open(bullc__listener *l, bullc_worker_t *w);
+void bullc__listener_close(bullc__listener *l);
+/* Waits until the monotonic `wake`, a stop or tick request, or a message; returns next_tick
+ * brought forward to what a message announced (now after a (re)subscription). */
+long long bullc__listener_wait(bullc__listener *l, bullc_worker_t *w, long long wake,
+                               long long next_tick);
 
 /* ---- the worker --------------------------------------------------------------------------- */
 
@@ -250,6 +287,8 @@ struct bullc_worker {
     char errmsg[320];
     bullc__stats stats;        /* bullc_worker_stats (engine/stats.c) */
     struct bullc__iso *iso;    /* isolate: the zygote and handler processes while run() runs */
+    bullc__tracer *tracer;     /* NULL: no tracing */
+    char worker_id[37];        /* tracing's bullmq.worker.id: a random UUID */
 };
 
 #endif

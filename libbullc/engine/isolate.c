@@ -1,8 +1,8 @@
 /* isolate.c - isolated handlers, the worker's side (docs/architecture.md §10). When run()
  * starts, before the worker has any thread, it forks a fork server (the zygote), which forks one
  * handler process per slot and hands the worker each one's socket (SCM_RIGHTS). A slot's thread
- * sends its job to its process and answers the calls the handler makes until the outcome comes
- * back; when the process dies (or overruns isolate_timeout_ms and is killed) the zygote reaps it
+ * sends its job to its process and answers the calls the handler makes (and queues the spans it
+ * ends for export) until the outcome comes back; when the process dies (or overruns isolate_timeout_ms and is killed) the zygote reaps it
  * and says how it ended, the job fails with that reason, and a replacement is forked. The
  * zygote reaps only when asked, so a pid the worker names is never a recycled one. */
 #include "engine/engine.h"
@@ -339,9 +339,10 @@ static int ready_proc(bullc_worker_t *w, int slot, char *why, size_t cap)
     return p->ready ? 0 : wait_ready(w, slot, why, cap);
 }
 
-static int send_job(bullc_worker_t *w, iso_proc *p, const bullc_job_t *job,
+static int send_job(bullc__slot *s, iso_proc *p, const bullc_job_t *job,
                     const bullc__handler *h)
 {
+    bullc_worker_t *w = s->w;
     bullc__buf *b = &p->out;
     bullc__iso_begin(b, BULLC__ISO_JOB);
     bullc__iso_put_i64(b, h == &w->catchall ? -1 : (long long)(h - w->handlers));
@@ -355,6 +356,9 @@ static int send_job(bullc_worker_t *w, iso_proc *p, const bullc_job_t *job,
     bullc__iso_put_i64(b, (long long)job->nfields);
     for (size_t i = 0; i < 2 * job->nfields; i++)
         bullc__iso_put_str(b, job->fields[i]);
+    /* the process span's context, so the handler's spans are its children */
+    bullc__iso_put_str(b, bullc__span_traceparent(s->span));
+    bullc__iso_put_str(b, bullc__span_tracestate(s->span));
     return bullc__iso_send(p->fd, b);
 }
 
@@ -416,6 +420,16 @@ static int take_done(bullc_worker_t *w, bullc_job_t *job, bullc__frame *f)
     return rc;
 }
 
+/* A span the handler ended in its process: queued for export as if made here. */
+static void take_span(bullc_worker_t *w, bullc__frame *f)
+{
+    bullc__iso_rd rd;
+    bullc__iso_rd_init(&rd, f);
+    const char *json = bullc__iso_get_str(&rd);
+    if (w->tracer && !rd.bad && json)
+        bullc__tracer_enqueue_foreign(w->tracer, json);
+}
+
 /* The slot's process is gone (or is killed now): fails the job with why, logs, and starts a
  * replacement. */
 static int lost(bullc__slot *s, bullc_job_t *job, const char *why)
@@ -446,7 +460,7 @@ static int await_outcome(bullc__slot *s, bullc_job_t *job)
             return lost(s, job, why);
         }
         if (rc != 0 || (f.type != BULLC__ISO_CALL && f.type != BULLC__ISO_MEMHIT &&
-                        f.type != BULLC__ISO_DONE)) {
+                        f.type != BULLC__ISO_DONE && f.type != BULLC__ISO_SPAN)) {
             int memhit = p->memhit;
             bullc__iso_frame_free(&f);
             describe(w, end_proc(w, s->idx, LOST_GRACE_MS), memhit, why, sizeof why);
@@ -456,6 +470,8 @@ static int await_outcome(bullc__slot *s, bullc_job_t *job)
             answer_call(p, job, &f);
         else if (f.type == BULLC__ISO_MEMHIT)
             p->memhit = 1;
+        else if (f.type == BULLC__ISO_SPAN)
+            take_span(w, &f);
         else
             rc = take_done(w, job, &f);
         bullc__iso_frame_free(&f);
@@ -474,7 +490,7 @@ int bullc__iso_run(bullc__slot *s, bullc_job_t *job, const bullc__handler *h)
     for (int tries = 0; tries < 2; tries++) {
         if ((rc = ready_proc(w, s->idx, why, sizeof why)) != 0)
             return lost(s, job, why);
-        if ((rc = send_job(w, p, job, h)) != BULLC_EIO)
+        if ((rc = send_job(s, p, job, h)) != BULLC_EIO)
             break;
         describe(w, end_proc(w, s->idx, LOST_GRACE_MS), 0, why, sizeof why);
         bullc__log_job(&w->log, job, BULLC_LOG_WARN, "%s: idle %s; starting a replacement",

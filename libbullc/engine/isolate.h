@@ -22,13 +22,16 @@
 typedef enum bullc__iso_type {
     /* worker -> handler process */
     BULLC__ISO_JOB = 1,   /* handler index (-1: catch-all), atm, ats, timestamp, id, name, data,
-                             opts, number of fields, then each field and value */
+                             opts, number of fields, then each field and value, then the
+                             attempt's process span: traceparent, tracestate (NULL, NULL when
+                             the worker does not trace) */
     BULLC__ISO_ANSWER,    /* a call's code, its text (or NULL) */
     /* handler process -> worker */
     BULLC__ISO_READY,     /* child_init's code (the process exits after a non-zero one) */
     BULLC__ISO_CALL,      /* op (bullc__iso_op), a number, a text (or NULL) */
     BULLC__ISO_DONE,      /* the handler's code, result, failure reason, unrecoverable flag */
-    BULLC__ISO_MEMHIT     /* no payload: dying after an allocation failed (memory limit) */
+    BULLC__ISO_MEMHIT,    /* no payload: dying after an allocation failed (memory limit) */
+    BULLC__ISO_SPAN       /* a span the handler ended: its OTLP JSON text (no answer) */
 } bullc__iso_type;
 
 /* The calls a handler makes on its job, carried by BULLC__ISO_CALL. */

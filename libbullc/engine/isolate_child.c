@@ -1,8 +1,9 @@
 /* isolate_child.c - a handler process (docs/architecture.md §10): forked by the zygote with its
  * socket on BULLC__ISO_FD, it runs child_init, then takes jobs from the worker, runs their
  * handler on a copy of the job, and sends back the outcome. The calls the handler makes on its
- * job (calls.c) come here and go to the worker, which carries them out on the real job. Its
- * state hangs off the worker's copy in this process (fork), never a global. */
+ * job (calls.c) come here and go to the worker, which carries them out on the real job; the
+ * spans it ends go to the worker too, which exports them (docs/architecture.md §10, Tracing).
+ * Its state hangs off the worker's copy in this process (fork), never a global. */
 #include "engine/engine.h"
 #include "engine/isolate.h"
 
@@ -49,6 +50,17 @@ int bullc__iso_forward(bullc__run *r, int op, long long num, const char *text, c
     return rc;
 }
 
+/* The sink of this process's tracer (bullc__tracer_forked): a span the handler ended goes to
+ * the worker, which exports it. A worker gone meanwhile is seen at the next read. */
+static void send_span(void *ud, char *span_json)
+{
+    bullc__iso_rt *rt = ud;
+    bullc__iso_begin(&rt->out, BULLC__ISO_SPAN);
+    bullc__iso_put_str(&rt->out, span_json);
+    free(span_json);
+    bullc__iso_send(BULLC__ISO_FD, &rt->out);
+}
+
 /* After a fatal signal: when the last call that failed ran out of memory (errno ENOMEM: an
  * allocation refused under the memory limit), says so to the worker first. Async-signal-safe:
  * errno, write and raise; the frame is constant. */
@@ -88,9 +100,10 @@ static void limit_memory(bullc_worker_t *w)
     sigaction(SIGBUS, &sa, NULL);
 }
 
-/* The job a JOB frame carries, in one block (as bullc__job_from_hash makes them), and its
- * handler's index; NULL when malformed or out of memory. */
-static bullc_job_t *job_of(bullc__frame *f, long long *handler)
+/* The job a JOB frame carries, in one block (as bullc__job_from_hash makes them), its
+ * handler's index and its process span's traceparent and tracestate (in the block, or NULL);
+ * NULL when malformed or out of memory. */
+static bullc_job_t *job_of(bullc__frame *f, long long *handler, const char *trace[2])
 {
     bullc__iso_rd rd;
     bullc__iso_rd_init(&rd, f);
@@ -126,6 +139,8 @@ static bullc_job_t *job_of(bullc__frame *f, long long *handler)
         const char *s = bullc__iso_get_str(&copy);
         job->fields[i] = s ? s : "";
     }
+    trace[0] = bullc__iso_get_str(&copy);
+    trace[1] = bullc__iso_get_str(&copy);
     if (copy.bad || !job->id || !job->name || !job->data || !job->opts) {
         bullc__job_free(job);
         return NULL;
@@ -133,12 +148,25 @@ static bullc_job_t *job_of(bullc__frame *f, long long *handler)
     return job;
 }
 
+/* A stand-in for the process span the worker made for this attempt (trace: its traceparent
+ * and tracestate), parent of the spans the handler starts; NULL untraced (or out of memory:
+ * the handler then runs without spans). */
+static bullc__span *stand_in(bullc_worker_t *w, const char *trace[2])
+{
+    bullc__trace_ctx ctx = {0};
+    if (!w->tracer || bullc__traceparent_parse(trace[0], &ctx) != 0)
+        return NULL;
+    ctx.tracestate = (char *)trace[1]; /* borrowed: adopt copies it */
+    return bullc__span_adopt(w->tracer, &ctx);
+}
+
 /* Runs one job's handler and sends its outcome: 0, or BULLC_EIO when the worker is gone. */
 static int run_job(bullc__iso_rt *rt, bullc__frame *f)
 {
     bullc_worker_t *w = rt->w;
     long long index = -2;
-    bullc_job_t *job = job_of(f, &index);
+    const char *trace[2] = {NULL, NULL};
+    bullc_job_t *job = job_of(f, &index, trace);
     const bullc__handler *h = index == -1                                      ? &w->catchall
                               : index >= 0 && (size_t)index < w->nhandlers ? &w->handlers[index]
                                                                            : NULL;
@@ -147,7 +175,10 @@ static int run_job(bullc__iso_rt *rt, bullc__frame *f)
         rc = BULLC_ENOMEM;
     } else {
         job->run = &rt->run;
+        rt->run.span = stand_in(w, trace);
         rc = h->fn(job, h->ud);
+        bullc__span_discard(rt->run.span);
+        rt->run.span = NULL;
         job->run = NULL;
     }
     bullc__buf *b = &rt->out;
@@ -178,6 +209,8 @@ void bullc__iso_child_main(bullc_worker_t *w, int slot)
     rt.run.w = w;
     rt.run.child = &rt;
     bullc__buf_init(&rt.out);
+    /* its spans go to the worker: ids of its own, no export thread here */
+    bullc__tracer_forked(w->tracer, send_span, &rt);
     int rc = w->o.child_init ? w->o.child_init(slot, w->o.child_user_data) : 0;
     if (rc == 0)
         limit_memory(w);

@@ -18,25 +18,6 @@ void bullc__worker_emit(bullc_worker_t *w, bullc_event_t ev, const bullc_job_t *
         w->o.event_cb(ev, job, detail, w->o.event_user_data);
 }
 
-void bullc__slot_lock(bullc__slot *s, const bullc_job_t *job)
-{
-    bullc_worker_t *w = s->w;
-    pthread_mutex_lock(&w->lock_mu);
-    s->lock_job_id = job ? job->id : NULL;
-    s->lock_token = job ? job->token : NULL;
-    s->lock_renewed_ms = bullc__mono_ms();
-    s->lock_seq++;
-    pthread_mutex_unlock(&w->lock_mu);
-}
-
-int bullc__slot_stop_bits(bullc__slot *s, long long now_ms)
-{
-    int why = atomic_load_explicit(&s->stop_why, memory_order_relaxed);
-    if (s->deadline_ms > 0 && now_ms >= s->deadline_ms && !(why & BULLC_STOP_TIMEOUT))
-        why = atomic_fetch_or(&s->stop_why, BULLC_STOP_TIMEOUT) | BULLC_STOP_TIMEOUT;
-    return why;
-}
-
 void bullc__pool_tell_stop(bullc_worker_t *w, int why)
 {
     for (int i = 0; i < w->o.concurrency; i++)
@@ -360,6 +341,7 @@ static bullc_job_t *settle(bullc__slot *s, bullc_job_t *job, bullc__outcome *oc)
     /* as Node: no next job while closing or locally paused */
     st->fetch_next = !bullc__gate_stopping(&w->gate) && !atomic_load(&w->gate.paused) &&
                      !atomic_load(&w->gate.claim_waiting);
+    bullc__jobtrace_settling(s, oc);
     for (;;) {
         if (w->ops->settle_prepare(w->proto, st, oc) != 0) {
             bullc__log_job(&w->log, job, BULLC_LOG_ERROR,
@@ -374,6 +356,7 @@ static bullc_job_t *settle(bullc__slot *s, bullc_job_t *job, bullc__outcome *oc)
         oc->reason = job->fail_message;
         oc->unrecoverable = job->unrecoverable;
     }
+    bullc__jobtrace_settled(s, job, st);
     if (st->rc == 0)
         bullc__stats_outcome(&w->stats, st->event, s->run_us);
     if (st->rc == 0)
@@ -398,18 +381,24 @@ static bullc_job_t *handle(bullc__slot *s, bullc_job_t *job)
     atomic_store(&w->gate.drained, 0);
     s->run_us = 0;
     bullc__outcome oc;
+    bullc__jobtrace_begin(s, job);
     int rc = start_job(s, job);
-    if (rc == 1)
+    if (rc == 1) {
+        bullc__jobtrace_end(s, job, 0);
         return NULL;
+    }
     if (rc == BULLC_EJOBFAILED) {
         memset(&oc, 0, sizeof oc);
         oc.failed = 1;
         oc.reason = job->fail_message ? job->fail_message : bullc_strerror(rc);
         oc.unrecoverable = job->unrecoverable;
     } else if (outcome_of(w, job, run_handler(s, job), &oc)) {
+        bullc__jobtrace_end(s, job, 1);
         return NULL;
     }
-    return settle(s, job, &oc);
+    bullc_job_t *next = settle(s, job, &oc);
+    bullc__jobtrace_end(s, job, 1);
+    return next;
 }
 
 static void *slot_main(void *arg)

@@ -118,6 +118,7 @@ void bullc_worker_free(bullc_worker_t *w)
     free(w->s_prefix);
     free(w->s_queue);
     free(w->s_name);
+    bullc__tracer_free(w->tracer);
     if (w->made_server)
         bullc__server_free(&w->server);
     bullc__gate_free(&w->gate);
@@ -164,6 +165,26 @@ static int make_slots(bullc_worker_t *w)
     return 0;
 }
 
+/* The tracer, when the options or the environment ask for one, and the worker's id for it. */
+static int make_tracer(bullc_worker_t *w)
+{
+    int rc = bullc__tracer_new(&w->tracer, w->o.trace, &w->log);
+    w->o.trace = NULL; /* read and copied: not the user's to keep */
+    if (rc == BULLC_EINVAL)
+        snprintf(w->errmsg, sizeof w->errmsg, "invalid trace options (bullc_trace_opts_init)");
+    if (rc || !w->tracer)
+        return rc;
+    unsigned char u[16];
+    bullc__tracer_random(w->tracer, u, sizeof u);
+    u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* a version 4 UUID, as Node's worker id */
+    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80);
+    snprintf(w->worker_id, sizeof w->worker_id,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
+             u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14],
+             u[15]);
+    return 0;
+}
+
 /* Everything but the options: protocol, connections, combiner, slots. */
 static int build(bullc_worker_t *w)
 {
@@ -171,12 +192,16 @@ static int build(bullc_worker_t *w)
     if (rc)
         return rc;
     w->log = (bullc__logger){w->o.log_cb, w->o.log_user_data, w->o.log_level, w->o.log_job_cb};
+    if ((rc = make_tracer(w)) != 0)
+        return rc;
     w->renew_ms = w->o.lock_renew_ms ? w->o.lock_renew_ms : w->o.lock_duration_ms / 2;
     if (w->renew_ms < 1)
         w->renew_ms = 1;
     w->ops = bullc__proto_find(w->o.protocol);
     w->o.protocol = w->ops->name; /* the user's string is not ours to keep */
-    if ((rc = w->ops->open_worker(&w->proto, &w->o, &w->log, w->errmsg, sizeof w->errmsg)) != 0)
+    rc = w->ops->open_worker(&w->proto, &w->o, &w->log, w->errmsg, sizeof w->errmsg);
+    w->o.limiter_group_key = NULL; /* read by the protocol: not the user's to keep */
+    if (rc != 0)
         return rc;
     w->made_server = 1;
     rc = bullc__server_init(&w->server, w->s_url, &w->o.tls,
@@ -478,6 +503,8 @@ static void maintain(bullc_worker_t *w, bullc__clink *via)
     long long next_renew = now + tick;
     long long next_stalled = w->o.skip_stalled_check ? -1 : now;
     long long next_tick = now;
+    bullc__listener listener;
+    bullc__listener_open(&listener, w);
     for (;;) {
         now = bullc__mono_ms();
         if (!w->o.skip_lock_renewal && now >= next_renew) {
@@ -498,6 +525,10 @@ static void maintain(bullc_worker_t *w, bullc__clink *via)
             wake = next_tick;
         long long wait = wake - bullc__mono_ms();
         wait = wait < 0 ? 0 : wait > 60000 ? 60000 : wait;
+        if (!stopping && listener.on) {
+            next_tick = bullc__listener_wait(&listener, w, bullc__mono_ms() + wait, next_tick);
+            continue;
+        }
         if (!stopping) {
             struct pollfd pfd[2] = {{w->gate.stop_pipe[0], POLLIN, 0}, {w->tick_fd, POLLIN, 0}};
             poll(pfd, 2, (int)wait);
@@ -515,6 +546,7 @@ static void maintain(bullc_worker_t *w, bullc__clink *via)
         if (alive == 0)
             break;
     }
+    bullc__listener_close(&listener);
 }
 
 /* Starts the blocker and the handler threads. */
@@ -554,6 +586,8 @@ int bullc_worker_run(bullc_worker_t *w)
     /* connect the blocking connection now so that getWorkers() lists us at once */
     if (rc == 0 && (rc = bullc__conn_ensure(&w->blocker_conn)) != 0)
         snprintf(w->errmsg, sizeof w->errmsg, "%s", w->blocker_conn.errstr);
+    if (rc == 0 && (rc = bullc__tracer_start(w->tracer)) != 0)
+        snprintf(w->errmsg, sizeof w->errmsg, "cannot start the trace export thread");
     int started = rc == 0 && start_threads(w) == 0;
     if (rc == 0) {
         if (started)
@@ -572,6 +606,7 @@ int bullc_worker_run(bullc_worker_t *w)
     bullc__conn_close(&w->blocker_conn);
     bullc__conn_close(&w->comb.conn);
     bullc__clink_free(&via);
+    bullc__tracer_stop(w->tracer); /* what is queued goes out within its shutdown deadline */
     if (rc == 0)
         bullc__log(&w->log, BULLC_LOG_INFO, "worker %s stopped", w->ops->client_name(w->proto));
     atomic_store(&w->stats.running, 0);

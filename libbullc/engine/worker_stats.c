@@ -56,6 +56,8 @@ int bullc_worker_stats_sized(const bullc_worker_t *w, bullc_worker_stats_t *out,
     o.redis_up = atomic_load(&s->redis_up);
     o.reconnects = atomic_load(&s->reconnects);
     loop_state(w, &o);
+    o.trace_spans_dropped = bullc__tracer_dropped(w->tracer);
+    o.trace_spans_exported = bullc__tracer_exported(w->tracer);
     bullc__sized_write(out, size, &o, sizeof o);
     return BULLC_OK;
 }

@@ -365,6 +365,16 @@ int bullc__conn_block(bullc__conn *c, bullc__cmd *cmd, long long timeout_ms, int
     return rc;
 }
 
+int bullc__conn_read(bullc__conn *c, bullc__reply **reply)
+{
+    *reply = NULL;
+    long long grace = c->cfg.io_timeout_ms > 0 ? c->cfg.io_timeout_ms : 5000;
+    int rc = read_reply(c, bullc__mono_ms() + grace, -1, reply);
+    if (rc == 0)
+        bullc__stats_up(c->stats);
+    return rc;
+}
+
 int bullc__backoff_ms(int failures, unsigned *seed)
 {
     int base = 100;

@@ -70,6 +70,11 @@ int bullc__conn_wait(bullc__conn *c, int wake_fd);
 int bullc__conn_block(bullc__conn *c, bullc__cmd *cmd, long long timeout_ms, int stop_fd,
                       bullc__reply **reply);
 
+/* Reads one reply the server sends unasked (a pub/sub message), once bullc__sock_poll said one
+ * is there: within the io timeout (5 s without one). 0, BULLC_EIO (lost, closed; the server is
+ * told as for any lost connection) or BULLC_ENOMEM, errstr set. */
+int bullc__conn_read(bullc__conn *c, bullc__reply **reply);
+
 /* Delay before reconnect attempt number `failures`: capped exponential backoff with jitter. */
 int bullc__backoff_ms(int failures, unsigned *seed);
 

@@ -275,3 +275,14 @@ int bullc__sock_wait(bullc__sock *s, long long deadline, int wake_fd)
     int w = wait_fd(s->fd, POLLIN, deadline, wake_fd);
     return w == BULLC__STOPPED ? 0 : 1; /* ready, or a failure the read will report */
 }
+
+int bullc__sock_poll(bullc__sock *s, long long deadline, int wake_fd)
+{
+    redisReader *r = s->reader;
+    if (s->fd < 0 || (r && r->pos < r->len) || (s->tls && bullc__tls_pending(s->tls)))
+        return 1;
+    int w = wait_fd(s->fd, POLLIN, deadline, wake_fd);
+    if (w == BULLC__STOPPED)
+        return -1;
+    return w == 0 || errno != ETIMEDOUT ? 1 : 0;
+}

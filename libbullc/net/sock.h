@@ -45,5 +45,9 @@ int bullc__sock_call(bullc__sock *s, bullc__cmd *cmd, long long deadline, bullc_
 /* Until a reply can be read (1; also when the socket failed or the deadline passed: the read
  * reports it) or wake_fd becomes readable (0). */
 int bullc__sock_wait(bullc__sock *s, long long deadline, int wake_fd);
+/* As bullc__sock_wait, but tells a passed deadline apart: 1 a reply can be read (or the socket
+ * failed: the read reports it), 0 the deadline (0 = none) passed first, -1 wake_fd became
+ * readable. The socket stays open in every case. */
+int bullc__sock_poll(bullc__sock *s, long long deadline, int wake_fd);
 
 #endif

@@ -42,6 +42,9 @@ typedef struct bullc__outcome {
     int unrecoverable;
     const char *result; /* JSON text of a completion */
     const char *reason; /* failure reason */
+    const char *trace_meta; /* NULL, or (tracing) the trace context of the span recording a
+                               failure, written as the job's `tm` field as BullMQ's telemetry
+                               does (docs/bullmq.md "Tracing") */
 } bullc__outcome;
 
 /* When the queue can be asked again: rate-limit window and next delayed job, from a fetch that
@@ -74,6 +77,7 @@ typedef struct bullc__settle {
     long long tick_at_ms; /* > 0: run the protocol's tick then (epoch ms; a job it delayed
                              falls due) */
     char errstr[256];     /* detail of a failure */
+    int retry_delayed;    /* with BULLC_EVENT_RETRYING: the retry waits a backoff (delayed) */
 } bullc__settle;
 
 /* One round trip's worth of settling and fetching, assembled by whichever thread leads it. */
@@ -207,6 +211,13 @@ typedef struct bullc__proto_ops {
      * returns the ms until it wants to run again. The engine also runs it at a settle's
      * tick_at_ms. */
     long long (*tick)(bullc__proto *p, bullc__link *link);
+    /* Pub/sub channels whose messages announce when tick should run (NULL: none, as BullMQ):
+     * their number, the names in *names (owned by p). The maintenance loop subscribes to them
+     * on a connection of its own. */
+    size_t (*tick_channels)(const bullc__proto *p, const char *const **names);
+    /* A message on one of them: the epoch ms at which to run tick, or 0 to ignore it. */
+    long long (*tick_message)(bullc__proto *p, const char *channel, const char *payload,
+                              size_t len);
 
     /* Calls a handler makes on its running job (NULL: not offered by this protocol). */
     int (*update_progress)(bullc__proto *p, bullc__link *link, bullc_job_t *job, const char *json);
@@ -219,6 +230,9 @@ typedef struct bullc__proto_ops {
     int (*wait_children)(bullc__proto *p, bullc__link *link, bullc_job_t *job);
     int (*children_values)(bullc__proto *p, bullc__link *link, bullc_job_t *job, char **json);
     int (*ignored_failures)(bullc__proto *p, bullc__link *link, bullc_job_t *job, char **json);
+    /* The propagation carrier a producer's tracing left in the job (BullMQ's `tm` option: JSON
+     * text with a traceparent), borrowed from the job, or NULL (NULL op: none kept). */
+    const char *(*trace_meta)(bullc__proto *p, bullc_job_t *job);
 
     /* ---- queue handle ------------------------------------------------------------------- */
     /* Adds n jobs in one round trip; ids[i] (malloc'd) for each. err gets the reason. */
@@ -232,6 +246,9 @@ typedef struct bullc__proto_ops {
                       char *err, size_t errlen);
     /* Queue administration (NULL: not offered, the public calls answer BULLC_EMISUSE). */
     int (*admin)(bullc__proto *p, bullc__link *link, bullc__admin *req, char *err, size_t errlen);
+    /* The producer's limiter group key (bullc_queue_opts_t.limiter_group_key; NULL: the
+     * protocol has none, the option is refused). 0 or BULLC_ENOMEM. */
+    int (*set_group_key)(bullc__proto *p, const char *key);
 } bullc__proto_ops;
 
 /* The protocol for a name ("bullmq"), or NULL. */

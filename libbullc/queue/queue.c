@@ -95,6 +95,14 @@ int bullc_queue_new_sized(bullc_queue_t **out, const bullc_queue_opts_t *opts, s
     if ((rc = q->ops->open_queue(&q->proto, o.prefix, o.queue, &q->log, q->errmsg,
                                  sizeof q->errmsg)) != 0)
         goto fail;
+    if (o.limiter_group_key && *o.limiter_group_key && !q->ops->set_group_key) {
+        snprintf(q->errmsg, sizeof q->errmsg, "invalid option: limiter_group_key is a Bull 4 "
+                 "option (protocol \"bull\")");
+        rc = BULLC_EINVAL;
+        goto fail;
+    }
+    if (q->ops->set_group_key && (rc = q->ops->set_group_key(q->proto, o.limiter_group_key)) != 0)
+        goto fail;
     q->made = 1;
     bullc__conn_init(&q->conn, &(bullc__conn_cfg){&q->server, &q->log, "queue", NULL,
                                                   o.connect_timeout_ms,

@@ -96,6 +96,11 @@ static void health(bullc__buf *b, const bullc_worker_stats_t *s)
     sample(b, "bullc_blocking_loop_age_seconds", s->queue, "", num);
     gauge(b, s, "bullc_blocking_loop_stalled", "1 when the blocking loop is overdue.",
           s->loop_stalled);
+    head(b, "bullc_trace_spans_dropped_total", "counter",
+         "Trace spans not exported (export queue full, or the collector failed).");
+    sample_ull(b, "bullc_trace_spans_dropped_total", s->queue, "", s->trace_spans_dropped);
+    head(b, "bullc_trace_spans_exported_total", "counter", "Trace spans a collector accepted.");
+    sample_ull(b, "bullc_trace_spans_exported_total", s->queue, "", s->trace_spans_exported);
 }
 
 int bullc_worker_stats_prometheus_sized(const bullc_worker_stats_t *stats, size_t size,

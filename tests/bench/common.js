@@ -211,14 +211,16 @@ function echoWorkerPath() {
 // Starts echo_worker with args (which should include --max-jobs, so that it exits by itself).
 // Returns { pid, done }: done resolves { ms (spawn to exit), peakRssKb, exactMaxRssKb,
 // sampledMaxRssKb } once it exited 0, and rejects on another exit or after timeoutMs.
-// tmpDir receives the GNU time output.
-function startEchoWorker(echoWorker, args, { tmpDir, timeoutMs, label = 'echo_worker' }) {
+// tmpDir receives the GNU time output; env (optional) is added to ours.
+function startEchoWorker(echoWorker, args, { tmpDir, timeoutMs, label = 'echo_worker', env = null }) {
   const GNU_TIME = gnuTimePath();
   const timeFile = GNU_TIME ? path.join(fs.mkdtempSync(path.join(tmpDir, 'time-')), 'maxrss') : null;
   const argv = GNU_TIME ? [GNU_TIME, ['-f', '%M', '-o', timeFile, echoWorker, ...args]] : [echoWorker, args];
   const t0 = process.hrtime.bigint();
   // Own process group, so that a kill reaches echo_worker under GNU time as well.
-  const child = track(spawn(argv[0], argv[1], { stdio: ['ignore', 'ignore', 'pipe'], detached: true }));
+  const child = track(spawn(argv[0], argv[1], {
+    stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: env ? { ...process.env, ...env } : process.env,
+  }));
   child.pidIsGroup = true;
   let stderr = '';
   child.stderr.on('data', (d) => { if (stderr.length < 4000) stderr += d; });
@@ -268,12 +270,13 @@ function startEchoWorker(echoWorker, args, { tmpDir, timeoutMs, label = 'echo_wo
   return { child, done };
 }
 
-// Forks node_worker_child.js with cfg (see that file). The handle's ready() resolves once
+// Forks node_worker_child.js (or `script`, a child speaking the same messages:
+// bull_worker_child.js) with cfg (see that file). The handle's ready() resolves once
 // its connections are up; go() starts it and returns a promise of its 'done' message ({ ms
 // from go to the cfg.jobs-th completed event }); quit() closes it and resolves its peak RSS
 // ({ hwm, maxRSS } in kB, read by the child itself); kill() ends it at once.
-function forkNodeWorker(cfg, { label = 'node worker' } = {}) {
-  const child = track(fork(path.join(__dirname, 'node_worker_child.js'), [], {
+function forkNodeWorker(cfg, { label = 'node worker', script = 'node_worker_child.js' } = {}) {
+  const child = track(fork(path.join(__dirname, script), [], {
     env: { ...process.env, BENCH_CHILD: JSON.stringify(cfg) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   }));

@@ -7,6 +7,8 @@
 //                                      report 'done'
 //   cluster: [{ host, port }, ...]     connect with IORedis.Cluster to these startup nodes, or
 //   host, port, caFile                 one server; caFile (a CA certificate file) turns TLS on
+//   otlpUrl                            trace with bullmq-otel, exporting OTLP/HTTP JSON there
+//                                      (batched, the SDK's defaults)
 //   processorFile                      a file path: BullMQ's sandboxed processor (isolate.js)
 // The Worker is made with autorun:false and says 'ready' once its connections are up; 'go'
 // starts it (the clock starts there); 'done' { ms } goes back when the jobs-th 'completed'
@@ -43,8 +45,24 @@ async function main() {
   }
   let done = 0;
   let t0 = null;
+  let telemetry;
+  let provider = null;
+  if (cfg.otlpUrl) {
+    const { NodeTracerProvider } = require(path.join(NM, '@opentelemetry/sdk-trace-node'));
+    const { BatchSpanProcessor } = require(path.join(NM, '@opentelemetry/sdk-trace-base'));
+    const { OTLPTraceExporter } = require(path.join(NM, '@opentelemetry/exporter-trace-otlp-http'));
+    const { resourceFromAttributes } = require(path.join(NM, '@opentelemetry/resources'));
+    const { BullMQOtel } = require(path.join(NM, 'bullmq-otel'));
+    provider = new NodeTracerProvider({
+      resource: resourceFromAttributes({ 'service.name': 'bench-node' }),
+      spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter({ url: cfg.otlpUrl }))],
+    });
+    provider.register();
+    telemetry = new BullMQOtel();
+  }
   // processorFile: a sandboxed processor (BullMQ runs it in child processes), else inline
   const worker = new Worker(cfg.queue, cfg.processorFile || (async () => {}), {
+    telemetry,
     connection,
     prefix: cfg.prefix,
     concurrency: cfg.concurrency,
@@ -63,6 +81,7 @@ async function main() {
       worker.run().catch((err) => { console.error('node worker run:', err.message); process.exit(4); });
     } else if (m.type === 'quit') {
       try { await worker.close(); } catch (_) { /* ignore */ }
+      if (provider) await provider.shutdown().catch(() => {});
       if (shared) shared.disconnect();
       const maxRSS = process.resourceUsage().maxRSS; // kB
       process.send({ type: 'rss', hwm: hwmKb(), maxRSS }, () => process.exit(0));

@@ -3,8 +3,8 @@
  * that aborts (libFuzzer then saves the input), and, for fuzz_jobhash, the one function that
  * turns input bytes into a reply and decodes a job from it.
  *
- * A target defines FUZZ_WANT_URL or FUZZ_WANT_JOB before including this file when it needs
- * those declarations. */
+ * A target defines FUZZ_WANT_URL, FUZZ_WANT_JOB or FUZZ_WANT_TRACE before including this file
+ * when it needs those declarations. */
 #ifndef BULLC_FUZZ_H
 #define BULLC_FUZZ_H
 
@@ -24,6 +24,11 @@
 /* the URL parser */
 #ifdef FUZZ_WANT_URL
 #include "net/url.h"
+#endif
+
+/* W3C trace context and the `tm` carrier (libbullc/trace/) */
+#ifdef FUZZ_WANT_TRACE
+#include "trace/trace.h"
 #endif
 
 /* the job-hash decoder (BullMQ's, over the protocol-neutral job) and the replies it reads */

@@ -535,7 +535,7 @@ test('flows: drain and clean delete a parent left without children in its queue,
   }
 });
 
-test('--protocol bull: add and counts on a Bull 4 queue (read back by Bull), admin commands refused with the reason', async () => {
+test('--protocol bull: add and counts on a Bull 4 queue (read back by Bull); events refused with the reason (the rest: bull-admin.test.js)', async () => {
   const Bull = require('bull');
   await ca.flushall();
   const r = await bullc(A, ['add', 'bq', 'job', '{"a":1}'], { globals: ['--protocol', 'bull'] });
@@ -552,10 +552,10 @@ test('--protocol bull: add and counts on a Bull 4 queue (read back by Bull), adm
   const counts = await bullc(A, ['--json', 'counts', 'bq'], { globals: ['--protocol', 'bull'] });
   assert.equal(counts.code, 0, counts.stderr);
   assert.equal(JSON.parse(counts.stdout).waiting, 1);
-  const pause = await bullc(A, ['pause', 'bq'], { globals: ['--protocol', 'bull'] });
-  assert.equal(pause.code, 1);
-  assert.equal(pause.stdout, '');
-  assert.match(pause.stderr, /^bullc: .*not offered for bull queues\n$/);
+  const events = await bullc(A, ['events', 'bq'], { globals: ['--protocol', 'bull'] });
+  assert.equal(events.code, 1);
+  assert.equal(events.stdout, '');
+  assert.match(events.stderr, /^bullc: .*bull queues have no event stream; .*\n$/);
   const bad = await bullc(A, ['counts', 'bq'], { globals: ['--protocol', 'bullx'] });
   assert.equal(bad.code, 2);
 });

@@ -14,6 +14,7 @@ const { spawn } = require('node:child_process');
 const Bull = require('bull');
 const I = require('./lib/interop');
 const { startPostgres } = require('./lib/pg');
+const { useReceiver, attrsOf } = require('./lib/otlp');
 
 const WORKER = path.join(I.BIN, 'inventory_worker');
 const Q = 'events';
@@ -878,3 +879,37 @@ test('BULLC_HTTP: /metrics counts what the worker did, /healthz says ok, other p
   assert.equal((await httpGet(port, '/nope')).status, 404);
   await stop(w);
 });
+
+// Inline and in handler processes (BULLC_ISOLATE=1: the handler's span is made in its process,
+// sent to the worker, exported with the worker's spans; ids from a generator of its own).
+for (const isolate of [false, true]) {
+  const title = isolate ? 'OTEL_* with BULLC_ISOLATE=1: the PostgreSQL span made in a handler process is a child of the worker\'s process span'
+    : 'OTEL_*: each job\'s PostgreSQL call is a child span of its process span';
+  test(title, { timeout: 60000 }, async (t) => {
+    const rx = await useReceiver(t);
+    const { queue, start } = await setup(t, isolate ? { BULLC_ISOLATE: '1' } : {});
+    const w = start({ OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_SERVICE_NAME: 'inventory' });
+    const jobs = [];
+    for (let i = 0; i < 6; i++) jobs.push(await queue.add('reward_inventory_item', { userId: `o${i}`, items: ['key'] }));
+    for (const j of await finished(queue, jobs.map((x) => x.id))) assert.equal(await j.getState(), 'completed');
+    await stop(w); // flushes the spans
+    for (const job of jobs) {
+      const proc = rx.spans.find((s) => s.name === `process ${Q}` && attrsOf(s.attributes)['bullmq.job.id'] === job.id);
+      assert.ok(proc, 'the process span was exported');
+      assert.equal(proc.service, 'inventory');
+      const db = rx.spans.find((s) => s.parentSpanId === proc.spanId && s.name === 'SELECT inventory_apply');
+      assert.ok(db, `a database span under the process span: ${rx.spans.map((s) => s.name)}`);
+      assert.equal(db.traceId, proc.traceId);
+      assert.equal(db.kind, 3, 'CLIENT');
+      const a = attrsOf(db.attributes);
+      assert.equal(a['db.system.name'], 'postgresql');
+      assert.equal(a['db.operation.name'], 'SELECT');
+      assert.ok(BigInt(db.startTimeUnixNano) >= BigInt(proc.startTimeUnixNano) &&
+        BigInt(db.endTimeUnixNano) <= BigInt(proc.endTimeUnixNano), 'inside its parent');
+    }
+    const dbSpans = rx.spans.filter((s) => s.name === 'SELECT inventory_apply');
+    assert.equal(dbSpans.length, jobs.length, 'one database span per job, none lost or doubled');
+    const ids = rx.spans.map((s) => s.spanId);
+    assert.equal(new Set(ids).size, ids.length, 'every span id is unique (each process seeds its own generator)');
+  });
+}

@@ -241,6 +241,54 @@ static void should_stop_misuse(void **state)
     assert_int_equal(bullc_job_should_stop(NULL), BULLC_EMISUSE);
 }
 
+/* A message on the delayed channel: a due time (maybe fractional: rounded up), else ignored. */
+static void tick_message(void **state)
+{
+    (void)state;
+    long long (*msg)(bullc__proto *, const char *, const char *, size_t) =
+        bullc__bull_ops.tick_message;
+    assert_non_null(bullc__bull_ops.tick_channels);
+    assert_int_equal(msg(NULL, "c", "1700000000000", 13), 1700000000000LL);
+    assert_int_equal(msg(NULL, "c", "1700000000000.25", 16), 1700000000001LL);
+    assert_int_equal(msg(NULL, "c", "", 0), 0);
+    assert_int_equal(msg(NULL, "c", "soon", 4), 0);
+    assert_int_equal(msg(NULL, "c", "-5", 2), 0);
+    assert_int_equal(msg(NULL, "c", "12x", 3), 0);
+}
+
+/* The job id for a limiter group: "<jobId or uuid>:<value at the key, as JavaScript prints it>",
+ * in place of an existing jobId member. */
+static void group_ids(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *opts, *data, *key, *want;
+    } cases[] = {
+        {"{\"jobId\":\"a\",\"x\":1}", "{\"g\":\"v\"}", "g", "{\"jobId\":\"a:v\",\"x\":1}"},
+        {"{\"jobId\":7}", "{\"g\":1e21}", "g", "{\"jobId\":\"7:1e+21\"}"},
+        {"{\"jobId\":\"b\"}", "{\"a\":{\"b\":[1,null,true]}}", "a.b", "{\"jobId\":\"b:1,,true\"}"},
+        {"{\"jobId\":\"c\"}", "{\"a\":[{\"b\":\"z\"}]}", "a[0].b", "{\"jobId\":\"c:z\"}"},
+        {"{\"jobId\":\"d\"}", "null", "g", "{\"jobId\":\"d:undefined\"}"},
+        {"{\"jobId\":\"e\"}", "{\"g\":{}}", "g", "{\"jobId\":\"e:[object Object]\"}"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cJSON *o = cJSON_Parse(cases[i].opts);
+        assert_int_equal(bullc__bull_group_id(o, cases[i].data, cases[i].key), 0);
+        char *text = cJSON_PrintUnformatted(o);
+        assert_string_equal(text, cases[i].want);
+        free(text);
+        cJSON_Delete(o);
+    }
+    cJSON *o = cJSON_Parse("{\"lifo\":true}");
+    assert_int_equal(bullc__bull_group_id(o, "{\"g\":\"q\"}", "g"), 0);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(o, "jobId");
+    assert_true(cJSON_IsString(id) && strlen(id->valuestring) == 38);
+    assert_string_equal(id->valuestring + 36, ":q");
+    assert_ptr_equal(o->child->next, id); /* added last */
+    assert_int_equal(bullc__bull_group_id(o, "{x", "g"), BULLC_EJSON);
+    cJSON_Delete(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -249,6 +297,7 @@ int main(void)
         cmocka_unit_test(low_bits),       cmocka_unit_test(block_reply),
         cmocka_unit_test(protocol_option), cmocka_unit_test(repeat_first),
         cmocka_unit_test(timeout_option),  cmocka_unit_test(should_stop_misuse),
+        cmocka_unit_test(tick_message),    cmocka_unit_test(group_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -76,6 +76,43 @@ static void key_order_and_aliases(void **state)
     bullc__newjob_free(&j);
 }
 
+/* traceparent (with tracestate) is stored as `tm`, bullmq-otel's carrier text, where
+ * traceparent stood; bad forms are refused. */
+static void trace_context(void **state)
+{
+    (void)state;
+    bullc__newjob j;
+    char err[256];
+    assert_int_equal(prep(&j, NULL,
+                          "{\"tracestate\":\"k=v\",\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736"
+                          "-00f067aa0ba902b7-01\",\"delay\":5}",
+                          err, sizeof err),
+                     0);
+    bullc__buf w;
+    bullc__buf_init(&w);
+    bullc__mp_map(&w, 3);
+    bullc__mp_cstr(&w, "attempts");
+    bullc__mp_int(&w, 0);
+    bullc__mp_cstr(&w, "tm");
+    bullc__mp_cstr(&w, "{\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\","
+                       "\"tracestate\":\"k=v\"}");
+    bullc__mp_cstr(&w, "delay");
+    bullc__mp_int(&w, 5);
+    assert_int_equal(j.opts.len, w.len);
+    assert_memory_equal(j.opts.data, w.data, w.len);
+    bullc__buf_free(&w);
+    bullc__newjob_free(&j);
+    const char *bad[] = {
+        "{\"traceparent\":\"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01\"}",
+        "{\"traceparent\":\"00-00000000000000000000000000000000-00f067aa0ba902b7-01\"}",
+        "{\"traceparent\":\"garbage\"}",
+        "{\"traceparent\":7}",
+        "{\"tracestate\":\"k=v\"}",
+    };
+    for (size_t i = 0; i < BULLC__COUNT(bad); i++)
+        assert_int_equal(prep(&j, NULL, bad[i], err, sizeof err), BULLC_EINVAL);
+}
+
 /* opts.timestamp 0 means "now", as Node's `opts.timestamp ? ... : Date.now()`. */
 static void zero_timestamp_is_now(void **state)
 {
@@ -204,6 +241,7 @@ int main(void)
         cmocka_unit_test(zero_timestamp_is_now),
         cmocka_unit_test(integer_ids),
         cmocka_unit_test(refused),
+        cmocka_unit_test(trace_context),
         cmocka_unit_test(null_handles),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -83,7 +83,14 @@ static const char expected_text[] =
     "bullc_blocking_loop_age_seconds{queue=\"mail\\\"x\"} 1.500\n"
     "# HELP bullc_blocking_loop_stalled 1 when the blocking loop is overdue.\n"
     "# TYPE bullc_blocking_loop_stalled gauge\n"
-    "bullc_blocking_loop_stalled{queue=\"mail\\\"x\"} 0\n";
+    "bullc_blocking_loop_stalled{queue=\"mail\\\"x\"} 0\n"
+    "# HELP bullc_trace_spans_dropped_total Trace spans not exported (export queue full, or the "
+    "collector failed).\n"
+    "# TYPE bullc_trace_spans_dropped_total counter\n"
+    "bullc_trace_spans_dropped_total{queue=\"mail\\\"x\"} 0\n"
+    "# HELP bullc_trace_spans_exported_total Trace spans a collector accepted.\n"
+    "# TYPE bullc_trace_spans_exported_total counter\n"
+    "bullc_trace_spans_exported_total{queue=\"mail\\\"x\"} 0\n";
 
 static void prometheus_exact_text(void **state)
 {

@@ -26,6 +26,9 @@ struct bullc__proto {
     char *client_name;          /* "<prefix>:<base64(queue)>" */
     char token[37];             /* the worker's lock token: one uuid for all its jobs */
     bullc__proto_wopts w;       /* the worker's options (w.limiter_*: Bull's rate limit) */
+    int limit_group;            /* the rate limit counts per job-id group (Bull's groupKey) */
+    int bounce_back;            /* a limited job goes back to wait (Bull's bounceBack) */
+    char *group_key;            /* a producer's limiter group key: job ids get the group */
     char metrics_max[24];       /* data points the metrics keep, "" for no metrics */
     long long block_floor_ms;   /* shortest BRPOPLPUSH timeout the server takes */
     atomic_llong repeat_due;    /* earliest due time of a job this worker delayed outside a
@@ -81,6 +84,9 @@ int bullc__bull_extend_locks(bullc__proto *p, bullc__link *link, bullc__lock *lo
                              size_t n);
 int bullc__bull_check_stalled(bullc__proto *p, bullc__link *link);
 long long bullc__bull_tick(bullc__proto *p, bullc__link *link);
+size_t bullc__bull_tick_channels(const bullc__proto *p, const char *const **names);
+long long bullc__bull_tick_message(bullc__proto *p, const char *channel, const char *payload,
+                                   size_t len);
 
 /* ---- producer and reads (bull_opts.c, bull_queue.c) ------------------------------------- */
 
@@ -111,6 +117,12 @@ int bullc__bull_newjob_from(bullc__bull_newjob *job, const char *name, const cha
                             const struct cJSON *opts, long long now_ms, char *err,
                             size_t errlen);
 
+/* The limiter group key a queue handle forms job ids with (NULL or "": none). 0 or ENOMEM. */
+int bullc__bull_set_group_key(bullc__proto *p, const char *key);
+/* Node Bull's Queue.add with a limiter groupKey: opts' jobId becomes "<jobId, or a uuid when
+ * falsy>:<the data's value at group_key>" (bull_group.c). 0, BULLC_EJSON (data), BULLC_ENOMEM. */
+int bullc__bull_group_id(struct cJSON *opts, const char *data_json, const char *group_key);
+
 int bullc__bull_add(bullc__proto *p, bullc__link *link, const bullc_new_job_t *jobs, size_t n,
                     size_t stride, char **ids, char *err, size_t errlen);
 int bullc__bull_get_state(bullc__proto *p, bullc__link *link, const char *id,
@@ -119,6 +131,12 @@ int bullc__bull_get_job_field(bullc__proto *p, bullc__link *link, const char *id
                               const char *field, char **value, char *err, size_t errlen);
 int bullc__bull_get_counts(bullc__proto *p, bullc__link *link, bullc_job_counts_t *out,
                            size_t size, char *err, size_t errlen);
+
+/* ---- queue administration (bull_admin.c, bull_admin_read.c; docs/bull.md §6) ------------- */
+
+/* The queue handle's admin request, as Node Bull 4.16.5's Queue/Job method of the same meaning. */
+int bullc__bull_admin(bullc__proto *p, bullc__link *link, bullc__admin *req, char *err,
+                      size_t errlen);
 
 /* ---- repeatable jobs (bull_repeat.c) ----------------------------------------------------- */
 

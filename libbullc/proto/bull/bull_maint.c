@@ -7,6 +7,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 int bullc__bull_extend_locks(bullc__proto *p, bullc__link *link, bullc__lock *locks,
                              size_t n)
@@ -75,4 +76,31 @@ long long bullc__bull_tick(bullc__proto *p, bullc__link *link)
     bullc__reply_free(r);
     bullc__cmd_free(&cmd);
     return next;
+}
+
+/* The delayed set's channel: every writer of `delayed` publishes the due time there (docs/bull.md
+ * §4.7). */
+size_t bullc__bull_tick_channels(const bullc__proto *p, const char *const **names)
+{
+    *names = (const char *const *)&p->keys.k[BULLC__BULL_Q_DELAYED];
+    return 1;
+}
+
+/* The message is a due time in ms, maybe fractional (a score / 4096): the tick runs at its
+ * ceiling, as Node's worker rounds it. Anything else is ignored. */
+long long bullc__bull_tick_message(bullc__proto *p, const char *channel, const char *payload,
+                                   size_t len)
+{
+    (void)p;
+    (void)channel;
+    char text[64];
+    if (len == 0 || len >= sizeof text)
+        return 0;
+    memcpy(text, payload, len);
+    text[len] = '\0';
+    char *end = NULL;
+    double due = strtod(text, &end);
+    if (end == text || *end || !isfinite(due) || due <= 0 || due > 9e15)
+        return 0;
+    return (long long)ceil(due);
 }

@@ -15,6 +15,7 @@ static void bull_close(bullc__proto *p)
         return;
     bullc__bull_keys_free(&p->keys);
     free(p->client_name);
+    free(p->group_key);
     free(p);
 }
 
@@ -41,6 +42,9 @@ static const char *unsupported(const bullc_worker_opts_t *o)
 {
     if (o->max_started_attempts > 0)
         return "max_started_attempts does not exist in Bull";
+    if (((o->limiter_group_key && *o->limiter_group_key) || o->limiter_bounce_back) &&
+        o->limiter_max <= 0)
+        return "limiter_group_key and limiter_bounce_back need limiter_max";
     return NULL;
 }
 
@@ -62,6 +66,9 @@ static int bull_open_worker(bullc__proto **out, const bullc_worker_opts_t *o,
         return BULLC_ENOMEM;
     }
     bullc__proto_wopts_copy(&p->w, o);
+    /* the group key itself is the producer's business: the worker reads groups from ids */
+    p->limit_group = o->limiter_group_key && *o->limiter_group_key;
+    p->bounce_back = o->limiter_bounce_back != 0;
     if (o->metrics_max_data_points > 0)
         snprintf(p->metrics_max, sizeof p->metrics_max, "%d", o->metrics_max_data_points);
     *out = p;
@@ -139,6 +146,8 @@ const bullc__proto_ops bullc__bull_ops = {
     .extend_locks = bullc__bull_extend_locks,
     .check_stalled = bullc__bull_check_stalled,
     .tick = bullc__bull_tick,
+    .tick_channels = bullc__bull_tick_channels,
+    .tick_message = bullc__bull_tick_message,
     .update_progress = bullc__bull_update_progress,
     .add_log = bullc__bull_add_log,
     .update_data = bullc__bull_update_data,
@@ -152,4 +161,6 @@ const bullc__proto_ops bullc__bull_ops = {
     .get_state = bullc__bull_get_state,
     .get_job_field = bullc__bull_get_job_field,
     .get_counts = bullc__bull_get_counts,
+    .set_group_key = bullc__bull_set_group_key,
+    .admin = bullc__bull_admin,
 };

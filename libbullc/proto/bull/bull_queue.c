@@ -25,12 +25,17 @@ static int parse_opts(const char *opts_json, cJSON **out, char *err, size_t errl
     return 0;
 }
 
-int bullc__bull_newjob_prepare(bullc__bull_newjob *job, const char *name, const char *data_json,
-                               const char *opts_json, long long now_ms, char *err, size_t errlen)
+/* The job's id becomes "<jobId or uuid>:<group>" first when the queue has a limiter group key
+ * (docs/bull.md §4.11), as Node's Queue.add does before anything else. */
+static int prepare_grouped(bullc__bull_newjob *job, const char *name, const char *data_json,
+                           const char *opts_json, const char *group_key, long long now_ms,
+                           char *err, size_t errlen)
 {
     memset(job, 0, sizeof *job);
     cJSON *o = NULL;
     int rc = parse_opts(opts_json, &o, err, errlen);
+    if (rc == 0 && group_key && (rc = bullc__bull_group_id(o, data_json, group_key)) != 0)
+        snprintf(err, errlen, rc == BULLC_EJSON ? "data is not valid JSON" : "out of memory");
     const cJSON *rep = rc == 0 ? cJSON_GetObjectItemCaseSensitive(o, "repeat") : NULL;
     if (rc == 0 && cJSON_IsObject(rep)) {
         /* Queue.add of a repeatable job adds its first iteration */
@@ -50,9 +55,27 @@ int bullc__bull_newjob_prepare(bullc__bull_newjob *job, const char *name, const 
     return rc;
 }
 
-static int prepare(void *job, const bullc_new_job_t *j, long long now_ms, char *why, size_t n)
+int bullc__bull_newjob_prepare(bullc__bull_newjob *job, const char *name, const char *data_json,
+                               const char *opts_json, long long now_ms, char *err, size_t errlen)
 {
-    return bullc__bull_newjob_prepare(job, j->name, j->data_json, j->opts_json, now_ms, why, n);
+    return prepare_grouped(job, name, data_json, opts_json, NULL, now_ms, err, errlen);
+}
+
+static int prepare(const bullc__proto *p, void *job, const bullc_new_job_t *j, long long now_ms,
+                   char *why, size_t n)
+{
+    return prepare_grouped(job, j->name, j->data_json, j->opts_json, p->group_key, now_ms, why,
+                           n);
+}
+
+int bullc__bull_set_group_key(bullc__proto *p, const char *key)
+{
+    char *copy = key && *key ? bullc__strdup(key) : NULL;
+    if (key && *key && !copy)
+        return BULLC_ENOMEM;
+    free(p->group_key);
+    p->group_key = copy;
+    return 0;
 }
 
 static void build(bullc__cmd *cmd, const bullc__proto *p, const void *job)

@@ -52,7 +52,8 @@ int bullc__bull_xchg_build(bullc__proto *p, bullc__xchg *x)
     for (int i = 0; i < x->nfetch; i++) {
         const char *claim = (size_t)i < x->nclaims ? x->claims[i] : "";
         bullc__bull_moveToActive(&st->fetch[i], &p->keys, p->token, p->w.lock_duration_ms, now,
-                                 claim, p->w.limiter_max, p->w.limiter_duration_ms);
+                                 claim, p->w.limiter_max, p->w.limiter_duration_ms,
+                                 p->limit_group, p->bounce_back);
         st->cmds[n++] = &st->fetch[i];
         if (bullc__cmd_oom(&st->fetch[i]))
             return BULLC_ENOMEM;
@@ -62,8 +63,10 @@ int bullc__bull_xchg_build(bullc__proto *p, bullc__xchg *x)
     return 0;
 }
 
-/* A moveToActive reply: a taken job, or nothing (the queue was empty). A refusal (NOPERM,
- * OOM) keeps the server's words for the engine, which logs them once. */
+/* A moveToActive reply: a taken job, or nothing (the queue was empty, or the rate limit put the
+ * job off: to delayed, promoted by this worker when due, or back to wait, which this worker
+ * leaves alone until the window ends). A refusal (NOPERM, OOM) keeps the server's words for
+ * the engine, which logs them once. */
 static void take(bullc__xchg *x, bullc__proto *p, const bullc__reply *r)
 {
     bullc_job_t *job = NULL;
@@ -75,9 +78,12 @@ static void take(bullc__xchg *x, bullc__proto *p, const bullc__reply *r)
     long long due = 0;
     if (r && r->type == BULLC__R_ARRAY && r->elements == 2 && r->element[0]->type ==
         BULLC__R_INTEGER && bullc__reply_ll(r->element[1], &due) == 0) {
-        /* put off by the rate limit: this worker promotes it when due */
-        if (due > 0 && (x->hints.tick_at_ms <= 0 || due < x->hints.tick_at_ms))
+        if (r->element[0]->integer == 1) {
+            if (due > x->hints.rate_limit_ms)
+                x->hints.rate_limit_ms = due;
+        } else if (due > 0 && (x->hints.tick_at_ms <= 0 || due < x->hints.tick_at_ms)) {
             x->hints.tick_at_ms = due;
+        }
         return;
     }
     int rc = bullc__bull_decode_taken(p, r, &job);

@@ -9,19 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Runs a script whose reply is an integer into *out. */
-static int int_call(bullc__link *link, bullc__cmd *cmd, long long *out, char *err, size_t errlen)
-{
-    bullc__reply *r;
-    int rc = bullc__adm_call(link, cmd, &r, err, errlen);
-    if (rc == 0 && r->type != BULLC__R_INTEGER)
-        rc = bullc__adm_err(err, errlen, BULLC_EPROTO, "unexpected reply");
-    if (rc == 0)
-        *out = r->integer;
-    bullc__reply_free(r);
-    return rc;
-}
-
 /* Retry, promote or remove one job. */
 static int one_job(bullc__proto *p, bullc__link *link, bullc__admin *req, char *err,
                    size_t errlen)
@@ -42,7 +29,7 @@ static int one_job(bullc__proto *p, bullc__link *link, bullc__admin *req, char *
     }
     free(key);
     long long v = 0;
-    int rc = int_call(link, &cmd, &v, err, errlen);
+    int rc = bullc__adm_int(link, &cmd, &v, err, errlen);
     if (rc)
         return rc;
     if (req->op == BULLC__ADM_REMOVE && v == 0)
@@ -126,13 +113,13 @@ static int queue_wide(bullc__proto *p, bullc__link *link, bullc__admin *req, cha
         break;
     default: /* obliterate: paused first, as Node's queue.obliterate() */
         bullc__bmq_pauseQueue(&cmd, &p->keys, 1);
-        if ((rc = int_call(link, &cmd, &v, err, errlen)) != 0)
+        if ((rc = bullc__adm_int(link, &cmd, &v, err, errlen)) != 0)
             return rc;
         bullc__cmd_init(&cmd);
         bullc__bmq_obliterateQueue(&cmd, &p->keys, req->flag ? 1 : 0);
         break;
     }
-    if ((rc = int_call(link, &cmd, &v, err, errlen)) != 0)
+    if ((rc = bullc__adm_int(link, &cmd, &v, err, errlen)) != 0)
         return rc;
     if (req->op == BULLC__ADM_OBLITERATE && v == -2)
         return bullc__adm_err(err, errlen, BULLC_EMISUSE,

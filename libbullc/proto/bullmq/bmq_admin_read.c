@@ -276,23 +276,6 @@ static int read_logs(bullc__proto *p, bullc__link *link, bullc__admin *req, char
     return rc;
 }
 
-/* One CLIENT LIST line's `field=` value (up to the next space) as a new cJSON string. */
-static cJSON *client_field(const char *line, size_t len, const char *name)
-{
-    size_t n = strlen(name);
-    for (size_t i = 0; i + n < len; i++) {
-        if ((i == 0 || line[i - 1] == ' ') && !strncmp(line + i, name, n) && line[i + n] == '=') {
-            const char *v = line + i + n + 1, *end = memchr(v, ' ', len - (i + n + 1));
-            size_t vlen = end ? (size_t)(end - v) : len - (i + n + 1);
-            char *s = bullc__strndup(v, vlen);
-            cJSON *j = s ? cJSON_CreateString(s) : NULL;
-            free(s);
-            return j;
-        }
-    }
-    return cJSON_CreateString("");
-}
-
 /* The connections named as this queue's workers (Node's getWorkers): "<prefix>:<base64(queue)>"
  * or that followed by ":w:<name>". */
 static int read_workers(bullc__proto *p, bullc__link *link, bullc__admin *req, char *err,
@@ -320,14 +303,14 @@ static int read_workers(bullc__proto *p, bullc__link *link, bullc__admin *req, c
     for (const char *line = rc ? NULL : r->str; line && *line;) {
         const char *nl = strchr(line, '\n');
         size_t len = nl ? (size_t)(nl - line) : strlen(line);
-        cJSON *raw = client_field(line, len, "name");
+        cJSON *raw = bullc__adm_client_field(line, len, "name");
         const char *rn = cJSON_GetStringValue(raw);
         if (rn && !strncmp(rn, want.data, want.len) &&
             (rn[want.len] == '\0' || !strncmp(rn + want.len, ":w:", 3))) {
             cJSON *w = cJSON_CreateObject();
             cJSON_AddItemToObject(w, "name", rn[want.len] ? cJSON_CreateString(rn + want.len + 3)
                                                           : cJSON_CreateNull());
-            cJSON_AddItemToObject(w, "addr", client_field(line, len, "addr"));
+            cJSON_AddItemToObject(w, "addr", bullc__adm_client_field(line, len, "addr"));
             cJSON_AddItemToObject(w, "rawname", raw);
             cJSON_AddItemToArray(arr, w);
         } else {

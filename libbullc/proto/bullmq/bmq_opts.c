@@ -217,6 +217,36 @@ void bullc__newjob_free(bullc__newjob *job)
     memset(job, 0, sizeof *job);
 }
 
+/* A W3C traceparent ("00-<32 hex>-<16 hex>-<2 hex>", lowercase, ids not all zero). */
+static int traceparent_ok(const char *s)
+{
+    if (strlen(s) != 55 || strncmp(s, "00-", 3) != 0 || s[35] != '-' || s[52] != '-')
+        return 0;
+    int nonzero_trace = 0, nonzero_span = 0;
+    for (int i = 3; i < 55; i++) {
+        if (i == 35 || i == 52)
+            continue;
+        if (!strchr("0123456789abcdef", s[i]) || !s[i])
+            return 0;
+        if (s[i] != '0' && i < 35)
+            nonzero_trace = 1;
+        else if (s[i] != '0' && i < 52)
+            nonzero_span = 1;
+    }
+    return nonzero_trace && nonzero_span;
+}
+
+/* traceparent and tracestate: the trace this job continues (docs/bullmq.md "Tracing"). */
+static int check_trace_option(ctx *c, const cJSON *m)
+{
+    if (!cJSON_IsString(m))
+        return fail(c, BULLC_EINVAL, "option %s must be a string", m->string);
+    if (!strcmp(m->string, "traceparent") && !traceparent_ok(m->valuestring))
+        return fail(c, BULLC_EINVAL, "option traceparent is not a W3C traceparent "
+                    "(00-<32 hex>-<16 hex>-<2 hex>)");
+    return 0;
+}
+
 static int check_option(ctx *c, const cJSON *m)
 {
     const char *k = m->string;
@@ -247,6 +277,8 @@ static int check_option(ctx *c, const cJSON *m)
         return check_keep(c, m, k);
     if (!strcmp(k, "deduplication"))
         return check_dedup(c, m);
+    if (!strcmp(k, "traceparent") || !strcmp(k, "tracestate"))
+        return check_trace_option(c, m);
     if (!strcmp(k, "debounce"))
         return fail(c, BULLC_EINVAL,
                     "Debounce option has been removed. Use deduplication option instead");
@@ -279,6 +311,7 @@ static int parse_opts(ctx *c, const char *opts_json, cJSON **out)
 /* The options that shape the add, found while checking every option once. */
 typedef struct found {
     const cJSON *attempts, *job_id, *timestamp, *size_limit;
+    const cJSON *traceparent, *tracestate; /* stored together as `tm` */
     uint32_t nkeys; /* members of the stored opts (attempts always comes first) */
 } found;
 
@@ -295,8 +328,12 @@ static int check_options(ctx *c, const cJSON *o, found *f)
             return rc;
         if (!strcmp(m->string, "attempts"))
             f->attempts = m;
+        else if (!strcmp(m->string, "tracestate"))
+            f->tracestate = m; /* goes inside tm */
         else
             f->nkeys++;
+        if (!strcmp(m->string, "traceparent"))
+            f->traceparent = m;
         if (!strcmp(m->string, "jobId"))
             f->job_id = m;
         else if (!strcmp(m->string, "timestamp"))
@@ -304,7 +341,31 @@ static int check_options(ctx *c, const cJSON *o, found *f)
         else if (!strcmp(m->string, "sizeLimit"))
             f->size_limit = m;
     }
+    if (f->tracestate && !f->traceparent)
+        return fail(c, BULLC_EINVAL, "option tracestate needs traceparent");
     return 0;
+}
+
+/* The propagation carrier bullmq-otel stores as `tm`: the JSON text of
+ * {"traceparent": ..., "tracestate": ...} (docs/bullmq.md "Tracing"). */
+static void pack_tm(bullc__buf *b, const found *f)
+{
+    bullc__buf tm;
+    bullc__buf_init(&tm);
+    bullc__buf_puts(&tm, "{\"traceparent\":");
+    bullc__json_append_string(&tm, f->traceparent->valuestring, strlen(f->traceparent->valuestring));
+    if (f->tracestate) {
+        bullc__buf_puts(&tm, ",\"tracestate\":");
+        bullc__json_append_string(&tm, f->tracestate->valuestring,
+                                  strlen(f->tracestate->valuestring));
+    }
+    bullc__buf_puts(&tm, "}");
+    bullc__mp_cstr(b, "tm");
+    if (tm.oom)
+        b->oom = 1;
+    else
+        bullc__mp_cstr(b, tm.data);
+    bullc__buf_free(&tm);
 }
 
 /* Node's own checks of an add, in its order. */
@@ -339,8 +400,12 @@ static void pack_opts(bullc__buf *b, const cJSON *o, const found *f)
     else
         bullc__mp_int(b, 0);
     for (const cJSON *m = o ? o->child : NULL; m; m = m->next) {
-        if (m == f->attempts)
+        if (m == f->attempts || m == f->tracestate)
             continue;
+        if (m == f->traceparent) {
+            pack_tm(b, f);
+            continue;
+        }
         bullc__mp_cstr(b, bullc__bmq_short_name(m->string));
         if (!strcmp(m->string, "backoff") && cJSON_IsNumber(m)) {
             /* a plain number means a fixed backoff */

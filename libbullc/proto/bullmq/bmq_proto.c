@@ -46,6 +46,11 @@ int bullc__bmq_open_queue(bullc__proto **out, const char *prefix, const char *qu
 int bullc__bmq_open_worker(bullc__proto **out, const bullc_worker_opts_t *o,
                            const bullc__logger *log, char *err, size_t errlen)
 {
+    if ((o->limiter_group_key && *o->limiter_group_key) || o->limiter_bounce_back) {
+        snprintf(err, errlen, "limiter_group_key and limiter_bounce_back are Bull 4 options "
+                              "(protocol \"bull\"): BullMQ has no such limiter");
+        return BULLC_EINVAL;
+    }
     bullc__proto *p = NULL;
     int rc = open_common(&p, o->prefix, o->queue, log, err, errlen);
     if (rc != 0)

@@ -19,8 +19,10 @@ static int set_err(char *err, size_t errlen, int code, const char *fmt, ...)
     return code;
 }
 
-static int prepare(void *job, const bullc_new_job_t *j, long long now_ms, char *why, size_t n)
+static int prepare(const bullc__proto *p, void *job, const bullc_new_job_t *j, long long now_ms,
+                   char *why, size_t n)
 {
+    (void)p;
     return bullc__newjob_prepare(job, j->name, j->data_json, j->opts_json, now_ms, why, n);
 }
 

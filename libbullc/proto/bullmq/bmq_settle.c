@@ -24,6 +24,7 @@ typedef struct prepared {
     long long now;
     int failed;
     bullc_event_t event;
+    const char *tm; /* tracing: the failure's trace context, written as the `tm` field */
 } prepared;
 
 /* ---- reading the job's options ------------------------------------------------------------ */
@@ -176,13 +177,19 @@ static int should_retry(bullc__proto *p, bullc_job_t *job, const bullc__outcome 
 
 /* ---- preparing the calls ------------------------------------------------------------------ */
 
+/* The fields a failure updates: failedReason, stacktrace and, when traced, `tm` (the context of
+ * the span recording it, as Node's Job.moveToFailed writes it: docs/bullmq.md "Tracing"). */
 static void write_fields(prepared *c)
 {
-    bullc__mp_array(&c->b.fields, 4);
+    bullc__mp_array(&c->b.fields, c->tm ? 6 : 4);
     bullc__mp_cstr(&c->b.fields, "failedReason");
     bullc__mp_cstr(&c->b.fields, c->b.reason);
     bullc__mp_cstr(&c->b.fields, "stacktrace");
     bullc__mp_cstr(&c->b.fields, c->b.stack);
+    if (c->tm) {
+        bullc__mp_cstr(&c->b.fields, "tm");
+        bullc__mp_cstr(&c->b.fields, c->tm);
+    }
 }
 
 /* moveToFinished's options (docs/bullmq.md §4.5). */
@@ -264,6 +271,9 @@ static int prepare_failure(bullc__proto *p, bullc__settle *s, prepared *c,
                                     oc->reason, opt_int(s->job, "stackTraceLimit", -1)))
         return BULLC_ENOMEM;
     c->event = retry ? BULLC_EVENT_RETRYING : BULLC_EVENT_FAILED;
+    /* Node writes no context for a job added with telemetry.omitContext (`omc`) */
+    c->tm = oc->trace_meta && !cJSON_IsTrue(opt(s->job, "omc")) ? oc->trace_meta : NULL;
+    s->retry_delayed = retry && delay != 0;
     if (retry)
         prepare_retry(p, s, c, delay);
     else
@@ -279,6 +289,8 @@ int bullc__bmq_settle_prepare(bullc__proto *p, bullc__settle *s, const bullc__ou
     c->cmd_built = 0;
     c->now = bullc__now_ms();
     c->failed = oc->failed;
+    c->tm = NULL;
+    s->retry_delayed = 0;
     int rc = 0;
     if (oc->failed) {
         rc = prepare_failure(p, s, c, oc);
@@ -374,4 +386,11 @@ void bullc__bmq_settle_decode(bullc__proto *p, bullc__settle *s, const bullc__re
     static const char *const names[] = {"", "moveToFinished", "retryJob", "moveToDelayed"};
     if (!bullc__proto_settle_failed(s, names[c->call], r))
         decode_reply(s, c, r, names[c->call]);
+}
+
+const char *bullc__bmq_trace_meta(bullc__proto *p, bullc_job_t *job)
+{
+    (void)p;
+    const cJSON *tm = opt(job, "tm"); /* Node's opts.telemetry.metadata */
+    return cJSON_IsString(tm) ? tm->valuestring : NULL;
 }

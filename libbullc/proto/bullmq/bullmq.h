@@ -78,6 +78,8 @@ void bullc__bmq_write_limiter(const bullc__proto *p, bullc__buf *mp);
 
 int bullc__bmq_settle_prepare(bullc__proto *p, bullc__settle *s, const bullc__outcome *oc);
 void bullc__bmq_settle_release(bullc__proto *p, bullc__settle *s);
+/* The job's `tm` option (a producer's trace context: docs/bullmq.md "Tracing"), or NULL. */
+const char *bullc__bmq_trace_meta(bullc__proto *p, bullc_job_t *job);
 /* What kind of call a prepared settle is. */
 typedef enum bullc__bmq_call { BULLC__BMQ_FINISH = 1, BULLC__BMQ_RETRY, BULLC__BMQ_DELAY } bullc__bmq_call;
 bullc__bmq_call bullc__bmq_settle_call(const bullc__settle *s);

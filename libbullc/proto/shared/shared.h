@@ -77,8 +77,8 @@ void bullc__proto_log_ids(const bullc__logger *log, const bullc__reply *list, co
 typedef struct bullc__adder {
     size_t size; /* of one prepared job */
     /* checks and prepares j; an error code with the reason in why */
-    int (*prepare)(void *job, const bullc_new_job_t *j, long long now_ms, char *why,
-                   size_t n);
+    int (*prepare)(const bullc__proto *p, void *job, const bullc_new_job_t *j, long long now_ms,
+                   char *why, size_t n);
     void (*build)(bullc__cmd *cmd, const bullc__proto *p, const void *job);
     void (*release)(void *job);
 } bullc__adder;
@@ -129,5 +129,26 @@ int bullc__proto_settle_failed(bullc__settle *s, const char *call, const bullc__
 int bullc__proto_xchg_failed(bullc__xchg *x, int rc, const char *err);
 /* Grows an array of command pointers to hold n; BULLC_ENOMEM (the array kept). */
 int bullc__proto_cmds_reserve(bullc__cmd ***cmds, size_t *cap, size_t n);
+
+/* ---- queue administration (shared_admin.c) ------------------------------------------------ */
+
+struct cJSON;
+
+/* Formats err and returns code. */
+int bullc__adm_err(char *err, size_t errlen, int code, const char *fmt, ...) BULLC__PRINTF(4, 5);
+/* Runs one command (freed); an error reply becomes BULLC_ESCRIPT with its text, a lost
+ * connection BULLC_EIO. */
+int bullc__adm_call(bullc__link *link, bullc__cmd *cmd, bullc__reply **r, char *err,
+                    size_t errlen);
+/* Runs a command whose reply is an integer into *out (cmd freed). */
+int bullc__adm_int(bullc__link *link, bullc__cmd *cmd, long long *out, char *err, size_t errlen);
+/* An array of strings into req->items (NULL-terminated). */
+int bullc__adm_strings(const bullc__reply *r, bullc__admin *req, char *err, size_t errlen);
+/* Moves src's items to the end of dst's. */
+int bullc__adm_append(bullc__admin *dst, bullc__admin *src, char *err, size_t errlen);
+void bullc__adm_free_items(bullc__admin *req);
+/* One CLIENT LIST line's `name=` value (up to the next space) as a new cJSON string ("" when
+ * the line has no such field; NULL on OOM). */
+struct cJSON *bullc__adm_client_field(const char *line, size_t len, const char *name);
 
 #endif

@@ -80,7 +80,7 @@ int bullc__proto_add(bullc__proto *p, bullc__link *link, const bullc__adder *a,
         char why[400] = "a field this library does not know is set";
         rc = bullc__sized_read(&j, sizeof j, (const char *)jobs + i * stride, stride) != 0
                  ? BULLC_EINVAL
-                 : a->prepare(prep + i * a->size, &j, now, why, sizeof why);
+                 : a->prepare(p, prep + i * a->size, &j, now, why, sizeof why);
         if (rc && n > 1)
             snprintf(err, errlen, "job %zu: %s", i, why);
         else if (rc)

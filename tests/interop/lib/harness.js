@@ -100,11 +100,13 @@ async function startRedis(extraArgs = []) {
   return r;
 }
 
-// Run echo_worker with the given arguments. Returns the child process with
-// `exited` (a promise of {code, signal}) and `stderrText()`.
-function startEchoWorker(redis, queue, args = []) {
+// Run echo_worker with the given arguments (and environment variables added to
+// ours, e.g. OTEL_*). Returns the child process with `exited` (a promise of
+// {code, signal}) and `stderrText()`.
+function startEchoWorker(redis, queue, args = [], env = undefined) {
   const child = spawn(ECHO_WORKER, ['--redis', redis.url, '--queue', queue, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: env ? { ...process.env, ...env } : process.env,
   });
   let err = '';
   let out = '';

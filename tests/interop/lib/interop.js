@@ -93,9 +93,9 @@ async function useEvents(t, redis, name, opts = {}) {
 }
 
 // echo_worker for one test. Killed (SIGKILL) when the test ends if still up.
-function useWorker(t, redis, queue, args = []) {
+function useWorker(t, redis, queue, args = [], env = undefined) {
   requireEchoWorker();
-  const w = H.startEchoWorker(redis, queue, args);
+  const w = H.startEchoWorker(redis, queue, args, env);
   w.done = false;
   w.exited.then(() => { w.done = true; });
   if (VERBOSE) w.stderr.on('data', (d) => process.stderr.write(`[echo_worker ${w.pid}] ${d}`));

@@ -1,6 +1,9 @@
-/* bmq_admin_util.c - what the admin writers (bmq_admin.c) and readers (bmq_admin_read.c) share:
- * error text, one call with its error reply turned into a code, string-list replies. */
-#include "bmq_admin.h"
+/* shared_admin.c - what both protocols' queue administration (proto/bullmq/bmq_admin*.c,
+ * proto/bull/bull_admin*.c) shares: error text, one call with its error reply turned into a
+ * code, string-list replies, CLIENT LIST fields. */
+#include "shared.h"
+
+#include <cjson/cJSON.h>
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +35,18 @@ int bullc__adm_call(bullc__link *link, bullc__cmd *cmd, bullc__reply **r, char *
         *r = NULL;
     }
     bullc__cmd_free(cmd);
+    return rc;
+}
+
+int bullc__adm_int(bullc__link *link, bullc__cmd *cmd, long long *out, char *err, size_t errlen)
+{
+    bullc__reply *r;
+    int rc = bullc__adm_call(link, cmd, &r, err, errlen);
+    if (rc == 0 && r->type != BULLC__R_INTEGER)
+        rc = bullc__adm_err(err, errlen, BULLC_EPROTO, "unexpected reply");
+    if (rc == 0)
+        *out = r->integer;
+    bullc__reply_free(r);
     return rc;
 }
 
@@ -72,4 +87,20 @@ int bullc__adm_append(bullc__admin *dst, bullc__admin *src, char *err, size_t er
     v[dst->nitems] = NULL;
     src->nitems = 0;
     return 0;
+}
+
+cJSON *bullc__adm_client_field(const char *line, size_t len, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i + n < len; i++) {
+        if ((i == 0 || line[i - 1] == ' ') && !strncmp(line + i, name, n) && line[i + n] == '=') {
+            const char *v = line + i + n + 1, *end = memchr(v, ' ', len - (i + n + 1));
+            size_t vlen = end ? (size_t)(end - v) : len - (i + n + 1);
+            char *s = bullc__strndup(v, vlen);
+            cJSON *j = s ? cJSON_CreateString(s) : NULL;
+            free(s);
+            return j;
+        }
+    }
+    return cJSON_CreateString("");
 }
