@@ -3,13 +3,13 @@
  * one round trip and one transaction, so one durable commit (one WAL flush) for all of them,
  * each job in a subtransaction of its own so that one job's error undoes only that job.
  *
- * Leaders and followers: a thread hands its call in; if none of the group's transactions is
- * running (or fewer than BULLC_INVENTORY_INFLIGHT, default 1), it leads one: it takes every call waiting (its own included, up to
- * the group's maximum) and runs them on its own connection, while the threads that hand theirs
- * in meanwhile wait and form the next batch. A leader that finds nobody to share with makes the
- * call of inventory_apply it always made, still as a leader (inv_call.lead, inv_group_end): at
- * concurrency 1 nothing changes. Each thread completes
- * its own job in Redis after inv_group_apply returns, so after the commit.
+ * Leaders and followers: a thread hands its call in; if fewer of the group's transactions run
+ * than BULLC_INVENTORY_INFLIGHT (default 1), it leads one: it takes every call waiting (its own
+ * included, up to the group's maximum) and runs them on its own connection, while the threads
+ * that hand theirs in meanwhile wait and form the next batch. A leader that finds nobody to
+ * share with makes the call of inventory_apply it always made, still as a leader (inv_call.lead,
+ * inv_group_end): at concurrency 1 nothing changes. Each thread completes its own job in Redis
+ * after inv_group_apply returns, so after the commit.
  *
  * A job that fails in the batch with a transient SQLSTATE (a deadlock, a serialization
  * failure...) is left to its thread too, which runs it alone: a retry, not a failure. Jobs are

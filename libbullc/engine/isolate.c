@@ -2,9 +2,10 @@
  * starts, before the worker has any thread, it forks a fork server (the zygote), which forks one
  * handler process per slot and hands the worker each one's socket (SCM_RIGHTS). A slot's thread
  * sends its job to its process and answers the calls the handler makes (and queues the spans it
- * ends for export) until the outcome comes back; when the process dies (or overruns isolate_timeout_ms and is killed) the zygote reaps it
- * and says how it ended, the job fails with that reason, and a replacement is forked. The
- * zygote reaps only when asked, so a pid the worker names is never a recycled one. */
+ * ends for export) until the outcome comes back; when the process dies (or overruns
+ * isolate_timeout_ms and is killed) the zygote reaps it and says how it ended, the job fails
+ * with that reason, and a replacement is forked. The zygote reaps only when asked, so a pid the
+ * worker names is never a recycled one. */
 #include "engine/engine.h"
 #include "engine/isolate.h"
 #include "util/time.h"
