@@ -8,11 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The handle's base "<prefix>:<queue>:" split: *plen the prefix's length, *queue and *qlen the
  * queue's name (which has no ':'). */
 static void split_base(const bullc__proto *p, size_t *plen, const char **queue, size_t *qlen)
@@ -61,7 +56,7 @@ static void sort_unique(bullc__admin *v)
 {
     if (!v->nitems)
         return;
-    qsort(v->items, v->nitems, sizeof *v->items, cmp_str);
+    qsort(v->items, v->nitems, sizeof *v->items, bullc__adm_cmp_str);
     size_t n = 1;
     for (size_t i = 1; i < v->nitems; i++) {
         if (strcmp(v->items[i], v->items[n - 1]))
@@ -195,43 +190,14 @@ static int list_jobs(bullc__proto *p, bullc__link *link, bullc__admin *req, char
     return rc;
 }
 
-static const char *field(const bullc__reply *h, const char *name)
-{
-    for (size_t i = 0; i + 1 < h->elements; i += 2)
-        if (!strcmp(h->element[i]->str, name))
-            return h->element[i + 1]->str;
-    return NULL;
-}
-
-/* JSON text parsed, else dflt (text NULL or not JSON). */
-static cJSON *json_or(const char *text, cJSON *dflt)
-{
-    cJSON *v = text ? cJSON_Parse(text) : NULL;
-    if (v) {
-        cJSON_Delete(dflt);
-        return v;
-    }
-    return dflt;
-}
-
-/* parseInt of a field: a number, null when absent or not a number (NaN). */
-static cJSON *int_or_null(const char *text)
-{
-    char *end;
-    long long v = text ? strtoll(text, &end, 10) : 0;
-    if (!text || end == text)
-        return cJSON_CreateNull();
-    return cJSON_CreateNumber((double)v);
-}
-
 /* The job object from its hash, as Node Bull's Job.fromJSON reads the fields; attemptsStarted
  * is null (Bull counts no starts). */
 int bullc__bull_job_json(const bullc__reply *h, const char *id, const char *state, char **out)
 {
-    cJSON *o = cJSON_CreateObject(), *opts = json_or(field(h, "opts"), cJSON_CreateObject());
-    const char *name = field(h, "name"), *reason = field(h, "failedReason"),
-               *data = field(h, "data"), *atm = field(h, "attemptsMade");
-    cJSON *stack = json_or(field(h, "stacktrace"), cJSON_CreateArray());
+    cJSON *o = cJSON_CreateObject(), *opts = bullc__adm_json_or(bullc__adm_field(h, "opts"), cJSON_CreateObject());
+    const char *name = bullc__adm_field(h, "name"), *reason = bullc__adm_field(h, "failedReason"),
+               *data = bullc__adm_field(h, "data"), *atm = bullc__adm_field(h, "attemptsMade");
+    cJSON *stack = bullc__adm_json_or(bullc__adm_field(h, "stacktrace"), cJSON_CreateArray());
     if (!cJSON_IsArray(stack)) {
         cJSON_Delete(stack);
         stack = cJSON_CreateArray();
@@ -240,20 +206,20 @@ int bullc__bull_job_json(const bullc__reply *h, const char *id, const char *stat
     cJSON_AddItemToObject(o, "name", cJSON_CreateString(name && *name ? name : "__default__"));
     cJSON_AddItemToObject(o, "data", cJSON_IsTrue(cJSON_GetObjectItem(opts, "preventParsingData"))
                                          ? cJSON_CreateString(data ? data : "")
-                                         : json_or(data, cJSON_CreateObject()));
+                                         : bullc__adm_json_or(data, cJSON_CreateObject()));
     cJSON_AddItemToObject(o, "opts", opts);
-    cJSON_AddItemToObject(o, "progress", json_or(field(h, "progress"), cJSON_CreateNumber(0)));
-    cJSON_AddItemToObject(o, "attemptsMade", int_or_null(atm && *atm ? atm : "0"));
+    cJSON_AddItemToObject(o, "progress", bullc__adm_json_or(bullc__adm_field(h, "progress"), cJSON_CreateNumber(0)));
+    cJSON_AddItemToObject(o, "attemptsMade", bullc__adm_int_or_null(atm && *atm ? atm : "0"));
     cJSON_AddItemToObject(o, "attemptsStarted", cJSON_CreateNull());
-    cJSON_AddItemToObject(o, "timestamp", int_or_null(field(h, "timestamp")));
-    cJSON_AddItemToObject(o, "processedOn", int_or_null(field(h, "processedOn")));
-    cJSON_AddItemToObject(o, "finishedOn", int_or_null(field(h, "finishedOn")));
-    cJSON_AddItemToObject(o, "returnvalue", json_or(field(h, "returnvalue"), cJSON_CreateNull()));
+    cJSON_AddItemToObject(o, "timestamp", bullc__adm_int_or_null(bullc__adm_field(h, "timestamp")));
+    cJSON_AddItemToObject(o, "processedOn", bullc__adm_int_or_null(bullc__adm_field(h, "processedOn")));
+    cJSON_AddItemToObject(o, "finishedOn", bullc__adm_int_or_null(bullc__adm_field(h, "finishedOn")));
+    cJSON_AddItemToObject(o, "returnvalue", bullc__adm_json_or(bullc__adm_field(h, "returnvalue"), cJSON_CreateNull()));
     cJSON_AddItemToObject(o, "failedReason",
                           reason ? cJSON_CreateString(reason) : cJSON_CreateNull());
     cJSON_AddItemToObject(o, "stacktrace", stack);
-    cJSON_AddItemToObject(o, "delay", int_or_null(field(h, "delay")));
-    cJSON_AddItemToObject(o, "priority", int_or_null(field(h, "priority")));
+    cJSON_AddItemToObject(o, "delay", bullc__adm_int_or_null(bullc__adm_field(h, "delay")));
+    cJSON_AddItemToObject(o, "priority", bullc__adm_int_or_null(bullc__adm_field(h, "priority")));
     cJSON_AddItemToObject(o, "state", cJSON_CreateString(state));
     *out = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -266,21 +232,13 @@ static int read_job(bullc__proto *p, bullc__link *link, bullc__admin *req, char 
     char *key = bullc__bull_job_key(&p->keys, req->id);
     if (!key)
         return bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
-    bullc__cmd cmd;
-    bullc__cmd_init(&cmd);
-    bullc__cmd_plain(&cmd, 2, "HGETALL", key);
-    free(key);
     bullc__reply *h;
-    int rc = bullc__adm_call(link, &cmd, &h, err, errlen);
+    int rc = bullc__adm_job_hash(link, key, req->id, &h, err, errlen);
+    free(key);
     if (rc)
         return rc;
     const char *state = NULL;
-    if (h->type != BULLC__R_ARRAY)
-        rc = bullc__adm_err(err, errlen, BULLC_EPROTO, "HGETALL: unexpected reply");
-    else if (h->elements == 0)
-        rc = bullc__adm_err(err, errlen, BULLC_ENOJOB, "job %s does not exist", req->id);
-    else
-        rc = bullc__bull_get_state(p, link, req->id, &state, err, errlen);
+    rc = bullc__bull_get_state(p, link, req->id, &state, err, errlen);
     if (rc == 0 && bullc__bull_job_json(h, req->id, state, &req->json) != 0)
         rc = bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
     bullc__reply_free(h);
@@ -294,26 +252,7 @@ static int read_logs(bullc__proto *p, bullc__link *link, bullc__admin *req, char
 {
     char *key = bullc__bull_job_key(&p->keys, req->id);
     char *logs = bullc__proto_job_key(p->keys.base, p->keys.base_len, req->id, ":logs");
-    bullc__cmd cmd;
-    bullc__cmd_init(&cmd);
-    bullc__reply *r = NULL;
-    int rc = key && logs ? 0 : bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
-    if (rc == 0) {
-        bullc__cmd_plain(&cmd, 2, "EXISTS", key);
-        rc = bullc__adm_call(link, &cmd, &r, err, errlen);
-    }
-    if (rc == 0 && (r->type != BULLC__R_INTEGER || r->integer == 0))
-        rc = bullc__adm_err(err, errlen, BULLC_ENOJOB, "job %s does not exist", req->id);
-    bullc__reply_free(r);
-    r = NULL;
-    if (rc == 0) {
-        bullc__cmd_init(&cmd);
-        bullc__cmd_plain(&cmd, 4, "LRANGE", logs, "0", "-1");
-        if ((rc = bullc__adm_call(link, &cmd, &r, err, errlen)) == 0)
-            rc = bullc__adm_strings(r, req, err, errlen);
-    }
-    bullc__reply_free(r);
-    bullc__cmd_free(&cmd);
+    int rc = bullc__adm_job_logs(link, key, logs, req, err, errlen);
     free(key);
     free(logs);
     return rc;

@@ -8,11 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* A key "<prefix>:<name>:meta" or "<prefix>:<name>:id" names a queue; adds <name>. */
 static int add_queue_of(bullc__admin *out, const bullc__reply *k, size_t plen, char *err,
                         size_t errlen)
@@ -69,7 +64,7 @@ static int list_queues(bullc__proto *p, bullc__link *link, bullc__admin *req, ch
     } while (rc == 0 && strcmp(cursor, "0"));
     bullc__buf_free(&pat);
     if (rc == 0 && req->nitems) {
-        qsort(req->items, req->nitems, sizeof *req->items, cmp_str);
+        qsort(req->items, req->nitems, sizeof *req->items, bullc__adm_cmp_str);
         size_t n = 1;
         for (size_t i = 1; i < req->nitems; i++) {
             if (strcmp(req->items[i], req->items[n - 1]))
@@ -126,24 +121,6 @@ static int list_jobs(bullc__proto *p, bullc__link *link, bullc__admin *req, char
     return rc;
 }
 
-/* A job hash field as Node's Job.fromJSON reads it. */
-static cJSON *json_or(const char *text, cJSON *dflt)
-{
-    cJSON *v = text ? cJSON_Parse(text) : NULL;
-    if (v) {
-        cJSON_Delete(dflt);
-        return v;
-    }
-    return dflt;
-}
-
-static cJSON *int_or_null(const char *text)
-{
-    if (!text)
-        return cJSON_CreateNull();
-    return cJSON_CreateNumber((double)strtoll(text, NULL, 10));
-}
-
 /* Stored `tm` and `omc` become telemetry.metadata and telemetry.omitContext, as Node shows them. */
 static void telemetry_opts(cJSON *o)
 {
@@ -166,7 +143,7 @@ static void telemetry_opts(cJSON *o)
 /* The stored options with Node's long names (de -> deduplication, kl -> keepLogs, ...). */
 static cJSON *long_opts(const char *text)
 {
-    cJSON *o = json_or(text ? text : "{}", cJSON_CreateObject());
+    cJSON *o = bullc__adm_json_or(text ? text : "{}", cJSON_CreateObject());
     if (cJSON_IsObject(o))
         telemetry_opts(o);
     for (cJSON *m = o ? o->child : NULL; m; m = m->next) {
@@ -182,36 +159,28 @@ static cJSON *long_opts(const char *text)
     return o;
 }
 
-static const char *field(const bullc__reply *h, const char *name)
-{
-    for (size_t i = 0; i + 1 < h->elements; i += 2)
-        if (!strcmp(h->element[i]->str, name))
-            return h->element[i + 1]->str;
-    return NULL;
-}
-
 /* The job object: every key, null when the job has none (Node's defaults otherwise). */
 static int job_json(const bullc__reply *h, const char *id, const char *state, char **out)
 {
     cJSON *o = cJSON_CreateObject();
-    const char *name = field(h, "name"), *reason = field(h, "failedReason");
+    const char *name = bullc__adm_field(h, "name"), *reason = bullc__adm_field(h, "failedReason");
     cJSON_AddItemToObject(o, "id", cJSON_CreateString(id));
     cJSON_AddItemToObject(o, "name", name ? cJSON_CreateString(name) : cJSON_CreateNull());
-    cJSON_AddItemToObject(o, "data", json_or(field(h, "data"), cJSON_CreateObject()));
-    cJSON_AddItemToObject(o, "opts", long_opts(field(h, "opts")));
-    cJSON_AddItemToObject(o, "progress", json_or(field(h, "progress"), cJSON_CreateNumber(0)));
-    const char *atm = field(h, "atm"), *ats = field(h, "ats");
-    cJSON_AddItemToObject(o, "attemptsMade", int_or_null(atm ? atm : "0"));
-    cJSON_AddItemToObject(o, "attemptsStarted", int_or_null(ats ? ats : "0"));
-    cJSON_AddItemToObject(o, "timestamp", int_or_null(field(h, "timestamp")));
-    cJSON_AddItemToObject(o, "processedOn", int_or_null(field(h, "processedOn")));
-    cJSON_AddItemToObject(o, "finishedOn", int_or_null(field(h, "finishedOn")));
-    cJSON_AddItemToObject(o, "returnvalue", json_or(field(h, "returnvalue"), cJSON_CreateNull()));
+    cJSON_AddItemToObject(o, "data", bullc__adm_json_or(bullc__adm_field(h, "data"), cJSON_CreateObject()));
+    cJSON_AddItemToObject(o, "opts", long_opts(bullc__adm_field(h, "opts")));
+    cJSON_AddItemToObject(o, "progress", bullc__adm_json_or(bullc__adm_field(h, "progress"), cJSON_CreateNumber(0)));
+    const char *atm = bullc__adm_field(h, "atm"), *ats = bullc__adm_field(h, "ats");
+    cJSON_AddItemToObject(o, "attemptsMade", bullc__adm_int_or_null(atm ? atm : "0"));
+    cJSON_AddItemToObject(o, "attemptsStarted", bullc__adm_int_or_null(ats ? ats : "0"));
+    cJSON_AddItemToObject(o, "timestamp", bullc__adm_int_or_null(bullc__adm_field(h, "timestamp")));
+    cJSON_AddItemToObject(o, "processedOn", bullc__adm_int_or_null(bullc__adm_field(h, "processedOn")));
+    cJSON_AddItemToObject(o, "finishedOn", bullc__adm_int_or_null(bullc__adm_field(h, "finishedOn")));
+    cJSON_AddItemToObject(o, "returnvalue", bullc__adm_json_or(bullc__adm_field(h, "returnvalue"), cJSON_CreateNull()));
     cJSON_AddItemToObject(o, "failedReason",
                           reason ? cJSON_CreateString(reason) : cJSON_CreateNull());
-    cJSON_AddItemToObject(o, "stacktrace", json_or(field(h, "stacktrace"), cJSON_CreateArray()));
-    cJSON_AddItemToObject(o, "delay", int_or_null(field(h, "delay")));
-    cJSON_AddItemToObject(o, "priority", int_or_null(field(h, "priority")));
+    cJSON_AddItemToObject(o, "stacktrace", bullc__adm_json_or(bullc__adm_field(h, "stacktrace"), cJSON_CreateArray()));
+    cJSON_AddItemToObject(o, "delay", bullc__adm_int_or_null(bullc__adm_field(h, "delay")));
+    cJSON_AddItemToObject(o, "priority", bullc__adm_int_or_null(bullc__adm_field(h, "priority")));
     cJSON_AddItemToObject(o, "state", cJSON_CreateString(state));
     *out = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -224,21 +193,13 @@ static int read_job(bullc__proto *p, bullc__link *link, bullc__admin *req, char 
     char *key = bullc__bmq_job_key(&p->keys, req->id, NULL);
     if (!key)
         return bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
-    bullc__cmd cmd;
-    bullc__cmd_init(&cmd);
-    bullc__cmd_plain(&cmd, 2, "HGETALL", key);
-    free(key);
     bullc__reply *h;
-    int rc = bullc__adm_call(link, &cmd, &h, err, errlen);
+    int rc = bullc__adm_job_hash(link, key, req->id, &h, err, errlen);
+    free(key);
     if (rc)
         return rc;
     const char *state = NULL;
-    if (h->type != BULLC__R_ARRAY)
-        rc = bullc__adm_err(err, errlen, BULLC_EPROTO, "HGETALL: unexpected reply");
-    else if (h->elements == 0)
-        rc = bullc__adm_err(err, errlen, BULLC_ENOJOB, "job %s does not exist", req->id);
-    else
-        rc = bullc__bmq_get_state(p, link, req->id, &state, err, errlen);
+    rc = bullc__bmq_get_state(p, link, req->id, &state, err, errlen);
     if (rc == 0 && job_json(h, req->id, state, &req->json) != 0)
         rc = bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
     bullc__reply_free(h);
@@ -251,26 +212,7 @@ static int read_logs(bullc__proto *p, bullc__link *link, bullc__admin *req, char
 {
     char *key = bullc__bmq_job_key(&p->keys, req->id, NULL);
     char *logs = bullc__bmq_job_key(&p->keys, req->id, ":logs");
-    bullc__cmd cmd;
-    bullc__cmd_init(&cmd);
-    bullc__reply *r = NULL;
-    int rc = key && logs ? 0 : bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
-    if (rc == 0) {
-        bullc__cmd_plain(&cmd, 2, "EXISTS", key);
-        rc = bullc__adm_call(link, &cmd, &r, err, errlen);
-    }
-    if (rc == 0 && (r->type != BULLC__R_INTEGER || r->integer == 0))
-        rc = bullc__adm_err(err, errlen, BULLC_ENOJOB, "job %s does not exist", req->id);
-    bullc__reply_free(r);
-    r = NULL;
-    if (rc == 0) {
-        bullc__cmd_init(&cmd);
-        bullc__cmd_plain(&cmd, 4, "LRANGE", logs, "0", "-1");
-        if ((rc = bullc__adm_call(link, &cmd, &r, err, errlen)) == 0)
-            rc = bullc__adm_strings(r, req, err, errlen);
-    }
-    bullc__reply_free(r);
-    bullc__cmd_free(&cmd);
+    int rc = bullc__adm_job_logs(link, key, logs, req, err, errlen);
     free(key);
     free(logs);
     return rc;

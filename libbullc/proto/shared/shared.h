@@ -150,5 +150,20 @@ void bullc__adm_free_items(bullc__admin *req);
 /* One CLIENT LIST line's `name=` value (up to the next space) as a new cJSON string ("" when
  * the line has no such field; NULL on OOM). */
 struct cJSON *bullc__adm_client_field(const char *line, size_t len, const char *name);
+/* strcmp of two `char *` (for qsort of item lists). */
+int bullc__adm_cmp_str(const void *a, const void *b);
+/* A job hash (HGETALL) of job `id` at `key` into *h: BULLC_ENOJOB when it is empty. */
+int bullc__adm_job_hash(bullc__link *link, const char *key, const char *id, bullc__reply **h,
+                        char *err, size_t errlen);
+/* A field of an HGETALL reply, NULL when absent. */
+const char *bullc__adm_field(const bullc__reply *h, const char *name);
+/* JSON text parsed, else dflt (text NULL or not JSON; dflt is freed when not returned). */
+struct cJSON *bullc__adm_json_or(const char *text, struct cJSON *dflt);
+/* parseInt of a field, as JSON.stringify shows it: a number, null when absent or NaN. */
+struct cJSON *bullc__adm_int_or_null(const char *text);
+/* A job's log lines, oldest first, into req->items: BULLC_ENOJOB when the job hash at `key`
+ * does not exist. */
+int bullc__adm_job_logs(bullc__link *link, const char *key, const char *logs_key,
+                        bullc__admin *req, char *err, size_t errlen);
 
 #endif

@@ -1,6 +1,6 @@
 /* shared_admin.c - what both protocols' queue administration (proto/bullmq/bmq_admin*.c,
  * proto/bull/bull_admin*.c) shares: error text, one call with its error reply turned into a
- * code, string-list replies, CLIENT LIST fields. */
+ * code, string-list replies, CLIENT LIST fields, reading a job's hash and its logs. */
 #include "shared.h"
 
 #include <cjson/cJSON.h>
@@ -103,4 +103,82 @@ cJSON *bullc__adm_client_field(const char *line, size_t len, const char *name)
         }
     }
     return cJSON_CreateString("");
+}
+
+int bullc__adm_cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int bullc__adm_job_hash(bullc__link *link, const char *key, const char *id, bullc__reply **h,
+                        char *err, size_t errlen)
+{
+    bullc__cmd cmd;
+    bullc__cmd_init(&cmd);
+    bullc__cmd_plain(&cmd, 2, "HGETALL", key);
+    int rc = bullc__adm_call(link, &cmd, h, err, errlen);
+    if (rc)
+        return rc;
+    if ((*h)->type != BULLC__R_ARRAY)
+        rc = bullc__adm_err(err, errlen, BULLC_EPROTO, "HGETALL: unexpected reply");
+    else if ((*h)->elements == 0)
+        rc = bullc__adm_err(err, errlen, BULLC_ENOJOB, "job %s does not exist", id);
+    if (rc) {
+        bullc__reply_free(*h);
+        *h = NULL;
+    }
+    return rc;
+}
+
+const char *bullc__adm_field(const bullc__reply *h, const char *name)
+{
+    for (size_t i = 0; i + 1 < h->elements; i += 2)
+        if (!strcmp(h->element[i]->str, name))
+            return h->element[i + 1]->str;
+    return NULL;
+}
+
+cJSON *bullc__adm_json_or(const char *text, cJSON *dflt)
+{
+    cJSON *v = text ? cJSON_Parse(text) : NULL;
+    if (v) {
+        cJSON_Delete(dflt);
+        return v;
+    }
+    return dflt;
+}
+
+cJSON *bullc__adm_int_or_null(const char *text)
+{
+    char *end;
+    long long v = text ? strtoll(text, &end, 10) : 0;
+    if (!text || end == text)
+        return cJSON_CreateNull();
+    return cJSON_CreateNumber((double)v);
+}
+
+int bullc__adm_job_logs(bullc__link *link, const char *key, const char *logs_key,
+                        bullc__admin *req, char *err, size_t errlen)
+{
+    bullc__cmd cmd;
+    bullc__cmd_init(&cmd);
+    bullc__reply *r = NULL;
+    int rc = key && logs_key ? 0 : bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
+    if (rc == 0) {
+        bullc__cmd_plain(&cmd, 2, "EXISTS", key);
+        rc = bullc__adm_call(link, &cmd, &r, err, errlen);
+    }
+    if (rc == 0 && (r->type != BULLC__R_INTEGER || r->integer == 0))
+        rc = bullc__adm_err(err, errlen, BULLC_ENOJOB, "job %s does not exist", req->id);
+    bullc__reply_free(r);
+    r = NULL;
+    if (rc == 0) {
+        bullc__cmd_init(&cmd);
+        bullc__cmd_plain(&cmd, 4, "LRANGE", logs_key, "0", "-1");
+        if ((rc = bullc__adm_call(link, &cmd, &r, err, errlen)) == 0)
+            rc = bullc__adm_strings(r, req, err, errlen);
+    }
+    bullc__reply_free(r);
+    bullc__cmd_free(&cmd);
+    return rc;
 }
