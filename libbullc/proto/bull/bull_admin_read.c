@@ -8,102 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The handle's base "<prefix>:<queue>:" split: *plen the prefix's length, *queue and *qlen the
- * queue's name (which has no ':'). */
-static void split_base(const bullc__proto *p, size_t *plen, const char **queue, size_t *qlen)
-{
-    size_t end = p->keys.base_len - 1, start = end;
-    while (start > 0 && p->keys.base[start - 1] != ':')
-        start--;
-    *queue = p->keys.base + start;
-    *qlen = end - start;
-    *plen = start ? start - 1 : 0;
-}
+/* Both lists of queue names (list_queues). */
+typedef struct names {
+    bullc__admin *bull, *bullmq;
+} names;
 
-/* Appends a copy of s (n bytes) to v. */
-static int push_name(bullc__admin *v, const char *s, size_t n)
+/* A key "<prefix>:<name><suffix>": <name> joins `bull` for the suffixes every Bull queue has
+ * (id, meta-paused), `bullmq` for BullMQ's own (events, marker). */
+static int sort_key(void *ctx, const char *name, size_t n, const char *suffix)
 {
-    char *c = bullc__strndup(s, n);
-    char **a = c ? realloc(v->items, (v->nitems + 2) * sizeof *a) : NULL;
-    if (!a) {
-        free(c);
-        return BULLC_ENOMEM;
-    }
-    v->items = a;
-    a[v->nitems++] = c;
-    a[v->nitems] = NULL;
+    names *v = ctx;
+    if (!strcmp(suffix, ":id") || !strcmp(suffix, ":meta-paused"))
+        return bullc__adm_push_name(v->bull, name, n);
+    if (!strcmp(suffix, ":events") || !strcmp(suffix, ":marker"))
+        return bullc__adm_push_name(v->bullmq, name, n);
     return 0;
-}
-
-/* A key "<prefix>:<name>:<suffix>": <name> joins `bull` for the suffixes only Bull writes or
- * that every Bull queue has (id, meta-paused), `bullmq` for BullMQ's own (events, marker). */
-static int sort_key(bullc__admin *bull, bullc__admin *bullmq, const bullc__reply *k, size_t plen)
-{
-    const char *name = k->str + plen + 1, *end = k->str + k->len;
-    const char *colon = memchr(name, ':', (size_t)(end - name));
-    if (!colon || colon == name)
-        return 0;
-    size_t n = (size_t)(colon - name);
-    if (!strcmp(colon, ":id") || !strcmp(colon, ":meta-paused"))
-        return push_name(bull, name, n);
-    if (!strcmp(colon, ":events") || !strcmp(colon, ":marker"))
-        return push_name(bullmq, name, n);
-    return 0;
-}
-
-/* Sorts v and drops repeats. */
-static void sort_unique(bullc__admin *v)
-{
-    if (!v->nitems)
-        return;
-    qsort(v->items, v->nitems, sizeof *v->items, bullc__adm_cmp_str);
-    size_t n = 1;
-    for (size_t i = 1; i < v->nitems; i++) {
-        if (strcmp(v->items[i], v->items[n - 1]))
-            v->items[n++] = v->items[i];
-        else
-            free(v->items[i]);
-    }
-    v->nitems = n;
-    v->items[n] = NULL;
-}
-
-/* SCANs the keys under the prefix into the two name lists. */
-static int scan_names(bullc__proto *p, bullc__link *link, bullc__admin *bull,
-                      bullc__admin *bullmq, char *err, size_t errlen)
-{
-    size_t plen, qlen;
-    const char *queue;
-    split_base(p, &plen, &queue, &qlen);
-    bullc__buf pat;
-    bullc__buf_init(&pat);
-    for (size_t i = 0; i < plen; i++) { /* the prefix literally, then any queue */
-        if (strchr("*?[]\\", p->keys.base[i]))
-            bullc__buf_append(&pat, "\\", 1);
-        bullc__buf_append(&pat, &p->keys.base[i], 1);
-    }
-    bullc__buf_puts(&pat, ":*");
-    char cursor[32] = "0";
-    int rc = pat.oom ? bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory") : 0;
-    do {
-        bullc__cmd cmd;
-        bullc__cmd_init(&cmd);
-        bullc__cmd_plain(&cmd, 6, "SCAN", cursor, "MATCH", pat.data, "COUNT", "1000");
-        bullc__reply *r = NULL;
-        if (rc || (rc = bullc__adm_call(link, &cmd, &r, err, errlen)) != 0)
-            break;
-        if (r->type != BULLC__R_ARRAY || r->elements != 2 || r->element[0]->len >= sizeof cursor ||
-            r->element[1]->type != BULLC__R_ARRAY)
-            rc = bullc__adm_err(err, errlen, BULLC_EPROTO, "SCAN: unexpected reply");
-        for (size_t i = 0; rc == 0 && i < r->element[1]->elements; i++)
-            if (sort_key(bull, bullmq, r->element[1]->element[i], plen) != 0)
-                rc = bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
-        if (rc == 0)
-            memcpy(cursor, r->element[0]->str, r->element[0]->len + 1);
-        bullc__reply_free(r);
-    } while (rc == 0 && strcmp(cursor, "0"));
-    bullc__buf_free(&pat);
-    return rc;
 }
 
 /* The Bull queues under the prefix: names with an `id` or `meta-paused` key and neither an
@@ -112,9 +31,13 @@ static int list_queues(bullc__proto *p, bullc__link *link, bullc__admin *req, ch
                        size_t errlen)
 {
     bullc__admin bullmq = {0};
-    int rc = scan_names(p, link, req, &bullmq, err, errlen);
-    sort_unique(req);
-    sort_unique(&bullmq);
+    size_t plen, qlen;
+    const char *queue;
+    bullc__adm_split_base(p->keys.base, p->keys.base_len, &plen, &queue, &qlen);
+    names v = {req, &bullmq};
+    int rc = bullc__adm_scan_keys(link, p->keys.base, plen, sort_key, &v, err, errlen);
+    bullc__adm_sort_unique(req);
+    bullc__adm_sort_unique(&bullmq);
     size_t n = 0, j = 0;
     for (size_t i = 0; rc == 0 && i < req->nitems; i++) {
         while (j < bullmq.nitems && strcmp(bullmq.items[j], req->items[i]) < 0)
@@ -294,7 +217,7 @@ static int read_workers(bullc__proto *p, bullc__link *link, bullc__admin *req, c
 {
     size_t plen, qlen;
     const char *queue;
-    split_base(p, &plen, &queue, &qlen);
+    bullc__adm_split_base(p->keys.base, p->keys.base_len, &plen, &queue, &qlen);
     char *prefix = bullc__strndup(p->keys.base, plen), *q = bullc__strndup(queue, qlen);
     char *want = prefix && q ? bullc__proto_client_name(prefix, q, NULL) : NULL;
     free(prefix);

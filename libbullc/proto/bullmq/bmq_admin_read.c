@@ -9,72 +9,23 @@
 #include <string.h>
 
 /* A key "<prefix>:<name>:meta" or "<prefix>:<name>:id" names a queue; adds <name>. */
-static int add_queue_of(bullc__admin *out, const bullc__reply *k, size_t plen, char *err,
-                        size_t errlen)
+static int add_queue_of(void *ctx, const char *name, size_t n, const char *suffix)
 {
-    const char *name = k->str + plen + 1, *end = k->str + k->len;
-    const char *colon = memchr(name, ':', (size_t)(end - name));
-    if (!colon || colon == name || (strcmp(colon, ":meta") && strcmp(colon, ":id")))
+    if (strcmp(suffix, ":meta") && strcmp(suffix, ":id"))
         return 0;
-    char *s = bullc__strndup(name, (size_t)(colon - name));
-    char **v = s ? realloc(out->items, (out->nitems + 2) * sizeof *v) : NULL;
-    if (!v) {
-        free(s);
-        return bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
-    }
-    out->items = v;
-    v[out->nitems++] = s;
-    v[out->nitems] = NULL;
-    return 0;
+    return bullc__adm_push_name(ctx, name, n);
 }
 
 /* Every queue under the handle's prefix: SCAN for their meta and id keys, sorted, once each. */
 static int list_queues(bullc__proto *p, bullc__link *link, bullc__admin *req, char *err,
                        size_t errlen)
 {
-    size_t plen = p->keys.base_len - 1; /* "<prefix>:<queue>:" -> "<prefix>" */
-    while (plen > 0 && p->keys.base[plen - 1] != ':')
-        plen--;
-    plen = plen ? plen - 1 : 0;
-    bullc__buf pat;
-    bullc__buf_init(&pat);
-    for (size_t i = 0; i < plen; i++) { /* the prefix literally, then any queue */
-        if (strchr("*?[]\\", p->keys.base[i]))
-            bullc__buf_append(&pat, "\\", 1);
-        bullc__buf_append(&pat, &p->keys.base[i], 1);
-    }
-    bullc__buf_puts(&pat, ":*");
-    char cursor[32] = "0";
-    int rc = pat.oom ? bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory") : 0;
-    do {
-        bullc__cmd cmd;
-        bullc__cmd_init(&cmd);
-        bullc__cmd_plain(&cmd, 6, "SCAN", cursor, "MATCH", pat.data, "COUNT", "1000");
-        bullc__reply *r = NULL;
-        if (rc || (rc = bullc__adm_call(link, &cmd, &r, err, errlen)) != 0)
-            break;
-        if (r->type != BULLC__R_ARRAY || r->elements != 2 || r->element[0]->len >= sizeof cursor ||
-            r->element[1]->type != BULLC__R_ARRAY)
-            rc = bullc__adm_err(err, errlen, BULLC_EPROTO, "SCAN: unexpected reply");
-        for (size_t i = 0; rc == 0 && i < r->element[1]->elements; i++)
-            rc = add_queue_of(req, r->element[1]->element[i], plen, err, errlen);
-        if (rc == 0)
-            memcpy(cursor, r->element[0]->str, r->element[0]->len + 1);
-        bullc__reply_free(r);
-    } while (rc == 0 && strcmp(cursor, "0"));
-    bullc__buf_free(&pat);
-    if (rc == 0 && req->nitems) {
-        qsort(req->items, req->nitems, sizeof *req->items, bullc__adm_cmp_str);
-        size_t n = 1;
-        for (size_t i = 1; i < req->nitems; i++) {
-            if (strcmp(req->items[i], req->items[n - 1]))
-                req->items[n++] = req->items[i];
-            else
-                free(req->items[i]);
-        }
-        req->nitems = n;
-        req->items[n] = NULL;
-    }
+    size_t plen, qlen;
+    const char *queue;
+    bullc__adm_split_base(p->keys.base, p->keys.base_len, &plen, &queue, &qlen);
+    int rc = bullc__adm_scan_keys(link, p->keys.base, plen, add_queue_of, req, err, errlen);
+    if (rc == 0)
+        bullc__adm_sort_unique(req);
     return rc;
 }
 

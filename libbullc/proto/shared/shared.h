@@ -152,6 +152,20 @@ void bullc__adm_free_items(bullc__admin *req);
 struct cJSON *bullc__adm_client_field(const char *line, size_t len, const char *name);
 /* strcmp of two `char *` (for qsort of item lists). */
 int bullc__adm_cmp_str(const void *a, const void *b);
+/* A handle's key base "<prefix>:<queue>:" split: *plen the prefix's length, *queue and *qlen
+ * the queue's name (which has no ':'). */
+void bullc__adm_split_base(const char *base, size_t base_len, size_t *plen, const char **queue,
+                           size_t *qlen);
+/* Appends a copy of s (n bytes) to req->items (kept NULL-terminated); BULLC_ENOMEM. */
+int bullc__adm_push_name(bullc__admin *req, const char *s, size_t n);
+/* Sorts req->items and drops repeats. */
+void bullc__adm_sort_unique(bullc__admin *req);
+/* Called for each key "<prefix>:<name><suffix>" (suffix from the ':' after the name, up to the
+ * end of the key); non-zero: out of memory. */
+typedef int (*bullc__adm_key_fn)(void *ctx, const char *name, size_t n, const char *suffix);
+/* SCANs every key under the prefix (the first plen bytes of base), calling fn on each. */
+int bullc__adm_scan_keys(bullc__link *link, const char *base, size_t plen, bullc__adm_key_fn fn,
+                         void *ctx, char *err, size_t errlen);
 /* A job hash (HGETALL) of job `id` at `key` into *h: BULLC_ENOJOB when it is empty. */
 int bullc__adm_job_hash(bullc__link *link, const char *key, const char *id, bullc__reply **h,
                         char *err, size_t errlen);

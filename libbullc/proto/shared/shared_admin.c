@@ -110,6 +110,95 @@ int bullc__adm_cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+void bullc__adm_split_base(const char *base, size_t base_len, size_t *plen, const char **queue,
+                           size_t *qlen)
+{
+    size_t end = base_len - 1, start = end;
+    while (start > 0 && base[start - 1] != ':')
+        start--;
+    *queue = base + start;
+    *qlen = end - start;
+    *plen = start ? start - 1 : 0;
+}
+
+int bullc__adm_push_name(bullc__admin *req, const char *s, size_t n)
+{
+    char *c = bullc__strndup(s, n);
+    char **a = c ? realloc(req->items, (req->nitems + 2) * sizeof *a) : NULL;
+    if (!a) {
+        free(c);
+        return BULLC_ENOMEM;
+    }
+    req->items = a;
+    a[req->nitems++] = c;
+    a[req->nitems] = NULL;
+    return 0;
+}
+
+void bullc__adm_sort_unique(bullc__admin *req)
+{
+    if (!req->nitems)
+        return;
+    qsort(req->items, req->nitems, sizeof *req->items, bullc__adm_cmp_str);
+    size_t n = 1;
+    for (size_t i = 1; i < req->nitems; i++) {
+        if (strcmp(req->items[i], req->items[n - 1]))
+            req->items[n++] = req->items[i];
+        else
+            free(req->items[i]);
+    }
+    req->nitems = n;
+    req->items[n] = NULL;
+}
+
+/* One SCAN page's keys to fn. */
+static int visit_keys(const bullc__reply *keys, size_t plen, bullc__adm_key_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < keys->elements; i++) {
+        const bullc__reply *k = keys->element[i];
+        if (k->len <= plen + 1)
+            continue;
+        const char *name = k->str + plen + 1, *end = k->str + k->len;
+        const char *colon = memchr(name, ':', (size_t)(end - name));
+        if (colon && colon != name && fn(ctx, name, (size_t)(colon - name), colon) != 0)
+            return BULLC_ENOMEM;
+    }
+    return 0;
+}
+
+int bullc__adm_scan_keys(bullc__link *link, const char *base, size_t plen, bullc__adm_key_fn fn,
+                         void *ctx, char *err, size_t errlen)
+{
+    bullc__buf pat;
+    bullc__buf_init(&pat);
+    for (size_t i = 0; i < plen; i++) { /* the prefix literally, then any queue */
+        if (strchr("*?[]\\", base[i]))
+            bullc__buf_append(&pat, "\\", 1);
+        bullc__buf_append(&pat, &base[i], 1);
+    }
+    bullc__buf_puts(&pat, ":*");
+    char cursor[32] = "0";
+    int rc = pat.oom ? bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory") : 0;
+    do {
+        bullc__cmd cmd;
+        bullc__cmd_init(&cmd);
+        bullc__cmd_plain(&cmd, 6, "SCAN", cursor, "MATCH", pat.data, "COUNT", "1000");
+        bullc__reply *r = NULL;
+        if (rc || (rc = bullc__adm_call(link, &cmd, &r, err, errlen)) != 0)
+            break;
+        if (r->type != BULLC__R_ARRAY || r->elements != 2 || r->element[0]->len >= sizeof cursor ||
+            r->element[1]->type != BULLC__R_ARRAY)
+            rc = bullc__adm_err(err, errlen, BULLC_EPROTO, "SCAN: unexpected reply");
+        else if (visit_keys(r->element[1], plen, fn, ctx) != 0)
+            rc = bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
+        if (rc == 0)
+            memcpy(cursor, r->element[0]->str, r->element[0]->len + 1);
+        bullc__reply_free(r);
+    } while (rc == 0 && strcmp(cursor, "0"));
+    bullc__buf_free(&pat);
+    return rc;
+}
+
 int bullc__adm_job_hash(bullc__link *link, const char *key, const char *id, bullc__reply **h,
                         char *err, size_t errlen)
 {
