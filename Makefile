@@ -20,10 +20,11 @@ WARN := -std=c11 -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 REAL_CFLAGS := $(CFLAGS) $(WARN) -D_GNU_SOURCE -pthread -fPIC -fvisibility=hidden \
                -Iinclude -Ilibbullc -I$(B)/gen -MMD -MP $(SANITIZE) $(CURL_CFLAGS)
 REAL_LDFLAGS := $(LDFLAGS) -pthread $(SANITIZE)
-# libcurl posts the OTLP trace export (libbullc/trace/)
+# libcurl posts the OTLP trace export (libbullc/trace/): its headers only. The library is not
+# linked; a tracer loads libcurl.so.4 when tracing is configured (libbullc/trace/curl_api.c), with
+# glibc's dlopen, which lives in libc itself (glibc >= 2.34: no -ldl).
 CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
-CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
-LIBS := -lhiredis -lcjson -lssl -lcrypto -lm $(CURL_LIBS)
+LIBS := -lhiredis -lcjson -lssl -lcrypto -lm
 
 LIB_SRC := $(wildcard libbullc/*/*.c libbullc/*/*/*.c)
 # Each protocol's Lua scripts become one generated C file (script texts, typed call builders):
@@ -92,12 +93,10 @@ $(B)/libbullc.so: $(LIB_OBJ)
 	ln -sf libbullc.so.$(VERSION) $@
 
 # pkg-config file for the given PREFIX/LIBDIR/INCLUDEDIR (written again by install)
-# libcurl (tracing's exporter) is named in Libs.private, not Requires.private: `pkg-config --static`
-# would otherwise ask for the static archives of every library curl itself links (nghttp2, ssh2,
-# ldap, ...), which a distribution does not ship; a program linking libbullc.a statically links
-# the shared libcurl.
+# libcurl (tracing's exporter) is not named at all: a tracer loads it at run time, so neither a
+# program linking libbullc.so nor one linking libbullc.a links it.
 define write_pc
-	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: libbullc\nDescription: %s\nVersion: %s\nRequires.private: hiredis libcjson libssl libcrypto\nLibs: -L$${libdir} -lbullc\nLibs.private: -lcurl -pthread -lm\nCflags: -I$${includedir}\n' \
+	printf 'prefix=%s\nlibdir=%s\nincludedir=%s\n\nName: libbullc\nDescription: %s\nVersion: %s\nRequires.private: hiredis libcjson libssl libcrypto\nLibs: -L$${libdir} -lbullc\nLibs.private: -pthread -lm\nCflags: -I$${includedir}\n' \
 	    '$(PREFIX)' '$(LIBDIR)' '$(INCLUDEDIR)' 'Process BullMQ jobs from C' '$(VERSION)' > $(1)
 endef
 

@@ -1,8 +1,8 @@
 #!/bin/sh
 # deps.sh - installs what building and testing libbullc needs, when it is missing:
 # Debian packages (compiler, hiredis, cJSON, cmocka, OpenSSL, redis-server, PostgreSQL, libpq,
-# libmicrohttpd for the example workers' HTTP endpoints; libcurl (OpenSSL flavour) for the
-# OTLP trace export; clang and
+# libmicrohttpd for the example workers' HTTP endpoints; libcurl (OpenSSL flavour): its headers
+# to build the OTLP trace export, its libcurl.so.4 loaded at run time by traced workers; clang and
 # its runtime libraries - libFuzzer, ASan, UBSan - for the fuzz targets) and the pinned npm
 # packages of the interop tests and the demo's producers (npm ci from the committed lockfile).
 set -eu

@@ -1,11 +1,10 @@
 /* export.c - the export queue and thread: finished spans wait in a bounded ring (beyond it they
- * are dropped and counted); one thread posts them in batches as OTLP/HTTP JSON with libcurl,
- * never blocking a handler, and at stop sends what is left within the shutdown deadline
- * (libbullc/trace/README.md). */
+ * are dropped and counted); one thread posts them in batches as OTLP/HTTP JSON with libcurl
+ * (through the tracer's table of its functions, curl_api.c), never blocking a handler, and at
+ * stop sends what is left within the shutdown deadline (libbullc/trace/README.md). */
 #include "trace/tracer_int.h"
 
 #include <cjson/cJSON.h>
-#include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,16 +131,16 @@ static void post(bullc__tracer *t, CURL *curl, char **spans, size_t n)
         long long left = at - bullc__mono_ms();
         timeout = left < 1 ? 1 : left < timeout ? (long)left : timeout;
     }
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout);
-    CURLcode rc = curl_easy_perform(curl);
+    t->curl.easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+    t->curl.easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    t->curl.easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout);
+    t->curl.easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, timeout);
+    CURLcode rc = t->curl.easy_perform(curl);
     long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    t->curl.easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     free(body);
     if (rc != CURLE_OK) {
-        note_failure(t, n, curl_easy_strerror(rc));
+        note_failure(t, n, t->curl.easy_strerror(rc));
     } else if (status < 200 || status > 299) {
         char why[64];
         snprintf(why, sizeof why, "HTTP status %ld", status);
@@ -153,16 +152,16 @@ static void post(bullc__tracer *t, CURL *curl, char **spans, size_t n)
 
 static CURL *make_curl(bullc__tracer *t)
 {
-    CURL *c = curl_easy_init();
+    CURL *c = t->curl.easy_init();
     if (!c)
         return NULL;
-    curl_easy_setopt(c, CURLOPT_URL, t->url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, t->headers);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_body);
-    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, check_abort);
-    curl_easy_setopt(c, CURLOPT_XFERINFODATA, t);
+    t->curl.easy_setopt(c, CURLOPT_URL, t->url);
+    t->curl.easy_setopt(c, CURLOPT_HTTPHEADER, t->headers);
+    t->curl.easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    t->curl.easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_body);
+    t->curl.easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    t->curl.easy_setopt(c, CURLOPT_XFERINFOFUNCTION, check_abort);
+    t->curl.easy_setopt(c, CURLOPT_XFERINFODATA, t);
     return c;
 }
 
@@ -222,7 +221,7 @@ static void *export_main(void *arg)
     }
     free(batch);
     if (curl)
-        curl_easy_cleanup(curl);
+        t->curl.easy_cleanup(curl);
     return NULL;
 }
 

@@ -30,7 +30,8 @@ int bullc__trace_carrier_parse(const char *json, bullc__trace_ctx *out);
 void bullc__trace_ctx_clear(bullc__trace_ctx *c);
 
 /* The tracer of a worker, from the user's options over the environment. *out is NULL when
- * tracing is off (nothing configured, OTEL_SDK_DISABLED, a refused protocol: then logged).
+ * tracing is off (nothing configured, OTEL_SDK_DISABLED; a refused protocol or libcurl.so.4 not
+ * loadable: then logged), which is no error.
  * BULLC_ENOMEM. `resource_extra` (may be NULL): none yet. No thread yet. */
 int bullc__tracer_new(bullc__tracer **out, const bullc_trace_opts_t *opts, const bullc__logger *log);
 /* Starts the export thread. BULLC_ETHREAD. */

@@ -4,7 +4,6 @@
 #include "util/json.h"
 #include "util/sized.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,7 +116,7 @@ static void put_header(void *ctx, const char *key, const char *value)
     bullc__buf b;
     bullc__buf_init(&b);
     bullc__buf_printf(&b, "%s: %s", key, value);
-    struct curl_slist *l = b.oom ? NULL : curl_slist_append(t->headers, b.data);
+    struct curl_slist *l = b.oom ? NULL : t->curl.slist_append(t->headers, b.data);
     if (l)
         t->headers = l;
     else
@@ -342,7 +341,7 @@ static int configure(bullc__tracer *t, const bullc_trace_opts_t *o)
     t->timeout_ms = pick_int(o->export_timeout_ms, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
                              "OTEL_EXPORTER_OTLP_TIMEOUT", 10000);
     t->shutdown_ms = o->shutdown_timeout_ms > 0 ? o->shutdown_timeout_ms : 3000;
-    t->headers = curl_slist_append(NULL, "Content-Type: application/json");
+    t->headers = t->curl.slist_append(NULL, "Content-Type: application/json");
     if (!t->headers)
         return BULLC_ENOMEM;
     const char *hdrs = pick(o->headers, "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
@@ -356,6 +355,28 @@ static int configure(bullc__tracer *t, const bullc_trace_opts_t *o)
     if (!t->ring)
         return BULLC_ENOMEM;
     return make_resource(t, o);
+}
+
+/* Loads libcurl for t and initializes it; 1 (logged: tracing off, the worker runs without it)
+ * when it cannot be loaded, BULLC_ENOMEM when its initialization fails. */
+static int load_curl(bullc__tracer *t)
+{
+    char why[512];
+    if (bullc__curl_load(&t->curl, why, sizeof why) != 0) {
+        bullc__log(&t->log, BULLC_LOG_ERROR, "tracing is off: libcurl.so.4 could not be "
+                   "loaded: %s", why);
+        return 1;
+    }
+    /* Initialized here, once per tracer and paired with curl_global_cleanup before the library
+     * is closed, rather than left to curl_easy_init's implicit initialization in the export
+     * thread, which nothing would ever undo: the calls are reference counted inside libcurl, so
+     * several tracers (or a program using libcurl itself) share one initialization, and since
+     * curl 7.84 they are thread-safe (Debian 12 ships 7.88), so workers made on different
+     * threads may do this at once. */
+    if (t->curl.global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return BULLC_ENOMEM;
+    t->curl_inited = 1;
+    return 0;
 }
 
 int bullc__tracer_new(bullc__tracer **out, const bullc_trace_opts_t *user, const bullc__logger *log)
@@ -385,11 +406,9 @@ int bullc__tracer_new(bullc__tracer **out, const bullc_trace_opts_t *user, const
     t->made_sync = 1;
     seed(t);
     if (rc == 0)
+        rc = load_curl(t);
+    if (rc == 0)
         rc = configure(t, &o);
-    if (rc == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        rc = BULLC_ENOMEM;
-    else if (rc == 0)
-        t->curl_inited = 1;
     if (rc != 0) { /* 1: refused (logged), tracing off */
         bullc__tracer_free(t);
         return rc == 1 ? 0 : rc;
@@ -409,9 +428,11 @@ void bullc__tracer_free(bullc__tracer *t)
     free(t->ring);
     free(t->url);
     free(t->resource_json);
-    curl_slist_free_all(t->headers);
+    if (t->headers)
+        t->curl.slist_free_all(t->headers);
     if (t->curl_inited)
-        curl_global_cleanup();
+        t->curl.global_cleanup();
+    bullc__curl_unload(&t->curl); /* after the export thread and every curl object are gone */
     if (t->made_sync) {
         pthread_mutex_destroy(&t->rng_mu);
         pthread_mutex_destroy(&t->mu);

@@ -6,15 +6,37 @@
 #include "trace/trace.h"
 #include "util/time.h"
 
+#include <curl/curl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
-struct curl_slist;
+/* The libcurl functions the exporter calls, from the library a tracer loads when it is made
+ * (curl_api.c): libbullc does not link libcurl, so only a worker that traces maps it. */
+typedef struct bullc__curl_api {
+    void *dl; /* dlopen's handle; NULL: not loaded */
+    CURLcode (*global_init)(long flags);
+    void (*global_cleanup)(void);
+    CURL *(*easy_init)(void);
+    CURLcode (*easy_setopt)(CURL *c, CURLoption opt, ...);
+    CURLcode (*easy_perform)(CURL *c);
+    CURLcode (*easy_getinfo)(CURL *c, CURLINFO info, ...);
+    const char *(*easy_strerror)(CURLcode rc);
+    void (*easy_cleanup)(CURL *c);
+    struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
+    void (*slist_free_all)(struct curl_slist *l);
+} bullc__curl_api;
+
+/* Loads libcurl.so.4 and resolves every function of the table. 0, or -1 with the loader's
+ * reason in `why` (api left empty). */
+int bullc__curl_load(bullc__curl_api *api, char *why, size_t why_size);
+/* Closes what bullc__curl_load opened (nothing: nothing); the table is emptied. */
+void bullc__curl_unload(bullc__curl_api *api);
 
 enum { BULLC__SAMPLE_ON, BULLC__SAMPLE_OFF, BULLC__SAMPLE_RATIO };
 
 struct bullc__tracer {
     bullc__logger log;
+    bullc__curl_api curl;       /* libcurl, loaded for this tracer (closed when it is freed) */
     char *url;                  /* where spans are posted */
     struct curl_slist *headers; /* Content-Type and OTEL_EXPORTER_OTLP_HEADERS */
     char *resource_json;        /* the OTLP resource object */

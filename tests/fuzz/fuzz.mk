@@ -17,7 +17,7 @@ FUZZ_CC ?= clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c11 -g -O1 -Wall -Wextra -D_GNU_SOURCE -pthread -Iinclude -Ilibbullc \
                -I$(B)/gen -MMD -MP $(FUZZ_SAN)
-FUZZ_LIBS := -lhiredis -lcjson -lssl -lcrypto -lm -pthread $(CURL_LIBS)
+FUZZ_LIBS := -lhiredis -lcjson -lssl -lcrypto -lm -pthread
 
 # what the Makefile generates (the BullMQ scripts: their texts and typed call builders), made by
 # its own rules: the sources the library links with, and the generated headers its sources

@@ -26,6 +26,10 @@ test('make install + README example build and process jobs', { timeout: 180000 }
   }
   const dyn = execFileSync('objdump', ['-p', path.join(prefix, 'lib', 'libbullc.so')]).toString();
   assert.match(dyn, new RegExp(`SONAME\\s+${soname.replace(/\./g, '\\.')}\n`), 'SONAME');
+  // tracing loads libcurl at run time, only when configured: neither the library nor bullc.pc names it
+  assert.doesNotMatch(dyn, /NEEDED\s+libcurl/, 'libbullc.so does not link libcurl');
+  const pcText = fs.readFileSync(path.join(prefix, 'lib', 'pkgconfig', 'bullc.pc'), 'utf8');
+  assert.doesNotMatch(pcText, /curl/, 'bullc.pc does not ask for libcurl');
 
   const readme = fs.readFileSync(path.join(H.ROOT, 'README.md'), 'utf8');
   const m = readme.match(/```c\n([\s\S]*?)```/);

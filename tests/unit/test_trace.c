@@ -1,7 +1,9 @@
 /* test_trace.c - unit tests for the trace layer (libbullc/trace/): W3C traceparent and the `tm`
  * carrier, the configuration from the OTEL_* environment and bullc_trace_opts_t (what turns
  * tracing on, off, or is refused), the sampler, spans' ids and traceparents, and the spans of an
- * isolated handler process (a forked tracer's sink, a stand-in parent, the worker's check). */
+ * isolated handler process (a forked tracer's sink, a stand-in parent, the worker's check), and a
+ * machine without libcurl (tracing off, the worker still made). */
+#include <dlfcn.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -40,6 +42,22 @@ static void keep_log(bullc_log_level_t level, const char *msg, void *ud)
 }
 
 static const bullc__logger LOG = {keep_log, NULL, BULLC_LOG_DEBUG, NULL};
+
+/* Set: this program's dlopen finds no libcurl, as on a machine where it is not installed (an
+ * installed library cannot be hidden from the loader otherwise). */
+static int g_no_libcurl;
+
+/* The test program's own dlopen, which the library's call binds to before libc's: refuses
+ * libcurl while g_no_libcurl is set, else hands the call to libc's dlopen. */
+void *dlopen(const char *file, int mode)
+{
+    if (g_no_libcurl && file && strncmp(file, "libcurl", 7) == 0)
+        return NULL;
+    void *sym = dlsym(RTLD_NEXT, "dlopen");
+    void *(*libc_dlopen)(const char *, int);
+    memcpy(&libc_dlopen, &sym, sizeof sym);
+    return libc_dlopen ? libc_dlopen(file, mode) : NULL;
+}
 
 static void traceparent_forms(void **state)
 {
@@ -246,6 +264,29 @@ static void handler_process_spans(void **state)
     bullc__tracer_free(worker);
 }
 
+/* Without libcurl a configured tracer is not made: one line says why, and it is no error (the
+ * worker starts without tracing). */
+static void off_without_libcurl(void **state)
+{
+    (void)state;
+    bullc_trace_opts_t o;
+    bullc_trace_opts_init(&o);
+    o.endpoint = "http://127.0.0.1:4318";
+    bullc__tracer *t = (bullc__tracer *)1;
+    g_last_log[0] = '\0';
+    g_no_libcurl = 1;
+    int rc = bullc__tracer_new(&t, &o, &LOG);
+    g_no_libcurl = 0;
+    assert_int_equal(rc, 0);
+    assert_null(t);
+    assert_non_null(strstr(g_last_log, "tracing is off: libcurl.so.4 could not be loaded: "));
+    /* with it, the same options make a tracer, which has the library loaded */
+    assert_int_equal(bullc__tracer_new(&t, &o, &LOG), 0);
+    assert_non_null(t);
+    assert_non_null(t->curl.dl);
+    bullc__tracer_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +296,7 @@ int main(void)
         cmocka_unit_test_setup(samplers, clear_env),
         cmocka_unit_test_setup(child_spans_share_the_trace, clear_env),
         cmocka_unit_test_setup(handler_process_spans, clear_env),
+        cmocka_unit_test_setup(off_without_libcurl, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
