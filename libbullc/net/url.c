@@ -13,17 +13,6 @@ static int set_err(char *err, size_t errlen, const char *msg)
     return BULLC_EURL;
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s[0..n) into a new string; on a malformed escape sets *bad, returns NULL. */
 static char *pct_decode(const char *s, size_t n, int *bad)
 {
@@ -36,8 +25,8 @@ static char *pct_decode(const char *s, size_t n, int *bad)
             out[j++] = s[i];
             continue;
         }
-        int h = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
-        int l = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
+        int h = i + 2 < n ? bullc__hex_digit((unsigned char)s[i + 1]) : -1;
+        int l = i + 2 < n ? bullc__hex_digit((unsigned char)s[i + 2]) : -1;
         if (h < 0 || l < 0 || (h == 0 && l == 0)) { /* %00 would cut the C string short */
             *bad = 1;
             free(out);

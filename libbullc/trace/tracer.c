@@ -46,24 +46,13 @@ static int pick_int(int opt, const char *env1, const char *env2, int dflt)
 /* Receives one pair of a `k=v,k2=v2` list. */
 typedef void (*pair_fn)(void *ctx, const char *key, const char *value);
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* %XX escapes decoded in place (a '%' not followed by two hex digits stays as it is). */
 static void url_decode(char *s)
 {
     char *w = s;
     for (char *r = s; *r; r++) {
-        int hi = *r == '%' ? hex_digit(r[1]) : -1;
-        int lo = hi >= 0 ? hex_digit(r[2]) : -1;
+        int hi = *r == '%' ? bullc__hex_digit(r[1]) : -1;
+        int lo = hi >= 0 ? bullc__hex_digit(r[2]) : -1;
         if (lo >= 0) {
             *w++ = (char)(hi << 4 | lo);
             r += 2;

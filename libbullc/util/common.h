@@ -15,4 +15,16 @@
 
 #define BULLC__COUNT(a) (sizeof(a) / sizeof *(a))
 
+/* The value of hexadecimal digit c (either case), or -1. */
+static inline int bullc__hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 #endif
