@@ -5,7 +5,7 @@
  * libmicrohttpd is not linked: ex_http_start dlopen()s it and resolves the few functions used
  * here into the server's own table (struct mhd_api), and ex_http_stop dlclose()s it. A worker
  * run without --http / BULLC_HTTP thus never maps it nor its dependencies (gnutls, nettle, gmp,
- * p11-kit...), which cost 1.5-3 MB of resident memory (README "Observability"). Its header
+ * p11-kit...), about 2.5 MB of resident memory (README "Metrics and health"). Its header
  * still gives the types and constants. */
 #include "http.h"
 
