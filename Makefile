@@ -44,11 +44,12 @@ INV_OBJ := $(patsubst examples/inventory/%.c,$(B)/obj/inventory/%.o,$(INV_SRC)) 
            $(B)/obj/inventory/inventory_worker.o
 PQ_CFLAGS := $(shell pkg-config --cflags libpq 2>/dev/null || echo "-I$$(pg_config --includedir)")
 PQ_LIBS := $(shell pkg-config --libs libpq 2>/dev/null || echo "-L$$(pg_config --libdir) -lpq")
-# examples/common/: the HTTP endpoints (libmicrohttpd) and log lines the example workers share;
-# linked into those examples only, never into the library
+# examples/common/: the HTTP endpoints and log lines the example workers share; linked into
+# those examples only, never into the library. libmicrohttpd is not linked: http.c dlopen()s it
+# when HTTP is asked for (its header is still needed to build); -ldl for a libc before 2.34
 EX_COMMON_SRC := $(wildcard examples/common/*.c)
 EX_COMMON_OBJ := $(patsubst examples/common/%.c,$(B)/obj/excommon/%.o,$(EX_COMMON_SRC))
-MHD_LIBS := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+DL_LIBS := -ldl
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 # helper programs the interop tests run (not cmocka suites)
@@ -131,7 +132,7 @@ $(B)/obj/excommon/%.o: examples/common/%.c | $(B)/obj/excommon
 # the shared objects come before the library again, so that what they use of it is linked
 $(B)/bin/echo_worker $(B)/bin/inventory_worker: $(EX_COMMON_OBJ)
 $(B)/bin/echo_worker $(B)/bin/inventory_worker: LIBS := $(EX_COMMON_OBJ) $(B)/libbullc.a $(LIBS) \
-    $(MHD_LIBS)
+    $(DL_LIBS)
 
 $(B)/obj/excommon:
 	mkdir -p $@

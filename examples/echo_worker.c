@@ -801,8 +801,8 @@ static int run_worker(void)
     return rc == 0 ? 0 : 1;
 }
 
-/* --http: the endpoints, reading the queue's counts with the worker's Redis settings. 0, or
- * -1 after a message (the worker is freed). */
+/* --http: the endpoints, reading the queue's counts with the worker's Redis settings. 0, or the
+ * exit status after a message (2 for a bad HOST:PORT or no libmicrohttpd; the worker is freed). */
 static int start_http(const bullc_worker_opts_t *opts, app *state)
 {
     bullc_queue_opts_t qo;
@@ -813,11 +813,12 @@ static int start_http(const bullc_worker_opts_t *opts, app *state)
     qo.connect_timeout_ms = opts->connect_timeout_ms;
     qo.tls = opts->tls;
     char err[256];
-    if (ex_http_start(&g_http, state->http, g_worker, &qo, err, sizeof err) == 0)
+    int rc = ex_http_start(&g_http, state->http, g_worker, &qo, err, sizeof err);
+    if (rc == 0)
         return 0;
     ex_log_printf(&state->log, BULLC_LOG_ERROR, NULL, "--http: %s", err);
     bullc_worker_free(g_worker);
-    return -1;
+    return rc == EX_HTTP_ESETUP ? 2 : 1;
 }
 
 int main(int argc, char **argv)
@@ -841,8 +842,8 @@ int main(int argc, char **argv)
     int exit_status = create_worker(&opts);
     if (exit_status != 0)
         return exit_status;
-    if (state.http && start_http(&opts, &state) != 0)
-        return 1;
+    if (state.http && (exit_status = start_http(&opts, &state)) != 0)
+        return exit_status;
     handle_stop_signals();
     return run_worker();
 }

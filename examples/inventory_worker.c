@@ -313,7 +313,7 @@ static void handle_stop_signals(void)
 }
 
 /* BULLC_HTTP: the endpoints, reading the queue's counts with the worker's Redis settings. 0, or
- * -1 after a message. */
+ * the exit status after a message (2 for a bad HOST:PORT or no libmicrohttpd). */
 static int start_http(const inv_app *app, ex_http **out)
 {
     bullc_queue_opts_t qo;
@@ -324,10 +324,11 @@ static int start_http(const inv_app *app, ex_http **out)
     qo.protocol = app->protocol;
     qo.tls = app->tls;
     char err[256];
-    if (ex_http_start(out, app->http, g_worker, &qo, err, sizeof err) == 0)
+    int rc = ex_http_start(out, app->http, g_worker, &qo, err, sizeof err);
+    if (rc == 0)
         return 0;
     inv_log(app, BULLC_LOG_ERROR, "BULLC_HTTP: %s", err);
-    return -1;
+    return rc == EX_HTTP_ESETUP ? 2 : 1;
 }
 
 int main(void)
@@ -352,11 +353,11 @@ int main(void)
         return exit_status;
     }
     ex_http *http = NULL;
-    if (app.http && *app.http && start_http(&app, &http) != 0) {
+    if (app.http && *app.http && (exit_status = start_http(&app, &http)) != 0) {
         bullc_worker_free(g_worker);
         pthread_key_delete(app.slot_key);
         inv_group_free(app.group);
-        return 1;
+        return exit_status;
     }
     handle_stop_signals();
 

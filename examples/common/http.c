@@ -1,10 +1,17 @@
 /* http.c - /metrics and /healthz for the example workers (http.h). One thread of
  * libmicrohttpd answers requests; another reads the queue's counts every EX_HTTP_COUNTS_MS
- * with its own bullc_queue_t, which is also the probe that says whether Redis answers. */
+ * with its own bullc_queue_t, which is also the probe that says whether Redis answers.
+ *
+ * libmicrohttpd is not linked: ex_http_start dlopen()s it and resolves the few functions used
+ * here into the server's own table (struct mhd_api), and ex_http_stop dlclose()s it. A worker
+ * run without --http / BULLC_HTTP thus never maps it nor its dependencies (gnutls, nettle, gmp,
+ * p11-kit...), about 2.5 MB of resident memory (README "Metrics and health"). Its header
+ * still gives the types and constants. */
 #include "http.h"
 
 #include <microhttpd.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -18,7 +25,35 @@
 /* /healthz: the probe must have worked this recently (a silent Redis blocks it) */
 #define EX_HTTP_PROBE_STALE_MS 7000
 
+/* The shared object loaded: its SONAME, which the Debian package libmicrohttpd12 provides. */
+#define EX_HTTP_MHD_SONAME "libmicrohttpd.so.12"
+
+/* The functions of libmicrohttpd we call, as <microhttpd.h> declares them. */
+typedef struct MHD_Daemon *(*mhd_start_daemon_fn)(unsigned int flags, uint16_t port,
+                                                  MHD_AcceptPolicyCallback apc, void *apc_cls,
+                                                  MHD_AccessHandlerCallback dh, void *dh_cls, ...);
+typedef void (*mhd_stop_daemon_fn)(struct MHD_Daemon *daemon);
+typedef struct MHD_Response *(*mhd_create_response_from_buffer_fn)(
+    size_t size, void *buffer, enum MHD_ResponseMemoryMode mode);
+typedef enum MHD_Result (*mhd_add_response_header_fn)(struct MHD_Response *response,
+                                                      const char *header, const char *content);
+typedef enum MHD_Result (*mhd_queue_response_fn)(struct MHD_Connection *connection,
+                                                 unsigned int status_code,
+                                                 struct MHD_Response *response);
+typedef void (*mhd_destroy_response_fn)(struct MHD_Response *response);
+
+struct mhd_api {
+    void *lib; /* dlopen handle; NULL until loaded */
+    mhd_start_daemon_fn start_daemon;
+    mhd_stop_daemon_fn stop_daemon;
+    mhd_create_response_from_buffer_fn create_response_from_buffer;
+    mhd_add_response_header_fn add_response_header;
+    mhd_queue_response_fn queue_response;
+    mhd_destroy_response_fn destroy_response;
+};
+
 struct ex_http {
+    struct mhd_api mhd;        /* loaded by ex_http_start, unloaded by ex_http_stop */
     struct MHD_Daemon *daemon;
     bullc_worker_t *worker;
     bullc_queue_opts_t qo;
@@ -196,20 +231,20 @@ static int health(ex_http *h, char *why, size_t cap)
     return 503;
 }
 
-static enum MHD_Result reply(struct MHD_Connection *conn, unsigned code, const char *type,
-                             char *body)
+static enum MHD_Result reply(const struct mhd_api *mhd, struct MHD_Connection *conn,
+                             unsigned code, const char *type, char *body)
 {
     if (!body)
         return MHD_NO; /* out of memory: libmicrohttpd closes the connection */
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+        mhd->create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(body);
         return MHD_NO;
     }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    enum MHD_Result ret = MHD_queue_response(conn, code, r);
-    MHD_destroy_response(r);
+    mhd->add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    enum MHD_Result ret = mhd->queue_response(conn, code, r);
+    mhd->destroy_response(r);
     return ret;
 }
 
@@ -226,14 +261,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     const char *text = "text/plain; charset=utf-8";
     int known = !strcmp(url, "/metrics") || !strcmp(url, "/healthz");
     if (!known)
-        return reply(conn, MHD_HTTP_NOT_FOUND, text, strdup("not found\n"));
+        return reply(&h->mhd, conn, MHD_HTTP_NOT_FOUND, text, strdup("not found\n"));
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-        return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, text, strdup("method not allowed\n"));
+        return reply(&h->mhd, conn, MHD_HTTP_METHOD_NOT_ALLOWED, text, strdup("method not allowed\n"));
     if (!strcmp(url, "/metrics"))
-        return reply(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", metrics_text(h));
+        return reply(&h->mhd, conn, MHD_HTTP_OK, "text/plain; version=0.0.4", metrics_text(h));
     char why[700];
     int code = health(h, why, sizeof why);
-    return reply(conn, (unsigned)code, text, strdup(why));
+    return reply(&h->mhd, conn, (unsigned)code, text, strdup(why));
 }
 
 /* ---- start and stop ----------------------------------------------------------------------- */
@@ -267,6 +302,38 @@ static int resolve(const char *listen, struct sockaddr_storage *sa, char *err, s
     return 0;
 }
 
+/* dlopen()s libmicrohttpd and resolves what we call into `api` (api->lib is set as soon as it
+ * loads: the caller unloads it, on failure too). 0, or -1 with err naming the library and saying
+ * dlerror(). */
+static int load_mhd(struct mhd_api *api, char *err, size_t errlen)
+{
+    static const char *const names[] = {
+        "MHD_start_daemon",        "MHD_stop_daemon",    "MHD_create_response_from_buffer",
+        "MHD_add_response_header", "MHD_queue_response", "MHD_destroy_response",
+    };
+    void *sym[sizeof names / sizeof *names];
+    const char *why = NULL;
+    dlerror(); /* clears an earlier error */
+    api->lib = dlopen(EX_HTTP_MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+    for (size_t i = 0; api->lib && i < sizeof names / sizeof *names && !why; i++)
+        if (!(sym[i] = dlsym(api->lib, names[i])))
+            why = dlerror();
+    if (!api->lib || why) {
+        if (!why)
+            why = dlerror();
+        snprintf(err, errlen, "cannot load %s: %s", EX_HTTP_MHD_SONAME, why ? why : "unknown error");
+        return -1;
+    }
+    /* POSIX (dlsym) guarantees a function's address survives the trip through void * */
+    api->start_daemon = (mhd_start_daemon_fn)sym[0];
+    api->stop_daemon = (mhd_stop_daemon_fn)sym[1];
+    api->create_response_from_buffer = (mhd_create_response_from_buffer_fn)sym[2];
+    api->add_response_header = (mhd_add_response_header_fn)sym[3];
+    api->queue_response = (mhd_queue_response_fn)sym[4];
+    api->destroy_response = (mhd_destroy_response_fn)sym[5];
+    return 0;
+}
+
 static int copy_opts(ex_http *h, const bullc_queue_opts_t *qo)
 {
     h->qo = *qo;
@@ -293,7 +360,7 @@ int ex_http_start(ex_http **out, const char *listen, bullc_worker_t *worker,
     *out = NULL;
     struct sockaddr_storage sa;
     if (resolve(listen, &sa, err, errlen) != 0)
-        return -1;
+        return EX_HTTP_ESETUP;
     ex_http *h = calloc(1, sizeof *h);
     if (!h || copy_opts(h, queue_opts) != 0) {
         snprintf(err, errlen, "out of memory");
@@ -308,6 +375,10 @@ int ex_http_start(ex_http **out, const char *listen, bullc_worker_t *worker,
         return -1;
     }
     h->inited = 1;
+    if (load_mhd(&h->mhd, err, errlen) != 0) {
+        ex_http_stop(h);
+        return EX_HTTP_ESETUP;
+    }
     /* our threads take no signals: the program's own threads handle them */
     sigset_t all, old;
     sigfillset(&all);
@@ -329,7 +400,7 @@ static int start_threads(ex_http *h, const struct sockaddr_storage *sa, const ch
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
     if (sa->ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
-    h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+    h->daemon = h->mhd.start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
                                  (const struct sockaddr *)sa, MHD_OPTION_CONNECTION_TIMEOUT,
                                  (unsigned)10, MHD_OPTION_END);
     if (!h->daemon) {
@@ -349,7 +420,7 @@ void ex_http_stop(ex_http *h)
     if (!h)
         return;
     if (h->daemon)
-        MHD_stop_daemon(h->daemon);
+        h->mhd.stop_daemon(h->daemon);
     if (h->started) {
         pthread_mutex_lock(&h->mu);
         h->quit = 1;
@@ -361,6 +432,8 @@ void ex_http_stop(ex_http *h)
         pthread_mutex_destroy(&h->mu);
         pthread_cond_destroy(&h->cv);
     }
+    if (h->mhd.lib)
+        dlclose(h->mhd.lib); /* after the server's thread has ended */
     free(h->url);
     free(h->prefix);
     free(h->queue);

@@ -1,4 +1,5 @@
-/* http.h - the example workers' HTTP endpoints (libmicrohttpd, on its own thread):
+/* http.h - the example workers' HTTP endpoints (libmicrohttpd, loaded at run time by
+ * ex_http_start only, on its own thread):
  *   GET /metrics   the worker's statistics (bullc_worker_stats_prometheus) and the queue's job
  *                  counts (bullc_queue_jobs{queue,state}, read with a bullc_queue_t of our own
  *                  every EX_HTTP_COUNTS_MS, never per scrape), text format 0.0.4
@@ -16,12 +17,17 @@
 
 typedef struct ex_http ex_http;
 
+/* ex_http_start's answer when the program's setup is at fault (exit status 2): `listen` is not
+ * a HOST:PORT that resolves, or libmicrohttpd cannot be loaded. */
+#define EX_HTTP_ESETUP (-2)
+
 /* Serves the endpoints on `listen` ("HOST:PORT", e.g. 127.0.0.1:9464 or [::1]:9464) for
- * `worker`, whose queue `queue_opts` names (its Redis, prefix, queue and TLS; copied). 0, or -1
- * with `err` saying why (bad address, port in use). */
+ * `worker`, whose queue `queue_opts` names (its Redis, prefix, queue and TLS; copied); loads
+ * libmicrohttpd (dlopen) first. 0; EX_HTTP_ESETUP or -1 (port in use, out of memory) with `err`
+ * saying why in one line. */
 int ex_http_start(ex_http **out, const char *listen, bullc_worker_t *worker,
                   const bullc_queue_opts_t *queue_opts, char *err, size_t errlen);
-/* Stops serving and frees. NULL is a no-op. */
+/* Stops serving, unloads libmicrohttpd and frees. NULL is a no-op. */
 void ex_http_stop(ex_http *h);
 
 #endif

@@ -3,12 +3,17 @@
 // counters after a known mix of jobs added by Node's Queue, the run-time
 // histogram's consistency, the queue's counts against Node's getJobCounts),
 // 404 elsewhere, and GET /healthz through a Redis outage (503 with a reason,
-// then 200 again; likewise while the path to Redis goes silent). And
+// then 200 again; likewise while the path to Redis goes silent). libmicrohttpd
+// is mapped into the process only with --http; a bad HOST:PORT or a
+// libmicrohttpd that cannot be loaded exits 2 with one line saying why. And
 // BULLC_LOG_FORMAT=json: every stderr line one JSON
 // object, lines about a job carrying its id and name.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
 const H = require('./lib/harness');
 const I = require('./lib/interop');
 const { startRelay } = require('./lib/relay');
@@ -185,6 +190,46 @@ test('healthz: 503 while the path to Redis is silent (no reset), 200 once bytes 
   await ev.waitFor('completed', after.id);
   const r = await I.stopWorker(w);
   assert.deepEqual(r, { code: 0, signal: null }, `exit; stderr:\n${I.tail(w)}`);
+});
+
+// Whether the running process `pid` has libmicrohttpd mapped.
+function mapsMicrohttpd(pid) {
+  return /libmicrohttpd\.so/.test(fs.readFileSync(`/proc/${pid}/maps`, 'utf8'));
+}
+
+test('libmicrohttpd: mapped only with --http', { timeout: 60000 }, async (t) => {
+  const redis = await I.useRedis(t);
+  const queue = I.useQueue(t, redis, 'nohttp');
+  const plain = I.useWorker(t, redis, 'nohttp');
+  await I.waitFor(async () => (await I.workerNames(queue)).length === 1, { timeout: 15000, what: 'the worker to register' });
+  assert.equal(mapsMicrohttpd(plain.pid), false, 'no --http: libmicrohttpd not mapped');
+  const { w, port } = await startWith(t, redis, 'withhttp');
+  assert.equal((await get(port, '/healthz')).status, 200);
+  assert.equal(mapsMicrohttpd(w.pid), true, '--http: libmicrohttpd mapped');
+  assert.deepEqual(await I.stopWorker(plain), { code: 0, signal: null }, `exit; stderr:\n${I.tail(plain)}`);
+  assert.deepEqual(await I.stopWorker(w), { code: 0, signal: null }, `exit; stderr:\n${I.tail(w)}`);
+});
+
+test('--http setup errors: a bad HOST:PORT, an unloadable libmicrohttpd: exit 2, one line', { timeout: 60000 }, async (t) => {
+  const redis = await I.useRedis(t);
+  const port = await H.freePort();
+  // An empty file first on the loader's path stands for a broken or foreign libmicrohttpd.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bullc-nomhd-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(dir, 'libmicrohttpd.so.12'), '');
+  const cases = [
+    { args: ['--http', 'nonsense'], env: undefined, line: /--http.*HOST:PORT.*'nonsense'/ },
+    { args: ['--http', `127.0.0.1:${port}`], env: { LD_LIBRARY_PATH: dir },
+      line: /--http: cannot load libmicrohttpd\.so\.12: .*libmicrohttpd\.so\.12: .*too short/ },
+  ];
+  for (const c of cases) {
+    const w = I.useWorker(t, redis, 'setup', c.args, c.env);
+    const r = await I.within(w.exited, 15000, null);
+    assert.deepEqual(r, { code: 2, signal: null }, `${c.args}: exit; stderr:\n${I.tail(w)}`);
+    const lines = w.stderrText().split('\n').filter((l) => l !== '');
+    assert.equal(lines.length, 1, `one line: ${JSON.stringify(lines)}`);
+    assert.match(lines[0], c.line);
+  }
 });
 
 test('BULLC_LOG_FORMAT=json: every stderr line is a JSON object; job lines carry the job', { timeout: 60000 }, async (t) => {
