@@ -91,14 +91,9 @@ local function limitDelay(max, window)
   return 0, false
 end
 
-if jobId ~= "" then
-  redis.call("SREM", KEYS[4], jobId)
-else
-  jobId = redis.call("RPOPLPUSH", KEYS[1], KEYS[2])
-  if not jobId then
-    redis.call("PUBLISH", base .. "drained", "")
-    return 0
-  end
+jobId = claimJob(KEYS[1], KEYS[2], KEYS[4], base, jobId)
+if not jobId then
+  return 0
 end
 local max = tonumber(ARGV[6])
 if max > 0 then

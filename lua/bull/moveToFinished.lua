@@ -22,41 +22,9 @@
 -- @arg maxMetrics       str     data points kept by the metrics, "" for no metrics
 -- Reply: 0 | [jobHashFlat, jobId] of the next job | -1 no job, -2 no lock, -3 not active,
 --        -6 another worker's lock
---@include lock
---@include keep
---@include activate
---@include metrics
+--@include finish
 
-local jobId, now, base = ARGV[1], ARGV[2], ARGV[9]
-local target, jobKey = KEYS[2], KEYS[3]
-local rc = leaveActive(jobKey, KEYS[1], KEYS[6], ARGV[5], jobId, ARGV[11])
-if rc ~= 0 then
-  return rc
-end
-freeDebounce(base, redis.call("HGET", jobKey, "deid"))
-
-local keep = cmsgpack.unpack(ARGV[6])
-if keep.count ~= 0 then
-  redis.call("ZADD", target, now, jobId)
-  redis.call("HMSET", jobKey, ARGV[3], ARGV[4], "finishedOn", now)
-  if keep.age then
-    keepYounger(base, target, now, keep.age)
-  end
-  if keep.count and keep.count > 0 then
-    keepNewest(base, target, keep.count)
-  end
-else
-  redis.call("DEL", jobKey, jobKey .. ":logs")
-end
-if ARGV[12] ~= "" then
-  recordMetric(KEYS[7], ARGV[12], now)
-end
-redis.call("PUBLISH", target, ARGV[7])
-
-if ARGV[8] == "1" then
-  local nextId = redis.call("RPOPLPUSH", KEYS[4], KEYS[1])
-  if nextId then
-    return activate(base, nextId, ARGV[5], ARGV[10], now, KEYS[5])
-  end
-end
-return 0
+return finishJob({ active = KEYS[1], wait = KEYS[4], priority = KEYS[5], stalled = KEYS[6],
+    base = ARGV[9], token = ARGV[5], lockMs = ARGV[10] },
+  KEYS[2], KEYS[3], KEYS[7], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[6], ARGV[7], ARGV[8],
+  ARGV[11], ARGV[12])

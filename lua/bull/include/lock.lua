@@ -1,5 +1,6 @@
 -- Releases the lock a finishing call holds (docs/bull.md §4): a token of "0" skips the check.
--- Returns 0, or -2 (no lock) / -6 (another worker's lock).
+-- A stalledKey of false: the caller knows `stalled` is empty. Returns 0, or -2 (no lock) / -6
+-- (another worker's lock).
 local function releaseLock(jobKey, stalledKey, token, jobId)
   if token == "0" then
     return 0
@@ -7,7 +8,9 @@ local function releaseLock(jobKey, stalledKey, token, jobId)
   local owner = redis.call("GET", jobKey .. ":lock")
   if owner == token then
     redis.call("DEL", jobKey .. ":lock")
-    redis.call("SREM", stalledKey, jobId)
+    if stalledKey then
+      redis.call("SREM", stalledKey, jobId)
+    end
     return 0
   end
   if owner then
