@@ -445,3 +445,34 @@ test('bull: repeatable jobs added by bullc_enqueue run as a series on the C work
   const done3 = await qc.getCompleted();
   assert.deepEqual(done3.map((j) => j.opts.repeat.count).sort(), [1, 2, 3]);
 });
+
+test('bull: at concurrency 8 finishes go in batches, and Node Bull sees every outcome', async (t) => {
+  const crypto = require('node:crypto');
+  const { loadScript, BULL_LUA_DIR } = require('./lib/lua');
+  const redis = await I.useRedis(t);
+  const q = useBull(t, redis, 'bq13');
+  const ev = await recordGlobal(q);
+  const jobs = [];
+  for (let i = 0; i < 60; i++) {
+    const kind = i % 5;
+    const data = kind === 1 ? { fail: `no ${i}` } : kind === 3 ? { failAttempts: 1, i } : { result: i };
+    const opts = kind === 2 ? { removeOnComplete: true } : kind === 1 ? { removeOnFail: i > 50 } : kind === 3 ? { attempts: 2 } : {};
+    jobs.push({ kind, i, job: await q.add(data, opts) });
+  }
+  I.useWorker(t, redis, 'bq13', [...BULL, '--concurrency', '8']);
+  // kept: 12 results, 12 second attempts, 12 of kind 4 completed; 10 failed (2 removed)
+  await waitBullCounts(q, (c) => done(46)(c) && c.completed === 36, 'all settled');
+  for (const { kind, i, job } of jobs) {
+    const j = await q.getJob(job.id);
+    if (kind === 2 || (kind === 1 && i > 50)) assert.equal(j, null, `job ${i} removed`);
+    else if (kind === 1) assert.equal(j.failedReason, `no ${i}`);
+    else if (kind === 3) assert.equal(j.attemptsMade, 1);
+    else assert.equal(j.returnvalue, i);
+  }
+  await I.waitFor(() => ev.of('completed').length === 48 && ev.of('failed').length === 12,
+    { what: 'global events' });
+  // the batch did the work: Redis has run it
+  const text = `${loadScript('moveToFinishedBatch', BULL_LUA_DIR)}\n`.replace(/\n\n$/, '\n');
+  const sha = crypto.createHash('sha1').update(text).digest('hex');
+  assert.deepEqual(await q.client.script('EXISTS', sha), [1]);
+});

@@ -58,6 +58,11 @@ int bullc__bull_settle_prepare(bullc__proto *p, bullc__settle *s, const bullc__o
 void bullc__bull_settle_release(bullc__proto *p, bullc__settle *s);
 /* A prepared settle's one command. */
 bullc__cmd *bullc__bull_settle_cmd(bullc__proto *p, bullc__settle *s);
+/* 1 when a prepared settle finishes its job (moveToFinished): it may go into a batch. */
+int bullc__bull_settle_finishes(const bullc__settle *s);
+/* Appends a finishing settle to a moveToFinishedBatch call, with the arguments its own
+ * moveToFinished call would have had. BULLC_ENOMEM when the call ran out of memory. */
+int bullc__bull_settle_item(bullc__proto *p, bullc__settle *s, bullc__cmd *batch);
 void bullc__bull_settle_decode(bullc__proto *p, bullc__settle *s, const bullc__reply *r);
 int bullc__bull_xchg_build(bullc__proto *p, bullc__xchg *x);
 void bullc__bull_xchg_decode(bullc__proto *p, bullc__xchg *x, int rc, bullc__reply **replies,

@@ -24,6 +24,8 @@ typedef struct prepared {
     call kind;
     char *event;        /* the JSON published on the completed/failed channel */
     int completion;     /* a FINISH to completed */
+    int fetch_next;     /* a FINISH that takes the next job */
+    long long now;      /* a FINISH's finishedOn */
     long long due_ms;   /* DELAY: when the job is due again */
 } prepared;
 
@@ -180,6 +182,8 @@ static void build_finish(bullc__proto *p, bullc__settle *s, prepared *c, int fai
     bullc__bull_keys *k = &p->keys;
     c->kind = FINISH;
     c->completion = !failed;
+    c->fetch_next = s->fetch_next && !failed && !p->w.limiter_max;
+    c->now = now;
     bullc__bull_moveToFinished(&c->b.cmd, k, k->k[failed ? BULLC__BULL_Q_FAILED
                                                        : BULLC__BULL_Q_COMPLETED],
                                c->b.job_key,
@@ -188,7 +192,7 @@ static void build_finish(bullc__proto *p, bullc__settle *s, prepared *c, int fai
                                s->job->id, now,
                                failed ? "failedReason" : "returnvalue", c->b.value, p->token,
                                c->b.opts.data, c->b.opts.len, c->event,
-                               s->fetch_next && !failed && !p->w.limiter_max ? "1" : "0",
+                               c->fetch_next ? "1" : "0",
                                p->w.lock_duration_ms, c->b.fields.data, c->b.fields.len,
                                p->metrics_max);
 }
@@ -248,6 +252,8 @@ static prepared *prepared_get(bullc__proto *p, bullc__settle *s)
     c->event = NULL;
     c->due_ms = 0;
     c->completion = 0;
+    c->fetch_next = 0;
+    c->now = 0;
     s->tick_at_ms = 0;
     return c;
 }
@@ -289,6 +295,25 @@ bullc__cmd *bullc__bull_settle_cmd(bullc__proto *p, bullc__settle *s)
 {
     (void)p;
     return &((prepared *)s->priv)->b.cmd;
+}
+
+int bullc__bull_settle_finishes(const bullc__settle *s)
+{
+    return ((const prepared *)s->priv)->kind == FINISH;
+}
+
+int bullc__bull_settle_item(bullc__proto *p, bullc__settle *s, bullc__cmd *batch)
+{
+    const prepared *c = s->priv;
+    bullc__bull_keys *k = &p->keys;
+    int failed = !c->completion;
+    bullc__bull_moveToFinishedBatch_each(
+        batch, k->k[failed ? BULLC__BULL_Q_FAILED : BULLC__BULL_Q_COMPLETED], c->b.job_key,
+        k->k[failed ? BULLC__BULL_Q_METRICS_FAILED : BULLC__BULL_Q_METRICS_COMPLETED], s->job->id,
+        c->now, failed ? "failedReason" : "returnvalue", c->b.value, c->b.opts.data,
+        c->b.opts.len, c->event, c->fetch_next ? "1" : "0", c->b.fields.data, c->b.fields.len,
+        p->metrics_max);
+    return bullc__cmd_oom(batch) ? BULLC_ENOMEM : 0;
 }
 
 /* A completion Redis refused becomes a failure with Node Bull's message, recorded (and refused
