@@ -21,6 +21,7 @@
 -- Reply: [jobHashFlat, jobId] | 0 when nothing was waiting | [0, dueMs] when the job was
 --        put off by the rate limit | [1, waitMs] when it was bounced back to wait
 --@include activate
+--@include claim
 
 local base, token, jobId = ARGV[1], ARGV[2], ARGV[5]
 

@@ -24,7 +24,6 @@
 --        -6 another worker's lock
 --@include finish
 
-return finishJob({ active = KEYS[1], wait = KEYS[4], priority = KEYS[5], stalled = KEYS[6],
-    base = ARGV[9], token = ARGV[5], lockMs = ARGV[10] },
+return finishJob(KEYS[1], KEYS[4], KEYS[5], KEYS[6], ARGV[9], ARGV[5], ARGV[10],
   KEYS[2], KEYS[3], KEYS[7], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[6], ARGV[7], ARGV[8],
   ARGV[11], ARGV[12])

@@ -33,16 +33,27 @@
 -- type) gets the error as its element and the jobs after it are still finished, as separate
 -- calls would leave them: what it wrote before the error stays, as with moveToFinished.
 --@include finish
+--@include claim
 
-local q = { active = KEYS[1], wait = KEYS[2], priority = KEYS[3], stalled = KEYS[4],
-  base = ARGV[1], token = ARGV[2], lockMs = ARGV[3] }
-if redis.call("SCARD", q.stalled) == 0 then
-  q.stalled = false
+local active, wait, priority, stalled = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local base, token, lockMs = ARGV[1], ARGV[2], ARGV[3]
+if redis.call("SCARD", stalled) == 0 then
+  stalled = false
 end
-if redis.call("ZCARD", q.priority) == 0 then
-  q.priority = false
+if redis.call("ZCARD", priority) == 0 then
+  priority = false
 end
 local replies = {}
+
+-- Taking a job as moveToActive does without a rate limit (docs/bull.md §4.2). Returns
+-- [hash, id], or 0 when nothing was waiting.
+local function takeJob(jobId, now)
+  jobId = claimJob(wait, active, stalled, base, jobId)
+  if not jobId then
+    return 0
+  end
+  return activate(base, jobId, token, lockMs, now, priority)
+end
 
 -- A raised error as an element of the reply.
 local function element(ok, r)
@@ -58,14 +69,14 @@ end
 local n = (#KEYS - 4) / 3
 for i = 1, n do
   local k, a = 4 + (i - 1) * 3, 5 + (i - 1) * 9
-  replies[i] = element(pcall(finishJob, q, KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], ARGV[a + 1],
-    ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8],
-    ARGV[a + 9]))
+  replies[i] = element(pcall(finishJob, active, wait, priority, stalled, base, token, lockMs,
+    KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4],
+    ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8], ARGV[a + 9]))
 end
 if ARGV[5] ~= "" then
   local now = ARGV[4]
   for _, jobId in ipairs(cmsgpack.unpack(ARGV[5])) do
-    replies[#replies + 1] = element(pcall(takeJob, q, jobId, now))
+    replies[#replies + 1] = element(pcall(takeJob, jobId, now))
   end
 end
 return replies

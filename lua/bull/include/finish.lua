@@ -1,15 +1,17 @@
 -- Finishing one job, as moveToFinished does it (docs/bull.md §4.3); moveToFinished.lua and
--- moveToFinishedBatch.lua both call it. q: the queue's keys and the worker's values (active,
--- wait, priority, stalled keys; base, token, lockMs). Returns the reply moveToFinished gives.
+-- moveToFinishedBatch.lua both call it. The queue's keys (stalled and priority may be false,
+-- see releaseLock and activate) and the worker's values come first, then the job's arguments,
+-- all as moveToFinished's header declares them (positional: a table per call costs more).
+-- Returns the reply moveToFinished gives.
 --@include lock
 --@include keep
 --@include activate
 --@include metrics
 
-local function finishJob(q, target, jobKey, metricsKey, jobId, now, valueField, value, keepRule,
+local function finishJob(activeKey, waitKey, priorityKey, stalledKey, base, token, lockMs,
+                         target, jobKey, metricsKey, jobId, now, valueField, value, keepRule,
                          event, fetchNext, fields, maxMetrics)
-  local base = q.base
-  local rc = leaveActive(jobKey, q.active, q.stalled, q.token, jobId, fields)
+  local rc = leaveActive(jobKey, activeKey, stalledKey, token, jobId, fields)
   if rc ~= 0 then
     return rc
   end
@@ -34,20 +36,10 @@ local function finishJob(q, target, jobKey, metricsKey, jobId, now, valueField, 
   redis.call("PUBLISH", target, event)
 
   if fetchNext == "1" then
-    local nextId = redis.call("RPOPLPUSH", q.wait, q.active)
+    local nextId = redis.call("RPOPLPUSH", waitKey, activeKey)
     if nextId then
-      return activate(base, nextId, q.token, q.lockMs, now, q.priority)
+      return activate(base, nextId, token, lockMs, now, priorityKey)
     end
   end
   return 0
-end
-
--- Taking a job as moveToActive does without a rate limit (docs/bull.md §4.2). Returns
--- [hash, id], or 0 when nothing was waiting.
-local function takeJob(q, jobId, now)
-  jobId = claimJob(q.wait, q.active, q.stalled, q.base, jobId)
-  if not jobId then
-    return 0
-  end
-  return activate(q.base, jobId, q.token, q.lockMs, now, q.priority)
 end
