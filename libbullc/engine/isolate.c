@@ -443,23 +443,55 @@ static int lost(bullc__slot *s, bullc_job_t *job, const char *why)
     return BULLC_EJOBFAILED;
 }
 
+/* When the slot's wait for an outcome ends: the process's own limit (isolate_timeout_ms) or the
+ * job's timeout (Bull's `timeout`, docs/bull.md §4.5.1), whichever comes first; 0 for none. */
+static long long outcome_deadline(const bullc_worker_t *w, const bullc_job_t *job, int *by_job)
+{
+    long long now = bullc__mono_ms(), end = 0;
+    *by_job = 0;
+    if (w->o.isolate_timeout_ms > 0)
+        end = now + w->o.isolate_timeout_ms;
+    if (job->timeout_ms > 0 && job->timeout_reason && (!end || now + job->timeout_ms < end)) {
+        end = now + job->timeout_ms;
+        *by_job = 1;
+    }
+    return end;
+}
+
+/* The process ran past the deadline: it is killed and replaced, and the job fails with the
+ * job's timeout reason (as Node's Bull fails it when its timer fires) or the process's. */
+static int overran(bullc__slot *s, bullc_job_t *job, int by_job)
+{
+    bullc_worker_t *w = s->w;
+    char why[224];
+    end_proc(w, s->idx, 0);
+    if (!by_job) {
+        snprintf(why, sizeof why, "handler process timed out after %d ms (killed)",
+                 w->o.isolate_timeout_ms);
+        return lost(s, job, why);
+    }
+    bullc__log_job(&w->log, job, BULLC_LOG_INFO,
+                   "%s: job %s: past its timeout; handler process killed, starting a replacement",
+                   s->label, job->id);
+    bullc__job_set_failure(job, job->timeout_reason, 0);
+    spawn(w, s->idx);
+    return BULLC_EJOBFAILED;
+}
+
 /* Reads the process's frames until its outcome, answering its calls. */
 static int await_outcome(bullc__slot *s, bullc_job_t *job)
 {
     bullc_worker_t *w = s->w;
     iso_proc *p = &w->iso->procs[s->idx];
-    int limit = w->o.isolate_timeout_ms;
-    long long end = limit > 0 ? bullc__mono_ms() + limit : 0;
+    int by_job;
+    long long end = outcome_deadline(w, job, &by_job);
     char why[224];
     for (;;) {
         long long left = end ? end - bullc__mono_ms() : -1;
         bullc__frame f;
         int rc = bullc__iso_recv(p->fd, &f, end ? (int)(left > 0 ? left : 0) : -1);
-        if (rc == 1) {
-            end_proc(w, s->idx, 0);
-            snprintf(why, sizeof why, "handler process timed out after %d ms (killed)", limit);
-            return lost(s, job, why);
-        }
+        if (rc == 1)
+            return overran(s, job, by_job);
         if (rc != 0 || (f.type != BULLC__ISO_CALL && f.type != BULLC__ISO_MEMHIT &&
                         f.type != BULLC__ISO_DONE && f.type != BULLC__ISO_SPAN)) {
             int memhit = p->memhit;

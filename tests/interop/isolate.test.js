@@ -185,3 +185,24 @@ test('Bull protocol: a crashing handler fails its job; the next one completes', 
   assert.equal(w.done, false);
   assert.deepEqual(await I.stopWorker(w), { code: 0, signal: null });
 });
+
+test('Bull protocol: a job past its `timeout` fails when the timer runs out, as Node Bull fails it; the slot takes the next job', { timeout: 60000 }, async (t) => {
+  const redis = await I.useRedis(t);
+  const q = new Bull('isotime', { redis: { host: '127.0.0.1', port: redis.port } });
+  q.on('error', () => {});
+  I.defer(t, () => q.close().catch(() => {}));
+  // concurrency 1: the next job can only run once the hung one's slot is free again
+  const w = I.useWorker(t, redis, 'isotime', ['--protocol', 'bull', '--isolate']);
+  const hung = await q.add({ hang: true }, { timeout: 400, attempts: 2 });
+  const next = await q.add({ v: 4 });
+  await I.waitFor(async () => (await next.getState()) === 'completed', { timeout: 20000, what: 'the next job completed' });
+  await I.waitFor(async () => (await hung.getState()) === 'failed', { timeout: 20000, what: 'the hung job failed' });
+  const failed = await q.getJob(hung.id);
+  assert.equal(failed.failedReason, 'Promise timed out after 400 milliseconds');
+  assert.equal(failed.attemptsMade, 2);
+  assert.equal(failed.stacktrace.length, 2);
+  // each attempt ended at its timer (with a generous bound), not when the handler returned
+  assert.ok(failed.finishedOn - failed.processedOn < 3000, `the last attempt took ${failed.finishedOn - failed.processedOn} ms`);
+  assert.equal(w.done, false);
+  assert.deepEqual(await I.stopWorker(w), { code: 0, signal: null });
+});
