@@ -259,3 +259,36 @@ test('a queue outside the user\'s keys (--prefix other, rule ~bull:*): the worke
   }
   assert.deepEqual(problems, [], 'the worker under a forbidden prefix');
 });
+
+// Bull 4 queues publish their events (docs/bull.md §5) and a Bull worker listens on the
+// `delayed` channel (§4.7), so their rule also grants the prefix's channels (README "ACL users").
+const BULL_RULE = '~bull:* &bull:* +@all -@dangerous +info';
+
+test('Bull queues: the documented rule with the prefix\'s channels runs a Bull worker (jobs, a delayed job on time through the delayed channel), nothing denied; without the channels the scripts are refused', { timeout: TIMEOUT }, async (t) => {
+  const Bull = require('bull');
+  const a = await T.startRedisAcl({ users: { worker: `on >s3cret ${BULL_RULE}`, plain: `on >s3cret ${RULE}` } });
+  I.defer(t, () => a.cleanup());
+  const q = new Bull('aclbull', { redis: { host: '127.0.0.1', port: a.port, username: 'worker', password: 's3cret' } });
+  q.on('error', () => {});
+  I.defer(t, () => q.close().catch(() => {}));
+  const jobs = [];
+  for (let i = 0; i < 10; i++) jobs.push(await q.add({ i }));
+  const delayed = await q.add({ d: 1 }, { delay: 1500 });
+  const w = I.useWorker(t, a, 'aclbull', ['--protocol', 'bull', '--concurrency', '2']);
+  await I.waitFor(async () => (await q.getJobCounts()).completed === 11, { timeout: 30000, what: '11 completed' });
+  for (const j of jobs) assert.deepEqual((await q.getJob(j.id)).returnvalue, j.data);
+  const d = await q.getJob(delayed.id);
+  assert.ok(d.processedOn - (delayed.timestamp + 1500) < 1000,
+    `the delayed job started ${d.processedOn - (delayed.timestamp + 1500)} ms after its due time`);
+  assert.doesNotMatch(w.stderrText(), /NOPERM|can't publish|: (error|warn): /, `stderr:\n${I.tail(w)}`);
+  assert.deepEqual(await aclLog(a), []);
+  assert.deepEqual(await I.stopWorker(w), { code: 0, signal: null });
+
+  // The BullMQ rule (no channels) is not enough for Bull: its scripts' PUBLISH is refused, and
+  // the worker says so.
+  const url = `redis://plain:s3cret@127.0.0.1:${a.port}`;
+  const w2 = I.useWorker(t, { url }, 'aclbull', ['--protocol', 'bull']);
+  await q.add({ late: 1 });
+  await I.waitFor(() => /can't publish/.test(w2.stderrText()), { timeout: 15000, what: 'the refusal on stderr' });
+  await I.stopWorker(w2);
+});
