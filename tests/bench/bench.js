@@ -199,35 +199,13 @@ async function main() {
     C.environmentLine());
   console.log('');
 
-  // Repeats are interleaved (node, c, node, c, ...) so a burst of load from other
-  // users of the machine does not land on one worker kind only, and each C run is
-  // compared with the Node run just before it.
-  const results = {}; // results[c][kind] = [result, ...] | {error}
-  for (const c of concs) {
-    results[c] = {};
-    for (let rep = 0; rep < repeat; rep++) {
-      if (rep > 0 && (Date.now() - started) / 1000 > budgetS) {
-        process.stderr.write(`bench: over the ${budgetS}s budget, no more repeats\n`);
-        break;
-      }
-      for (const kind of ['node', 'c']) {
-        if (!kinds.includes(kind)) continue;
-        if (kind === 'c' && cSkip) { results[c][kind] = { error: 'skipped' }; continue; }
-        if (results[c][kind] && results[c][kind].error) continue; // failed once: do not repeat
-        const label = `${kind === 'node' ? 'node BullMQ Worker' : 'echo_worker'} c=${c}${repeat > 1 ? ` run ${rep + 1}/${repeat}` : ''}`;
-        process.stderr.write(`bench: ${label} ... `);
-        try {
-          const r = await oneRun(kind, c, { n, timeoutMs, echoWorker });
-          process.stderr.write(`${fmtInt(r.rate)} jobs/s in ${(r.ms / 1000).toFixed(2)}s, peak RSS ${mib(r.peakRssKb)}, ` +
-            `redis ${fmt1(r.redis.cpuUsPerJob)} µs/job (adds took ${(r.addMs / 1000).toFixed(1)}s)\n`);
-          results[c][kind] = [...(results[c][kind] || []), r];
-        } catch (e) {
-          process.stderr.write(`FAILED: ${e.message}\n`);
-          if (!results[c][kind]) results[c][kind] = { error: e.message };
-        }
-      }
-    }
-  }
+  const results = await C.interleavedRuns({
+    concs, kinds, repeat, budgetS, started, cSkip,
+    label: (kind, c) => `${kind === 'node' ? 'node BullMQ Worker' : 'echo_worker'} c=${c}`,
+    run: (kind, c) => oneRun(kind, c, { n, timeoutMs, echoWorker }),
+    describe: (r) => `${fmtInt(r.rate)} jobs/s in ${(r.ms / 1000).toFixed(2)}s, peak RSS ${mib(r.peakRssKb)}, ` +
+      `redis ${fmt1(r.redis.cpuUsPerJob)} µs/job (adds took ${(r.addMs / 1000).toFixed(1)}s)`,
+  });
 
   // ---- tables ----
   const ok = (r) => Array.isArray(r) && r.length > 0;

@@ -111,39 +111,6 @@ async function oneRun(kind, concurrency, cfg) {
   }
 }
 
-// Runs every (concurrency, kind) `repeat` times, interleaved; results[c][kind] = [run...] or
-// { error }.
-async function runAll({ concs, kinds, repeat, budgetS, started, cfg, cSkip }) {
-  const { fmtInt, fmt1, mib } = C;
-  const results = {};
-  for (const c of concs) {
-    results[c] = {};
-    for (let rep = 0; rep < repeat; rep++) {
-      if (rep > 0 && (Date.now() - started) / 1000 > budgetS) {
-        process.stderr.write(`bench: over the ${budgetS}s budget, no more repeats\n`);
-        break;
-      }
-      for (const kind of ['node', 'c']) {
-        if (!kinds.includes(kind)) continue;
-        if (kind === 'c' && cSkip) { results[c][kind] = { error: 'skipped' }; continue; }
-        if (results[c][kind] && results[c][kind].error) continue;
-        const label = `${kind === 'node' ? 'node Bull worker' : 'echo_worker --protocol bull'} c=${c}${repeat > 1 ? ` run ${rep + 1}/${repeat}` : ''}`;
-        process.stderr.write(`bench: ${label} ... `);
-        try {
-          const r = await oneRun(kind, c, cfg);
-          process.stderr.write(`${fmtInt(r.rate)} jobs/s in ${(r.ms / 1000).toFixed(2)}s, peak RSS ${mib(r.peakRssKb)}, ` +
-            `redis ${fmt1(r.redisUsPerJob)} µs/job (adds took ${(r.addMs / 1000).toFixed(1)}s)\n`);
-          results[c][kind] = [...(results[c][kind] || []), r];
-        } catch (e) {
-          process.stderr.write(`FAILED: ${e.message}\n`);
-          if (!results[c][kind]) results[c][kind] = { error: e.message };
-        }
-      }
-    }
-  }
-  return results;
-}
-
 function report(concs, results) {
   const { fmtInt, fmt1, times, mib, median, spread } = C;
   const ok = (r) => Array.isArray(r) && r.length > 0;
@@ -184,7 +151,14 @@ async function main() {
   console.log(`N=${n} jobs per run, concurrency ${concs.join(', ')}, ${repeat} runs each (medians; spread min–max); ` +
     `bull ${bullVersion}; ${C.environmentLine()}`);
   console.log('');
-  const results = await runAll({ concs, kinds, repeat, budgetS, started, cfg: { n, timeoutMs, echoWorker: echo.path }, cSkip });
+  const cfg = { n, timeoutMs, echoWorker: echo.path };
+  const results = await C.interleavedRuns({
+    concs, kinds, repeat, budgetS, started, cSkip,
+    label: (kind, c) => `${kind === 'node' ? 'node Bull worker' : 'echo_worker --protocol bull'} c=${c}`,
+    run: (kind, c) => oneRun(kind, c, cfg),
+    describe: (r) => `${C.fmtInt(r.rate)} jobs/s in ${(r.ms / 1000).toFixed(2)}s, peak RSS ${C.mib(r.peakRssKb)}, ` +
+      `redis ${C.fmt1(r.redisUsPerJob)} µs/job (adds took ${(r.addMs / 1000).toFixed(1)}s)`,
+  });
   report(concs, results);
   console.log('');
   console.log('Notes: jobs/s = N / drain time; Node Bull (queue.process(C, async () => {})) is timed from "go"');

@@ -6,19 +6,10 @@
 // the queue's connections are up, 'go' starts processing (the clock starts there), 'done' { ms }
 // at the jobs-th local 'completed' event, 'quit' closes the queue and answers 'rss' { hwm,
 // maxRSS } (kB). It exits at once if the parent goes away.
-const fs = require('node:fs');
 const path = require('node:path');
+const { vmStatus } = require('./common');
 
 const Bull = require(path.join(__dirname, '..', 'interop', 'node_modules', 'bull'));
-
-function hwmKb() {
-  try {
-    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${process.pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : null;
-  } catch (_) {
-    return null;
-  }
-}
 
 async function main() {
   const cfg = JSON.parse(process.env.BENCH_CHILD);
@@ -41,7 +32,7 @@ async function main() {
     } else if (m.type === 'quit') {
       try { await queue.close(); } catch (_) { /* ignore */ }
       const maxRSS = process.resourceUsage().maxRSS; // kB
-      process.send({ type: 'rss', hwm: hwmKb(), maxRSS }, () => process.exit(0));
+      process.send({ type: 'rss', hwm: (vmStatus(process.pid) || {}).hwm || null, maxRSS }, () => process.exit(0));
     }
   });
   await queue.isReady();

@@ -358,11 +358,46 @@ function envNum(name, dflt) {
   return n;
 }
 
+// The runs of a part with a Node and a C worker per concurrency: for each concurrency, `repeat`
+// rounds of one run per kind (node, c, node, c, ...: a burst of load from other users of the
+// machine then does not land on one kind only, and each C run is paired with the Node run just
+// before it), no new round once `budgetS` have passed since `started`. run(kind, c) resolves a
+// result; label(kind, c, rep) names it on stderr and describe(r) says how it went. A kind that
+// failed once is not run again; cSkip (a reason, or null) skips the C worker.
+// Returns results[c][kind] = [result, ...] | { error }.
+async function interleavedRuns({ concs, kinds, repeat, budgetS, started, cSkip, label, run, describe }) {
+  const results = {};
+  for (const c of concs) {
+    results[c] = {};
+    for (let rep = 0; rep < repeat; rep++) {
+      if (rep > 0 && (Date.now() - started) / 1000 > budgetS) {
+        process.stderr.write(`bench: over the ${budgetS}s budget, no more repeats\n`);
+        break;
+      }
+      for (const kind of ['node', 'c']) {
+        if (!kinds.includes(kind)) continue;
+        if (kind === 'c' && cSkip) { results[c][kind] = { error: 'skipped' }; continue; }
+        if (results[c][kind] && results[c][kind].error) continue;
+        process.stderr.write(`bench: ${label(kind, c)}${repeat > 1 ? ` run ${rep + 1}/${repeat}` : ''} ... `);
+        try {
+          const r = await run(kind, c);
+          process.stderr.write(`${describe(r)}\n`);
+          results[c][kind] = [...(results[c][kind] || []), r];
+        } catch (e) {
+          process.stderr.write(`FAILED: ${e.message}\n`);
+          if (!results[c][kind]) results[c][kind] = { error: e.message };
+        }
+      }
+    }
+  }
+  return results;
+}
+
 module.exports = {
   ROOT, NODE_MODULES, PREFIX, loadBullmq,
   track, killChild, onExitSync, killEverythingSync, runMain, started, killProcSync,
   vmStatus, rssSampler, withTimeout, parseInfo, cpuUsOf, addJobs, queueSpan,
   gnuTimePath, echoWorkerPath, startEchoWorker, forkNodeWorker,
   median, spread, medianRun, fmtInt, fmt1, fmt2, times, mib, redisVersion, environmentLine,
-  partJsonPath, envList, envNum,
+  partJsonPath, envList, envNum, interleavedRuns,
 };

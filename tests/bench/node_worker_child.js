@@ -16,19 +16,11 @@
 // exiting. It exits at once if the parent goes away.
 const fs = require('node:fs');
 const path = require('node:path');
+const { vmStatus } = require('./common');
 
 const NM = path.join(__dirname, '..', 'interop', 'node_modules');
 const { Worker } = require(path.join(NM, 'bullmq'));
 const IORedis = require(path.join(NM, 'ioredis'));
-
-function hwmKb() {
-  try {
-    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(fs.readFileSync(`/proc/${process.pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : null;
-  } catch (_) {
-    return null;
-  }
-}
 
 async function main() {
   const cfg = JSON.parse(process.env.BENCH_CHILD);
@@ -84,7 +76,7 @@ async function main() {
       if (provider) await provider.shutdown().catch(() => {});
       if (shared) shared.disconnect();
       const maxRSS = process.resourceUsage().maxRSS; // kB
-      process.send({ type: 'rss', hwm: hwmKb(), maxRSS }, () => process.exit(0));
+      process.send({ type: 'rss', hwm: (vmStatus(process.pid) || {}).hwm || null, maxRSS }, () => process.exit(0));
     }
   });
   await worker.waitUntilReady();
