@@ -17,6 +17,7 @@
 -- @arg limit            int
 -- @arg state            str     wait | active | paused | delayed | completed | failed
 -- Reply: the ids removed, in the order they were
+--@include remove
 
 local set, base, before, limit, state = KEYS[1], ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local isList = state == "wait" or state == "active" or state == "paused"
@@ -33,18 +34,7 @@ end
 
 local function drop(jobKey, jobId)
   redis.call("ZREM", KEYS[2], jobId)
-  if state ~= "completed" and state ~= "failed" then
-    local deid = redis.call("HGET", jobKey, "deid")
-    if deid then
-      redis.call("DEL", base .. "de:" .. deid)
-    end
-  end
-  redis.call("DEL", jobKey, jobKey .. ":logs")
-  local limited = redis.call("HGET", KEYS[3], jobId)
-  if limited then
-    redis.call("SREM", limited, jobId)
-    redis.call("HDEL", KEYS[3], jobId)
-  end
+  removeJobData(base, jobKey, jobId, KEYS[3], state ~= "completed" and state ~= "failed")
 end
 
 local from, to = 0, -1

@@ -14,6 +14,7 @@
 -- @arg prefix           base
 -- @arg jobId            str
 -- Reply: 1 removed | 0 locked | -1 no job
+--@include remove
 
 local jobKey, jobId = KEYS[8], ARGV[2]
 if redis.call("EXISTS", jobKey) == 0 then
@@ -28,14 +29,5 @@ end
 for _, set in ipairs({ KEYS[3], KEYS[5], KEYS[6], KEYS[7] }) do
   redis.call("ZREM", set, jobId)
 end
-local deid = redis.call("HGET", jobKey, "deid")
-if deid then
-  redis.call("DEL", ARGV[1] .. "de:" .. deid)
-end
-redis.call("DEL", jobKey, jobKey .. ":logs")
-local limited = redis.call("HGET", KEYS[9], jobId)
-if limited then
-  redis.call("SREM", limited, jobId)
-  redis.call("HDEL", KEYS[9], jobId)
-end
+removeJobData(ARGV[1], jobKey, jobId, KEYS[9], true)
 return 1
