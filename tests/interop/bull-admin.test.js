@@ -9,11 +9,11 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { execFile } = require('node:child_process');
 const IORedis = require('ioredis');
 const Bull = require('bull');
 const { Queue: MqQueue } = require('bullmq');
 const H = require('./lib/harness');
+const I = require('./lib/interop');
 const { dumpState, maskState, diffStates } = require('./lib/state');
 
 const BULLC = path.join(H.BIN, 'bullc');
@@ -22,15 +22,8 @@ const QP = 'bp'; // a globally paused queue
 const DAY = 24 * 3600 * 1000;
 const MASK = { extraHashFields: ['retriedOn'] };
 
-// Runs bullc --protocol bull against `redis`; resolves {code, stdout, stderr}.
-function bullc(redis, args) {
-  return new Promise((resolve) => {
-    execFile(BULLC, ['--redis', redis.url, '--protocol', 'bull', ...args], { timeout: 60000 },
-      (err, stdout, stderr) => {
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-      });
-  });
-}
+// bullc --protocol bull against `redis`.
+const bullc = (redis, args) => I.bullc(redis, args, { globals: ['--protocol', 'bull'] });
 
 let A; let B; let ca; let cb; let snapshot;
 

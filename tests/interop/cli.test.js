@@ -8,25 +8,18 @@ const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { execFile, spawn } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const IORedis = require('ioredis');
 const { Queue, Worker, Job } = require('bullmq');
 const H = require('./lib/harness');
+const I = require('./lib/interop');
 const { dumpState, maskState, diffStates } = require('./lib/state');
 
 const BULLC = path.join(H.BIN, 'bullc');
 const Q = 'aq';
 const DAY = 24 * 3600 * 1000;
 
-// Runs bullc with the global flags of `redis`; resolves {code, stdout, stderr}.
-function bullc(redis, args, { globals = [] } = {}) {
-  return new Promise((resolve) => {
-    const url = redis ? ['--redis', redis.url] : [];
-    execFile(BULLC, [...url, ...globals, ...args], { timeout: 60000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+const { bullc } = I;
 
 let A; let B; let ca; let cb; let snapshot;
 

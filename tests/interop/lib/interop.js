@@ -207,8 +207,20 @@ function enqueue(redis, queue, args, { input, env = {}, timeout = 60000 } = {}) 
   });
 }
 
+// Runs build/bin/bullc with `--redis <redis.url>` (none when redis is null), then `globals`
+// and `args`; resolves {code, stdout, stderr} (code -1 when it was killed).
+function bullc(redis, args, { globals = [] } = {}) {
+  const url = redis ? ['--redis', redis.url] : [];
+  return new Promise((resolve) => {
+    execFile(path.join(H.BIN, 'bullc'), [...url, ...globals, ...args], { timeout: 60000 },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
+      });
+  });
+}
+
 module.exports = {
   ...H, VERBOSE, defer, requireEchoWorker, useRedis, useClient, useQueue, useEvents, useWorker, stopWorker,
   tail, waitCounts, assertTimes, assertCompleted, assertFailed, workerNames, b64, readStream,
-  enqueue,
+  enqueue, bullc,
 };
