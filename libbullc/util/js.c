@@ -269,3 +269,31 @@ int bullc__js_integer_string(const char *s)
     }
     return 0;
 }
+
+/* String(v); in_array: v is an element of an array being joined (null and undefined empty). */
+static void string_of(bullc__buf *b, const cJSON *v, int in_array)
+{
+    if (!v)
+        bullc__buf_puts(b, in_array ? "" : "undefined");
+    else if (cJSON_IsString(v))
+        bullc__buf_puts(b, v->valuestring);
+    else if (cJSON_IsNumber(v))
+        bullc__js_number(b, v->valuedouble);
+    else if (cJSON_IsBool(v))
+        bullc__buf_puts(b, cJSON_IsTrue(v) ? "true" : "false");
+    else if (cJSON_IsNull(v))
+        bullc__buf_puts(b, in_array ? "" : "null");
+    else if (cJSON_IsArray(v))
+        for (const cJSON *c = v->child; c; c = c->next) {
+            string_of(b, c, 1);
+            if (c->next)
+                bullc__buf_puts(b, ",");
+        }
+    else
+        bullc__buf_puts(b, "[object Object]");
+}
+
+void bullc__js_string(bullc__buf *b, const cJSON *v)
+{
+    string_of(b, v, 0);
+}

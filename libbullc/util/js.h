@@ -38,6 +38,11 @@ typedef struct bullc__js_prop {
  * `obj` is not an object. O(n log n). */
 int bullc__js_props(const struct cJSON *obj, bullc__js_prop **props, size_t *n);
 
+/* Appends String(v) as JavaScript writes a parsed JSON value (what a template literal `${v}`
+ * prints): strings as they are, numbers as bullc__js_number, true/false, null, arrays joined with
+ * ',' (null elements empty), objects "[object Object]", NULL (undefined) "undefined". */
+void bullc__js_string(bullc__buf *b, const struct cJSON *v);
+
 /* JavaScript truthiness of a JSON value; NULL (undefined) is falsy. */
 int bullc__js_truthy(const struct cJSON *v);
 

@@ -248,7 +248,6 @@ void *bullc__json_parse(const char *s)
     return v;
 }
 
-static const cJSON *last_member(const cJSON *obj, const char *key);
 
 bullc_json_type_t bullc_json_type(const bullc_json_t *v)
 {
@@ -280,7 +279,7 @@ const bullc_json_t *bullc_json_get(const bullc_json_t *obj, const char *key)
     if (!obj || !key || !cJSON_IsObject(CJ(obj)))
         return NULL;
     /* JSON keys are case-sensitive, and JSON.parse keeps the last of duplicate keys */
-    return BJ(last_member(CJ(obj), key));
+    return BJ(bullc__json_member(CJ(obj), key));
 }
 
 size_t bullc_json_size(const bullc_json_t *v)
@@ -329,10 +328,10 @@ int bullc_json_int(const bullc_json_t *v, long long *out)
 
 /* ---- printing with JSON.stringify's rules ------------------------------------------------- */
 
-/* The member JSON.parse keeps for `key`: the last one with that key, as JavaScript reads keys
- * (bytes that are not UTF-8 read as U+FFFD, as bullc_json_print writes them). */
-static const cJSON *last_member(const cJSON *obj, const char *key)
+const cJSON *bullc__json_member(const cJSON *obj, const char *key)
 {
+    if (!cJSON_IsObject(obj))
+        return NULL;
     const cJSON *found = NULL;
     for (const cJSON *c = obj->child; c; c = c->next)
         if (c->string && bullc__js_key_compare(c->string, key) == 0)

@@ -16,5 +16,9 @@ void *bullc__json_parse(const char *s);
 /* Appends s[0..n) as a JSON string literal escaped as JSON.stringify does; bytes that are not
  * valid UTF-8 become U+FFFD. */
 void bullc__json_append_string(bullc__buf *b, const char *s, size_t n);
+/* The member of a parsed object that JSON.parse keeps for `key`: the last one with that key, as
+ * JavaScript reads keys (bytes that are not UTF-8 read as U+FFFD); NULL when none or `obj` is
+ * not an object. */
+const struct cJSON *bullc__json_member(const struct cJSON *obj, const char *key);
 
 #endif

@@ -17,13 +17,8 @@ static const cJSON *member(const cJSON *v, const char *name, size_t len)
         return NULL;
     memcpy(key, name, len);
     key[len] = '\0';
-    if (cJSON_IsObject(v)) {
-        const cJSON *found = NULL; /* JSON.parse keeps the last duplicate */
-        for (const cJSON *c = v->child; c; c = c->next)
-            if (c->string && strcmp(c->string, key) == 0)
-                found = c;
-        return found;
-    }
+    if (cJSON_IsObject(v))
+        return bullc__json_member(v, key);
     unsigned long long i;
     if (cJSON_IsArray(v) && bullc__js_index_key(key, &i) && i < (unsigned long long)INT32_MAX)
         return cJSON_GetArrayItem(v, (int)i);
@@ -64,35 +59,11 @@ static const cJSON *value_at(const cJSON *data, const char *path)
     return v;
 }
 
-/* `${v}`: strings as they are, numbers as JavaScript prints them, arrays joined with ','
- * (null elements empty), objects "[object Object]", missing "undefined". */
-static void template_text(bullc__buf *b, const cJSON *v, int in_array)
-{
-    if (!v)
-        bullc__buf_puts(b, in_array ? "" : "undefined");
-    else if (cJSON_IsString(v))
-        bullc__buf_puts(b, v->valuestring);
-    else if (cJSON_IsNumber(v))
-        bullc__js_number(b, v->valuedouble);
-    else if (cJSON_IsBool(v))
-        bullc__buf_puts(b, cJSON_IsTrue(v) ? "true" : "false");
-    else if (cJSON_IsNull(v))
-        bullc__buf_puts(b, in_array ? "" : "null");
-    else if (cJSON_IsArray(v))
-        for (const cJSON *c = v->child; c; c = c->next) {
-            template_text(b, c, 1);
-            if (c->next)
-                bullc__buf_puts(b, ",");
-        }
-    else
-        bullc__buf_puts(b, "[object Object]");
-}
-
 /* The id part: the given jobId when truthy (a number as JavaScript prints it), else a uuid. */
 static void id_text(bullc__buf *b, const cJSON *id)
 {
     if (bullc__js_truthy(id)) {
-        template_text(b, id, 0);
+        bullc__js_string(b, id);
         return;
     }
     char uuid[37];
@@ -107,13 +78,11 @@ int bullc__bull_group_id(cJSON *opts, const char *data_json, const char *group_k
         return BULLC_EJSON;
     bullc__buf id;
     bullc__buf_init(&id);
-    cJSON *old = NULL; /* the last jobId member, as JSON.parse reads it */
-    for (cJSON *c = opts->child; c; c = c->next)
-        if (c->string && strcmp(c->string, "jobId") == 0)
-            old = c;
+    /* the jobId member JSON.parse keeps (opts is ours: replaced in place below) */
+    cJSON *old = (cJSON *)bullc__json_member(opts, "jobId");
     id_text(&id, old);
     bullc__buf_puts(&id, ":");
-    template_text(&id, value_at(data, group_key), 0);
+    bullc__js_string(&id, value_at(data, group_key));
     cJSON_Delete(data);
     bullc__buf_append(&id, "", 1);
     cJSON *text = id.oom ? NULL : cJSON_CreateString(id.data);

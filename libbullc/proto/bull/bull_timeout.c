@@ -10,19 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* JavaScript's String(v) for the values (but arrays) a job's options can hold. */
-static void js_string(bullc__buf *b, const cJSON *v)
-{
-    if (cJSON_IsNumber(v))
-        bullc__js_number(b, v->valuedouble);
-    else if (cJSON_IsString(v))
-        bullc__buf_printf(b, "%s", v->valuestring);
-    else if (cJSON_IsTrue(v))
-        bullc__buf_printf(b, "true");
-    else if (cJSON_IsObject(v))
-        bullc__buf_printf(b, "[object Object]");
-}
-
 int bullc__bull_timeout_of(const cJSON *opts, long long *ms, char **reason)
 {
     *ms = 0;
@@ -43,7 +30,7 @@ int bullc__bull_timeout_of(const cJSON *opts, long long *ms, char **reason)
         /* p-timeout refuses anything but a positive number: the attempt fails at once */
         *ms = 1;
         bullc__buf_printf(&b, "Expected `milliseconds` to be a positive number, got `");
-        js_string(&b, t);
+        bullc__js_string(&b, t);
         bullc__buf_printf(&b, "`");
     }
     *reason = bullc__buf_take(&b);
