@@ -492,7 +492,18 @@ async function startSentinel({
     }
     throw last || new Error('no sentinel is running');
   };
-  s.nodeCommand = (port, ...args) => command(nodeOpts(port), args);
+  // A sentinel that reconfigures a node ends its normal clients (CLIENT KILL
+  // TYPE normal), which can hit this one-shot connection mid-command: what the
+  // tests send to the nodes (INFO, ZCARD, REPLICAOF ...) is safe to send again.
+  s.nodeCommand = async (port, ...args) => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await command(nodeOpts(port), args);
+      } catch (e) {
+        if (attempt >= 3 || !/Connection is closed/.test(String(e && e.message))) throw e;
+      }
+    }
+  };
   // The master's port as a sentinel reports it.
   s.currentMaster = async () => Number((await s.sentinelCommand('get-master-addr-by-name', masterName))[1]);
   s.nodeAt = (port) => s.nodes.find((n) => n.port === port);
