@@ -71,11 +71,15 @@ typedef struct bullc__combiner {
                                   once this many requests are queued */
     int wake_fd;               /* an eventfd */
     int leading;
+    bullc__req *heir;          /* the queued request whose thread takes over the lead */
     size_t expect;             /* threads that queue requests under load (the concurrency) */
     bullc__conn conn;          /* used only by the thread leading */
     const bullc__proto_ops *ops;
     bullc__proto *proto;
     bullc__round rounds[2];    /* a leader keeps up to two rounds in flight */
+    bullc__round *flight[2];   /* the rounds in flight, oldest first (the leader's; passed on
+                                  with the lead) */
+    int nflight;
 } bullc__combiner;
 
 /* `expect`: how many threads submit requests (the worker's concurrency), which sizes the second
