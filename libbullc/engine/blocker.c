@@ -112,11 +112,7 @@ static long long block_timeout(bullc_worker_t *w, long long until, int *due)
 void *bullc__blocker_main(void *arg)
 {
     bullc_worker_t *w = arg;
-    bullc__clink via;
-    if (bullc__clink_init(&via, &w->comb) != 0) {
-        bullc__log(&w->log, BULLC_LOG_ERROR, "blocking thread: cannot create a condition variable");
-        return NULL;
-    }
+    bullc__clink *via = &w->blocker_link;
     unsigned seed = (unsigned)bullc__mono_ms();
     int failures = 0;
     char *claim = NULL;
@@ -131,22 +127,22 @@ void *bullc__blocker_main(void *arg)
             long long limited = bullc__gate_limit_left(&w->gate);
             if (limited > 0)
                 wait_limit(w, limited);
-            pass_claim(w, &via, &claim);
+            pass_claim(w, via, &claim);
             continue;
         }
         long long left = bullc__gate_limit_left(&w->gate);
         if (kick || left > 0) {
             if (left > 0)
                 wait_limit(w, left);
-            bullc__pool_refill(w, &via, NULL);
+            bullc__pool_refill(w, via, NULL);
             continue;
         }
         long long timeout = block_timeout(w, until, &due);
         if (due) {
-            bullc__pool_refill(w, &via, NULL);
+            bullc__pool_refill(w, via, NULL);
             continue;
         }
-        if (block_once(w, &via, timeout, &seed, &failures, &claim))
+        if (block_once(w, via, timeout, &seed, &failures, &claim))
             break;
     }
     if (claim)
@@ -154,6 +150,5 @@ void *bullc__blocker_main(void *arg)
                    "stalled check", claim);
     free(claim);
     bullc__conn_close(&w->blocker_conn);
-    bullc__clink_free(&via);
     return NULL;
 }

@@ -21,6 +21,9 @@
  * 4, 8, 32 and 64 measured no better at concurrency 10. */
 #define BULLC__LEAD_ROUNDS 16
 
+/* Waiters of a round that wake each other in turn (see finish_round). */
+#define BULLC__WAKE_CHAIN 8
+
 static int round_init(bullc__round *r)
 {
     size_t n = 2 * BULLC__ROUND_MAX + 1;
@@ -168,8 +171,9 @@ static void hand_out(bullc__round *rd, const char *err)
         bullc__job_free(rd->x.fetched[next++]);
 }
 
-/* Gives every request of the round its results, then wakes its thread. */
-static void finish_round(bullc__combiner *c, bullc__round *rd)
+/* Gives every request of the round its results, then wakes their threads (`me`: the leader's
+ * own request, whose thread is awake). */
+static void finish_round(bullc__combiner *c, bullc__round *rd, bullc__req *me)
 {
     size_t at = 0;
     for (size_t i = 0; i < rd->n; i++) {
@@ -190,11 +194,28 @@ static void finish_round(bullc__combiner *c, bullc__round *rd)
                                 c->conn.errstr);
         hand_out(rd, rd->xrc ? "out of memory" : rd->rc ? c->conn.errstr : rd->x.err);
     }
+    /* The waiters wake each other in chains of up to BULLC__WAKE_CHAIN: a wake-up costs the
+     * waker several microseconds, which the leader spends better on the next round; the
+     * chains keep the last waiter of a large round from waiting for all the others. */
+    bullc__req *wait[BULLC__ROUND_REQS];
+    size_t nw = 0;
     for (size_t i = 0; i < rd->n; i++) {
-        sem_t *s = rd->batch[i]->sem;
-        atomic_store(&rd->batch[i]->done, 1); /* the request may be gone once this is seen */
-        sem_post(s);
+        bullc__req *r = rd->batch[i];
+        r->wakes = NULL;
+        if (r != me)
+            wait[nw++] = r;
     }
+    for (size_t i = 0; i + 1 < nw; i++)
+        if ((i + 1) % BULLC__WAKE_CHAIN != 0)
+            wait[i]->wakes = wait[i + 1]->sem;
+    sem_t *heads[BULLC__ROUND_REQS / BULLC__WAKE_CHAIN + 1];
+    size_t nh = 0;
+    for (size_t i = 0; i < nw; i += BULLC__WAKE_CHAIN)
+        heads[nh++] = wait[i]->sem;
+    for (size_t i = 0; i < rd->n; i++)
+        atomic_store(&rd->batch[i]->done, 1); /* the request may be gone once this is seen */
+    for (size_t i = 0; i < nh; i++)
+        sem_post(heads[i]);
 }
 
 /* Takes the queued requests into `rd` and sends them (mu held on entry, released on return). */
@@ -239,7 +260,7 @@ static int start_second(bullc__combiner *c, bullc__round *first, bullc__round *s
  * flight, while requests keep arriving. After BULLC__LEAD_ROUNDS rounds it passes the lead to
  * the first thread queued, with the rounds still in flight, so that Redis is never left idle
  * by the change (that thread receives them); with nobody queued it lets them land and stops. */
-static void lead(bullc__combiner *c)
+static void lead(bullc__combiner *c, bullc__req *me)
 {
     int led = 0;
     if (!c->leading) {
@@ -272,7 +293,7 @@ static void lead(bullc__combiner *c)
             pthread_mutex_unlock(&c->mu);
         }
         recv_round(c, flight[0], c->nflight > 1);
-        finish_round(c, flight[0]);
+        finish_round(c, flight[0], me);
         bullc__round *done = flight[0];
         flight[0] = flight[1];
         flight[1] = NULL;
@@ -315,11 +336,11 @@ void bullc__combiner_submit(bullc__combiner *c, bullc__req *req, sem_t *sem)
     for (;;) {
         if (!c->leading) {
             /* lead; our request is in the first round unless it filled up before reaching it */
-            lead(c);
+            lead(c, req);
         } else if (c->heir == req) {
             /* the leader passed us the lead, with its rounds in flight */
             c->heir = NULL;
-            lead(c);
+            lead(c, req);
         } else {
             pthread_mutex_unlock(&c->mu);
             /* posted when our request is done, or when we are first in line to lead; a post
@@ -327,8 +348,11 @@ void bullc__combiner_submit(bullc__combiner *c, bullc__req *req, sem_t *sem)
             while (sem_wait(sem) != 0) {
             }
         }
-        if (atomic_load(&req->done))
+        if (atomic_load(&req->done)) {
+            if (req->wakes)
+                sem_post(req->wakes);
             return;
+        }
         pthread_mutex_lock(&c->mu);
     }
 }

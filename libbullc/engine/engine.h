@@ -43,6 +43,7 @@ typedef struct bullc__req {
     char err[256];
     atomic_int done;
     sem_t *sem;                /* the waiting thread's own: posted when done, or to lead */
+    sem_t *wakes;              /* when done: the next waiter of the round, which this one wakes */
     struct bullc__req *next;
 } bullc__req;
 
@@ -279,6 +280,10 @@ struct bullc_worker {
     /* the pool: idle threads and refills (under gate.mu) */
     pthread_cond_t done_cv;    /* run() waits for handler threads to exit */
     bullc__slot *slots;
+    /* the blocking thread's and run()'s links through the combiner: owned here, like the
+     * slots', so a wake-up still on its way to one never lands on a stack that is gone */
+    bullc__clink blocker_link, run_link;
+    int links_made;
     bullc__slot *idle_head;
     int nidle;
     int reserved;              /* idle threads a refill in flight will hand jobs to */

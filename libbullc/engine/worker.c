@@ -106,6 +106,10 @@ void bullc_worker_free(bullc_worker_t *w)
         pthread_cond_destroy(&w->slots[i].idle_cv);
     }
     free(w->slots);
+    if (w->links_made) {
+        bullc__clink_free(&w->blocker_link);
+        bullc__clink_free(&w->run_link);
+    }
     if (w->tick_fd >= 0)
         close(w->tick_fd);
     if (w->made_conns) {
@@ -148,6 +152,13 @@ static int own_strings(bullc_worker_t *w)
 static int make_slots(bullc_worker_t *w)
 {
     int n = w->o.concurrency;
+    if (bullc__clink_init(&w->blocker_link, &w->comb) != 0)
+        return BULLC_ETHREAD;
+    if (bullc__clink_init(&w->run_link, &w->comb) != 0) {
+        bullc__clink_free(&w->blocker_link);
+        return BULLC_ETHREAD;
+    }
+    w->links_made = 1;
     if (!(w->slots = calloc((size_t)n, sizeof *w->slots)))
         return BULLC_ENOMEM;
     for (int i = 0; i < n; i++) {
@@ -576,13 +587,9 @@ int bullc_worker_run(bullc_worker_t *w)
     atomic_store(&w->stats.running, 1);
     /* handler processes are forked first, while the worker has no thread */
     int rc = w->o.isolate ? bullc__iso_start(w) : 0;
-    bullc__clink via;
+    bullc__clink *via = &w->run_link;
     if (rc == 0)
-        rc = bullc__clink_init(&via, &w->comb);
-    else
-        memset(&via, 0, sizeof via);
-    if (rc == 0)
-        rc = check_server(w, &via);
+        rc = check_server(w, via);
     /* connect the blocking connection now so that getWorkers() lists us at once */
     if (rc == 0 && (rc = bullc__conn_ensure(&w->blocker_conn)) != 0)
         snprintf(w->errmsg, sizeof w->errmsg, "%s", w->blocker_conn.errstr);
@@ -593,7 +600,7 @@ int bullc_worker_run(bullc_worker_t *w)
         if (started)
             bullc__log(&w->log, BULLC_LOG_INFO, "worker %s started on queue %s (concurrency %d)",
                        w->ops->client_name(w->proto), w->s_queue, w->o.concurrency);
-        maintain(w, &via);
+        maintain(w, via);
         rc = started ? 0 : BULLC_ETHREAD;
     }
     bullc__gate_observe_stop(&w->gate);
@@ -605,7 +612,6 @@ int bullc_worker_run(bullc_worker_t *w)
     bullc__iso_stop(w);
     bullc__conn_close(&w->blocker_conn);
     bullc__conn_close(&w->comb.conn);
-    bullc__clink_free(&via);
     bullc__tracer_stop(w->tracer); /* what is queued goes out within its shutdown deadline */
     if (rc == 0)
         bullc__log(&w->log, BULLC_LOG_INFO, "worker %s stopped", w->ops->client_name(w->proto));
