@@ -240,10 +240,15 @@ static int start_second(bullc__combiner *c, bullc__round *first, bullc__round *s
         c->wake_at = enough;
         pthread_mutex_unlock(&c->mu);
         int replies = bullc__conn_wait(&c->conn, c->wake_fd);
-        eventfd_t n;
         pthread_mutex_lock(&c->mu);
+        /* a submitter that wakes us clears wake_at and writes the eventfd under mu: with
+         * wake_at still set, nothing was written, and the read (a syscall per round) is saved */
+        int woken = c->wake_at == 0;
         c->wake_at = 0;
-        if (eventfd_read(c->wake_fd, &n) != 0 && replies) {
+        eventfd_t n;
+        if (woken)
+            eventfd_read(c->wake_fd, &n);
+        else if (replies) {
             pthread_mutex_unlock(&c->mu);
             return 0;
         }
