@@ -8,6 +8,7 @@
  * queued when its round returns sends them at once, and only then hands out the round it has:
  * Redis works on the next round meanwhile. */
 #include "engine/engine.h"
+#include "util/time.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,9 @@
  * flight, so a change of leader costs the heir's wake-up, not an idle Redis: 16 is where
  * 4, 8, 32 and 64 measured no better at concurrency 10. */
 #define BULLC__LEAD_ROUNDS 16
+/* ... or for this long, whichever comes first: with a distant Redis 16 rounds would keep the
+ * leader's own job waiting for 16 round trips. */
+#define BULLC__LEAD_MS 2
 
 /* Waiters of a round that wake each other in turn (see finish_round). */
 #define BULLC__WAKE_CHAIN 8
@@ -262,12 +266,14 @@ static int start_second(bullc__combiner *c, bullc__round *first, bullc__round *s
 }
 
 /* Leads (called with mu held, returns with it released): keeps rounds going, up to two in
- * flight, while requests keep arriving. After BULLC__LEAD_ROUNDS rounds it passes the lead to
- * the first thread queued, with the rounds still in flight, so that Redis is never left idle
- * by the change (that thread receives them); with nobody queued it lets them land and stops. */
+ * flight, while requests keep arriving. After BULLC__LEAD_ROUNDS rounds or BULLC__LEAD_MS, it
+ * passes the lead to the first thread queued, with the rounds still in flight, so that Redis
+ * is never left idle by the change (that thread receives them); with nobody queued it lets
+ * them land and stops. */
 static void lead(bullc__combiner *c, bullc__req *me)
 {
     int led = 0;
+    long long until = bullc__mono_ms() + BULLC__LEAD_MS;
     if (!c->leading) {
         c->leading = 1;
         c->flight[0] = &c->rounds[0];
@@ -279,14 +285,16 @@ static void lead(bullc__combiner *c, bullc__req *me)
     }
     bullc__round **flight = c->flight;
     while (c->nflight > 0) {
-        if (c->nflight == 1 && flight[0]->rc == 0 && led < BULLC__LEAD_ROUNDS) {
+        int tired = led >= BULLC__LEAD_ROUNDS || bullc__mono_ms() > until;
+        if (c->nflight == 1 && flight[0]->rc == 0 && !tired) {
             bullc__round *spare = flight[0] == &c->rounds[0] ? &c->rounds[1] : &c->rounds[0];
             if (start_second(c, flight[0], spare)) {
                 flight[c->nflight++] = spare;
                 led++;
             }
         }
-        if (led >= BULLC__LEAD_ROUNDS) {
+        tired = tired || led >= BULLC__LEAD_ROUNDS; /* best passed on with two in flight */
+        if (tired) {
             pthread_mutex_lock(&c->mu);
             if (c->head) {
                 c->heir = c->head;
@@ -303,7 +311,7 @@ static void lead(bullc__combiner *c, bullc__req *me)
         flight[0] = flight[1];
         flight[1] = NULL;
         c->nflight--;
-        if (c->nflight == 0 && led < BULLC__LEAD_ROUNDS) {
+        if (c->nflight == 0 && !tired) {
             pthread_mutex_lock(&c->mu);
             if (c->head) {
                 start_round(c, done);
