@@ -201,21 +201,20 @@ static void finish_round(bullc__combiner *c, bullc__round *rd, bullc__req *me)
     /* The waiters wake each other in chains of up to BULLC__WAKE_CHAIN: a wake-up costs the
      * waker several microseconds, which the leader spends better on the next round; the
      * chains keep the last waiter of a large round from waiting for all the others. */
-    bullc__req *wait[BULLC__ROUND_REQS];
-    size_t nw = 0;
+    sem_t *heads[BULLC__ROUND_REQS / BULLC__WAKE_CHAIN + 1];
+    size_t nh = 0, nw = 0;
+    bullc__req *prev = NULL;
     for (size_t i = 0; i < rd->n; i++) {
         bullc__req *r = rd->batch[i];
         r->wakes = NULL;
-        if (r != me)
-            wait[nw++] = r;
+        if (r == me)
+            continue;
+        if (nw++ % BULLC__WAKE_CHAIN == 0)
+            heads[nh++] = r->sem;
+        else
+            prev->wakes = r->sem;
+        prev = r;
     }
-    for (size_t i = 0; i + 1 < nw; i++)
-        if ((i + 1) % BULLC__WAKE_CHAIN != 0)
-            wait[i]->wakes = wait[i + 1]->sem;
-    sem_t *heads[BULLC__ROUND_REQS / BULLC__WAKE_CHAIN + 1];
-    size_t nh = 0;
-    for (size_t i = 0; i < nw; i += BULLC__WAKE_CHAIN)
-        heads[nh++] = wait[i]->sem;
     for (size_t i = 0; i < rd->n; i++)
         atomic_store(&rd->batch[i]->done, 1); /* the request may be gone once this is seen */
     for (size_t i = 0; i < nh; i++)
