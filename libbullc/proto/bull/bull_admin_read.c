@@ -152,20 +152,8 @@ int bullc__bull_job_json(const bullc__reply *h, const char *id, const char *stat
 static int read_job(bullc__proto *p, bullc__link *link, bullc__admin *req, char *err,
                     size_t errlen)
 {
-    char *key = bullc__bull_job_key(&p->keys, req->id);
-    if (!key)
-        return bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
-    bullc__reply *h;
-    int rc = bullc__adm_job_hash(link, key, req->id, &h, err, errlen);
-    free(key);
-    if (rc)
-        return rc;
-    const char *state = NULL;
-    rc = bullc__bull_get_state(p, link, req->id, &state, err, errlen);
-    if (rc == 0 && bullc__bull_job_json(h, req->id, state, &req->json) != 0)
-        rc = bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
-    bullc__reply_free(h);
-    return rc;
+    return bullc__adm_read_job(p, link, bullc__bull_job_key(&p->keys, req->id), req,
+                               bullc__bull_get_state, bullc__bull_job_json, err, errlen);
 }
 
 /* A job's log lines, oldest first (Node Bull's getJobLogs(id).logs); BULLC_ENOJOB for a job

@@ -141,20 +141,8 @@ static int job_json(const bullc__reply *h, const char *id, const char *state, ch
 static int read_job(bullc__proto *p, bullc__link *link, bullc__admin *req, char *err,
                     size_t errlen)
 {
-    char *key = bullc__bmq_job_key(&p->keys, req->id, NULL);
-    if (!key)
-        return bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
-    bullc__reply *h;
-    int rc = bullc__adm_job_hash(link, key, req->id, &h, err, errlen);
-    free(key);
-    if (rc)
-        return rc;
-    const char *state = NULL;
-    rc = bullc__bmq_get_state(p, link, req->id, &state, err, errlen);
-    if (rc == 0 && job_json(h, req->id, state, &req->json) != 0)
-        rc = bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
-    bullc__reply_free(h);
-    return rc;
+    return bullc__adm_read_job(p, link, bullc__bmq_job_key(&p->keys, req->id, NULL), req,
+                               bullc__bmq_get_state, job_json, err, errlen);
 }
 
 /* A job's log lines, oldest first (Node's getJobLogs). */

@@ -169,6 +169,14 @@ int bullc__adm_scan_keys(bullc__link *link, const char *base, size_t plen, bullc
 /* A job hash (HGETALL) of job `id` at `key` into *h: BULLC_ENOJOB when it is empty. */
 int bullc__adm_job_hash(bullc__link *link, const char *key, const char *id, bullc__reply **h,
                         char *err, size_t errlen);
+/* What `job --json` reads for both protocols: the job hash at `key` (freed here; NULL: out of
+ * memory), its state by get_state, and to_json's JSON of both into req->json. */
+int bullc__adm_read_job(bullc__proto *p, bullc__link *link, char *key, bullc__admin *req,
+                        int (*get_state)(bullc__proto *p, bullc__link *link, const char *id,
+                                         const char **state, char *err, size_t errlen),
+                        int (*to_json)(const bullc__reply *h, const char *id, const char *state,
+                                       char **out),
+                        char *err, size_t errlen);
 /* A field of an HGETALL reply, NULL when absent. */
 const char *bullc__adm_field(const bullc__reply *h, const char *name);
 /* JSON text parsed, else dflt (text NULL or not JSON; dflt is freed when not returned). */

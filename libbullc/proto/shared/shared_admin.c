@@ -219,6 +219,28 @@ int bullc__adm_job_hash(bullc__link *link, const char *key, const char *id, bull
     return rc;
 }
 
+int bullc__adm_read_job(bullc__proto *p, bullc__link *link, char *key, bullc__admin *req,
+                        int (*get_state)(bullc__proto *p, bullc__link *link, const char *id,
+                                         const char **state, char *err, size_t errlen),
+                        int (*to_json)(const bullc__reply *h, const char *id, const char *state,
+                                       char **out),
+                        char *err, size_t errlen)
+{
+    if (!key)
+        return bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
+    bullc__reply *h;
+    int rc = bullc__adm_job_hash(link, key, req->id, &h, err, errlen);
+    free(key);
+    if (rc)
+        return rc;
+    const char *state = NULL;
+    rc = get_state(p, link, req->id, &state, err, errlen);
+    if (rc == 0 && to_json(h, req->id, state, &req->json) != 0)
+        rc = bullc__adm_err(err, errlen, BULLC_ENOMEM, "out of memory");
+    bullc__reply_free(h);
+    return rc;
+}
+
 const char *bullc__adm_field(const bullc__reply *h, const char *name)
 {
     for (size_t i = 0; i + 1 < h->elements; i += 2)
